@@ -1,0 +1,48 @@
+using Microsoft.CodeAnalysis;
+
+namespace SoftmaxGen.Generator.Diagnostics;
+
+/// <summary>Every diagnostic SoftmaxGen reports. IDs are stable; docs/diagnostics.md explains each one.</summary>
+internal static class DiagnosticDescriptors
+{
+    private const string Category = "SoftmaxGen";
+    private const string HelpBase = "https://github.com/softmaxgen/softmaxgen/blob/main/docs/diagnostics.md#";
+
+    public static readonly DiagnosticDescriptor RankOutOfRange = Create(
+        "SMG0001",
+        "Rank outside 1..8",
+        "The rank {0} is outside 1..8: SoftmaxGen generates code for tensors of rank 1 to 8");
+
+    public static readonly DiagnosticDescriptor AxisOutOfRange = Create(
+        "SMG0002",
+        "Axis outside the tensor",
+        "Axis {0} is outside [0, {1}) for a tensor of rank {1}");
+
+    public static readonly DiagnosticDescriptor DuplicateAxis = Create(
+        "SMG0003",
+        "Axis listed twice",
+        "Axis {0} is listed more than once");
+
+    public static readonly DiagnosticDescriptor NoAxes = Create(
+        "SMG0004",
+        "No axes to reduce",
+        "[Softmax] on '{0}' names no axes to reduce: list at least one axis after the rank");
+
+    public static readonly DiagnosticDescriptor NotStaticPartial = Create(
+        "SMG0005",
+        "Type cannot receive generated members",
+        "'{0}' must be declared {1} so that SoftmaxGen can add the generated members to it");
+
+    public static readonly DiagnosticDescriptor UnsupportedElementType = Create(
+        "SMG0006",
+        "Element type not supported",
+        "ElementType '{0}' is not supported: use float, double or System.Half");
+
+    public static readonly DiagnosticDescriptor GenericType = Create(
+        "SMG0007",
+        "Generic type",
+        "'{0}' is generic: a [Softmax] class and the types that contain it must not be generic");
+
+    private static DiagnosticDescriptor Create(string id, string title, string message) =>
+        new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpBase + id.ToLowerInvariant());
+}

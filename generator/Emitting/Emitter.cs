@@ -1,0 +1,228 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Text;
+using Scriban;
+using Scriban.Runtime;
+using SoftmaxGen.Generator.Models;
+using SoftmaxGen.Generator.Planning;
+
+namespace SoftmaxGen.Generator.Emitting;
+
+/// <summary>A generated file: its hint name and text.</summary>
+internal sealed record GeneratedSource(string HintName, string Text);
+
+/// <summary>
+/// The emit stage: a plan becomes C# through the Scriban templates embedded from templates/. This class only turns
+/// the plan into template values (names, expressions, loop headers); the templates hold the shape of the code.
+/// </summary>
+internal static class Emitter
+{
+    private const string Indent = "    ";
+
+    /// <summary>The generator version written into <c>[GeneratedCode]</c>.</summary>
+    public static readonly string Version = typeof(Emitter).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    private static readonly Lazy<Template> FileTemplate = new(() => Load("File.scriban"));
+    private static readonly Lazy<Template> SoftmaxTemplate = new(() => Load("Softmax.scriban"));
+
+    public static GeneratedSource Emit(KernelPlan plan)
+    {
+        var spec = plan.Spec;
+        string body = Render(SoftmaxTemplate.Value, ClassModel(plan));
+
+        int depth = spec.Type.Containers.Count;
+        var containers = spec.Type.Containers.Select((container, level) => new ScriptObject
+        {
+            ["indent"] = Repeat(level),
+            ["declaration"] = container.Declaration,
+            ["name"] = container.Name,
+        }).ToList();
+
+        var file = new ScriptObject
+        {
+            ["version"] = Version,
+            ["attribute"] = AttributeText(spec),
+            ["full_name"] = string.Join(".", new[] { spec.Type.Namespace }
+                .Concat(spec.Type.Containers.Select(container => container.Name))
+                .Append(spec.Type.Name)
+                .Where(part => part.Length > 0)),
+            ["namespace"] = spec.Type.Namespace,
+            ["containers"] = containers,
+            ["containers_closing"] = containers.AsEnumerable().Reverse().ToList(),
+            ["body"] = IndentLines(body.TrimEnd('\n'), depth),
+        };
+        return new GeneratedSource(spec.Type.HintName, Render(FileTemplate.Value, file));
+    }
+
+    /// <summary>The values the class template needs; every expression is decided here, from the plan.</summary>
+    private static ScriptObject ClassModel(KernelPlan plan)
+    {
+        var spec = plan.Spec;
+        var groups = plan.Groups;
+        int last = plan.Inner.Index;
+        var origin = plan.OriginGroups;
+        var runs = plan.RunGroups;
+
+        string Extent(AxisGroup group) => "_extent" + group.Index;
+        string Product(IEnumerable<AxisGroup> factors)
+        {
+            var names = factors.Select(Extent).ToList();
+            return names.Count == 0 ? "1" : string.Join(" * ", names);
+        }
+
+        var strides = origin.Concat(runs).OrderBy(group => group.Index).Select(group => new ScriptObject
+        {
+            ["index"] = group.Index,
+            ["value"] = Product(groups.Where(other => other.Index > group.Index)),
+        }).ToList();
+
+        var originLines = new List<string>();
+        string originReturn;
+        if (origin.Count == 0)
+        {
+            originReturn = "0";
+        }
+        else
+        {
+            var terms = new List<string>();
+            for (int i = origin.Count - 1; i > 0; i--)
+            {
+                var group = origin[i];
+                originLines.Add($"int i{group.Index} = outer % {Extent(group)};");
+                originLines.Add($"outer /= {Extent(group)};");
+                terms.Insert(0, $"i{group.Index} * _stride{group.Index}");
+            }
+
+            terms.Insert(0, $"outer * _stride{origin[0].Index}");
+            originReturn = string.Join(" + ", terms);
+        }
+
+        var runLoops = runs.Select((group, level) => new ScriptObject
+        {
+            ["index"] = group.Index,
+            ["indent"] = Repeat(level),
+        }).ToList();
+        var closing = runLoops.AsEnumerable().Reverse().ToList();
+
+        return new ScriptObject
+        {
+            ["version"] = Version,
+            ["class_name"] = spec.Type.Name,
+            ["element"] = ElementName(spec.Element),
+            ["rank"] = spec.Rank,
+            ["reduced_axes"] = SetText(plan.SortedAxes),
+            ["batch_axes"] = SetText(plan.BatchAxes),
+            ["groups"] = groups.Select(group => new ScriptObject
+            {
+                ["index"] = group.Index,
+                ["kind"] = group.KindName,
+                ["set"] = group.SetName,
+                ["axes"] = SetText(group.Axes),
+                ["extent"] = string.Join(" * ", group.Axes.Select(axis => $"shape[{axis}]")),
+            }).ToList(),
+            ["strides"] = strides,
+            ["strategy"] = plan.LanesInner
+                ? $"The last axis is a batch axis: adjacent elements belong to adjacent slices, so the kernels run the g{last} slices side by side as lanes."
+                : $"The last axis is reduced: every slice is made of contiguous runs of g{last}, which the kernels vectorise.",
+            ["lanes_inner"] = plan.LanesInner ? "true" : "false",
+            ["slice_count"] = Product(plan.BatchGroups),
+            ["slice_length"] = Product(plan.ReducedGroups),
+            ["inner"] = last,
+            ["origin_comment"] = OriginComment(plan, origin),
+            ["origin_lines"] = originLines,
+            ["origin_return"] = originReturn,
+            ["runs_comment"] = RunsComment(plan, runs),
+            ["run_loops"] = runLoops,
+            ["run_loops_closing"] = closing,
+            ["run_indent"] = Repeat(runs.Count),
+            ["run_offset"] = string.Join(" + ", new[] { "origin" }.Concat(runs.Select(group => $"i{group.Index} * _stride{group.Index}"))),
+        };
+    }
+
+    private static string OriginComment(KernelPlan plan, IReadOnlyList<AxisGroup> origin)
+    {
+        string walk = origin.Count == 0
+            ? "there is no other batch group, so it is 0"
+            : "walks the batch groups " + GroupList(origin) + ", the last fastest";
+        return plan.LanesInner
+            ? $"Index of a row of g{plan.Inner.Index} adjacent slices -> offset of its first lane; {walk}."
+            : $"Slice number -> offset of its first element; {walk}.";
+    }
+
+    private static string RunsComment(KernelPlan plan, IReadOnlyList<AxisGroup> runs)
+    {
+        if (plan.LanesInner)
+        {
+            return $"Visits the runs of a row of lanes: one per index of the reduced groups {GroupList(runs)}; a run holds one element of each slice.";
+        }
+
+        return runs.Count == 0
+            ? $"Visits the runs of a slice: just one, g{plan.Inner.Index}, contiguous."
+            : $"Visits the runs of a slice: one per index of the reduced groups {GroupList(runs)}; each run is g{plan.Inner.Index}, contiguous.";
+    }
+
+    private static string GroupList(IEnumerable<AxisGroup> groups) => string.Join(", ", groups.Select(group => "g" + group.Index));
+
+    private static string ElementName(ElementKind element) => element switch
+    {
+        ElementKind.Single => "float",
+        ElementKind.Double => "double",
+        _ => "Half",
+    };
+
+    /// <summary>The attribute as a user would write it, normalised: the file header and the class summary quote it.</summary>
+    private static string AttributeText(SoftmaxSpec spec)
+    {
+        var text = new StringBuilder("[Softmax(").Append(spec.Rank);
+        foreach (int axis in spec.Axes)
+        {
+            text.Append(", ").Append(axis);
+        }
+
+        if (spec.Element != ElementKind.Single)
+        {
+            text.Append(", ElementType = typeof(").Append(spec.Element == ElementKind.Double ? "double" : "System.Half").Append(')');
+        }
+
+        return text.Append(")]").ToString();
+    }
+
+    private static string SetText(IEnumerable<int> axes)
+    {
+        var list = axes.ToList();
+        return list.Count == 0 ? "{}" : "{" + string.Join(", ", list) + "}";
+    }
+
+    private static string Repeat(int level) => string.Concat(Enumerable.Repeat(Indent, level));
+
+    private static string IndentLines(string text, int depth)
+    {
+        string prefix = Repeat(depth);
+        var lines = text.Replace("\r\n", "\n").Split('\n');
+        return string.Join("\n", lines.Select(line => line.Length == 0 ? line : prefix + line));
+    }
+
+    private static string Render(Template template, ScriptObject model)
+    {
+        var context = new TemplateContext { StrictVariables = true, NewLine = "\n" };
+        context.PushGlobal(model);
+        return template.Render(context);
+    }
+
+    private static Template Load(string name)
+    {
+        using var stream = typeof(Emitter).Assembly.GetManifestResourceStream("SoftmaxGen.Templates." + name)
+            ?? throw new InvalidOperationException($"The template {name} is not embedded in the generator.");
+        using var reader = new StreamReader(stream);
+        var template = Template.Parse(reader.ReadToEnd(), name);
+        if (template.HasErrors)
+        {
+            throw new InvalidOperationException($"The template {name} does not parse: {string.Join("; ", template.Messages)}");
+        }
+
+        return template;
+    }
+}

@@ -1,0 +1,48 @@
+namespace SoftmaxGen.Generator.Models;
+
+/// <summary>The element type named by <c>ElementType</c>.</summary>
+internal enum ElementKind
+{
+    Single,
+    Double,
+    Half,
+}
+
+/// <summary>A type that encloses the annotated class, as the generated partial declaration must repeat it.</summary>
+/// <param name="Declaration">The keywords that open it, e.g. <c>partial class</c> or <c>static partial class</c> or <c>partial record struct</c>.</param>
+/// <param name="Name">Its name, escaped if it is a keyword.</param>
+internal sealed record ContainingType(string Declaration, string Name);
+
+/// <summary>Where the annotated class lives: everything the generated file needs to reopen it.</summary>
+/// <param name="Namespace">The namespace, or the empty string for the global namespace.</param>
+/// <param name="Containers">The enclosing types, outermost first.</param>
+/// <param name="Name">The class name, escaped if it is a keyword.</param>
+internal sealed record TypeHierarchy(string Namespace, EquatableArray<ContainingType> Containers, string Name)
+{
+    /// <summary>A file name for the generated source, unique per class: nesting is written with '+'.</summary>
+    public string HintName
+    {
+        get
+        {
+            var path = new System.Text.StringBuilder();
+            if (Namespace.Length > 0)
+            {
+                path.Append(Namespace).Append('.');
+            }
+
+            foreach (var container in Containers)
+            {
+                path.Append(container.Name).Append('+');
+            }
+
+            return path.Append(Name).Append(".Softmax.g.cs").Replace("@", "").ToString();
+        }
+    }
+}
+
+/// <summary>A valid <c>[Softmax]</c> declaration, reduced to values.</summary>
+/// <param name="Type">The annotated class.</param>
+/// <param name="Rank">The tensor rank, 1 to 8.</param>
+/// <param name="Axes">The reduced axes s1 as written in the attribute (distinct, in range).</param>
+/// <param name="Element">The element type.</param>
+internal sealed record SoftmaxSpec(TypeHierarchy Type, int Rank, EquatableArray<int> Axes, ElementKind Element);

@@ -1,0 +1,170 @@
+using System;
+using System.Text;
+
+namespace SoftmaxGen.Runtime;
+
+/// <summary>
+/// Argument validation shared by every generated softmax. Each method checks everything before the
+/// caller writes anything, and throws an <see cref="ArgumentException"/> (or a subclass) whose message
+/// names the argument and the value it should have had.
+/// </summary>
+public static class SoftmaxArguments
+{
+    /// <summary>Checks a shape against the rank and returns its element count N.</summary>
+    /// <exception cref="ArgumentException">The shape has the wrong length, a negative dimension, or more than <see cref="int.MaxValue"/> elements.</exception>
+    public static int ElementCount(ReadOnlySpan<int> shape, int rank)
+    {
+        if (shape.Length != rank)
+        {
+            throw new ArgumentException(
+                $"shape has {shape.Length} dimension(s), but this softmax is declared for tensors of rank {rank}.",
+                nameof(shape));
+        }
+
+        long count = 1;
+        for (int axis = 0; axis < shape.Length; axis++)
+        {
+            if (shape[axis] < 0)
+            {
+                throw new ArgumentOutOfRangeException(
+                    nameof(shape),
+                    shape[axis],
+                    $"shape[{axis}] is {shape[axis]}; every dimension must be zero or more.");
+            }
+
+            // Saturate instead of overflowing: once past int.MaxValue the exact value no longer matters,
+            // unless a later zero makes the tensor empty.
+            count = Math.Min(count * shape[axis], (long)int.MaxValue + 1);
+        }
+
+        if (count > int.MaxValue)
+        {
+            throw new ArgumentException(
+                $"shape {Format(shape)} holds more than int.MaxValue ({int.MaxValue}) elements; spans cannot address them.",
+                nameof(shape));
+        }
+
+        return (int)count;
+    }
+
+    /// <summary>Validates the arguments of a forward softmax and returns the element count N.</summary>
+    /// <remarks><paramref name="b"/> may be the very same memory as <paramref name="a"/> (in place), but must not partly overlap it.</remarks>
+    public static int Forward<T>(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<int> shape, int rank)
+    {
+        int count = ElementCount(shape, rank);
+        RequireLength(a.Length, count, shape, nameof(a));
+        RequireLength(b.Length, count, shape, nameof(b));
+        RequireSameOrDisjoint(a, b, nameof(b), nameof(a));
+        return count;
+    }
+
+    /// <summary>
+    /// Validates the arguments of a backward softmax and returns the element count N of one tensor;
+    /// <paramref name="cotangents"/> receives s3, the number of cotangents held back to back in <paramref name="dB"/>.
+    /// </summary>
+    /// <remarks>
+    /// <paramref name="dA"/> may be the very same memory as <paramref name="dB"/> (in place) but must not overlap
+    /// <paramref name="b"/>, which is read again for every cotangent.
+    /// </remarks>
+    public static int Backward<T>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<int> shape, int rank, out int cotangents)
+    {
+        int count = ElementCount(shape, rank);
+        RequireLength(b.Length, count, shape, nameof(b));
+        if (count == 0)
+        {
+            if (dB.Length != 0)
+            {
+                throw new ArgumentException(
+                    $"dB has {dB.Length} elements, but shape {Format(shape)} is empty, so dB must be empty too.",
+                    nameof(dB));
+            }
+        }
+        else if (dB.Length == 0 || dB.Length % count != 0)
+        {
+            throw new ArgumentException(
+                $"dB has {dB.Length} elements, but it must hold a positive whole number of cotangents of {count} elements each " +
+                $"(shape {Format(shape)}), back to back.",
+                nameof(dB));
+        }
+
+        if (dA.Length != dB.Length)
+        {
+            throw new ArgumentException(
+                $"dA has {dA.Length} elements, but it must have as many as dB ({dB.Length}).",
+                nameof(dA));
+        }
+
+        if (b.Overlaps(dA))
+        {
+            throw new ArgumentException(
+                "dA overlaps b; b is read for every cotangent, so dA must be separate memory.",
+                nameof(dA));
+        }
+
+        RequireSameOrDisjoint(dB, dA, nameof(dA), nameof(dB));
+        cotangents = count == 0 ? 0 : dB.Length / count;
+        return count;
+    }
+
+    /// <summary>Validates the arguments of a Jacobian and returns the element count N; the Jacobian holds N × N entries.</summary>
+    public static int Jacobian<T>(ReadOnlySpan<T> b, Span<T> jacobian, ReadOnlySpan<int> shape, int rank)
+    {
+        int count = ElementCount(shape, rank);
+        RequireLength(b.Length, count, shape, nameof(b));
+        long entries = (long)count * count;
+        if (entries > int.MaxValue)
+        {
+            throw new ArgumentException(
+                $"shape {Format(shape)} has {count} elements, so its Jacobian would have {entries} entries, " +
+                $"more than a span can hold (int.MaxValue = {int.MaxValue}).",
+                nameof(shape));
+        }
+
+        if (jacobian.Length != entries)
+        {
+            throw new ArgumentException(
+                $"jacobian has {jacobian.Length} elements, but a tensor of {count} elements (shape {Format(shape)}) " +
+                $"needs exactly {count} × {count} = {entries}.",
+                nameof(jacobian));
+        }
+
+        if (b.Overlaps(jacobian))
+        {
+            throw new ArgumentException("jacobian overlaps b; they must be separate memory.", nameof(jacobian));
+        }
+
+        return count;
+    }
+
+    /// <summary>Formats a shape the way messages show it: <c>[2, 3, 4]</c>.</summary>
+    public static string Format(ReadOnlySpan<int> shape)
+    {
+        var text = new StringBuilder("[");
+        for (int axis = 0; axis < shape.Length; axis++)
+        {
+            text.Append(axis == 0 ? "" : ", ").Append(shape[axis]);
+        }
+
+        return text.Append(']').ToString();
+    }
+
+    private static void RequireLength(int length, int count, ReadOnlySpan<int> shape, string name)
+    {
+        if (length != count)
+        {
+            throw new ArgumentException(
+                $"{name} has {length} elements, but shape {Format(shape)} needs exactly {count}.",
+                name);
+        }
+    }
+
+    private static void RequireSameOrDisjoint<T>(ReadOnlySpan<T> source, ReadOnlySpan<T> destination, string destinationName, string sourceName)
+    {
+        if (source.Overlaps(destination, out int offset) && offset != 0)
+        {
+            throw new ArgumentException(
+                $"{destinationName} partly overlaps {sourceName}; pass the very same memory to work in place, or memory that does not overlap.",
+                destinationName);
+        }
+    }
+}

@@ -1,0 +1,195 @@
+using System;
+using System.Linq;
+using System.Numerics;
+
+namespace SoftmaxGen.Tests;
+
+public delegate void ForwardMethod<T>(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<int> shape);
+
+public delegate void BackwardMethod<T>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<int> shape);
+
+public delegate void JacobianMethod<T>(ReadOnlySpan<T> b, Span<T> jacobian, ReadOnlySpan<int> shape);
+
+/// <summary>What a call produced: the output as float64 (NaN where it was left unwritten), or the exception it threw.</summary>
+public sealed record Outcome(double[] Output, Exception? Error)
+{
+    public double[] Value => Error is null ? Output : throw new InvalidOperationException("The call threw.", Error);
+}
+
+/// <summary>
+/// One generated softmax class, seen through float64 arrays so that one suite of checks serves every element type.
+/// Outputs are poisoned with NaN before each call, so that an element the call forgot stays NaN.
+/// </summary>
+public interface ITarget
+{
+    string Name { get; }
+
+    int Rank { get; }
+
+    int[] Axes { get; }
+
+    string ElementName { get; }
+
+    /// <summary>The unit roundoff of the element type.</summary>
+    double Epsilon { get; }
+
+    /// <summary>The smallest positive normal number of the element type.</summary>
+    double Tiny { get; }
+
+    /// <summary>The values as the element type holds them.</summary>
+    double[] Round(double[] values);
+
+    Outcome Forward(double[] a, int[] shape, int? outputLength = null);
+
+    Outcome Backward(double[] b, double[] dB, int[] shape, int? outputLength = null);
+
+    Outcome Jacobian(double[] b, int[] shape, int? outputLength = null);
+
+    double[] ForwardInPlace(double[] a, int[] shape);
+
+    double[] BackwardInPlace(double[] b, double[] dB, int[] shape);
+
+    /// <summary>Calls Forward with b one element past a in the same buffer; returns the exception and whether the buffer changed.</summary>
+    (Exception? Error, bool Changed) ForwardPartlyOverlapping(double[] a, int[] shape);
+
+    /// <summary>Calls Backward with dA laid over b (<paramref name="overB"/>) or one element past dB; returns the exception and whether anything changed.</summary>
+    (Exception? Error, bool Changed) BackwardOverlapping(double[] b, double[] dB, int[] shape, bool overB);
+
+    /// <summary>Calls Jacobian with the Jacobian laid over b; returns the exception and whether anything changed.</summary>
+    (Exception? Error, bool Changed) JacobianOverlapping(double[] b, int[] shape);
+}
+
+public sealed class Target<T> : ITarget
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly ForwardMethod<T> _forward;
+    private readonly BackwardMethod<T> _backward;
+    private readonly JacobianMethod<T> _jacobian;
+
+    public Target(string name, int rank, int[] axes, ForwardMethod<T> forward, BackwardMethod<T> backward, JacobianMethod<T> jacobian)
+    {
+        Name = name;
+        Rank = rank;
+        Axes = axes;
+        _forward = forward;
+        _backward = backward;
+        _jacobian = jacobian;
+    }
+
+    public string Name { get; }
+
+    public int Rank { get; }
+
+    public int[] Axes { get; }
+
+    public string ElementName => typeof(T).Name;
+
+    public double Epsilon => typeof(T) == typeof(float) ? Math.Pow(2, -24) : typeof(T) == typeof(double) ? Math.Pow(2, -53) : Math.Pow(2, -11);
+
+    public double Tiny => typeof(T) == typeof(float) ? 1.1754943508222875e-38 : typeof(T) == typeof(double) ? 2.2250738585072014e-308 : 6.103515625e-05;
+
+    public double[] Round(double[] values) => ToDouble(ToT(values));
+
+    public Outcome Forward(double[] a, int[] shape, int? outputLength = null)
+    {
+        var input = ToT(a);
+        var output = Poisoned(outputLength ?? a.Length);
+        return Call(() => _forward(input, output, shape), output);
+    }
+
+    public Outcome Backward(double[] b, double[] dB, int[] shape, int? outputLength = null)
+    {
+        var output = Poisoned(outputLength ?? dB.Length);
+        var forward = ToT(b);
+        var cotangents = ToT(dB);
+        return Call(() => _backward(forward, cotangents, output, shape), output);
+    }
+
+    public Outcome Jacobian(double[] b, int[] shape, int? outputLength = null)
+    {
+        var output = Poisoned(outputLength ?? b.Length * b.Length);
+        var forward = ToT(b);
+        return Call(() => _jacobian(forward, output, shape), output);
+    }
+
+    public double[] ForwardInPlace(double[] a, int[] shape)
+    {
+        var buffer = ToT(a);
+        _forward(buffer, buffer, shape);
+        return ToDouble(buffer);
+    }
+
+    public double[] BackwardInPlace(double[] b, double[] dB, int[] shape)
+    {
+        var buffer = ToT(dB);
+        _backward(ToT(b), buffer, buffer, shape);
+        return ToDouble(buffer);
+    }
+
+    public (Exception? Error, bool Changed) ForwardPartlyOverlapping(double[] a, int[] shape)
+    {
+        var buffer = ToT(a.Append(double.NaN).ToArray());
+        var before = (T[])buffer.Clone();
+        var error = Catch(() => _forward(buffer.AsSpan(0, a.Length), buffer.AsSpan(1, a.Length), shape));
+        return (error, !Same(before, buffer));
+    }
+
+    public (Exception? Error, bool Changed) BackwardOverlapping(double[] b, double[] dB, int[] shape, bool overB)
+    {
+        if (overB)
+        {
+            var buffer = ToT(b.Concat(dB).ToArray());
+            var cotangents = ToT(dB);
+            var before = (T[])buffer.Clone();
+            var error = Catch(() => _backward(buffer.AsSpan(0, b.Length), cotangents, buffer.AsSpan(0, dB.Length), shape));
+            return (error, !Same(before, buffer));
+        }
+        else
+        {
+            var buffer = ToT(dB.Append(double.NaN).ToArray());
+            var forward = ToT(b);
+            var before = (T[])buffer.Clone();
+            var error = Catch(() => _backward(forward, buffer.AsSpan(0, dB.Length), buffer.AsSpan(1, dB.Length), shape));
+            return (error, !Same(before, buffer));
+        }
+    }
+
+    public (Exception? Error, bool Changed) JacobianOverlapping(double[] b, int[] shape)
+    {
+        var buffer = ToT(b.Concat(new double[b.Length * b.Length]).ToArray());
+        var before = (T[])buffer.Clone();
+        var error = Catch(() => _jacobian(buffer.AsSpan(0, b.Length), buffer.AsSpan(0, b.Length * b.Length), shape));
+        return (error, !Same(before, buffer));
+    }
+
+    public override string ToString() => Name;
+
+    private static T[] ToT(double[] values) => values.Select(T.CreateTruncating).ToArray();
+
+    private static double[] ToDouble(T[] values) => values.Select(double.CreateTruncating).ToArray();
+
+    private static T[] Poisoned(int length) => Enumerable.Repeat(T.NaN, length).ToArray();
+
+    private static Outcome Call(Action call, T[] output)
+    {
+        var error = Catch(call);
+        return new Outcome(ToDouble(output), error);
+    }
+
+    private static Exception? Catch(Action call)
+    {
+        try
+        {
+            call();
+            return null;
+        }
+        catch (Exception exception)
+        {
+            return exception;
+        }
+    }
+
+    /// <summary>Bitwise equality, so that NaN equals NaN.</summary>
+    private static bool Same(T[] left, T[] right) =>
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(left.AsSpan()).SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(right.AsSpan()));
+}

@@ -1,0 +1,63 @@
+using System;
+using System.Linq;
+using SoftmaxGen.Runtime;
+using Xunit;
+
+namespace SoftmaxGen.Tests;
+
+[CollectionDefinition(nameof(ThreadCountCollection), DisableParallelization = true)]
+public sealed class ThreadCountCollection
+{
+}
+
+/// <summary>Results are bitwise identical for any number of threads: one thread against all, and against more than the cores.</summary>
+[Collection(nameof(ThreadCountCollection))]
+public sealed class ThreadCountTests
+{
+    [Theory]
+    [InlineData("Rows", new[] { 512, 513 })]
+    [InlineData("Columns", new[] { 700, 511 })]
+    [InlineData("Channels", new[] { 8, 33, 40, 31 })]
+    [InlineData("Scattered", new[] { 9, 30, 31, 37 })]
+    [InlineData("SeedDouble", new[] { 6, 5, 17, 30, 19 })]
+    [InlineData("EvenAxesHalf", new[] { 3, 4, 5, 6, 4, 7, 2, 21 })]
+    [InlineData("OddAxes", new[] { 3, 4, 5, 6, 4, 7, 2, 21 })]
+    public void ForwardAndBackwardDoNotDependOnTheThreadCount(string name, int[] shape)
+    {
+        var target = Layouts.Get(name);
+        int count = TestData.Count(shape);
+        Assert.True(count >= 4 * CpuParallel.SerialElements, "the tensor must be large enough to be split between threads");
+        var random = new Random(count);
+        var a = TestData.Logits(random, count);
+        var dB = TestData.Logits(random, 2 * count, 1);
+
+        int saved = CpuSoftmax.MaxDegreeOfParallelism;
+        try
+        {
+            var runs = new[] { 1, Environment.ProcessorCount, Environment.ProcessorCount + 3 }.Select(threads =>
+            {
+                CpuSoftmax.MaxDegreeOfParallelism = threads;
+                var b = target.Forward(a, shape).Value;
+                return (B: b, DA: target.Backward(b, dB, shape).Value);
+            }).ToList();
+
+            foreach (var run in runs.Skip(1))
+            {
+                Assert.Equal(Bits(runs[0].B), Bits(run.B));
+                Assert.Equal(Bits(runs[0].DA), Bits(run.DA));
+            }
+        }
+        finally
+        {
+            CpuSoftmax.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    [Fact]
+    public void MaxDegreeOfParallelismRefusesLessThanOne()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => CpuSoftmax.MaxDegreeOfParallelism = 0);
+    }
+
+    private static long[] Bits(double[] values) => values.Select(BitConverter.DoubleToInt64Bits).ToArray();
+}
