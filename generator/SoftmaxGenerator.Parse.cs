@@ -101,6 +101,11 @@ partial class SoftmaxGenerator
                 }
 
                 var type = named.Value.Value as ITypeSymbol;
+                if (type is { TypeKind: TypeKind.Error })
+                {
+                    return Nothing; // typeof of a type that does not bind: the compiler reports it
+                }
+
                 ElementKind? kind = type switch
                 {
                     { SpecialType: SpecialType.System_Single } => ElementKind.Single,
@@ -133,7 +138,7 @@ partial class SoftmaxGenerator
         /// <summary>SMG0005 and SMG0007: the class must be a non-generic static partial class, in non-generic partial types.</summary>
         private static void CheckType(INamedTypeSymbol symbol, ClassDeclarationSyntax declaration, List<DiagnosticInfo> diagnostics)
         {
-            if (symbol.IsGenericType)
+            if (symbol.Arity > 0)
             {
                 diagnostics.Add(DiagnosticInfo.Create(
                     DiagnosticDescriptors.GenericType,
@@ -154,18 +159,20 @@ partial class SoftmaxGenerator
             for (var container = symbol.ContainingType; container is not null; container = container.ContainingType)
             {
                 var location = containerSyntax is null ? null : LocationInfo.From(containerSyntax.Identifier);
-                if (container.IsGenericType)
+                if (container.Arity > 0)
                 {
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GenericType, location, container.Name));
                 }
 
-                if (containerSyntax is null || !containerSyntax.Modifiers.Any(SyntaxKind.PartialKeyword))
+                if (containerSyntax is null || !containerSyntax.Modifiers.Any(SyntaxKind.PartialKeyword) || container.IsFileLocal)
                 {
                     diagnostics.Add(DiagnosticInfo.Create(
                         DiagnosticDescriptors.NotStaticPartial,
                         location,
                         container.Name,
-                        $"'partial' because it contains the [Softmax] class '{symbol.Name}'"));
+                        container.IsFileLocal
+                            ? $"'partial' and not 'file' because it contains the [Softmax] class '{symbol.Name}'"
+                            : $"'partial' because it contains the [Softmax] class '{symbol.Name}'"));
                 }
 
                 containerSyntax = containerSyntax?.Parent as TypeDeclarationSyntax;

@@ -111,7 +111,10 @@ internal static class Emitter
         {
             ["version"] = Version,
             ["class_name"] = spec.Type.Name,
+            // A nested type cannot share its enclosing type's name.
+            ["layout"] = spec.Type.Name == "SoftmaxLayout" ? "GeneratedSoftmaxLayout" : "SoftmaxLayout",
             ["element"] = ElementName(spec.Element),
+            ["element_name"] = spec.Element switch { ElementKind.Single => "float", ElementKind.Double => "double", _ => "System.Half" },
             ["rank"] = spec.Rank,
             ["reduced_axes"] = SetText(plan.SortedAxes),
             ["batch_axes"] = SetText(plan.BatchAxes),
@@ -145,8 +148,10 @@ internal static class Emitter
     private static string OriginComment(KernelPlan plan, IReadOnlyList<AxisGroup> origin)
     {
         string walk = origin.Count == 0
-            ? "there is no other batch group, so it is 0"
-            : "walks the batch groups " + GroupList(origin) + ", the last fastest";
+            ? (plan.LanesInner ? "the lanes are the only batch group, so it is 0" : "there is no batch axis: one slice, at 0")
+            : origin.Count == 1
+                ? $"walks the batch group g{origin[0].Index}"
+                : "walks the batch groups " + GroupList(origin) + ", the last fastest";
         return plan.LanesInner
             ? $"Index of a row of g{plan.Inner.Index} adjacent slices -> offset of its first lane; {walk}."
             : $"Slice number -> offset of its first element; {walk}.";
@@ -156,13 +161,15 @@ internal static class Emitter
     {
         if (plan.LanesInner)
         {
-            return $"Visits the runs of a row of lanes: one per index of the reduced groups {GroupList(runs)}; a run holds one element of each slice.";
+            return $"Visits the runs of a row of lanes: one per index of the reduced {Groups(runs)}; a run holds one element of each slice.";
         }
 
         return runs.Count == 0
             ? $"Visits the runs of a slice: just one, g{plan.Inner.Index}, contiguous."
-            : $"Visits the runs of a slice: one per index of the reduced groups {GroupList(runs)}; each run is g{plan.Inner.Index}, contiguous.";
+            : $"Visits the runs of a slice: one per index of the reduced {Groups(runs)}; each run is g{plan.Inner.Index}, contiguous.";
     }
+
+    private static string Groups(IReadOnlyList<AxisGroup> groups) => (groups.Count == 1 ? "group " : "groups ") + GroupList(groups);
 
     private static string GroupList(IEnumerable<AxisGroup> groups) => string.Join(", ", groups.Select(group => "g" + group.Index));
 
@@ -170,7 +177,7 @@ internal static class Emitter
     {
         ElementKind.Single => "float",
         ElementKind.Double => "double",
-        _ => "Half",
+        _ => "global::System.Half",
     };
 
     /// <summary>The attribute as a user would write it, normalised: the file header and the class summary quote it.</summary>

@@ -1,0 +1,110 @@
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Xunit;
+
+namespace SoftmaxGen.Generator.Tests;
+
+/// <summary>
+/// Every SMG diagnostic: its ID, its severity, the text it is located on (the offending argument), and that nothing
+/// else follows from it: no generated file and no other error in the compilation.
+/// </summary>
+public sealed class DiagnosticTests
+{
+    [Theory]
+    [InlineData("SMG0001", "[Softmax(0, 0)] public static partial class C { }", "0")]
+    [InlineData("SMG0001", "[Softmax(9, 1)] public static partial class C { }", "9")]
+    [InlineData("SMG0001", "[Softmax(-3, 1, 2)] public static partial class C { }", "-3")]
+    [InlineData("SMG0002", "[Softmax(5, 2, 5)] public static partial class C { }", "5")]
+    [InlineData("SMG0002", "[Softmax(3, -1)] public static partial class C { }", "-1")]
+    [InlineData("SMG0002", "[Softmax(3, new[] { 0, 7 })] public static partial class C { }", "7")]
+    [InlineData("SMG0002", "[Softmax(3, [1, 3])] public static partial class C { }", "3")]
+    [InlineData("SMG0003", "[Softmax(4, 1, 2, 1)] public static partial class C { }", "1", 18)]
+    [InlineData("SMG0003", "[Softmax(4, new int[] { 3, 3 })] public static partial class C { }", "3", 27)]
+    [InlineData("SMG0004", "[Softmax(3)] public static partial class C { }", "Softmax")]
+    [InlineData("SMG0004", "[Softmax(3, new int[0])] public static partial class C { }", "new int[0]")]
+    [InlineData("SMG0005", "[Softmax(2, 1)] public partial class C { }", "C")]
+    [InlineData("SMG0005", "[Softmax(2, 1)] public static class C { }", "C")]
+    [InlineData("SMG0005", "public class Outer { [Softmax(2, 1)] public static partial class C { } }", "Outer")]
+    [InlineData("SMG0005", "file static partial class Outer { [Softmax(2, 1)] public static partial class C { } }", "Outer", 26)]
+    [InlineData("SMG0006", "[Softmax(2, 1, ElementType = typeof(int))] public static partial class C { }", "typeof(int)")]
+    [InlineData("SMG0006", "[Softmax(2, 1, ElementType = typeof(decimal))] public static partial class C { }", "typeof(decimal)")]
+    [InlineData("SMG0006", "[Softmax(2, 1, ElementType = null)] public static partial class C { }", "null")]
+    [InlineData("SMG0007", "[Softmax(2, 1)] public static partial class C<T> { }", "<T>")]
+    [InlineData("SMG0007", "public partial class Outer<T> { [Softmax(2, 1)] public static partial class C { } }", "Outer")]
+    public void ReportsOneErrorOnTheOffendingArgumentAndNothingElse(string id, string declaration, string located, int column = -1)
+    {
+        string source = "using SoftmaxGen;\nnamespace N;\n" + declaration;
+        var run = GeneratorHarness.Run(source);
+
+        var diagnostic = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal(id, diagnostic.Id);
+        Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
+        Assert.Equal(located, LocatedText(run, diagnostic));
+        if (column >= 0)
+        {
+            Assert.Equal(column, diagnostic.Location.GetLineSpan().StartLinePosition.Character);
+        }
+
+        Assert.StartsWith("https://", diagnostic.Descriptor.HelpLinkUri);
+        Assert.EndsWith("#" + id.ToLowerInvariant(), diagnostic.Descriptor.HelpLinkUri);
+        Assert.Empty(run.Sources);
+        Assert.Empty(run.CompilationErrors);
+    }
+
+    /// <summary>The source text a diagnostic points at (its location names the file by path: it keeps no syntax tree alive).</summary>
+    private static string LocatedText(GeneratorRun run, Diagnostic diagnostic)
+    {
+        var span = diagnostic.Location.GetLineSpan();
+        var tree = run.Output.SyntaxTrees.Single(tree => tree.FilePath == span.Path);
+        return tree.GetText().ToString(diagnostic.Location.SourceSpan);
+    }
+
+    [Fact]
+    public void SeveralProblemsInOneDeclarationAreAllReported()
+    {
+        var run = GeneratorHarness.Run("""
+            using SoftmaxGen;
+            [Softmax(3, 0, 3, 0, ElementType = typeof(string))]
+            public partial class C<T> { }
+            """);
+        Assert.Equal(new[] { "SMG0002", "SMG0003", "SMG0005", "SMG0006", "SMG0007" }, run.GeneratorDiagnostics.Select(d => d.Id).OrderBy(id => id));
+        Assert.Empty(run.Sources);
+    }
+
+    [Fact]
+    public void AnInvalidRankSuppressesAxisRangeErrors()
+    {
+        var run = GeneratorHarness.Run("using SoftmaxGen; [Softmax(12, 10, 11)] static partial class C { }");
+        Assert.Equal("SMG0001", Assert.Single(run.GeneratorDiagnostics).Id);
+    }
+
+    [Fact]
+    public void AValidClassBesideAnInvalidOneIsStillGenerated()
+    {
+        var run = GeneratorHarness.Run("""
+            using SoftmaxGen;
+            [Softmax(2, 2)] static partial class Bad { }
+            [Softmax(2, 1)] static partial class Good { }
+            """);
+        Assert.Equal("SMG0002", Assert.Single(run.GeneratorDiagnostics).Id);
+        Assert.Equal("Good.Softmax.g.cs", Assert.Single(run.Sources).Key);
+        Assert.Empty(run.CompilationErrors);
+    }
+
+    [Fact]
+    public void EveryDescriptorIsListedInTheReleaseTrackingFile()
+    {
+        var descriptors = typeof(SoftmaxGenerator).Assembly.GetType("SoftmaxGen.Generator.Diagnostics.DiagnosticDescriptors")!
+            .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Select(field => (DiagnosticDescriptor)field.GetValue(null)!)
+            .ToList();
+        Assert.Equal(7, descriptors.Count);
+        string unshipped = System.IO.File.ReadAllText(System.IO.Path.Combine(RepositoryRoot.Path, "generator", "AnalyzerReleases.Unshipped.md"));
+        foreach (var descriptor in descriptors)
+        {
+            Assert.Contains($"{descriptor.Id} | SoftmaxGen | Error |", unshipped);
+            Assert.Equal("SoftmaxGen", descriptor.Category);
+            Assert.True(descriptor.IsEnabledByDefault);
+        }
+    }
+}

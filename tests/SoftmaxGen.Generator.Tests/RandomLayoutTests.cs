@@ -1,0 +1,114 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Reflection;
+using SoftmaxGen.Tests;
+using Xunit;
+
+namespace SoftmaxGen.Generator.Tests;
+
+/// <summary>
+/// Layouts drawn at random (rank, axis set, axis order, element type; fixed seed), generated and compiled in memory,
+/// then put through the numerical suite against the float64 reference.
+/// </summary>
+public sealed class RandomLayoutTests
+{
+    private const int LayoutCount = 48;
+
+    private sealed record Drawn(string Name, int Rank, int[] Axes, string Element);
+
+    private static readonly Lazy<List<Drawn>> Layouts = new(Draw);
+
+    private static readonly Lazy<Dictionary<string, ITarget>> Targets = new(CompileAll);
+
+    public static IEnumerable<object[]> Names() => Enumerable.Range(0, LayoutCount).Select(index => new object[] { $"L{index:D2}" });
+
+    [Fact]
+    public void TheDrawCoversEveryRankBothStrategiesAndEveryElementType()
+    {
+        var layouts = Layouts.Value;
+        Assert.Equal(Enumerable.Range(1, 8), layouts.Select(layout => layout.Rank).Distinct().OrderBy(rank => rank));
+        Assert.Contains(layouts, layout => layout.Axes.Contains(layout.Rank - 1));
+        Assert.Contains(layouts, layout => !layout.Axes.Contains(layout.Rank - 1));
+        Assert.Contains(layouts, layout => !layout.Axes.SequenceEqual(layout.Axes.OrderBy(axis => axis)));
+        Assert.Equal(new[] { "double", "float", "System.Half" }, layouts.Select(layout => layout.Element).Distinct().OrderBy(name => name));
+    }
+
+    [Theory, MemberData(nameof(Names))]
+    public void ForwardMatchesReference(string name) => Checks.ForwardMatchesReference(Targets.Value[name], seed: 101, maxElements: 3000);
+
+    [Theory, MemberData(nameof(Names))]
+    public void BackwardMatchesReference(string name) => Checks.BackwardMatchesReference(Targets.Value[name], seed: 102, cotangents: 2, maxElements: 3000);
+
+    [Theory, MemberData(nameof(Names))]
+    public void BackwardMatchesJacobianTranspose(string name) => Checks.BackwardMatchesJacobianTranspose(Targets.Value[name], seed: 103);
+
+    [Theory, MemberData(nameof(Names))]
+    public void SlicesSumToOneAndPullbacksToZero(string name) => Checks.SlicesSumToOneAndPullbacksToZero(Targets.Value[name], seed: 104);
+
+    [Theory, MemberData(nameof(Names))]
+    public void MaskedSlicesGiveZeros(string name) => Checks.MaskedSlices(Targets.Value[name], seed: 105);
+
+    [Theory, MemberData(nameof(Names))]
+    public void NaNStaysInItsSlice(string name) => Checks.NaNStaysInItsSlice(Targets.Value[name], seed: 106, double.NaN);
+
+    [Theory, MemberData(nameof(Names))]
+    public void ShiftingASliceLeavesItUnchanged(string name) => Checks.ShiftInvariant(Targets.Value[name], seed: 107);
+
+    [Theory, MemberData(nameof(Names))]
+    public void BadArgumentsAreRefused(string name) => Checks.BadArgumentsAreRefused(Targets.Value[name]);
+
+    private static List<Drawn> Draw()
+    {
+        var random = new Random(2026);
+        string[] elements = ["float", "double", "System.Half"];
+        var layouts = new List<Drawn>();
+        for (int index = 0; index < LayoutCount; index++)
+        {
+            int rank = index < 8 ? index + 1 : random.Next(1, 9);
+            int[] axes;
+            do
+            {
+                axes = Enumerable.Range(0, rank).Where(_ => random.Next(2) == 0).OrderBy(_ => random.Next()).ToArray();
+            }
+            while (axes.Length == 0);
+
+            layouts.Add(new Drawn($"L{index:D2}", rank, axes, elements[index % 3]));
+        }
+
+        return layouts;
+    }
+
+    private static Dictionary<string, ITarget> CompileAll()
+    {
+        var source = "using SoftmaxGen;\nnamespace Drawn;\n" + string.Join("\n", Layouts.Value.Select(layout =>
+            $"[Softmax({layout.Rank}, {string.Join(", ", layout.Axes)}, ElementType = typeof({layout.Element}))] public static partial class {layout.Name} {{ }}"));
+        var run = GeneratorHarness.Run(source);
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Equal(LayoutCount, run.Sources.Count);
+        var assembly = GeneratorHarness.Load(run);
+        return Layouts.Value.ToDictionary(layout => layout.Name, layout => MakeTarget(assembly, layout));
+    }
+
+    private static ITarget MakeTarget(Assembly assembly, Drawn layout) => layout.Element switch
+    {
+        "float" => MakeTarget<float>(assembly, layout),
+        "double" => MakeTarget<double>(assembly, layout),
+        _ => MakeTarget<Half>(assembly, layout),
+    };
+
+    private static ITarget MakeTarget<T>(Assembly assembly, Drawn layout)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        var type = assembly.GetType("Drawn." + layout.Name)!;
+        TDelegate Method<TDelegate>(string name) where TDelegate : Delegate =>
+            (TDelegate)Delegate.CreateDelegate(typeof(TDelegate), type.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!);
+        return new Target<T>(
+            $"{layout.Name} [Softmax({layout.Rank}, {string.Join(", ", layout.Axes)})] {layout.Element}",
+            layout.Rank,
+            layout.Axes,
+            Method<ForwardMethod<T>>("Forward"),
+            Method<BackwardMethod<T>>("Backward"),
+            Method<JacobianMethod<T>>("Jacobian"));
+    }
+}
