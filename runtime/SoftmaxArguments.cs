@@ -8,7 +8,7 @@ namespace SoftmaxGen.Runtime;
 /// caller writes anything, and throws an <see cref="ArgumentException"/> (or a subclass) whose message
 /// names the argument and the value it should have had.
 /// </summary>
-public static class SoftmaxArguments
+public static partial class SoftmaxArguments
 {
     /// <summary>Checks a shape against the rank and returns its element count N.</summary>
     /// <exception cref="ArgumentException">The shape has the wrong length, a negative dimension, or more than <see cref="int.MaxValue"/> elements.</exception>

@@ -26,17 +26,17 @@ internal static class Emitter
     public static readonly string Version = typeof(Emitter).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     private static readonly Lazy<Template> FileTemplate = new(() => Load("File.scriban"));
-    private static readonly Lazy<Template> SoftmaxTemplate = new(() => Load("Softmax.scriban"));
+    private static readonly Lazy<Template> ClassTemplate = new(() => Load("Class.scriban"));
+    private static readonly Lazy<Template> LayoutTemplate = new(() => Load("Layout.scriban"));
 
     public static GeneratedSource Emit(KernelPlan plan)
     {
         var spec = plan.Spec;
-        string body = Render(SoftmaxTemplate.Value, ClassModel(plan));
-
-        int depth = spec.Type.Containers.Count;
+        var model = ClassModel(plan);
+        int outer = spec.Type.Namespace.Length > 0 ? 1 : 0;
         var containers = spec.Type.Containers.Select((container, level) => new ScriptObject
         {
-            ["indent"] = Repeat(level),
+            ["indent"] = Repeat(outer + level),
             ["declaration"] = container.Declaration,
             ["name"] = container.Name,
         }).ToList();
@@ -44,15 +44,14 @@ internal static class Emitter
         var file = new ScriptObject
         {
             ["version"] = Version,
-            ["attribute"] = AttributeText(spec),
-            ["full_name"] = string.Join(".", new[] { spec.Type.Namespace }
-                .Concat(spec.Type.Containers.Select(container => container.Name))
-                .Append(spec.Type.Name)
-                .Where(part => part.Length > 0)),
+            ["attribute"] = model["attribute"],
+            ["full_name"] = model["full_name"],
             ["namespace"] = spec.Type.Namespace,
             ["containers"] = containers,
             ["containers_closing"] = containers.AsEnumerable().Reverse().ToList(),
-            ["body"] = IndentLines(body.TrimEnd('\n'), depth),
+            ["class_body"] = IndentLines(Render(ClassTemplate.Value, model).TrimEnd('\n'), outer + containers.Count),
+            ["layout_namespace"] = model["layout_namespace"],
+            ["layout_body"] = IndentLines(Render(LayoutTemplate.Value, model).TrimEnd('\n'), 1),
         };
         return new GeneratedSource(spec.Type.HintName, Render(FileTemplate.Value, file));
     }
@@ -79,26 +78,8 @@ internal static class Emitter
             ["value"] = Product(groups.Where(other => other.Index > group.Index)),
         }).ToList();
 
-        var originLines = new List<string>();
-        string originReturn;
-        if (origin.Count == 0)
-        {
-            originReturn = "0";
-        }
-        else
-        {
-            var terms = new List<string>();
-            for (int i = origin.Count - 1; i > 0; i--)
-            {
-                var group = origin[i];
-                originLines.Add($"int i{group.Index} = outer % {Extent(group)};");
-                originLines.Add($"outer /= {Extent(group)};");
-                terms.Insert(0, $"i{group.Index} * _stride{group.Index}");
-            }
-
-            terms.Insert(0, $"outer * _stride{origin[0].Index}");
-            originReturn = string.Join(" + ", terms);
-        }
+        var (originLines, originReturn) = Decompose("outer", origin);
+        var (runOffsetLines, runOffsetReturn) = Decompose("run", runs);
 
         var runLoops = runs.Select((group, level) => new ScriptObject
         {
@@ -111,8 +92,11 @@ internal static class Emitter
         {
             ["version"] = Version,
             ["class_name"] = spec.Type.Name,
-            // A nested type cannot share its enclosing type's name.
-            ["layout"] = spec.Type.Name == "SoftmaxLayout" ? "GeneratedSoftmaxLayout" : "SoftmaxLayout",
+            ["attribute"] = AttributeText(spec),
+            ["full_name"] = FullName(spec.Type),
+            ["layout_name"] = LayoutName(spec.Type),
+            ["layout_namespace"] = LayoutNamespace(spec.Type),
+            ["layout"] = $"global::{LayoutNamespace(spec.Type)}.{LayoutName(spec.Type)}",
             ["element"] = ElementName(spec.Element),
             ["element_name"] = spec.Element switch { ElementKind.Single => "float", ElementKind.Double => "double", _ => "System.Half" },
             ["rank"] = spec.Rank,
@@ -138,12 +122,58 @@ internal static class Emitter
             ["origin_lines"] = originLines,
             ["origin_return"] = originReturn,
             ["runs_comment"] = RunsComment(plan, runs),
+            ["run_count"] = Product(runs),
+            ["run_offset_comment"] = runs.Count == 0
+                ? "Run number -> offset from the slice origin; there is one run, at 0."
+                : $"Run number -> offset from the slice origin, for threads that share a slice; walks the reduced {Groups(runs)}" + (runs.Count > 1 ? ", the last fastest." : "."),
+            ["run_offset_lines"] = runOffsetLines,
+            ["run_offset_return"] = runOffsetReturn,
             ["run_loops"] = runLoops,
             ["run_loops_closing"] = closing,
             ["run_indent"] = Repeat(runs.Count),
             ["run_offset"] = string.Join(" + ", new[] { "origin" }.Concat(runs.Select(group => $"i{group.Index} * _stride{group.Index}"))),
         };
     }
+
+    /// <summary>
+    /// Code that turns a linear index over <paramref name="groups"/> (row-major, the last group fastest) into an offset:
+    /// one modulo and one division per group but the outermost, which takes what is left.
+    /// </summary>
+    private static (List<string> Lines, string Return) Decompose(string variable, IReadOnlyList<AxisGroup> groups)
+    {
+        var lines = new List<string>();
+        if (groups.Count == 0)
+        {
+            return (lines, "0");
+        }
+
+        var terms = new List<string>();
+        for (int i = groups.Count - 1; i > 0; i--)
+        {
+            var group = groups[i];
+            lines.Add($"int i{group.Index} = {variable} % _extent{group.Index};");
+            lines.Add($"{variable} /= _extent{group.Index};");
+            terms.Insert(0, $"i{group.Index} * _stride{group.Index}");
+        }
+
+        terms.Insert(0, $"{variable} * _stride{groups[0].Index}");
+        return (lines, string.Join(" + ", terms));
+    }
+
+    private static string FullName(TypeHierarchy type) => string.Join(".", new[] { type.Namespace }
+        .Concat(type.Containers.Select(container => container.Name))
+        .Append(type.Name)
+        .Where(part => part.Length > 0));
+
+    /// <summary>
+    /// Where the layout struct goes: the class's namespace mirrored under SoftmaxGen.Generated, named after the class
+    /// and its containers, so that two classes never share one.
+    /// </summary>
+    private static string LayoutNamespace(TypeHierarchy type) =>
+        type.Namespace.Length > 0 ? "SoftmaxGen.Generated." + type.Namespace : "SoftmaxGen.Generated";
+
+    private static string LayoutName(TypeHierarchy type) =>
+        string.Join("_", type.Containers.Select(container => container.Name.TrimStart('@')).Append(type.Name.TrimStart('@'))) + "_Layout";
 
     private static string OriginComment(KernelPlan plan, IReadOnlyList<AxisGroup> origin)
     {

@@ -84,9 +84,9 @@ public sealed class Target<T> : ITarget
 
     public string ElementName => typeof(T).Name;
 
-    public double Epsilon => typeof(T) == typeof(float) ? Math.Pow(2, -24) : typeof(T) == typeof(double) ? Math.Pow(2, -53) : Math.Pow(2, -11);
+    public double Epsilon => Elements<T>.Epsilon;
 
-    public double Tiny => typeof(T) == typeof(float) ? 1.1754943508222875e-38 : typeof(T) == typeof(double) ? 2.2250738585072014e-308 : 6.103515625e-05;
+    public double Tiny => Elements<T>.Tiny;
 
     public double[] Round(double[] values) => ToDouble(ToT(values));
 
@@ -164,19 +164,38 @@ public sealed class Target<T> : ITarget
 
     public override string ToString() => Name;
 
-    private static T[] ToT(double[] values) => values.Select(T.CreateTruncating).ToArray();
+    private static T[] ToT(double[] values) => Elements<T>.From(values);
 
-    private static double[] ToDouble(T[] values) => values.Select(double.CreateTruncating).ToArray();
+    private static double[] ToDouble(T[] values) => Elements<T>.ToDouble(values);
 
-    private static T[] Poisoned(int length) => Enumerable.Repeat(T.NaN, length).ToArray();
+    private static T[] Poisoned(int length) => Elements<T>.Poisoned(length);
 
     private static Outcome Call(Action call, T[] output)
     {
-        var error = Catch(call);
+        var error = Catch(call); // first run the call, then read what it wrote
         return new Outcome(ToDouble(output), error);
     }
 
-    private static Exception? Catch(Action call)
+    private static Exception? Catch(Action call) => Elements<T>.Catch(call);
+
+    private static bool Same(T[] left, T[] right) => Elements<T>.Same(left, right);
+}
+
+/// <summary>Conversions and helpers shared by the targets of one element type.</summary>
+public static class Elements<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static double Epsilon => typeof(T) == typeof(float) ? Math.Pow(2, -24) : typeof(T) == typeof(double) ? Math.Pow(2, -53) : Math.Pow(2, -11);
+
+    public static double Tiny => typeof(T) == typeof(float) ? 1.1754943508222875e-38 : typeof(T) == typeof(double) ? 2.2250738585072014e-308 : 6.103515625e-05;
+
+    public static T[] From(double[] values) => values.Select(T.CreateTruncating).ToArray();
+
+    public static double[] ToDouble(T[] values) => values.Select(double.CreateTruncating).ToArray();
+
+    public static T[] Poisoned(int length) => Enumerable.Repeat(T.NaN, length).ToArray();
+
+    public static Exception? Catch(Action call)
     {
         try
         {
@@ -190,6 +209,6 @@ public sealed class Target<T> : ITarget
     }
 
     /// <summary>Bitwise equality, so that NaN equals NaN.</summary>
-    private static bool Same(T[] left, T[] right) =>
+    public static bool Same(T[] left, T[] right) =>
         System.Runtime.InteropServices.MemoryMarshal.AsBytes(left.AsSpan()).SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(right.AsSpan()));
 }

@@ -2,6 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Reflection;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
 using SoftmaxGen.Tests;
 using Xunit;
 
@@ -19,7 +22,13 @@ public sealed class RandomLayoutTests
 
     private static readonly Lazy<List<Drawn>> Layouts = new(Draw);
 
-    private static readonly Lazy<Dictionary<string, ITarget>> Targets = new(CompileAll);
+    private static readonly Lazy<Assembly> Compiled = new(Compile);
+
+    private static readonly Lazy<Dictionary<string, ITarget>> Targets = new(() =>
+        Layouts.Value.ToDictionary(layout => layout.Name, layout => MakeTarget(Compiled.Value, layout, accelerator: null)));
+
+    /// <summary>ILGPU's CPU accelerator, for the GPU launchers of the same layouts.</summary>
+    private static readonly Lazy<Accelerator> CpuAccelerator = new(() => Context.Create(builder => builder.CPU()).CreateCPUAccelerator(0));
 
     public static IEnumerable<object[]> Names() => Enumerable.Range(0, LayoutCount).Select(index => new object[] { $"L{index:D2}" });
 
@@ -58,6 +67,33 @@ public sealed class RandomLayoutTests
     [Theory, MemberData(nameof(Names))]
     public void BadArgumentsAreRefused(string name) => Checks.BadArgumentsAreRefused(Targets.Value[name]);
 
+    /// <summary>The ILGPU launchers (on the CPU accelerator) and the CPU path agree, forward and backward.</summary>
+    [Theory, MemberData(nameof(Names))]
+    public void GpuLaunchersAgreeWithTheCpuPath(string name)
+    {
+        var cpu = Targets.Value[name];
+        var gpu = MakeTarget(Compiled.Value, Layouts.Value.Single(layout => layout.Name == name), CpuAccelerator.Value);
+        var random = new Random(name.GetHashCode(StringComparison.Ordinal) & 0xFFFF);
+        foreach (var shape in TestData.Shapes(cpu.Rank, seed: 108, maxElements: 1200))
+        {
+            int count = TestData.Count(shape);
+            var a = cpu.Round(TestData.Logits(random, count));
+            var dB = cpu.Round(TestData.Logits(random, 2 * count, 1));
+            var b = cpu.Forward(a, shape).Value;
+            double tolerance = 2 * Checks.Tolerance(cpu, Checks.SliceLength(cpu, shape));
+            Checks.AssertClose(b, gpu.Forward(a, shape).Value, tolerance, 8 * cpu.Tiny, $"{gpu.Name} forward against the CPU path");
+            var rounded = cpu.Round(b);
+            var magnitude = Reference.BackwardMagnitude(rounded, dB, shape, cpu.Axes);
+            var expected = cpu.Backward(rounded, dB, shape).Value;
+            var actual = gpu.Backward(rounded, dB, shape).Value;
+            for (int i = 0; i < expected.Length; i++)
+            {
+                Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance * magnitude[i] + 8 * cpu.Tiny,
+                    $"{gpu.Name} backward against the CPU path: dA[{i}] = {actual[i]:R}, CPU {expected[i]:R}");
+            }
+        }
+    }
+
     private static List<Drawn> Draw()
     {
         var random = new Random(2026);
@@ -79,36 +115,39 @@ public sealed class RandomLayoutTests
         return layouts;
     }
 
-    private static Dictionary<string, ITarget> CompileAll()
+    private static Assembly Compile()
     {
         var source = "using SoftmaxGen;\nnamespace Drawn;\n" + string.Join("\n", Layouts.Value.Select(layout =>
             $"[Softmax({layout.Rank}, {string.Join(", ", layout.Axes)}, ElementType = typeof({layout.Element}))] public static partial class {layout.Name} {{ }}"));
         var run = GeneratorHarness.Run(source);
         Assert.Empty(run.GeneratorDiagnostics);
         Assert.Equal(LayoutCount, run.Sources.Count);
-        var assembly = GeneratorHarness.Load(run);
-        return Layouts.Value.ToDictionary(layout => layout.Name, layout => MakeTarget(assembly, layout));
+        return GeneratorHarness.Load(run);
     }
 
-    private static ITarget MakeTarget(Assembly assembly, Drawn layout) => layout.Element switch
+    private static ITarget MakeTarget(Assembly assembly, Drawn layout, Accelerator? accelerator) => layout.Element switch
     {
-        "float" => MakeTarget<float>(assembly, layout),
-        "double" => MakeTarget<double>(assembly, layout),
-        _ => MakeTarget<Half>(assembly, layout),
+        "float" => MakeTarget<float>(assembly, layout, accelerator),
+        "double" => MakeTarget<double>(assembly, layout, accelerator),
+        _ => MakeTarget<System.Half>(assembly, layout, accelerator),
     };
 
-    private static ITarget MakeTarget<T>(Assembly assembly, Drawn layout)
+    /// <summary>The class's span methods as a target, or its ILGPU launchers on <paramref name="accelerator"/> when one is given.</summary>
+    private static ITarget MakeTarget<T>(Assembly assembly, Drawn layout, Accelerator? accelerator)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         var type = assembly.GetType("Drawn." + layout.Name)!;
         TDelegate Method<TDelegate>(string name) where TDelegate : Delegate =>
-            (TDelegate)Delegate.CreateDelegate(typeof(TDelegate), type.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!);
-        return new Target<T>(
+            (TDelegate)Delegate.CreateDelegate(typeof(TDelegate), type, name); // the overload whose signature matches the delegate
+        var cpu = new Target<T>(
             $"{layout.Name} [Softmax({layout.Rank}, {string.Join(", ", layout.Axes)})] {layout.Element}",
             layout.Rank,
             layout.Axes,
             Method<ForwardMethod<T>>("Forward"),
             Method<BackwardMethod<T>>("Backward"),
             Method<JacobianMethod<T>>("Jacobian"));
+        return accelerator is null
+            ? cpu
+            : new GpuTarget<T>(accelerator, cpu, Method<GpuForwardMethod<T>>("Forward"), Method<GpuBackwardMethod<T>>("Backward"));
     }
 }

@@ -227,7 +227,62 @@ public static class Layouts
         new Target<float>("GlobalRows", 2, [1], GlobalRows.Forward, GlobalRows.Backward, GlobalRows.Jacobian),
     ];
 
+    /// <summary>The ILGPU launchers of the same classes, to be bound to an accelerator.</summary>
+    public static readonly IReadOnlyList<(string Name, Func<ILGPU.Runtime.Accelerator, ITarget> Bind)> Gpu =
+    [
+        Bind<float>("Vector", Vector.Forward, Vector.Backward),
+        Bind<double>("VectorDouble", VectorDouble.Forward, VectorDouble.Backward),
+        Bind<Half>("VectorHalf", VectorHalf.Forward, VectorHalf.Backward),
+        Bind<float>("Rows", Rows.Forward, Rows.Backward),
+        Bind<double>("RowsDouble", RowsDouble.Forward, RowsDouble.Backward),
+        Bind<Half>("RowsHalf", RowsHalf.Forward, RowsHalf.Backward),
+        Bind<float>("Columns", Columns.Forward, Columns.Backward),
+        Bind<double>("ColumnsDouble", ColumnsDouble.Forward, ColumnsDouble.Backward),
+        Bind<Half>("ColumnsHalf", ColumnsHalf.Forward, ColumnsHalf.Backward),
+        Bind<float>("Middle", Middle.Forward, Middle.Backward),
+        Bind<double>("MiddleDouble", MiddleDouble.Forward, MiddleDouble.Backward),
+        Bind<Half>("MiddleHalf", MiddleHalf.Forward, MiddleHalf.Backward),
+        Bind<float>("Trailing", Trailing.Forward, Trailing.Backward),
+        Bind<double>("TrailingDouble", TrailingDouble.Forward, TrailingDouble.Backward),
+        Bind<Half>("TrailingHalf", TrailingHalf.Forward, TrailingHalf.Backward),
+        Bind<float>("Channels", Channels.Forward, Channels.Backward),
+        Bind<double>("ChannelsDouble", ChannelsDouble.Forward, ChannelsDouble.Backward),
+        Bind<Half>("ChannelsHalf", ChannelsHalf.Forward, ChannelsHalf.Backward),
+        Bind<float>("Keys", Keys.Forward, Keys.Backward),
+        Bind<double>("KeysDouble", KeysDouble.Forward, KeysDouble.Backward),
+        Bind<Half>("KeysHalf", KeysHalf.Forward, KeysHalf.Backward),
+        Bind<float>("Scattered", Scattered.Forward, Scattered.Backward),
+        Bind<double>("ScatteredDouble", ScatteredDouble.Forward, ScatteredDouble.Backward),
+        Bind<Half>("ScatteredHalf", ScatteredHalf.Forward, ScatteredHalf.Backward),
+        Bind<float>("Seed", Seed.Forward, Seed.Backward),
+        Bind<double>("SeedDouble", SeedDouble.Forward, SeedDouble.Backward),
+        Bind<Half>("SeedHalf", SeedHalf.Forward, SeedHalf.Backward),
+        Bind<float>("Inner", Inner.Forward, Inner.Backward),
+        Bind<double>("InnerDouble", InnerDouble.Forward, InnerDouble.Backward),
+        Bind<Half>("InnerHalf", InnerHalf.Forward, InnerHalf.Backward),
+        Bind<float>("Alternating", Alternating.Forward, Alternating.Backward),
+        Bind<double>("AlternatingDouble", AlternatingDouble.Forward, AlternatingDouble.Backward),
+        Bind<Half>("AlternatingHalf", AlternatingHalf.Forward, AlternatingHalf.Backward),
+        Bind<float>("Everything", Everything.Forward, Everything.Backward),
+        Bind<double>("EverythingDouble", EverythingDouble.Forward, EverythingDouble.Backward),
+        Bind<Half>("EverythingHalf", EverythingHalf.Forward, EverythingHalf.Backward),
+        Bind<float>("OddAxes", OddAxes.Forward, OddAxes.Backward),
+        Bind<double>("OddAxesDouble", OddAxesDouble.Forward, OddAxesDouble.Backward),
+        Bind<Half>("OddAxesHalf", OddAxesHalf.Forward, OddAxesHalf.Backward),
+        Bind<float>("EvenAxes", EvenAxes.Forward, EvenAxes.Backward),
+        Bind<double>("EvenAxesDouble", EvenAxesDouble.Forward, EvenAxesDouble.Backward),
+        Bind<Half>("EvenAxesHalf", EvenAxesHalf.Forward, EvenAxesHalf.Backward),
+        Bind<float>("Nested.Inside.Deep", Nested.Inside.Deep.Forward, Nested.Inside.Deep.Backward),
+        Bind<float>("GlobalRows", GlobalRows.Forward, GlobalRows.Backward),
+    ];
+
     public static ITarget Get(string name) => All.Single(target => target.Name == name);
+
+    public static ITarget GetGpu(string name, ILGPU.Runtime.Accelerator accelerator) => Gpu.Single(entry => entry.Name == name).Bind(accelerator);
+
+    private static (string, Func<ILGPU.Runtime.Accelerator, ITarget>) Bind<T>(string name, GpuForwardMethod<T> forward, GpuBackwardMethod<T> backward)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+        => (name, accelerator => new GpuTarget<T>(accelerator, (Target<T>)Get(name), forward, backward));
 
     public static IEnumerable<object[]> Names() => All.Select(target => new object[] { target.Name });
 

@@ -3,64 +3,139 @@
 // Edits are lost on the next build: change the attribute instead.
 #nullable enable
 
-namespace Samples.Layouts;
+// ILGPU's CPU accelerator and launchers are emitted into a dynamic assembly of this name; it must reach the internal
+// layout struct below, which the kernels take as a parameter.
+[assembly: global::System.Runtime.CompilerServices.InternalsVisibleTo("ILGPURuntime")]
 
-// Softmax over the reduced axes s1 = {1, 3, 5, 7} of a dense row-major tensor of rank 8 (float);
-// the batch axes s2 = {0, 2, 4, 6} index independent slices.
-[global::System.CodeDom.Compiler.GeneratedCode("SoftmaxGen.Generator", "{generator-version}")]
-static partial class Rank8Odd
+namespace Samples.Layouts
+{
+    // Softmax over the reduced axes s1 = {1, 3, 5, 7} of a dense row-major tensor of rank 8 (float);
+    // the batch axes s2 = {0, 2, 4, 6} index independent slices.
+    [global::System.CodeDom.Compiler.GeneratedCode("SoftmaxGen.Generator", "{generator-version}")]
+    static partial class Rank8Odd
+    {
+        /// <summary>
+        /// Computes B = softmax over s1 = {1, 3, 5, 7} of A: for each slice, B = exp(A - max A) / Σ exp(A - max A).
+        /// A slice whose entries are all -∞ gives zeros; a NaN or +∞ gives NaN in its own slice only.
+        /// </summary>
+        /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
+        /// <param name="b">The output B, as long as <paramref name="a"/>; it may be the very same memory as <paramref name="a"/>.</param>
+        /// <param name="shape">The 8 extents of A, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, or <paramref name="b"/> partly overlaps <paramref name="a"/>; nothing is written.</exception>
+        public static void Forward(global::System.ReadOnlySpan<float> a, global::System.Span<float> b, global::System.ReadOnlySpan<int> shape)
+        {
+            if (global::SoftmaxGen.Runtime.SoftmaxArguments.Forward(a, b, shape, global::SoftmaxGen.Generated.Samples.Layouts.Rank8Odd_Layout.Rank) > 0)
+            {
+                global::SoftmaxGen.Runtime.CpuSoftmax.Forward(a, b, new global::SoftmaxGen.Generated.Samples.Layouts.Rank8Odd_Layout(shape));
+            }
+        }
+
+        /// <summary>
+        /// Pulls cotangents back through the softmax: dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each cotangent.
+        /// B is read once per slice for all of them.
+        /// </summary>
+        /// <param name="b">The forward output B.</param>
+        /// <param name="dB">s3 ≥ 1 cotangents of B, back to back (a leading axis s3): a positive multiple of B's length.</param>
+        /// <param name="dA">The pullbacks, as long as <paramref name="dB"/>; it may be the very same memory as <paramref name="dB"/>, and must not overlap <paramref name="b"/>.</param>
+        /// <param name="shape">The 8 extents of B, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, or the spans overlap as described; nothing is written.</exception>
+        public static void Backward(global::System.ReadOnlySpan<float> b, global::System.ReadOnlySpan<float> dB, global::System.Span<float> dA, global::System.ReadOnlySpan<int> shape)
+        {
+            if (global::SoftmaxGen.Runtime.SoftmaxArguments.Backward(b, dB, dA, shape, global::SoftmaxGen.Generated.Samples.Layouts.Rank8Odd_Layout.Rank, out int cotangents) > 0)
+            {
+                global::SoftmaxGen.Runtime.CpuSoftmax.Backward(b, dB, dA, cotangents, new global::SoftmaxGen.Generated.Samples.Layouts.Rank8Odd_Layout(shape));
+            }
+        }
+
+        /// <summary>
+        /// Writes the dense Jacobian of the softmax at B: N × N entries, row-major, where entry [p · N + q] is
+        /// ∂B_p/∂A_q = B_p (δ_pq - B_q) when elements p and q share a slice, and 0 otherwise.
+        /// </summary>
+        /// <param name="b">The forward output B, N elements.</param>
+        /// <param name="jacobian">The N × N Jacobian; every entry is written.</param>
+        /// <param name="shape">The 8 extents of B, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, N × N is past int.MaxValue, or the spans overlap; nothing is written.</exception>
+        public static void Jacobian(global::System.ReadOnlySpan<float> b, global::System.Span<float> jacobian, global::System.ReadOnlySpan<int> shape)
+        {
+            if (global::SoftmaxGen.Runtime.SoftmaxArguments.Jacobian(b, jacobian, shape, global::SoftmaxGen.Generated.Samples.Layouts.Rank8Odd_Layout.Rank) > 0)
+            {
+                global::SoftmaxGen.Runtime.CpuSoftmax.Jacobian(b, jacobian, new global::SoftmaxGen.Generated.Samples.Layouts.Rank8Odd_Layout(shape));
+            }
+        }
+
+        /// <summary>
+        /// Enqueues B = softmax over s1 = {1, 3, 5, 7} of A on the accelerator's default stream, and returns without waiting.
+        /// Same semantics as the span overload.
+        /// </summary>
+        /// <param name="accelerator">The accelerator whose default stream runs the kernel; <paramref name="a"/> and <paramref name="b"/> live on it.</param>
+        /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
+        /// <param name="b">The output B, as long as <paramref name="a"/>; it may be the very same memory as <paramref name="a"/>.</param>
+        /// <param name="shape">The 8 extents of A, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
+        public static void Forward(global::ILGPU.Runtime.Accelerator accelerator, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::System.ReadOnlySpan<int> shape)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(accelerator);
+            Forward(accelerator.DefaultStream, a, b, shape);
+        }
+
+        /// <summary>
+        /// Enqueues B = softmax over s1 = {1, 3, 5, 7} of A on <paramref name="stream"/>, and returns without waiting.
+        /// Same semantics as the span overload.
+        /// </summary>
+        /// <param name="stream">The stream that runs the kernel; <paramref name="a"/> and <paramref name="b"/> live on its accelerator.</param>
+        /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
+        /// <param name="b">The output B, as long as <paramref name="a"/>; it may be the very same memory as <paramref name="a"/>.</param>
+        /// <param name="shape">The 8 extents of A, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
+        public static void Forward(global::ILGPU.Runtime.AcceleratorStream stream, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::System.ReadOnlySpan<int> shape)
+        {
+            if (global::SoftmaxGen.Runtime.SoftmaxArguments.Forward(stream, a, b, shape, global::SoftmaxGen.Generated.Samples.Layouts.Rank8Odd_Layout.Rank) > 0)
+            {
+                global::SoftmaxGen.Runtime.GpuSoftmax.Forward(stream, a, b, new global::SoftmaxGen.Generated.Samples.Layouts.Rank8Odd_Layout(shape));
+            }
+        }
+
+        /// <summary>
+        /// Enqueues dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each cotangent on the accelerator's default stream, and returns without waiting.
+        /// Same semantics as the span overload.
+        /// </summary>
+        /// <param name="accelerator">The accelerator whose default stream runs the kernel; the views live on it.</param>
+        /// <param name="b">The forward output B.</param>
+        /// <param name="dB">s3 ≥ 1 cotangents of B, back to back (a leading axis s3): a positive multiple of B's length.</param>
+        /// <param name="dA">The pullbacks, as long as <paramref name="dB"/>; it may be the very same memory as <paramref name="dB"/>, and must not overlap <paramref name="b"/>.</param>
+        /// <param name="shape">The 8 extents of B, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
+        public static void Backward(global::ILGPU.Runtime.Accelerator accelerator, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> dB, global::ILGPU.ArrayView<float> dA, global::System.ReadOnlySpan<int> shape)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(accelerator);
+            Backward(accelerator.DefaultStream, b, dB, dA, shape);
+        }
+
+        /// <summary>
+        /// Enqueues dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each cotangent on <paramref name="stream"/>, and returns without waiting.
+        /// Same semantics as the span overload.
+        /// </summary>
+        /// <param name="stream">The stream that runs the kernel; the views live on its accelerator.</param>
+        /// <param name="b">The forward output B.</param>
+        /// <param name="dB">s3 ≥ 1 cotangents of B, back to back (a leading axis s3): a positive multiple of B's length.</param>
+        /// <param name="dA">The pullbacks, as long as <paramref name="dB"/>; it may be the very same memory as <paramref name="dB"/>, and must not overlap <paramref name="b"/>.</param>
+        /// <param name="shape">The 8 extents of B, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
+        public static void Backward(global::ILGPU.Runtime.AcceleratorStream stream, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> dB, global::ILGPU.ArrayView<float> dA, global::System.ReadOnlySpan<int> shape)
+        {
+            if (global::SoftmaxGen.Runtime.SoftmaxArguments.Backward(stream, b, dB, dA, shape, global::SoftmaxGen.Generated.Samples.Layouts.Rank8Odd_Layout.Rank, out int cotangents) > 0)
+            {
+                global::SoftmaxGen.Runtime.GpuSoftmax.Backward(stream, b, dB, dA, cotangents, new global::SoftmaxGen.Generated.Samples.Layouts.Rank8Odd_Layout(shape));
+            }
+        }
+    }
+}
+
+namespace SoftmaxGen.Generated.Samples.Layouts
 {
     /// <summary>
-    /// Computes B = softmax over s1 = {1, 3, 5, 7} of A: for each slice, B = exp(A - max A) / Σ exp(A - max A).
-    /// A slice whose entries are all -∞ gives zeros; a NaN or +∞ gives NaN in its own slice only.
-    /// </summary>
-    /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
-    /// <param name="b">The output B, as long as <paramref name="a"/>; it may be the very same memory as <paramref name="a"/>.</param>
-    /// <param name="shape">The 8 extents of A, outermost first.</param>
-    /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, or <paramref name="b"/> partly overlaps <paramref name="a"/>; nothing is written.</exception>
-    public static void Forward(global::System.ReadOnlySpan<float> a, global::System.Span<float> b, global::System.ReadOnlySpan<int> shape)
-    {
-        if (global::SoftmaxGen.Runtime.SoftmaxArguments.Forward(a, b, shape, SoftmaxLayout.Rank) > 0)
-        {
-            global::SoftmaxGen.Runtime.CpuSoftmax.Forward(a, b, new SoftmaxLayout(shape));
-        }
-    }
-
-    /// <summary>
-    /// Pulls cotangents back through the softmax: dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each cotangent.
-    /// B is read once per slice for all of them.
-    /// </summary>
-    /// <param name="b">The forward output B.</param>
-    /// <param name="dB">s3 ≥ 1 cotangents of B, back to back (a leading axis s3): a positive multiple of B's length.</param>
-    /// <param name="dA">The pullbacks, as long as <paramref name="dB"/>; it may be the very same memory as <paramref name="dB"/>, and must not overlap <paramref name="b"/>.</param>
-    /// <param name="shape">The 8 extents of B, outermost first.</param>
-    /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, or the spans overlap as described; nothing is written.</exception>
-    public static void Backward(global::System.ReadOnlySpan<float> b, global::System.ReadOnlySpan<float> dB, global::System.Span<float> dA, global::System.ReadOnlySpan<int> shape)
-    {
-        if (global::SoftmaxGen.Runtime.SoftmaxArguments.Backward(b, dB, dA, shape, SoftmaxLayout.Rank, out int cotangents) > 0)
-        {
-            global::SoftmaxGen.Runtime.CpuSoftmax.Backward(b, dB, dA, cotangents, new SoftmaxLayout(shape));
-        }
-    }
-
-    /// <summary>
-    /// Writes the dense Jacobian of the softmax at B: N × N entries, row-major, where entry [p · N + q] is
-    /// ∂B_p/∂A_q = B_p (δ_pq - B_q) when elements p and q share a slice, and 0 otherwise.
-    /// </summary>
-    /// <param name="b">The forward output B, N elements.</param>
-    /// <param name="jacobian">The N × N Jacobian; every entry is written.</param>
-    /// <param name="shape">The 8 extents of B, outermost first.</param>
-    /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, N × N is past int.MaxValue, or the spans overlap; nothing is written.</exception>
-    public static void Jacobian(global::System.ReadOnlySpan<float> b, global::System.Span<float> jacobian, global::System.ReadOnlySpan<int> shape)
-    {
-        if (global::SoftmaxGen.Runtime.SoftmaxArguments.Jacobian(b, jacobian, shape, SoftmaxLayout.Rank) > 0)
-        {
-            global::SoftmaxGen.Runtime.CpuSoftmax.Jacobian(b, jacobian, new SoftmaxLayout(shape));
-        }
-    }
-
-    /// <summary>
-    /// The plan's canonical layout: adjacent axes of one kind merged into groups, outermost first.
+    /// The layout of Samples.Layouts.Rank8Odd, [Softmax(8, 1, 3, 5, 7)], as the plan made it canonical: adjacent axes of one kind
+    /// merged into groups, outermost first.
     /// <code>
     /// g0: batch axes {0} (s2)
     /// g1: reduced axes {1} (s1)
@@ -72,8 +147,10 @@ static partial class Rank8Odd
     /// g7: reduced axes {7} (s1)
     /// </code>
     /// The last axis is reduced: every slice is made of contiguous runs of g7, which the kernels vectorise.
+    /// A top-level internal type (not nested in the class) so that ILGPU's generated launchers can reach it,
+    /// whatever the class's own accessibility.
     /// </summary>
-    private readonly struct SoftmaxLayout : global::SoftmaxGen.Runtime.ISoftmaxLayout
+    internal readonly struct Rank8Odd_Layout : global::SoftmaxGen.Runtime.IGpuSoftmaxLayout
     {
         public const int Rank = 8;
 
@@ -93,7 +170,7 @@ static partial class Rank8Odd
         private readonly int _stride5;
         private readonly int _stride6;
 
-        public SoftmaxLayout(global::System.ReadOnlySpan<int> shape)
+        public Rank8Odd_Layout(global::System.ReadOnlySpan<int> shape)
         {
             _extent0 = shape[0];
             _extent1 = shape[1];
@@ -130,6 +207,18 @@ static partial class Rank8Odd
             int i2 = outer % _extent2;
             outer /= _extent2;
             return outer * _stride0 + i2 * _stride2 + i4 * _stride4 + i6 * _stride6;
+        }
+
+        public int RunCount => _extent1 * _extent3 * _extent5;
+
+        // Run number -> offset from the slice origin, for threads that share a slice; walks the reduced groups g1, g3, g5, the last fastest.
+        public int RunOffset(int run)
+        {
+            int i5 = run % _extent5;
+            run /= _extent5;
+            int i3 = run % _extent3;
+            run /= _extent3;
+            return run * _stride1 + i3 * _stride3 + i5 * _stride5;
         }
 
         // Visits the runs of a slice: one per index of the reduced groups g1, g3, g5; each run is g7, contiguous.

@@ -3,76 +3,153 @@
 // Edits are lost on the next build: change the attribute instead.
 #nullable enable
 
-namespace Samples.Layouts;
+// ILGPU's CPU accelerator and launchers are emitted into a dynamic assembly of this name; it must reach the internal
+// layout struct below, which the kernels take as a parameter.
+[assembly: global::System.Runtime.CompilerServices.InternalsVisibleTo("ILGPURuntime")]
 
-// Softmax over the reduced axes s1 = {0} of a dense row-major tensor of rank 1 (float);
-// the batch axes s2 = {} index independent slices.
-[global::System.CodeDom.Compiler.GeneratedCode("SoftmaxGen.Generator", "{generator-version}")]
-static partial class Vector
+namespace Samples.Layouts
+{
+    // Softmax over the reduced axes s1 = {0} of a dense row-major tensor of rank 1 (float);
+    // the batch axes s2 = {} index independent slices.
+    [global::System.CodeDom.Compiler.GeneratedCode("SoftmaxGen.Generator", "{generator-version}")]
+    static partial class Vector
+    {
+        /// <summary>
+        /// Computes B = softmax over s1 = {0} of A: for each slice, B = exp(A - max A) / Σ exp(A - max A).
+        /// A slice whose entries are all -∞ gives zeros; a NaN or +∞ gives NaN in its own slice only.
+        /// </summary>
+        /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
+        /// <param name="b">The output B, as long as <paramref name="a"/>; it may be the very same memory as <paramref name="a"/>.</param>
+        /// <param name="shape">The 1 extents of A, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, or <paramref name="b"/> partly overlaps <paramref name="a"/>; nothing is written.</exception>
+        public static void Forward(global::System.ReadOnlySpan<float> a, global::System.Span<float> b, global::System.ReadOnlySpan<int> shape)
+        {
+            if (global::SoftmaxGen.Runtime.SoftmaxArguments.Forward(a, b, shape, global::SoftmaxGen.Generated.Samples.Layouts.Vector_Layout.Rank) > 0)
+            {
+                global::SoftmaxGen.Runtime.CpuSoftmax.Forward(a, b, new global::SoftmaxGen.Generated.Samples.Layouts.Vector_Layout(shape));
+            }
+        }
+
+        /// <summary>
+        /// Pulls cotangents back through the softmax: dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each cotangent.
+        /// B is read once per slice for all of them.
+        /// </summary>
+        /// <param name="b">The forward output B.</param>
+        /// <param name="dB">s3 ≥ 1 cotangents of B, back to back (a leading axis s3): a positive multiple of B's length.</param>
+        /// <param name="dA">The pullbacks, as long as <paramref name="dB"/>; it may be the very same memory as <paramref name="dB"/>, and must not overlap <paramref name="b"/>.</param>
+        /// <param name="shape">The 1 extents of B, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, or the spans overlap as described; nothing is written.</exception>
+        public static void Backward(global::System.ReadOnlySpan<float> b, global::System.ReadOnlySpan<float> dB, global::System.Span<float> dA, global::System.ReadOnlySpan<int> shape)
+        {
+            if (global::SoftmaxGen.Runtime.SoftmaxArguments.Backward(b, dB, dA, shape, global::SoftmaxGen.Generated.Samples.Layouts.Vector_Layout.Rank, out int cotangents) > 0)
+            {
+                global::SoftmaxGen.Runtime.CpuSoftmax.Backward(b, dB, dA, cotangents, new global::SoftmaxGen.Generated.Samples.Layouts.Vector_Layout(shape));
+            }
+        }
+
+        /// <summary>
+        /// Writes the dense Jacobian of the softmax at B: N × N entries, row-major, where entry [p · N + q] is
+        /// ∂B_p/∂A_q = B_p (δ_pq - B_q) when elements p and q share a slice, and 0 otherwise.
+        /// </summary>
+        /// <param name="b">The forward output B, N elements.</param>
+        /// <param name="jacobian">The N × N Jacobian; every entry is written.</param>
+        /// <param name="shape">The 1 extents of B, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, N × N is past int.MaxValue, or the spans overlap; nothing is written.</exception>
+        public static void Jacobian(global::System.ReadOnlySpan<float> b, global::System.Span<float> jacobian, global::System.ReadOnlySpan<int> shape)
+        {
+            if (global::SoftmaxGen.Runtime.SoftmaxArguments.Jacobian(b, jacobian, shape, global::SoftmaxGen.Generated.Samples.Layouts.Vector_Layout.Rank) > 0)
+            {
+                global::SoftmaxGen.Runtime.CpuSoftmax.Jacobian(b, jacobian, new global::SoftmaxGen.Generated.Samples.Layouts.Vector_Layout(shape));
+            }
+        }
+
+        /// <summary>
+        /// Enqueues B = softmax over s1 = {0} of A on the accelerator's default stream, and returns without waiting.
+        /// Same semantics as the span overload.
+        /// </summary>
+        /// <param name="accelerator">The accelerator whose default stream runs the kernel; <paramref name="a"/> and <paramref name="b"/> live on it.</param>
+        /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
+        /// <param name="b">The output B, as long as <paramref name="a"/>; it may be the very same memory as <paramref name="a"/>.</param>
+        /// <param name="shape">The 1 extents of A, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
+        public static void Forward(global::ILGPU.Runtime.Accelerator accelerator, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::System.ReadOnlySpan<int> shape)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(accelerator);
+            Forward(accelerator.DefaultStream, a, b, shape);
+        }
+
+        /// <summary>
+        /// Enqueues B = softmax over s1 = {0} of A on <paramref name="stream"/>, and returns without waiting.
+        /// Same semantics as the span overload.
+        /// </summary>
+        /// <param name="stream">The stream that runs the kernel; <paramref name="a"/> and <paramref name="b"/> live on its accelerator.</param>
+        /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
+        /// <param name="b">The output B, as long as <paramref name="a"/>; it may be the very same memory as <paramref name="a"/>.</param>
+        /// <param name="shape">The 1 extents of A, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
+        public static void Forward(global::ILGPU.Runtime.AcceleratorStream stream, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::System.ReadOnlySpan<int> shape)
+        {
+            if (global::SoftmaxGen.Runtime.SoftmaxArguments.Forward(stream, a, b, shape, global::SoftmaxGen.Generated.Samples.Layouts.Vector_Layout.Rank) > 0)
+            {
+                global::SoftmaxGen.Runtime.GpuSoftmax.Forward(stream, a, b, new global::SoftmaxGen.Generated.Samples.Layouts.Vector_Layout(shape));
+            }
+        }
+
+        /// <summary>
+        /// Enqueues dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each cotangent on the accelerator's default stream, and returns without waiting.
+        /// Same semantics as the span overload.
+        /// </summary>
+        /// <param name="accelerator">The accelerator whose default stream runs the kernel; the views live on it.</param>
+        /// <param name="b">The forward output B.</param>
+        /// <param name="dB">s3 ≥ 1 cotangents of B, back to back (a leading axis s3): a positive multiple of B's length.</param>
+        /// <param name="dA">The pullbacks, as long as <paramref name="dB"/>; it may be the very same memory as <paramref name="dB"/>, and must not overlap <paramref name="b"/>.</param>
+        /// <param name="shape">The 1 extents of B, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
+        public static void Backward(global::ILGPU.Runtime.Accelerator accelerator, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> dB, global::ILGPU.ArrayView<float> dA, global::System.ReadOnlySpan<int> shape)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(accelerator);
+            Backward(accelerator.DefaultStream, b, dB, dA, shape);
+        }
+
+        /// <summary>
+        /// Enqueues dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each cotangent on <paramref name="stream"/>, and returns without waiting.
+        /// Same semantics as the span overload.
+        /// </summary>
+        /// <param name="stream">The stream that runs the kernel; the views live on its accelerator.</param>
+        /// <param name="b">The forward output B.</param>
+        /// <param name="dB">s3 ≥ 1 cotangents of B, back to back (a leading axis s3): a positive multiple of B's length.</param>
+        /// <param name="dA">The pullbacks, as long as <paramref name="dB"/>; it may be the very same memory as <paramref name="dB"/>, and must not overlap <paramref name="b"/>.</param>
+        /// <param name="shape">The 1 extents of B, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
+        public static void Backward(global::ILGPU.Runtime.AcceleratorStream stream, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> dB, global::ILGPU.ArrayView<float> dA, global::System.ReadOnlySpan<int> shape)
+        {
+            if (global::SoftmaxGen.Runtime.SoftmaxArguments.Backward(stream, b, dB, dA, shape, global::SoftmaxGen.Generated.Samples.Layouts.Vector_Layout.Rank, out int cotangents) > 0)
+            {
+                global::SoftmaxGen.Runtime.GpuSoftmax.Backward(stream, b, dB, dA, cotangents, new global::SoftmaxGen.Generated.Samples.Layouts.Vector_Layout(shape));
+            }
+        }
+    }
+}
+
+namespace SoftmaxGen.Generated.Samples.Layouts
 {
     /// <summary>
-    /// Computes B = softmax over s1 = {0} of A: for each slice, B = exp(A - max A) / Σ exp(A - max A).
-    /// A slice whose entries are all -∞ gives zeros; a NaN or +∞ gives NaN in its own slice only.
-    /// </summary>
-    /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
-    /// <param name="b">The output B, as long as <paramref name="a"/>; it may be the very same memory as <paramref name="a"/>.</param>
-    /// <param name="shape">The 1 extents of A, outermost first.</param>
-    /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, or <paramref name="b"/> partly overlaps <paramref name="a"/>; nothing is written.</exception>
-    public static void Forward(global::System.ReadOnlySpan<float> a, global::System.Span<float> b, global::System.ReadOnlySpan<int> shape)
-    {
-        if (global::SoftmaxGen.Runtime.SoftmaxArguments.Forward(a, b, shape, SoftmaxLayout.Rank) > 0)
-        {
-            global::SoftmaxGen.Runtime.CpuSoftmax.Forward(a, b, new SoftmaxLayout(shape));
-        }
-    }
-
-    /// <summary>
-    /// Pulls cotangents back through the softmax: dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each cotangent.
-    /// B is read once per slice for all of them.
-    /// </summary>
-    /// <param name="b">The forward output B.</param>
-    /// <param name="dB">s3 ≥ 1 cotangents of B, back to back (a leading axis s3): a positive multiple of B's length.</param>
-    /// <param name="dA">The pullbacks, as long as <paramref name="dB"/>; it may be the very same memory as <paramref name="dB"/>, and must not overlap <paramref name="b"/>.</param>
-    /// <param name="shape">The 1 extents of B, outermost first.</param>
-    /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, or the spans overlap as described; nothing is written.</exception>
-    public static void Backward(global::System.ReadOnlySpan<float> b, global::System.ReadOnlySpan<float> dB, global::System.Span<float> dA, global::System.ReadOnlySpan<int> shape)
-    {
-        if (global::SoftmaxGen.Runtime.SoftmaxArguments.Backward(b, dB, dA, shape, SoftmaxLayout.Rank, out int cotangents) > 0)
-        {
-            global::SoftmaxGen.Runtime.CpuSoftmax.Backward(b, dB, dA, cotangents, new SoftmaxLayout(shape));
-        }
-    }
-
-    /// <summary>
-    /// Writes the dense Jacobian of the softmax at B: N × N entries, row-major, where entry [p · N + q] is
-    /// ∂B_p/∂A_q = B_p (δ_pq - B_q) when elements p and q share a slice, and 0 otherwise.
-    /// </summary>
-    /// <param name="b">The forward output B, N elements.</param>
-    /// <param name="jacobian">The N × N Jacobian; every entry is written.</param>
-    /// <param name="shape">The 1 extents of B, outermost first.</param>
-    /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, N × N is past int.MaxValue, or the spans overlap; nothing is written.</exception>
-    public static void Jacobian(global::System.ReadOnlySpan<float> b, global::System.Span<float> jacobian, global::System.ReadOnlySpan<int> shape)
-    {
-        if (global::SoftmaxGen.Runtime.SoftmaxArguments.Jacobian(b, jacobian, shape, SoftmaxLayout.Rank) > 0)
-        {
-            global::SoftmaxGen.Runtime.CpuSoftmax.Jacobian(b, jacobian, new SoftmaxLayout(shape));
-        }
-    }
-
-    /// <summary>
-    /// The plan's canonical layout: adjacent axes of one kind merged into groups, outermost first.
+    /// The layout of Samples.Layouts.Vector, [Softmax(1, 0)], as the plan made it canonical: adjacent axes of one kind
+    /// merged into groups, outermost first.
     /// <code>
     /// g0: reduced axes {0} (s1)
     /// </code>
     /// The last axis is reduced: every slice is made of contiguous runs of g0, which the kernels vectorise.
+    /// A top-level internal type (not nested in the class) so that ILGPU's generated launchers can reach it,
+    /// whatever the class's own accessibility.
     /// </summary>
-    private readonly struct SoftmaxLayout : global::SoftmaxGen.Runtime.ISoftmaxLayout
+    internal readonly struct Vector_Layout : global::SoftmaxGen.Runtime.IGpuSoftmaxLayout
     {
         public const int Rank = 1;
 
         private readonly int _extent0;
 
-        public SoftmaxLayout(global::System.ReadOnlySpan<int> shape)
+        public Vector_Layout(global::System.ReadOnlySpan<int> shape)
         {
             _extent0 = shape[0];
         }
@@ -87,6 +164,14 @@ static partial class Vector
 
         // Slice number -> offset of its first element; there is no batch axis: one slice, at 0.
         public int Origin(int outer)
+        {
+            return 0;
+        }
+
+        public int RunCount => 1;
+
+        // Run number -> offset from the slice origin; there is one run, at 0.
+        public int RunOffset(int run)
         {
             return 0;
         }

@@ -1,0 +1,250 @@
+using ILGPU;
+
+namespace SoftmaxGen.Runtime;
+
+/// <summary>
+/// Arithmetic of one element type inside ILGPU kernels: how an element is loaded into its accumulator type and stored
+/// back, and the few operations softmax needs. Kernels take it as a struct type argument and call
+/// <c>default(TElement)</c>, so ILGPU compiles one specialised kernel per element type.
+/// </summary>
+/// <remarks>
+/// exp is computed here from basic arithmetic (range reduction, a polynomial, scaling by 2^k through the exponent
+/// bits) rather than with <c>MathF.Exp</c>, which PTX only supports through ILGPU.Algorithms: the kernels then run in
+/// any ILGPU context, and every backend computes the same function, accurate to about an ulp.
+/// </remarks>
+internal interface IGpuElement<TStorage, TAccumulator>
+    where TStorage : unmanaged
+    where TAccumulator : unmanaged
+{
+    TAccumulator Load(ArrayView<TStorage> view, int index);
+
+    void Store(ArrayView<TStorage> view, int index, TAccumulator value);
+
+    TAccumulator Zero { get; }
+
+    TAccumulator NegativeInfinity { get; }
+
+    TAccumulator Add(TAccumulator left, TAccumulator right);
+
+    TAccumulator Subtract(TAccumulator left, TAccumulator right);
+
+    TAccumulator Multiply(TAccumulator left, TAccumulator right);
+
+    /// <summary>The larger of the two; a NaN operand may be dropped (the sum of exponentials carries it instead).</summary>
+    TAccumulator Max(TAccumulator left, TAccumulator right);
+
+    /// <summary>e^x for x ≤ 0 or NaN, the only arguments softmax produces.</summary>
+    TAccumulator Exp(TAccumulator x);
+
+    /// <summary>The shift subtracted before exp: the slice max, or 0 for a fully masked slice (max = -∞).</summary>
+    TAccumulator Shift(TAccumulator max);
+
+    /// <summary>1 / sum, or 0 when the sum is 0 (a fully masked slice), so that its outputs are 0.</summary>
+    TAccumulator Reciprocal(TAccumulator sum);
+
+    /// <summary>The running sum of an online pass, made NaN when the max is +∞, as the three-pass algorithm would make it.</summary>
+    TAccumulator PoisonIfInfinite(TAccumulator max, TAccumulator sum);
+
+    /// <summary>One step of an online pass: folds x into the running (max, sum) with one exp.</summary>
+    void Accumulate(ref TAccumulator max, ref TAccumulator sum, TAccumulator x);
+
+    /// <summary>Combines two online (max, sum) pairs into the pair of their union.</summary>
+    void Combine(ref TAccumulator max, ref TAccumulator sum, TAccumulator otherMax, TAccumulator otherSum);
+}
+
+/// <summary><see cref="float"/> elements, computed in float.</summary>
+internal readonly struct GpuSingle : IGpuElement<float, float>
+{
+    public float Load(ArrayView<float> view, int index) => view[index];
+
+    public void Store(ArrayView<float> view, int index, float value) => view[index] = value;
+
+    public float Zero => 0f;
+
+    public float NegativeInfinity => float.NegativeInfinity;
+
+    public float Add(float left, float right) => left + right;
+
+    public float Subtract(float left, float right) => left - right;
+
+    public float Multiply(float left, float right) => left * right;
+
+    public float Max(float left, float right) => right > left ? right : left;
+
+    public float Exp(float x) => GpuMath.Exp(x);
+
+    public float Shift(float max) => max == float.NegativeInfinity ? 0f : max;
+
+    public float Reciprocal(float sum) => sum == 0f ? 0f : 1f / sum;
+
+    public float PoisonIfInfinite(float max, float sum) => max == float.PositiveInfinity ? float.NaN : sum;
+
+    public void Accumulate(ref float max, ref float sum, float x) => GpuMath.Accumulate(ref max, ref sum, x);
+
+    public void Combine(ref float max, ref float sum, float otherMax, float otherSum) => GpuMath.Combine(ref max, ref sum, otherMax, otherSum);
+}
+
+/// <summary><see cref="double"/> elements, computed in double.</summary>
+internal readonly struct GpuDouble : IGpuElement<double, double>
+{
+    public double Load(ArrayView<double> view, int index) => view[index];
+
+    public void Store(ArrayView<double> view, int index, double value) => view[index] = value;
+
+    public double Zero => 0.0;
+
+    public double NegativeInfinity => double.NegativeInfinity;
+
+    public double Add(double left, double right) => left + right;
+
+    public double Subtract(double left, double right) => left - right;
+
+    public double Multiply(double left, double right) => left * right;
+
+    public double Max(double left, double right) => right > left ? right : left;
+
+    public double Exp(double x) => GpuMath.Exp(x);
+
+    public double Shift(double max) => max == double.NegativeInfinity ? 0.0 : max;
+
+    public double Reciprocal(double sum) => sum == 0.0 ? 0.0 : 1.0 / sum;
+
+    public double PoisonIfInfinite(double max, double sum) => max == double.PositiveInfinity ? double.NaN : sum;
+
+    public void Accumulate(ref double max, ref double sum, double x) => GpuMath.Accumulate(ref max, ref sum, x);
+
+    public void Combine(ref double max, ref double sum, double otherMax, double otherSum) => GpuMath.Combine(ref max, ref sum, otherMax, otherSum);
+}
+
+/// <summary>Half elements (ILGPU's <see cref="Half"/>, the same bits as <see cref="System.Half"/>), computed in float.</summary>
+internal readonly struct GpuHalf : IGpuElement<Half, float>
+{
+    public float Load(ArrayView<Half> view, int index) => (float)view[index];
+
+    public void Store(ArrayView<Half> view, int index, float value) => view[index] = (Half)value;
+
+    public float Zero => 0f;
+
+    public float NegativeInfinity => float.NegativeInfinity;
+
+    public float Add(float left, float right) => left + right;
+
+    public float Subtract(float left, float right) => left - right;
+
+    public float Multiply(float left, float right) => left * right;
+
+    public float Max(float left, float right) => right > left ? right : left;
+
+    public float Exp(float x) => GpuMath.Exp(x);
+
+    public float Shift(float max) => max == float.NegativeInfinity ? 0f : max;
+
+    public float Reciprocal(float sum) => sum == 0f ? 0f : 1f / sum;
+
+    public float PoisonIfInfinite(float max, float sum) => max == float.PositiveInfinity ? float.NaN : sum;
+
+    public void Accumulate(ref float max, ref float sum, float x) => GpuMath.Accumulate(ref max, ref sum, x);
+
+    public void Combine(ref float max, ref float sum, float otherMax, float otherSum) => GpuMath.Combine(ref max, ref sum, otherMax, otherSum);
+}
+
+/// <summary>Scalar exp and the online-softmax combination, written for ILGPU kernels (no library intrinsics).</summary>
+internal static class GpuMath
+{
+    public static float Exp(float x)
+    {
+        const float Shifter = 12582912f; // 1.5 · 2^23: adding it rounds to an integer kept in the low mantissa bits
+        x = x < -104f ? -104f : x; // below, e^x rounds to 0; a NaN passes through the comparison unchanged
+        float shifted = x * 1.44269504088896341f + Shifter;
+        float k = shifted - Shifter;
+        int exponent = (int)Interop.FloatAsInt(shifted) - (int)Interop.FloatAsInt(Shifter);
+        float r = x - k * 0.693359375f;
+        r = r + k * 2.12194440e-4f;
+        float p = 1.9875691500e-4f;
+        p = p * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * (r * r) + r + 1f;
+        int half = exponent >> 1;
+        return p * Interop.IntAsFloat((uint)((half + 127) << 23)) * Interop.IntAsFloat((uint)((exponent - half + 127) << 23));
+    }
+
+    public static double Exp(double x)
+    {
+        const double Shifter = 6755399441055744.0; // 1.5 · 2^52
+        x = x < -746.0 ? -746.0 : x;
+        double shifted = x * 1.4426950408889634 + Shifter;
+        double k = shifted - Shifter;
+        long exponent = (long)Interop.FloatAsInt(shifted) - (long)Interop.FloatAsInt(Shifter);
+        double r = x - k * 6.93147180369123816490e-01;
+        r = r - k * 1.90821492927058770002e-10;
+        double p = 1.0 / 6227020800.0;
+        p = p * r + 1.0 / 479001600.0;
+        p = p * r + 1.0 / 39916800.0;
+        p = p * r + 1.0 / 3628800.0;
+        p = p * r + 1.0 / 362880.0;
+        p = p * r + 1.0 / 40320.0;
+        p = p * r + 1.0 / 5040.0;
+        p = p * r + 1.0 / 720.0;
+        p = p * r + 1.0 / 120.0;
+        p = p * r + 1.0 / 24.0;
+        p = p * r + 1.0 / 6.0;
+        p = p * r + 0.5;
+        p = p * (r * r) + r + 1.0;
+        long half = exponent >> 1;
+        return p * Interop.IntAsFloat((ulong)((half + 1023) << 52)) * Interop.IntAsFloat((ulong)((exponent - half + 1023) << 52));
+    }
+
+    /// <summary>
+    /// Folds x into a running (max, sum): a larger x rescales what was summed so far, a masked x (-∞) adds nothing,
+    /// a NaN makes the sum NaN. With max still -∞ the old sum is 0 and e^(-∞) rounds to 0, so the rescale is exact.
+    /// </summary>
+    public static void Accumulate(ref float max, ref float sum, float x)
+    {
+        if (x > max)
+        {
+            sum = sum * Exp(max - x) + 1f;
+            max = x;
+        }
+        else if (x != float.NegativeInfinity)
+        {
+            sum += Exp(x - max);
+        }
+    }
+
+    /// <inheritdoc cref="Accumulate(ref float, ref float, float)"/>
+    public static void Accumulate(ref double max, ref double sum, double x)
+    {
+        if (x > max)
+        {
+            sum = sum * Exp(max - x) + 1.0;
+            max = x;
+        }
+        else if (x != double.NegativeInfinity)
+        {
+            sum += Exp(x - max);
+        }
+    }
+
+    /// <summary>(m, s) ⊕ (m', s') = (M, s e^{m - M} + s' e^{m' - M}) with M = max(m, m'); a side whose max is -∞ adds 0.</summary>
+    public static void Combine(ref float max, ref float sum, float otherMax, float otherSum)
+    {
+        float combined = otherMax > max ? otherMax : max;
+        float left = max == float.NegativeInfinity ? 0f : sum * Exp(max - combined);
+        float right = otherMax == float.NegativeInfinity ? 0f : otherSum * Exp(otherMax - combined);
+        max = combined;
+        sum = left + right;
+    }
+
+    /// <inheritdoc cref="Combine(ref float, ref float, float, float)"/>
+    public static void Combine(ref double max, ref double sum, double otherMax, double otherSum)
+    {
+        double combined = otherMax > max ? otherMax : max;
+        double left = max == double.NegativeInfinity ? 0.0 : sum * Exp(max - combined);
+        double right = otherMax == double.NegativeInfinity ? 0.0 : otherSum * Exp(otherMax - combined);
+        max = combined;
+        sum = left + right;
+    }
+}

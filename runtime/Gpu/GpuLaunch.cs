@@ -1,0 +1,76 @@
+using System;
+using System.Threading;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace SoftmaxGen.Runtime;
+
+/// <summary>Which kernel runs a layout on an accelerator, and with what launch configuration.</summary>
+internal enum GpuStrategy
+{
+    /// <summary>A thread per slice; consecutive threads own adjacent slices (the last axis is a batch axis).</summary>
+    Lanes,
+
+    /// <summary>A warp per slice, the slice in registers (short slices).</summary>
+    Warp,
+
+    /// <summary>A group per slice, the slice in shared memory: read from device memory once.</summary>
+    Cached,
+
+    /// <summary>A group per slice too long for shared memory: an online max-and-sum pass, then the output pass.</summary>
+    Streamed,
+}
+
+/// <summary>The launch decision for one call: a strategy and, for the grouped ones, the grid and group sizes.</summary>
+internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int GroupSize, int SharedElements)
+{
+    /// <summary>Bytes of dynamic shared memory a group may ask for on any CUDA device without opting in.</summary>
+    private const int SharedBudget = 48 * 1024;
+
+    /// <summary>
+    /// Picks the kernel for a layout. <paramref name="cachedPerElement"/> is how many accumulators per slice element the
+    /// cached kernel keeps in shared memory (1 forward: A's slice; 2 backward: B's and one cotangent's).
+    /// </summary>
+    public static GpuLaunch Choose(Accelerator accelerator, ISoftmaxLayout layout, int accumulatorSize, int cachedPerElement)
+    {
+        if (layout.LanesInner)
+        {
+            return new GpuLaunch(GpuStrategy.Lanes, 0, 0, 0);
+        }
+
+        int warp = accelerator.WarpSize;
+        // Group sizes are whole warps, at most warp² threads (the reductions fold one value per warp in one warp).
+        int maxGroup = Math.Min(Math.Min(accelerator.MaxNumThreadsPerGroup, warp * warp), 512) / warp * warp;
+        int slices = layout.SliceCount;
+        int length = layout.SliceLength;
+
+        if (length <= GpuKernels.WarpElementsPerLane * warp)
+        {
+            int groupSize = Math.Min(maxGroup, 8 * warp);
+            int warps = groupSize / warp;
+            return new GpuLaunch(GpuStrategy.Warp, Grid(accelerator, (slices + warps - 1) / warps, groupSize), groupSize, 0);
+        }
+
+        // About eight elements a thread, from two warps up to the largest group.
+        int threads = Math.Clamp((length / 8 + warp - 1) / warp * warp, Math.Min(2 * warp, maxGroup), maxGroup);
+        long budget = Math.Min(SharedBudget, accelerator.MaxSharedMemoryPerGroup) - GpuKernels.ScratchLength * accumulatorSize;
+        long cachedBytes = (long)length * cachedPerElement * accumulatorSize;
+        return cachedBytes <= budget
+            ? new GpuLaunch(GpuStrategy.Cached, Grid(accelerator, slices, threads), threads, length * cachedPerElement)
+            : new GpuLaunch(GpuStrategy.Streamed, Grid(accelerator, slices, threads), threads, 0);
+    }
+
+    private static readonly long[] Launches = new long[4];
+
+    /// <summary>How many launches used <paramref name="strategy"/> in this process (tests check that each strategy runs).</summary>
+    public static long Launched(GpuStrategy strategy) => Interlocked.Read(ref Launches[(int)strategy]);
+
+    public static void Count(GpuStrategy strategy) => Interlocked.Increment(ref Launches[(int)strategy]);
+
+    /// <summary>Enough groups to fill the device a few times over; the kernels stride over the rest.</summary>
+    private static int Grid(Accelerator accelerator, int groupsWanted, int groupSize)
+    {
+        long resident = (long)Math.Max(1, accelerator.NumMultiprocessors) * Math.Max(1, accelerator.MaxNumThreadsPerMultiprocessor / groupSize);
+        return (int)Math.Max(1, Math.Min(groupsWanted, resident * 4));
+    }
+}

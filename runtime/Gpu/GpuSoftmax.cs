@@ -1,0 +1,130 @@
+using System;
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace SoftmaxGen.Runtime;
+
+/// <summary>
+/// The ILGPU launchers that generated code calls, one entry per element type. Each call enqueues one kernel on the
+/// stream and returns without synchronising. Arguments are validated by the generated method
+/// (<see cref="SoftmaxArguments"/>) before these are called.
+/// </summary>
+/// <remarks>
+/// The kernels need no ILGPU.Algorithms: any context works, e.g. <c>Context.CreateDefault()</c>. Kernels are compiled
+/// on first use per accelerator and layout, and cached until the accelerator is disposed.
+/// </remarks>
+public static class GpuSoftmax
+{
+    /// <summary>Enqueues B = softmax of A over the layout's reduced axes.</summary>
+    public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> b, TLayout layout)
+        where TLayout : struct, IGpuSoftmaxLayout
+        => GpuLauncher<float, float, GpuSingle, TLayout>.Forward(stream, a, b, layout);
+
+    /// <inheritdoc cref="Forward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout)"/>
+    public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<double> a, ArrayView<double> b, TLayout layout)
+        where TLayout : struct, IGpuSoftmaxLayout
+        => GpuLauncher<double, double, GpuDouble, TLayout>.Forward(stream, a, b, layout);
+
+    /// <inheritdoc cref="Forward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout)"/>
+    public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<System.Half> a, ArrayView<System.Half> b, TLayout layout)
+        where TLayout : struct, IGpuSoftmaxLayout
+        => GpuLauncher<ILGPU.Half, float, GpuHalf, TLayout>.Forward(stream, a.Cast<ILGPU.Half>(), b.Cast<ILGPU.Half>(), layout);
+
+    /// <summary>Enqueues dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each of the <paramref name="cotangents"/> tensors held back to back in dB.</summary>
+    public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<float> b, ArrayView<float> dB, ArrayView<float> dA, int cotangents, TLayout layout)
+        where TLayout : struct, IGpuSoftmaxLayout
+        => GpuLauncher<float, float, GpuSingle, TLayout>.Backward(stream, b, dB, dA, cotangents, layout);
+
+    /// <inheritdoc cref="Backward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, int, TLayout)"/>
+    public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<double> b, ArrayView<double> dB, ArrayView<double> dA, int cotangents, TLayout layout)
+        where TLayout : struct, IGpuSoftmaxLayout
+        => GpuLauncher<double, double, GpuDouble, TLayout>.Backward(stream, b, dB, dA, cotangents, layout);
+
+    /// <inheritdoc cref="Backward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, int, TLayout)"/>
+    public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<System.Half> b, ArrayView<System.Half> dB, ArrayView<System.Half> dA, int cotangents, TLayout layout)
+        where TLayout : struct, IGpuSoftmaxLayout
+        => GpuLauncher<ILGPU.Half, float, GpuHalf, TLayout>.Backward(stream, b.Cast<ILGPU.Half>(), dB.Cast<ILGPU.Half>(), dA.Cast<ILGPU.Half>(), cotangents, layout);
+}
+
+/// <summary>Loads (through <see cref="KernelCache"/>) and launches the kernel that <see cref="GpuLaunch"/> picks.</summary>
+internal static class GpuLauncher<TStorage, TAccumulator, TElement, TLayout>
+    where TStorage : unmanaged
+    where TAccumulator : unmanaged
+    where TElement : struct, IGpuElement<TStorage, TAccumulator>
+    where TLayout : struct, IGpuSoftmaxLayout
+{
+    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardLanes =
+        GpuKernels.ForwardLanes<TStorage, TAccumulator, TElement, TLayout>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardWarp =
+        GpuKernels.ForwardSlicesWarp<TStorage, TAccumulator, TElement, TLayout>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardCached =
+        GpuKernels.ForwardSlicesCached<TStorage, TAccumulator, TElement, TLayout>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardStreamed =
+        GpuKernels.ForwardSlicesOnline<TStorage, TAccumulator, TElement, TLayout>;
+
+    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardLanes =
+        GpuKernels.BackwardLanes<TStorage, TAccumulator, TElement, TLayout>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardWarp =
+        GpuKernels.BackwardSlicesWarp<TStorage, TAccumulator, TElement, TLayout>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardCached =
+        GpuKernels.BackwardSlicesCached<TStorage, TAccumulator, TElement, TLayout>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardStreamed =
+        GpuKernels.BackwardSlicesGlobal<TStorage, TAccumulator, TElement, TLayout>;
+
+    public static void Forward(AcceleratorStream stream, ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    {
+        var accelerator = stream.Accelerator;
+        var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), cachedPerElement: 1);
+        GpuLaunch.Count(launch.Strategy);
+        if (launch.Strategy == GpuStrategy.Lanes)
+        {
+            var lanes = KernelCache.Get(accelerator, ForwardLanes, static owner => owner.LoadAutoGroupedKernel(ForwardLanes));
+            lanes(stream, layout.SliceCount, a, b, layout);
+            return;
+        }
+
+        var kernel = launch.Strategy switch
+        {
+            GpuStrategy.Warp => ForwardWarp,
+            GpuStrategy.Cached => ForwardCached,
+            _ => ForwardStreamed,
+        };
+        var launcher = KernelCache.Get(accelerator, kernel, owner => owner.LoadKernel(kernel));
+        launcher(stream, Config<TAccumulator>(launch), a, b, layout);
+    }
+
+    public static void Backward(AcceleratorStream stream, ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, int cotangents, TLayout layout)
+    {
+        var accelerator = stream.Accelerator;
+        var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), cachedPerElement: 2);
+        GpuLaunch.Count(launch.Strategy);
+        if (launch.Strategy == GpuStrategy.Lanes)
+        {
+            var lanes = KernelCache.Get(accelerator, BackwardLanes, static owner => owner.LoadAutoGroupedKernel(BackwardLanes));
+            lanes(stream, layout.SliceCount, b, dB, dA, layout, cotangents);
+            return;
+        }
+
+        var kernel = launch.Strategy switch
+        {
+            GpuStrategy.Warp => BackwardWarp,
+            GpuStrategy.Cached => BackwardCached,
+            _ => BackwardStreamed,
+        };
+        var launcher = KernelCache.Get(accelerator, kernel, owner => owner.LoadKernel(kernel));
+        launcher(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents);
+    }
+
+    private static KernelConfig Config<T>(GpuLaunch launch)
+        where T : unmanaged
+        => launch.SharedElements > 0
+            ? new KernelConfig(launch.Groups, launch.GroupSize, SharedMemoryConfig.RequestDynamic<T>(launch.SharedElements))
+            : new KernelConfig(launch.Groups, launch.GroupSize);
+}

@@ -1,0 +1,107 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using SoftmaxGen.Runtime;
+using Xunit;
+
+namespace SoftmaxGen.Tests.Gpu;
+
+[CollectionDefinition(nameof(GpuStrategyCollection), DisableParallelization = true)]
+public sealed class GpuStrategyCollection
+{
+}
+
+/// <summary>
+/// Each kernel shape runs and is right: the warp kernel for short slices, the shared-memory kernel, the streamed
+/// (online) kernel for slices too long for shared memory, the lanes kernel; forward and backward. Also the kernel
+/// cache, and a CPU device with NVIDIA's warp of 32 so that the 32-wide reductions run too.
+/// </summary>
+[Collection(nameof(GpuStrategyCollection))]
+public sealed class GpuStrategyTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
+{
+    private Accelerator Accelerator => fixture.Accelerator!;
+
+    [Theory]
+    [InlineData("Rows", new[] { 5, 12 }, "Warp", "Warp")]
+    [InlineData("Rows", new[] { 3, 700 }, "Cached", "Cached")]
+    [InlineData("Rows", new[] { 2, 9000 }, "Cached", "Streamed")]
+    [InlineData("Rows", new[] { 2, 13000 }, "Streamed", "Streamed")]
+    [InlineData("RowsDouble", new[] { 2, 6500 }, "Streamed", "Streamed")]
+    [InlineData("RowsHalf", new[] { 2, 13000 }, "Streamed", "Streamed")]
+    [InlineData("Scattered", new[] { 40, 2, 3, 320 }, "Streamed", "Streamed")]
+    [InlineData("Scattered", new[] { 3, 40, 5, 70 }, "Cached", "Cached")]
+    [InlineData("Channels", new[] { 2, 300, 7, 9 }, "Lanes", "Lanes")]
+    public void EachKernelShapeRunsAndMatchesTheReference(string name, int[] shape, string forwardKernel, string backwardKernel)
+    {
+        var forward = Enum.Parse<GpuStrategy>(forwardKernel);
+        var backward = Enum.Parse<GpuStrategy>(backwardKernel);
+        var target = Layouts.GetGpu(name, Accelerator);
+        int count = TestData.Count(shape);
+        var random = new Random(count);
+        var a = target.Round(TestData.Logits(random, count));
+        var dB = target.Round(TestData.Logits(random, 2 * count, 1));
+
+        long before = GpuLaunch.Launched(forward);
+        var b = target.Forward(a, shape).Value;
+        Assert.Equal(before + 1, GpuLaunch.Launched(forward));
+        Checks.AssertClose(Reference.Forward(a, shape, target.Axes), b, Checks.Tolerance(target, Checks.SliceLength(target, shape)), 4 * target.Tiny, $"{name} forward");
+
+        var rounded = target.Round(b);
+        before = GpuLaunch.Launched(backward);
+        var dA = target.Backward(rounded, dB, shape).Value;
+        Assert.Equal(before + 1, GpuLaunch.Launched(backward));
+        var expected = Reference.Backward(rounded, dB, shape, target.Axes);
+        var magnitude = Reference.BackwardMagnitude(rounded, dB, shape, target.Axes);
+        double tolerance = Checks.Tolerance(target, Checks.SliceLength(target, shape));
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.True(Math.Abs(expected[i] - dA[i]) <= tolerance * magnitude[i] + 4 * target.Tiny, $"{name} backward dA[{i}] = {dA[i]}, expected {expected[i]}");
+        }
+    }
+
+    [Fact]
+    public void KernelsAreLoadedOncePerAcceleratorAndDroppedWithIt()
+    {
+        using var context = Context.Create(builder => builder.CPU());
+        var accelerator = context.CreateCPUAccelerator(0);
+        var target = Layouts.GetGpu("Channels", accelerator);
+        var shape = new[] { 2, 3, 4, 5 };
+        var a = TestData.Logits(new Random(5), TestData.Count(shape));
+
+        Assert.Equal(0, KernelCache.CountFor(accelerator));
+        var first = target.Forward(a, shape).Value;
+        Assert.Equal(1, KernelCache.CountFor(accelerator));
+        Parallel.For(0, 8, _ => Assert.Equal(first, target.Forward(a, shape).Value));
+        Assert.Equal(1, KernelCache.CountFor(accelerator));
+
+        accelerator.Dispose();
+        Assert.Equal(0, KernelCache.CountFor(accelerator));
+    }
+
+    [Theory]
+    [InlineData("Rows", new[] { 3, 20 })]
+    [InlineData("Rows", new[] { 3, 300 })]
+    [InlineData("Rows", new[] { 2, 13000 })]
+    [InlineData("Seed", new[] { 2, 2, 3, 5, 7 })]
+    [InlineData("ScatteredDouble", new[] { 3, 5, 6, 33 })]
+    [InlineData("EvenAxesHalf", new[] { 2, 1, 3, 2, 2, 1, 2, 35 })]
+    public void ThirtyTwoWideWarpsGiveTheSameResults(string name, int[] shape)
+    {
+        using var context = Context.Create(builder => builder.CPU(CPUDevice.Nvidia));
+        using var accelerator = context.CreateCPUAccelerator(0);
+        Assert.Equal(32, accelerator.WarpSize);
+        var target = Layouts.GetGpu(name, accelerator);
+        int count = TestData.Count(shape);
+        var random = new Random(count);
+        var a = target.Round(TestData.Logits(random, count));
+        var b = target.Forward(a, shape).Value;
+        Checks.AssertClose(Reference.Forward(a, shape, target.Axes), b, Checks.Tolerance(target, Checks.SliceLength(target, shape)), 4 * target.Tiny, $"{name} forward, warp 32");
+        var dB = target.Round(TestData.Logits(random, count, 1));
+        var dA = target.Backward(target.Round(b), dB, shape).Value;
+        var expected = Reference.Backward(target.Round(b), dB, shape, target.Axes);
+        Checks.AssertClose(expected, dA, 64 * target.Epsilon, 1e-6, $"{name} backward, warp 32");
+    }
+}
