@@ -1,0 +1,63 @@
+using System;
+using System.Linq;
+
+namespace SoftmaxGen.GpuBenchmark;
+
+public static class Program
+{
+    private const string Usage = """
+        SoftmaxGen GPU benchmark: forward and backward softmax as effective bandwidth against a device-to-device copy.
+
+        usage: SoftmaxGen.GpuBenchmark [--device best|cuda|cpu] [--elements N] [--slices L1,L2,...] [--repeat R]
+
+          --device    best (default): CUDA if present, else ILGPU's CPU accelerator (a slow simulation)
+          --elements  elements per tensor (default 67108864 = 256 MiB of float; use ~65536 on the CPU accelerator)
+          --slices    slice lengths of the row layout (default 128,512,2048,8192,32768,131072,262144)
+          --repeat    timed runs per case, median reported (default 20)
+        """;
+
+    private static string Device(string name) =>
+        name is "best" or "cuda" or "cpu" ? name : throw new ArgumentException($"--device takes best, cuda or cpu, not '{name}'");
+
+    public static int Main(string[] args)
+    {
+        var options = new BenchmarkOptions();
+        try
+        {
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                options = args[i] switch
+                {
+                    "--help" or "-h" => throw new OperationCanceledException(),
+                    "--device" => options with { Device = Device(Value()) },
+                    "--elements" => options with { Elements = long.Parse(Value()) },
+                    "--slices" => options with { SliceLengths = Value().Split(',').Select(int.Parse).ToArray() },
+                    "--repeat" => options with { Repetitions = int.Parse(Value()) },
+                    _ => throw new ArgumentException($"unknown option {args[i]}"),
+                };
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            Console.WriteLine(Usage);
+            return 0;
+        }
+        catch (Exception exception) when (exception is ArgumentException or FormatException or OverflowException)
+        {
+            Console.Error.WriteLine($"error: {exception.Message}\n\n{Usage}");
+            return 2;
+        }
+
+        try
+        {
+            Benchmark.Run(options, Console.Out);
+            return 0;
+        }
+        catch (InvalidOperationException exception)
+        {
+            Console.Error.WriteLine($"error: {exception.Message}");
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,34 @@
+using System.IO;
+using System.Linq;
+using SoftmaxGen.GpuBenchmark;
+using Xunit;
+
+namespace SoftmaxGen.Tests.Gpu;
+
+/// <summary>The GPU benchmark's measuring code, in a configuration small enough for the CPU accelerator.</summary>
+public sealed class GpuBenchmarkTests
+{
+    [Fact]
+    public void TheBenchmarkVerifiesEachCaseAndReportsRatiosToTheCopy()
+    {
+        var output = new StringWriter();
+        var rows = Benchmark.Run(new BenchmarkOptions { Device = "cpu", Elements = 4096, SliceLengths = [16, 128, 2048], Repetitions = 1 }, output);
+
+        Assert.Equal(4, rows.Count); // three row layouts and the channel layout
+        Assert.All(rows, row => Assert.True(row.CopyGBs > 0 && row.ForwardGBs > 0 && row.BackwardGBs > 0, row.ToString()));
+        string text = output.ToString();
+        Assert.Contains("| layout | slice | copy GB/s | forward GB/s | forward / copy | backward GB/s | backward / copy |", text);
+        Assert.Equal(4, text.Split('\n').Count(line => line.StartsWith("| rows") || line.StartsWith("| channels")));
+        Assert.Contains("goals: forward ≥ 0.8× copy", text);
+    }
+
+    [Fact]
+    public void UnknownOptionsExitWithCode2()
+    {
+        Assert.Equal(2, Program.Main(["--elements"]));
+        Assert.Equal(2, Program.Main(["--device"]));
+        Assert.Equal(2, Program.Main(["--repeat", "many"]));
+        Assert.Equal(2, Program.Main(["--device", "tpu"]));
+        Assert.Equal(0, Program.Main(["--help"]));
+    }
+}
