@@ -1,0 +1,161 @@
+using System;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace SoftmaxGen.Samples.Attention;
+
+/// <summary>
+/// The same attention on an ILGPU accelerator, in float: one simple kernel per matrix product (a thread per output
+/// element), and the generated softmax launchers between them. Everything stays on the device until the results are
+/// read back; nothing synchronises before then.
+/// </summary>
+public sealed class IlgpuAttention
+{
+    private readonly Accelerator _accelerator;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape, float, int> _scores;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape> _output;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape> _gradientV;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape> _gradientP;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape, float> _gradientQ;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape, float> _gradientK;
+
+    public IlgpuAttention(Accelerator accelerator)
+    {
+        _accelerator = accelerator;
+        _scores = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape, float, int>(AttentionKernels.Scores);
+        _output = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionKernels.Output);
+        _gradientV = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionKernels.GradientV);
+        _gradientP = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionKernels.GradientP);
+        _gradientQ = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape, float>(AttentionKernels.GradientQ);
+        _gradientK = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape, float>(AttentionKernels.GradientK);
+    }
+
+    public string DeviceName => $"{_accelerator.AcceleratorType}: {_accelerator.Name}";
+
+    /// <summary>One forward and backward step; returns what the report compares with the CPU path.</summary>
+    public (AttentionForward<float> Forward, AttentionBackward<float> Backward) Step(AttentionShape shape, float[] q, float[] k, float[] v, float[] dO, bool causal)
+    {
+        using var qs = _accelerator.Allocate1D(q);
+        using var ks = _accelerator.Allocate1D(k);
+        using var vs = _accelerator.Allocate1D(v);
+        using var dOs = _accelerator.Allocate1D(dO);
+        using var s = _accelerator.Allocate1D<float>(shape.ScoreElements);
+        using var p = _accelerator.Allocate1D<float>(shape.ScoreElements);
+        using var o = _accelerator.Allocate1D<float>(shape.TokenElements);
+        using var dV = _accelerator.Allocate1D<float>(shape.TokenElements);
+        using var dP = _accelerator.Allocate1D<float>(shape.ScoreElements);
+        using var dS = _accelerator.Allocate1D<float>(shape.ScoreElements);
+        using var dQ = _accelerator.Allocate1D<float>(shape.TokenElements);
+        using var dK = _accelerator.Allocate1D<float>(shape.TokenElements);
+
+        float scale = (float)shape.Scale;
+        _scores(shape.ScoreElements, qs.View, ks.View, s.View, shape, scale, causal ? 1 : 0);
+        KeySoftmax.Forward(_accelerator, s.View, p.View, shape.ScoreShape);
+        _output(shape.TokenElements, p.View, vs.View, o.View, shape);
+
+        _gradientV(shape.TokenElements, p.View, dOs.View, dV.View, shape);
+        _gradientP(shape.ScoreElements, dOs.View, vs.View, dP.View, shape);
+        KeySoftmax.Backward(_accelerator, p.View, dP.View, dS.View, shape.ScoreShape);
+        _gradientQ(shape.TokenElements, dS.View, ks.View, dQ.View, shape, scale);
+        _gradientK(shape.TokenElements, dS.View, qs.View, dK.View, shape, scale);
+
+        _accelerator.Synchronize();
+        return (
+            new AttentionForward<float>(s.GetAsArray1D(), p.GetAsArray1D(), o.GetAsArray1D()),
+            new AttentionBackward<float>(dQ.GetAsArray1D(), dK.GetAsArray1D(), dV.GetAsArray1D(), dP.GetAsArray1D(), dS.GetAsArray1D()));
+    }
+}
+
+/// <summary>The matrix products of attention, a thread per output element, for [batch·heads] independent pairs.</summary>
+public static class AttentionKernels
+{
+    /// <summary>S[i, j] = Q[i] · K[j] · scale (1/√d), or -∞ above the diagonal when causal.</summary>
+    public static void Scores(Index1D index, ArrayView<float> q, ArrayView<float> k, ArrayView<float> s, AttentionShape shape, float scale, int causal)
+    {
+        int n = shape.Sequence, d = shape.HeadDim;
+        int pair = index / (n * n), i = index / n % n, j = index % n;
+        if (causal != 0 && j > i)
+        {
+            s[index] = float.NegativeInfinity;
+            return;
+        }
+
+        float sum = 0;
+        for (int m = 0; m < d; m++)
+        {
+            sum += q[(pair * n + i) * d + m] * k[(pair * n + j) * d + m];
+        }
+
+        s[index] = sum * scale;
+    }
+
+    /// <summary>O[i, c] = Σ_j P[i, j] V[j, c].</summary>
+    public static void Output(Index1D index, ArrayView<float> p, ArrayView<float> v, ArrayView<float> o, AttentionShape shape)
+    {
+        int n = shape.Sequence, d = shape.HeadDim;
+        int pair = index / (n * d), i = index / d % n, c = index % d;
+        float sum = 0;
+        for (int j = 0; j < n; j++)
+        {
+            sum += p[(pair * n + i) * n + j] * v[(pair * n + j) * d + c];
+        }
+
+        o[index] = sum;
+    }
+
+    /// <summary>dV[j, c] = Σ_i P[i, j] dO[i, c].</summary>
+    public static void GradientV(Index1D index, ArrayView<float> p, ArrayView<float> dO, ArrayView<float> dV, AttentionShape shape)
+    {
+        int n = shape.Sequence, d = shape.HeadDim;
+        int pair = index / (n * d), j = index / d % n, c = index % d;
+        float sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            sum += p[(pair * n + i) * n + j] * dO[(pair * n + i) * d + c];
+        }
+
+        dV[index] = sum;
+    }
+
+    /// <summary>dP[i, j] = dO[i] · V[j].</summary>
+    public static void GradientP(Index1D index, ArrayView<float> dO, ArrayView<float> v, ArrayView<float> dP, AttentionShape shape)
+    {
+        int n = shape.Sequence, d = shape.HeadDim;
+        int pair = index / (n * n), i = index / n % n, j = index % n;
+        float sum = 0;
+        for (int m = 0; m < d; m++)
+        {
+            sum += dO[(pair * n + i) * d + m] * v[(pair * n + j) * d + m];
+        }
+
+        dP[index] = sum;
+    }
+
+    /// <summary>dQ[i, c] = Σ_j dS[i, j] K[j, c] · scale.</summary>
+    public static void GradientQ(Index1D index, ArrayView<float> dS, ArrayView<float> k, ArrayView<float> dQ, AttentionShape shape, float scale)
+    {
+        int n = shape.Sequence, d = shape.HeadDim;
+        int pair = index / (n * d), i = index / d % n, c = index % d;
+        float sum = 0;
+        for (int j = 0; j < n; j++)
+        {
+            sum += dS[(pair * n + i) * n + j] * k[(pair * n + j) * d + c];
+        }
+
+        dQ[index] = sum * scale;
+    }
+
+    /// <summary>dK[j, c] = Σ_i dS[i, j] Q[i, c] · scale.</summary>
+    public static void GradientK(Index1D index, ArrayView<float> dS, ArrayView<float> q, ArrayView<float> dK, AttentionShape shape, float scale)
+    {
+        int n = shape.Sequence, d = shape.HeadDim;
+        int pair = index / (n * d), j = index / d % n, c = index % d;
+        float sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            sum += dS[(pair * n + i) * n + j] * q[(pair * n + i) * d + c];
+        }
+
+        dK[index] = sum * scale;
+    }
+}
