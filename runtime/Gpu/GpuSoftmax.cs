@@ -81,6 +81,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TLayout>
     public static void Forward(AcceleratorStream stream, ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
     {
         var accelerator = stream.Accelerator;
+        RequireContextFor(accelerator);
         var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), cachedPerElement: 1);
         GpuLaunch.Count(launch.Strategy);
         if (launch.Strategy == GpuStrategy.Lanes)
@@ -103,6 +104,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TLayout>
     public static void Backward(AcceleratorStream stream, ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, int cotangents, TLayout layout)
     {
         var accelerator = stream.Accelerator;
+        RequireContextFor(accelerator);
         var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), cachedPerElement: 2);
         GpuLaunch.Count(launch.Strategy);
         if (launch.Strategy == GpuStrategy.Lanes)
@@ -120,6 +122,21 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TLayout>
         };
         var launcher = KernelCache.Get(accelerator, kernel, owner => owner.LoadKernel(kernel));
         launcher(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents);
+    }
+
+    /// <summary>
+    /// A context built with <see cref="MathMode.Fast32BitOnly"/> turns double arithmetic into float inside kernels: a double
+    /// softmax would silently lose its precision. Refuse it, before anything is enqueued.
+    /// </summary>
+    private static void RequireContextFor(Accelerator accelerator)
+    {
+        if (typeof(TAccumulator) == typeof(double) && accelerator.Context.Properties.MathMode == MathMode.Fast32BitOnly)
+        {
+            throw new InvalidOperationException(
+                "A double softmax needs 64-bit arithmetic on the device, but this accelerator's context was built with " +
+                "Math(MathMode.Fast32BitOnly), which computes doubles as floats. Build the context without it, e.g. " +
+                "Context.Create(builder => builder.Default()), or use float data.");
+        }
     }
 
     private static KernelConfig Config<T>(GpuLaunch launch)

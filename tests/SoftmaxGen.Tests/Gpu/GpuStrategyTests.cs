@@ -105,3 +105,25 @@ public sealed class GpuStrategyTests(CpuAcceleratorFixture fixture) : IClassFixt
         Checks.AssertClose(expected, dA, 64 * target.Epsilon, 1e-6, $"{name} backward, warp 32");
     }
 }
+
+/// <summary>What a context must offer: nothing special, except that double data needs real 64-bit arithmetic.</summary>
+public sealed class GpuContextTests
+{
+    [Fact]
+    public void ADoubleSoftmaxRefusesAContextThatComputesDoublesAsFloats()
+    {
+        using var context = Context.Create(builder => builder.CPU().Math(MathMode.Fast32BitOnly));
+        using var accelerator = context.CreateCPUAccelerator(0);
+        var target = Layouts.GetGpu("RowsDouble", accelerator);
+        var shape = new[] { 3, 5 };
+        var outcome = target.Forward(TestData.Logits(new Random(1), 15), shape);
+        var error = Assert.IsType<InvalidOperationException>(outcome.Error);
+        Assert.Contains("Fast32BitOnly", error.Message);
+        Assert.Contains("Context.Create", error.Message);
+        Assert.All(outcome.Output, value => Assert.True(double.IsNaN(value), "nothing may be written"));
+
+        // float data is fine in such a context.
+        var single = Layouts.GetGpu("Rows", accelerator).Forward(TestData.Logits(new Random(1), 15), shape);
+        Assert.Null(single.Error);
+    }
+}
