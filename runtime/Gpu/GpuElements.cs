@@ -3,15 +3,9 @@ using ILGPU;
 namespace SoftmaxGen.Runtime;
 
 /// <summary>
-/// Arithmetic of one element type inside ILGPU kernels: how an element is loaded into its accumulator type and stored
-/// back, and the few operations softmax needs. Kernels take it as a struct type argument and call
-/// <c>default(TElement)</c>, so ILGPU compiles one specialised kernel per element type.
+/// How one element type is stored on the device: loaded into its accumulator type and stored back. Kernels take it as
+/// a struct type argument and call <c>default(TElement)</c>, so ILGPU compiles one specialised kernel per type.
 /// </summary>
-/// <remarks>
-/// exp is computed here from basic arithmetic (range reduction, a polynomial, scaling by 2^k through the exponent
-/// bits) rather than with <c>MathF.Exp</c>, which PTX only supports through ILGPU.Algorithms: the kernels then run in
-/// any ILGPU context, and every backend computes the same function, accurate to about an ulp.
-/// </remarks>
 internal interface IGpuElement<TStorage, TAccumulator>
     where TStorage : unmanaged
     where TAccumulator : unmanaged
@@ -19,46 +13,78 @@ internal interface IGpuElement<TStorage, TAccumulator>
     TAccumulator Load(ArrayView<TStorage> view, int index);
 
     void Store(ArrayView<TStorage> view, int index, TAccumulator value);
-
-    TAccumulator Zero { get; }
-
-    TAccumulator NegativeInfinity { get; }
-
-    TAccumulator Add(TAccumulator left, TAccumulator right);
-
-    TAccumulator Subtract(TAccumulator left, TAccumulator right);
-
-    TAccumulator Multiply(TAccumulator left, TAccumulator right);
-
-    /// <summary>The larger of the two; a NaN operand may be dropped (the sum of exponentials carries it instead).</summary>
-    TAccumulator Max(TAccumulator left, TAccumulator right);
-
-    /// <summary>e^x for x ≤ 0 or NaN, the only arguments softmax produces.</summary>
-    TAccumulator Exp(TAccumulator x);
-
-    /// <summary>The shift subtracted before exp: the slice max, or 0 for a fully masked slice (max = -∞).</summary>
-    TAccumulator Shift(TAccumulator max);
-
-    /// <summary>1 / sum, or 0 when the sum is 0 (a fully masked slice), so that its outputs are 0.</summary>
-    TAccumulator Reciprocal(TAccumulator sum);
-
-    /// <summary>The running sum of an online pass, made NaN when the max is +∞, as the three-pass algorithm would make it.</summary>
-    TAccumulator PoisonIfInfinite(TAccumulator max, TAccumulator sum);
-
-    /// <summary>One step of an online pass: folds x into the running (max, sum) with one exp.</summary>
-    void Accumulate(ref TAccumulator max, ref TAccumulator sum, TAccumulator x);
-
-    /// <summary>Combines two online (max, sum) pairs into the pair of their union.</summary>
-    void Combine(ref TAccumulator max, ref TAccumulator sum, TAccumulator otherMax, TAccumulator otherSum);
 }
 
-/// <summary><see cref="float"/> elements, computed in float.</summary>
+/// <summary>
+/// The arithmetic of an accumulator type inside kernels: the few operations softmax needs.
+/// </summary>
+/// <remarks>
+/// exp is computed from basic arithmetic (range reduction, a polynomial, scaling by 2^k through the exponent bits)
+/// rather than with <c>MathF.Exp</c>, which PTX only supports through ILGPU.Algorithms: the kernels then run in any
+/// ILGPU context, and every backend computes the same function, accurate to about an ulp.
+/// </remarks>
+internal interface IGpuMath<T>
+    where T : unmanaged
+{
+    T Zero { get; }
+
+    T NegativeInfinity { get; }
+
+    T Add(T left, T right);
+
+    T Subtract(T left, T right);
+
+    T Multiply(T left, T right);
+
+    /// <summary>The larger of the two; a NaN operand may be dropped (the sum of exponentials carries it instead).</summary>
+    T Max(T left, T right);
+
+    /// <summary>e^x for x ≤ 0 or NaN, the only arguments softmax produces.</summary>
+    T Exp(T x);
+
+    /// <summary>The shift subtracted before exp: the slice max, or 0 for a fully masked slice (max = -∞).</summary>
+    T Shift(T max);
+
+    /// <summary>1 / sum, or 0 when the sum is 0 (a fully masked slice), so that its outputs are 0.</summary>
+    T Reciprocal(T sum);
+
+    /// <summary>The running sum of an online pass, made NaN when the max is +∞, as the three-pass algorithm would make it.</summary>
+    T PoisonIfInfinite(T max, T sum);
+
+    /// <summary>One step of an online pass: folds x into the running (max, sum) with one exp.</summary>
+    void Accumulate(ref T max, ref T sum, T x);
+
+    /// <summary>Combines two online (max, sum) pairs into the pair of their union.</summary>
+    void Combine(ref T max, ref T sum, T otherMax, T otherSum);
+}
+
+/// <summary><see cref="float"/> elements.</summary>
 internal readonly struct GpuSingle : IGpuElement<float, float>
 {
     public float Load(ArrayView<float> view, int index) => view[index];
 
     public void Store(ArrayView<float> view, int index, float value) => view[index] = value;
+}
 
+/// <summary><see cref="double"/> elements.</summary>
+internal readonly struct GpuDouble : IGpuElement<double, double>
+{
+    public double Load(ArrayView<double> view, int index) => view[index];
+
+    public void Store(ArrayView<double> view, int index, double value) => view[index] = value;
+}
+
+/// <summary>Half elements (ILGPU's <see cref="Half"/>, the same bits as <see cref="System.Half"/>), computed in float.</summary>
+internal readonly struct GpuHalf : IGpuElement<Half, float>
+{
+    public float Load(ArrayView<Half> view, int index) => (float)view[index];
+
+    public void Store(ArrayView<Half> view, int index, float value) => view[index] = (Half)value;
+}
+
+/// <summary>Arithmetic in float (for float and Half elements).</summary>
+internal readonly struct GpuFloatMath : IGpuMath<float>
+{
     public float Zero => 0f;
 
     public float NegativeInfinity => float.NegativeInfinity;
@@ -84,13 +110,9 @@ internal readonly struct GpuSingle : IGpuElement<float, float>
     public void Combine(ref float max, ref float sum, float otherMax, float otherSum) => GpuMath.Combine(ref max, ref sum, otherMax, otherSum);
 }
 
-/// <summary><see cref="double"/> elements, computed in double.</summary>
-internal readonly struct GpuDouble : IGpuElement<double, double>
+/// <summary>Arithmetic in double.</summary>
+internal readonly struct GpuDoubleMath : IGpuMath<double>
 {
-    public double Load(ArrayView<double> view, int index) => view[index];
-
-    public void Store(ArrayView<double> view, int index, double value) => view[index] = value;
-
     public double Zero => 0.0;
 
     public double NegativeInfinity => double.NegativeInfinity;
@@ -114,38 +136,6 @@ internal readonly struct GpuDouble : IGpuElement<double, double>
     public void Accumulate(ref double max, ref double sum, double x) => GpuMath.Accumulate(ref max, ref sum, x);
 
     public void Combine(ref double max, ref double sum, double otherMax, double otherSum) => GpuMath.Combine(ref max, ref sum, otherMax, otherSum);
-}
-
-/// <summary>Half elements (ILGPU's <see cref="Half"/>, the same bits as <see cref="System.Half"/>), computed in float.</summary>
-internal readonly struct GpuHalf : IGpuElement<Half, float>
-{
-    public float Load(ArrayView<Half> view, int index) => (float)view[index];
-
-    public void Store(ArrayView<Half> view, int index, float value) => view[index] = (Half)value;
-
-    public float Zero => 0f;
-
-    public float NegativeInfinity => float.NegativeInfinity;
-
-    public float Add(float left, float right) => left + right;
-
-    public float Subtract(float left, float right) => left - right;
-
-    public float Multiply(float left, float right) => left * right;
-
-    public float Max(float left, float right) => right > left ? right : left;
-
-    public float Exp(float x) => GpuMath.Exp(x);
-
-    public float Shift(float max) => max == float.NegativeInfinity ? 0f : max;
-
-    public float Reciprocal(float sum) => sum == 0f ? 0f : 1f / sum;
-
-    public float PoisonIfInfinite(float max, float sum) => max == float.PositiveInfinity ? float.NaN : sum;
-
-    public void Accumulate(ref float max, ref float sum, float x) => GpuMath.Accumulate(ref max, ref sum, x);
-
-    public void Combine(ref float max, ref float sum, float otherMax, float otherSum) => GpuMath.Combine(ref max, ref sum, otherMax, otherSum);
 }
 
 /// <summary>Scalar exp and the online-softmax combination, written for ILGPU kernels (no library intrinsics).</summary>

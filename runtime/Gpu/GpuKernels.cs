@@ -26,81 +26,87 @@ internal static class GpuKernels
     /// <summary>Shared memory (in accumulators) the reductions use: two per warp, for up to 32 warps.</summary>
     public const int ScratchLength = 64;
 
-    public static void ForwardSlicesCached<TStorage, TAccumulator, TElement, TLayout>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    public static void ForwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
     {
         var element = default(TElement);
+        var math = default(TMath);
         var cache = SharedMemory.GetDynamic<TAccumulator>();
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
         for (int slice = Grid.IdxX; slice < layout.SliceCount; slice += Grid.DimX)
         {
             int origin = layout.Origin(slice);
-            var max = element.NegativeInfinity;
+            var max = math.NegativeInfinity;
             for (int e = Group.IdxX; e < length; e += Group.DimX)
             {
                 var x = element.Load(a, Offset(layout, origin, e));
                 cache[e] = x;
-                max = element.Max(max, x);
+                max = math.Max(max, x);
             }
 
-            var shift = element.Shift(GpuReduce.GroupMax<TStorage, TAccumulator, TElement>(max, scratch));
-            var sum = element.Zero;
+            var shift = math.Shift(GpuReduce.GroupMax<TAccumulator, TMath>(max, scratch));
+            var sum = math.Zero;
             for (int e = Group.IdxX; e < length; e += Group.DimX)
             {
-                var exp = element.Exp(element.Subtract(cache[e], shift));
+                var exp = math.Exp(math.Subtract(cache[e], shift));
                 cache[e] = exp;
-                sum = element.Add(sum, exp);
+                sum = math.Add(sum, exp);
             }
 
-            var scale = element.Reciprocal(GpuReduce.GroupSum<TStorage, TAccumulator, TElement>(sum, scratch));
+            var scale = math.Reciprocal(GpuReduce.GroupSum<TAccumulator, TMath>(sum, scratch));
             for (int e = Group.IdxX; e < length; e += Group.DimX)
             {
-                element.Store(b, Offset(layout, origin, e), element.Multiply(cache[e], scale));
+                element.Store(b, Offset(layout, origin, e), math.Multiply(cache[e], scale));
             }
         }
     }
 
-    public static void ForwardSlicesOnline<TStorage, TAccumulator, TElement, TLayout>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    public static void ForwardSlicesOnline<TStorage, TAccumulator, TElement, TMath, TLayout>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
     {
         var element = default(TElement);
+        var math = default(TMath);
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
         for (int slice = Grid.IdxX; slice < layout.SliceCount; slice += Grid.DimX)
         {
             int origin = layout.Origin(slice);
-            var max = element.NegativeInfinity;
-            var sum = element.Zero;
+            var max = math.NegativeInfinity;
+            var sum = math.Zero;
             for (int e = Group.IdxX; e < length; e += Group.DimX)
             {
-                element.Accumulate(ref max, ref sum, element.Load(a, Offset(layout, origin, e)));
+                math.Accumulate(ref max, ref sum, element.Load(a, Offset(layout, origin, e)));
             }
 
-            GpuReduce.GroupCombine<TStorage, TAccumulator, TElement>(ref max, ref sum, scratch);
-            var shift = element.Shift(max);
-            var scale = element.Reciprocal(element.PoisonIfInfinite(max, sum));
+            GpuReduce.GroupCombine<TAccumulator, TMath>(ref max, ref sum, scratch);
+            var shift = math.Shift(max);
+            var scale = math.Reciprocal(math.PoisonIfInfinite(max, sum));
             for (int e = Group.IdxX; e < length; e += Group.DimX)
             {
                 int offset = Offset(layout, origin, e);
-                element.Store(b, offset, element.Multiply(element.Exp(element.Subtract(element.Load(a, offset), shift)), scale));
+                element.Store(b, offset, math.Multiply(math.Exp(math.Subtract(element.Load(a, offset), shift)), scale));
             }
         }
     }
 
-    public static void ForwardSlicesWarp<TStorage, TAccumulator, TElement, TLayout>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    public static void ForwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
     {
         var element = default(TElement);
+        var math = default(TMath);
         int length = layout.SliceLength;
         int width = Warp.WarpSize;
         int warps = Group.DimX / width;
@@ -108,64 +114,68 @@ internal static class GpuKernels
         {
             int origin = layout.Origin(slice);
             int lane = Warp.LaneIdx;
-            var x0 = lane < length ? element.Load(a, Offset(layout, origin, lane)) : element.NegativeInfinity;
-            var x1 = lane + width < length ? element.Load(a, Offset(layout, origin, lane + width)) : element.NegativeInfinity;
-            var x2 = lane + 2 * width < length ? element.Load(a, Offset(layout, origin, lane + 2 * width)) : element.NegativeInfinity;
-            var x3 = lane + 3 * width < length ? element.Load(a, Offset(layout, origin, lane + 3 * width)) : element.NegativeInfinity;
+            var x0 = lane < length ? element.Load(a, Offset(layout, origin, lane)) : math.NegativeInfinity;
+            var x1 = lane + width < length ? element.Load(a, Offset(layout, origin, lane + width)) : math.NegativeInfinity;
+            var x2 = lane + 2 * width < length ? element.Load(a, Offset(layout, origin, lane + 2 * width)) : math.NegativeInfinity;
+            var x3 = lane + 3 * width < length ? element.Load(a, Offset(layout, origin, lane + 3 * width)) : math.NegativeInfinity;
 
-            var max = element.Max(element.Max(x0, x1), element.Max(x2, x3));
-            var shift = element.Shift(GpuReduce.WarpMax<TStorage, TAccumulator, TElement>(max));
+            var max = math.Max(math.Max(x0, x1), math.Max(x2, x3));
+            var shift = math.Shift(GpuReduce.WarpMax<TAccumulator, TMath>(max));
             // Lanes past the slice hold -∞, whose exp is 0: they add nothing.
-            x0 = element.Exp(element.Subtract(x0, shift));
-            x1 = element.Exp(element.Subtract(x1, shift));
-            x2 = element.Exp(element.Subtract(x2, shift));
-            x3 = element.Exp(element.Subtract(x3, shift));
-            var sum = element.Add(element.Add(x0, x1), element.Add(x2, x3));
-            var scale = element.Reciprocal(GpuReduce.WarpSum<TStorage, TAccumulator, TElement>(sum));
+            x0 = math.Exp(math.Subtract(x0, shift));
+            x1 = math.Exp(math.Subtract(x1, shift));
+            x2 = math.Exp(math.Subtract(x2, shift));
+            x3 = math.Exp(math.Subtract(x3, shift));
+            var sum = math.Add(math.Add(x0, x1), math.Add(x2, x3));
+            var scale = math.Reciprocal(GpuReduce.WarpSum<TAccumulator, TMath>(sum));
 
-            if (lane < length) element.Store(b, Offset(layout, origin, lane), element.Multiply(x0, scale));
-            if (lane + width < length) element.Store(b, Offset(layout, origin, lane + width), element.Multiply(x1, scale));
-            if (lane + 2 * width < length) element.Store(b, Offset(layout, origin, lane + 2 * width), element.Multiply(x2, scale));
-            if (lane + 3 * width < length) element.Store(b, Offset(layout, origin, lane + 3 * width), element.Multiply(x3, scale));
+            if (lane < length) element.Store(b, Offset(layout, origin, lane), math.Multiply(x0, scale));
+            if (lane + width < length) element.Store(b, Offset(layout, origin, lane + width), math.Multiply(x1, scale));
+            if (lane + 2 * width < length) element.Store(b, Offset(layout, origin, lane + 2 * width), math.Multiply(x2, scale));
+            if (lane + 3 * width < length) element.Store(b, Offset(layout, origin, lane + 3 * width), math.Multiply(x3, scale));
         }
     }
 
-    public static void ForwardLanes<TStorage, TAccumulator, TElement, TLayout>(Index1D index, ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    public static void ForwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout>(Index1D index, ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
     {
         var element = default(TElement);
+        var math = default(TMath);
         int lanes = layout.InnerExtent;
         int outer = index.X / lanes;
         int origin = layout.Origin(outer) + (index.X - outer * lanes);
         int runs = layout.RunCount;
 
-        var max = element.NegativeInfinity;
-        var sum = element.Zero;
+        var max = math.NegativeInfinity;
+        var sum = math.Zero;
         for (int run = 0; run < runs; run++)
         {
-            element.Accumulate(ref max, ref sum, element.Load(a, origin + layout.RunOffset(run)));
+            math.Accumulate(ref max, ref sum, element.Load(a, origin + layout.RunOffset(run)));
         }
 
-        var shift = element.Shift(max);
-        var scale = element.Reciprocal(element.PoisonIfInfinite(max, sum));
+        var shift = math.Shift(max);
+        var scale = math.Reciprocal(math.PoisonIfInfinite(max, sum));
         for (int run = 0; run < runs; run++)
         {
             int offset = origin + layout.RunOffset(run);
-            element.Store(b, offset, element.Multiply(element.Exp(element.Subtract(element.Load(a, offset), shift)), scale));
+            element.Store(b, offset, math.Multiply(math.Exp(math.Subtract(element.Load(a, offset), shift)), scale));
         }
     }
 
-    public static void BackwardSlicesCached<TStorage, TAccumulator, TElement, TLayout>(
+    public static void BackwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout>(
         ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
     {
         var element = default(TElement);
+        var math = default(TMath);
         var cache = SharedMemory.GetDynamic<TAccumulator>(); // B's slice, then one cotangent's slice
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
@@ -181,31 +191,33 @@ internal static class GpuKernels
             for (int k = 0; k < cotangents; k++)
             {
                 int first = k * count;
-                var dot = element.Zero;
+                var dot = math.Zero;
                 for (int e = Group.IdxX; e < length; e += Group.DimX)
                 {
                     var d = element.Load(dB, first + Offset(layout, origin, e));
                     cache[length + e] = d;
-                    dot = element.Add(dot, element.Multiply(d, cache[e]));
+                    dot = math.Add(dot, math.Multiply(d, cache[e]));
                 }
 
-                dot = GpuReduce.GroupSum<TStorage, TAccumulator, TElement>(dot, scratch);
+                dot = GpuReduce.GroupSum<TAccumulator, TMath>(dot, scratch);
                 for (int e = Group.IdxX; e < length; e += Group.DimX)
                 {
-                    element.Store(dA, first + Offset(layout, origin, e), element.Multiply(cache[e], element.Subtract(cache[length + e], dot)));
+                    element.Store(dA, first + Offset(layout, origin, e), math.Multiply(cache[e], math.Subtract(cache[length + e], dot)));
                 }
             }
         }
     }
 
-    public static void BackwardSlicesGlobal<TStorage, TAccumulator, TElement, TLayout>(
+    public static void BackwardSlicesGlobal<TStorage, TAccumulator, TElement, TMath, TLayout>(
         ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
     {
         var element = default(TElement);
+        var math = default(TMath);
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
         int count = layout.SliceCount * length;
@@ -215,31 +227,33 @@ internal static class GpuKernels
             for (int k = 0; k < cotangents; k++)
             {
                 int first = k * count;
-                var dot = element.Zero;
+                var dot = math.Zero;
                 for (int e = Group.IdxX; e < length; e += Group.DimX)
                 {
                     int offset = Offset(layout, origin, e);
-                    dot = element.Add(dot, element.Multiply(element.Load(dB, first + offset), element.Load(b, offset)));
+                    dot = math.Add(dot, math.Multiply(element.Load(dB, first + offset), element.Load(b, offset)));
                 }
 
-                dot = GpuReduce.GroupSum<TStorage, TAccumulator, TElement>(dot, scratch);
+                dot = GpuReduce.GroupSum<TAccumulator, TMath>(dot, scratch);
                 for (int e = Group.IdxX; e < length; e += Group.DimX)
                 {
                     int offset = Offset(layout, origin, e);
-                    element.Store(dA, first + offset, element.Multiply(element.Load(b, offset), element.Subtract(element.Load(dB, first + offset), dot)));
+                    element.Store(dA, first + offset, math.Multiply(element.Load(b, offset), math.Subtract(element.Load(dB, first + offset), dot)));
                 }
             }
         }
     }
 
-    public static void BackwardSlicesWarp<TStorage, TAccumulator, TElement, TLayout>(
+    public static void BackwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout>(
         ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
     {
         var element = default(TElement);
+        var math = default(TMath);
         int length = layout.SliceLength;
         int count = layout.SliceCount * length;
         int width = Warp.WarpSize;
@@ -254,35 +268,37 @@ internal static class GpuKernels
             int o2 = in2 ? Offset(layout, origin, lane + 2 * width) : 0;
             int o3 = in3 ? Offset(layout, origin, lane + 3 * width) : 0;
             // B's slice stays in registers for every cotangent.
-            var b0 = in0 ? element.Load(b, o0) : element.Zero;
-            var b1 = in1 ? element.Load(b, o1) : element.Zero;
-            var b2 = in2 ? element.Load(b, o2) : element.Zero;
-            var b3 = in3 ? element.Load(b, o3) : element.Zero;
+            var b0 = in0 ? element.Load(b, o0) : math.Zero;
+            var b1 = in1 ? element.Load(b, o1) : math.Zero;
+            var b2 = in2 ? element.Load(b, o2) : math.Zero;
+            var b3 = in3 ? element.Load(b, o3) : math.Zero;
             for (int k = 0; k < cotangents; k++)
             {
                 int first = k * count;
-                var d0 = in0 ? element.Load(dB, first + o0) : element.Zero;
-                var d1 = in1 ? element.Load(dB, first + o1) : element.Zero;
-                var d2 = in2 ? element.Load(dB, first + o2) : element.Zero;
-                var d3 = in3 ? element.Load(dB, first + o3) : element.Zero;
-                var dot = element.Add(element.Add(element.Multiply(d0, b0), element.Multiply(d1, b1)), element.Add(element.Multiply(d2, b2), element.Multiply(d3, b3)));
-                dot = GpuReduce.WarpSum<TStorage, TAccumulator, TElement>(dot);
-                if (in0) element.Store(dA, first + o0, element.Multiply(b0, element.Subtract(d0, dot)));
-                if (in1) element.Store(dA, first + o1, element.Multiply(b1, element.Subtract(d1, dot)));
-                if (in2) element.Store(dA, first + o2, element.Multiply(b2, element.Subtract(d2, dot)));
-                if (in3) element.Store(dA, first + o3, element.Multiply(b3, element.Subtract(d3, dot)));
+                var d0 = in0 ? element.Load(dB, first + o0) : math.Zero;
+                var d1 = in1 ? element.Load(dB, first + o1) : math.Zero;
+                var d2 = in2 ? element.Load(dB, first + o2) : math.Zero;
+                var d3 = in3 ? element.Load(dB, first + o3) : math.Zero;
+                var dot = math.Add(math.Add(math.Multiply(d0, b0), math.Multiply(d1, b1)), math.Add(math.Multiply(d2, b2), math.Multiply(d3, b3)));
+                dot = GpuReduce.WarpSum<TAccumulator, TMath>(dot);
+                if (in0) element.Store(dA, first + o0, math.Multiply(b0, math.Subtract(d0, dot)));
+                if (in1) element.Store(dA, first + o1, math.Multiply(b1, math.Subtract(d1, dot)));
+                if (in2) element.Store(dA, first + o2, math.Multiply(b2, math.Subtract(d2, dot)));
+                if (in3) element.Store(dA, first + o3, math.Multiply(b3, math.Subtract(d3, dot)));
             }
         }
     }
 
-    public static void BackwardLanes<TStorage, TAccumulator, TElement, TLayout>(
+    public static void BackwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout>(
         Index1D index, ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
     {
         var element = default(TElement);
+        var math = default(TMath);
         int lanes = layout.InnerExtent;
         int outer = index.X / lanes;
         int origin = layout.Origin(outer) + (index.X - outer * lanes);
@@ -291,17 +307,17 @@ internal static class GpuKernels
         for (int k = 0; k < cotangents; k++)
         {
             int first = k * count;
-            var dot = element.Zero;
+            var dot = math.Zero;
             for (int run = 0; run < runs; run++)
             {
                 int offset = origin + layout.RunOffset(run);
-                dot = element.Add(dot, element.Multiply(element.Load(dB, first + offset), element.Load(b, offset)));
+                dot = math.Add(dot, math.Multiply(element.Load(dB, first + offset), element.Load(b, offset)));
             }
 
             for (int run = 0; run < runs; run++)
             {
                 int offset = origin + layout.RunOffset(run);
-                element.Store(dA, first + offset, element.Multiply(element.Load(b, offset), element.Subtract(element.Load(dB, first + offset), dot)));
+                element.Store(dA, first + offset, math.Multiply(element.Load(b, offset), math.Subtract(element.Load(dB, first + offset), dot)));
             }
         }
     }

@@ -10,89 +10,83 @@ namespace SoftmaxGen.Runtime;
 /// <remarks>Requires a group size that is a multiple of the warp size and at most warp size² threads.</remarks>
 internal static class GpuReduce
 {
-    public static TAccumulator WarpMax<TStorage, TAccumulator, TElement>(TAccumulator value)
-        where TStorage : unmanaged
+    public static TAccumulator WarpMax<TAccumulator, TMath>(TAccumulator value)
         where TAccumulator : unmanaged
-        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
     {
         for (int distance = Warp.WarpSize / 2; distance > 0; distance >>= 1)
         {
-            value = default(TElement).Max(value, Warp.ShuffleXor(value, distance));
+            value = default(TMath).Max(value, Warp.ShuffleXor(value, distance));
         }
 
         return value;
     }
 
-    public static TAccumulator WarpSum<TStorage, TAccumulator, TElement>(TAccumulator value)
-        where TStorage : unmanaged
+    public static TAccumulator WarpSum<TAccumulator, TMath>(TAccumulator value)
         where TAccumulator : unmanaged
-        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
     {
         for (int distance = Warp.WarpSize / 2; distance > 0; distance >>= 1)
         {
-            value = default(TElement).Add(value, Warp.ShuffleXor(value, distance));
+            value = default(TMath).Add(value, Warp.ShuffleXor(value, distance));
         }
 
         return value;
     }
 
     /// <summary>Combines online (max, sum) pairs across the warp.</summary>
-    public static void WarpCombine<TStorage, TAccumulator, TElement>(ref TAccumulator max, ref TAccumulator sum)
-        where TStorage : unmanaged
+    public static void WarpCombine<TAccumulator, TMath>(ref TAccumulator max, ref TAccumulator sum)
         where TAccumulator : unmanaged
-        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
     {
         for (int distance = Warp.WarpSize / 2; distance > 0; distance >>= 1)
         {
             var otherMax = Warp.ShuffleXor(max, distance);
             var otherSum = Warp.ShuffleXor(sum, distance);
-            default(TElement).Combine(ref max, ref sum, otherMax, otherSum);
+            default(TMath).Combine(ref max, ref sum, otherMax, otherSum);
         }
     }
 
-    public static TAccumulator GroupMax<TStorage, TAccumulator, TElement>(TAccumulator value, ArrayView<TAccumulator> scratch)
-        where TStorage : unmanaged
+    public static TAccumulator GroupMax<TAccumulator, TMath>(TAccumulator value, ArrayView<TAccumulator> scratch)
         where TAccumulator : unmanaged
-        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
     {
-        value = WarpMax<TStorage, TAccumulator, TElement>(value);
+        value = WarpMax<TAccumulator, TMath>(value);
         if (Warp.IsFirstLane)
         {
             scratch[Warp.WarpIdx] = value;
         }
 
         Group.Barrier();
-        value = Warp.LaneIdx < Group.DimX / Warp.WarpSize ? scratch[Warp.LaneIdx] : default(TElement).NegativeInfinity;
-        value = WarpMax<TStorage, TAccumulator, TElement>(value);
+        value = Warp.LaneIdx < Group.DimX / Warp.WarpSize ? scratch[Warp.LaneIdx] : default(TMath).NegativeInfinity;
+        value = WarpMax<TAccumulator, TMath>(value);
         Group.Barrier(); // the scratch is free again
         return value;
     }
 
-    public static TAccumulator GroupSum<TStorage, TAccumulator, TElement>(TAccumulator value, ArrayView<TAccumulator> scratch)
-        where TStorage : unmanaged
+    public static TAccumulator GroupSum<TAccumulator, TMath>(TAccumulator value, ArrayView<TAccumulator> scratch)
         where TAccumulator : unmanaged
-        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
     {
-        value = WarpSum<TStorage, TAccumulator, TElement>(value);
+        value = WarpSum<TAccumulator, TMath>(value);
         if (Warp.IsFirstLane)
         {
             scratch[Warp.WarpIdx] = value;
         }
 
         Group.Barrier();
-        value = Warp.LaneIdx < Group.DimX / Warp.WarpSize ? scratch[Warp.LaneIdx] : default(TElement).Zero;
-        value = WarpSum<TStorage, TAccumulator, TElement>(value);
+        value = Warp.LaneIdx < Group.DimX / Warp.WarpSize ? scratch[Warp.LaneIdx] : default(TMath).Zero;
+        value = WarpSum<TAccumulator, TMath>(value);
         Group.Barrier();
         return value;
     }
 
     /// <summary>Combines online (max, sum) pairs across the group; <paramref name="scratch"/> holds two values per warp.</summary>
-    public static void GroupCombine<TStorage, TAccumulator, TElement>(ref TAccumulator max, ref TAccumulator sum, ArrayView<TAccumulator> scratch)
-        where TStorage : unmanaged
+    public static void GroupCombine<TAccumulator, TMath>(ref TAccumulator max, ref TAccumulator sum, ArrayView<TAccumulator> scratch)
         where TAccumulator : unmanaged
-        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
     {
-        WarpCombine<TStorage, TAccumulator, TElement>(ref max, ref sum);
+        WarpCombine<TAccumulator, TMath>(ref max, ref sum);
         if (Warp.IsFirstLane)
         {
             scratch[2 * Warp.WarpIdx] = max;
@@ -101,9 +95,9 @@ internal static class GpuReduce
 
         Group.Barrier();
         bool holds = Warp.LaneIdx < Group.DimX / Warp.WarpSize;
-        max = holds ? scratch[2 * Warp.LaneIdx] : default(TElement).NegativeInfinity;
-        sum = holds ? scratch[2 * Warp.LaneIdx + 1] : default(TElement).Zero;
-        WarpCombine<TStorage, TAccumulator, TElement>(ref max, ref sum);
+        max = holds ? scratch[2 * Warp.LaneIdx] : default(TMath).NegativeInfinity;
+        sum = holds ? scratch[2 * Warp.LaneIdx + 1] : default(TMath).Zero;
+        WarpCombine<TAccumulator, TMath>(ref max, ref sum);
         Group.Barrier();
     }
 }

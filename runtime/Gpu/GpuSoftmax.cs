@@ -19,64 +19,65 @@ public static class GpuSoftmax
     /// <summary>Enqueues B = softmax of A over the layout's reduced axes.</summary>
     public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> b, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<float, float, GpuSingle, TLayout>.Forward(stream, a, b, layout);
+        => GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout>.Forward(stream, a, b, layout);
 
     /// <inheritdoc cref="Forward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout)"/>
     public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<double> a, ArrayView<double> b, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<double, double, GpuDouble, TLayout>.Forward(stream, a, b, layout);
+        => GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout>.Forward(stream, a, b, layout);
 
     /// <inheritdoc cref="Forward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout)"/>
     public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<System.Half> a, ArrayView<System.Half> b, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<ILGPU.Half, float, GpuHalf, TLayout>.Forward(stream, a.Cast<ILGPU.Half>(), b.Cast<ILGPU.Half>(), layout);
+        => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout>.Forward(stream, a.Cast<ILGPU.Half>(), b.Cast<ILGPU.Half>(), layout);
 
     /// <summary>Enqueues dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each of the <paramref name="cotangents"/> tensors held back to back in dB.</summary>
     public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<float> b, ArrayView<float> dB, ArrayView<float> dA, int cotangents, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<float, float, GpuSingle, TLayout>.Backward(stream, b, dB, dA, cotangents, layout);
+        => GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout>.Backward(stream, b, dB, dA, cotangents, layout);
 
     /// <inheritdoc cref="Backward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, int, TLayout)"/>
     public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<double> b, ArrayView<double> dB, ArrayView<double> dA, int cotangents, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<double, double, GpuDouble, TLayout>.Backward(stream, b, dB, dA, cotangents, layout);
+        => GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout>.Backward(stream, b, dB, dA, cotangents, layout);
 
     /// <inheritdoc cref="Backward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, int, TLayout)"/>
     public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<System.Half> b, ArrayView<System.Half> dB, ArrayView<System.Half> dA, int cotangents, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<ILGPU.Half, float, GpuHalf, TLayout>.Backward(stream, b.Cast<ILGPU.Half>(), dB.Cast<ILGPU.Half>(), dA.Cast<ILGPU.Half>(), cotangents, layout);
+        => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout>.Backward(stream, b.Cast<ILGPU.Half>(), dB.Cast<ILGPU.Half>(), dA.Cast<ILGPU.Half>(), cotangents, layout);
 }
 
 /// <summary>Loads (through <see cref="KernelCache"/>) and launches the kernel that <see cref="GpuLaunch"/> picks.</summary>
-internal static class GpuLauncher<TStorage, TAccumulator, TElement, TLayout>
+internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayout>
     where TStorage : unmanaged
     where TAccumulator : unmanaged
     where TElement : struct, IGpuElement<TStorage, TAccumulator>
+    where TMath : struct, IGpuMath<TAccumulator>
     where TLayout : struct, IGpuSoftmaxLayout
 {
     private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardLanes =
-        GpuKernels.ForwardLanes<TStorage, TAccumulator, TElement, TLayout>;
+        GpuKernels.ForwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardWarp =
-        GpuKernels.ForwardSlicesWarp<TStorage, TAccumulator, TElement, TLayout>;
+        GpuKernels.ForwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardCached =
-        GpuKernels.ForwardSlicesCached<TStorage, TAccumulator, TElement, TLayout>;
+        GpuKernels.ForwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardStreamed =
-        GpuKernels.ForwardSlicesOnline<TStorage, TAccumulator, TElement, TLayout>;
+        GpuKernels.ForwardSlicesOnline<TStorage, TAccumulator, TElement, TMath, TLayout>;
 
     private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardLanes =
-        GpuKernels.BackwardLanes<TStorage, TAccumulator, TElement, TLayout>;
+        GpuKernels.BackwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardWarp =
-        GpuKernels.BackwardSlicesWarp<TStorage, TAccumulator, TElement, TLayout>;
+        GpuKernels.BackwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardCached =
-        GpuKernels.BackwardSlicesCached<TStorage, TAccumulator, TElement, TLayout>;
+        GpuKernels.BackwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardStreamed =
-        GpuKernels.BackwardSlicesGlobal<TStorage, TAccumulator, TElement, TLayout>;
+        GpuKernels.BackwardSlicesGlobal<TStorage, TAccumulator, TElement, TMath, TLayout>;
 
     public static void Forward(AcceleratorStream stream, ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
     {

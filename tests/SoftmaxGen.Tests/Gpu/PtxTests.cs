@@ -45,10 +45,10 @@ public sealed class PtxTests : IDisposable
     {
         var type = typeof(Layouts).Assembly.GetType(className)!;
         var layout = LayoutOf(type);
-        var (storage, accumulator, element) = ElementTypes(type.GetCustomAttribute<SoftmaxAttribute>()!.ElementType);
+        var (storage, accumulator, element, math) = ElementTypes(type.GetCustomAttribute<SoftmaxAttribute>()!.ElementType);
         var kernels = typeof(GpuKernels).GetMethods(BindingFlags.Public | BindingFlags.Static)
-            .Where(method => method.IsGenericMethodDefinition && method.GetGenericArguments().Length == 4)
-            .Select(method => method.MakeGenericMethod(storage, accumulator, element, layout))
+            .Where(method => method.IsGenericMethodDefinition && method.GetGenericArguments().Length == 5)
+            .Select(method => method.MakeGenericMethod(storage, accumulator, element, math, layout))
             .ToList();
         Assert.Equal(8, kernels.Count);
 
@@ -78,8 +78,8 @@ public sealed class PtxTests : IDisposable
         return type.Assembly.GetType(name, throwOnError: true)!;
     }
 
-    private static (Type Storage, Type Accumulator, Type Element) ElementTypes(Type elementType) =>
-        elementType == typeof(float) ? (typeof(float), typeof(float), typeof(GpuSingle))
-        : elementType == typeof(double) ? (typeof(double), typeof(double), typeof(GpuDouble))
-        : (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf));
+    private static (Type Storage, Type Accumulator, Type Element, Type Math) ElementTypes(Type elementType) =>
+        elementType == typeof(float) ? (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath))
+        : elementType == typeof(double) ? (typeof(double), typeof(double), typeof(GpuDouble), typeof(GpuDoubleMath))
+        : (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath));
 }
