@@ -187,6 +187,7 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
         Assert.Matches(@"(?m)^block: slices 6, .*, ok$", run.Output);
         Assert.Matches(@"(?m)^channel: slices 42, .*, ok$", run.Output);
         Assert.Matches(@"(?m)^half: slices 4, .*, ok$", run.Output);
+        Assert.Matches(@"(?m)^ilgpu cpu accelerator: .*, ok$", run.Output);
         Assert.Contains("consumer check: passed", run.Output);
     }
 
