@@ -134,7 +134,8 @@ public sealed class PackageFixture : IDisposable
     /// <c>dotnet pack SoftmaxGen.sln -c Release -o feed</c>, as the issue asks of a release. --artifacts-path puts
     /// every bin/ and obj/ of that build in the temporary folder: this test runs inside a `dotnet test` of the same
     /// solution, and the pack must neither rebuild nor lock the outputs of the tests that are running (in any
-    /// configuration), nor rewrite their obj/project.assets.json.
+    /// configuration), nor rewrite their obj/project.assets.json. No compiler server either (UseSharedCompilation):
+    /// one would outlive the command, holding its output pipes open.
     /// </summary>
     private CommandResult Pack()
         => DotNet.Run(RepositoryRoot, PackTimeout, null,
