@@ -1,4 +1,7 @@
+using System.Collections.Generic;
+using System.IO;
 using System.Linq;
+using System.Text.RegularExpressions;
 using Microsoft.CodeAnalysis;
 using Xunit;
 
@@ -94,10 +97,7 @@ public sealed class DiagnosticTests
     [Fact]
     public void EveryDescriptorIsListedInTheReleaseTrackingFile()
     {
-        var descriptors = typeof(SoftmaxGenerator).Assembly.GetType("SoftmaxGen.Generator.Diagnostics.DiagnosticDescriptors")!
-            .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
-            .Select(field => (DiagnosticDescriptor)field.GetValue(null)!)
-            .ToList();
+        var descriptors = Descriptors();
         Assert.Equal(7, descriptors.Count);
         string unshipped = System.IO.File.ReadAllText(System.IO.Path.Combine(RepositoryRoot.Path, "generator", "AnalyzerReleases.Unshipped.md"));
         foreach (var descriptor in descriptors)
@@ -107,4 +107,49 @@ public sealed class DiagnosticTests
             Assert.True(descriptor.IsEnabledByDefault);
         }
     }
+
+    public static TheoryData<string> DescriptorIds() => new(Descriptors().Select(descriptor => descriptor.Id));
+
+    /// <summary>
+    /// Each help link opens the rule's section of docs/diagnostics.md, which gives the title, a wrong example and a
+    /// fixed one; the examples are run through the generator, so they cannot go stale: the wrong one gives exactly
+    /// that rule's error, the fixed one none and compiles.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(DescriptorIds))]
+    public void EveryRuleIsExplainedInTheDocsWithAWrongAndAFixedExample(string id)
+    {
+        var descriptor = Descriptors().Single(descriptor => descriptor.Id == id);
+        // GitHub's anchor for the heading "## SMG000N".
+        Assert.Equal("https://github.com/softmaxgen/softmaxgen/blob/main/docs/diagnostics.md#" + id.ToLowerInvariant(), descriptor.HelpLinkUri);
+
+        Assert.True(DocsSections().TryGetValue(id, out string? section), $"docs/diagnostics.md has no section \"## {id}\".");
+        Assert.Contains($"**{descriptor.Title}.**", section);
+        var blocks = Regex.Matches(section, @"```csharp\r?\n(?<code>.*?)```", RegexOptions.Singleline);
+        Assert.Equal(2, blocks.Count);
+        Assert.Contains("Fix", section[blocks[0].Index..blocks[1].Index]);
+
+        var wrong = GeneratorHarness.Run("using SoftmaxGen;\n" + blocks[0].Groups["code"].Value);
+        Assert.Equal([id], wrong.GeneratorDiagnostics.Select(diagnostic => diagnostic.Id).Distinct());
+        var fixedRun = GeneratorHarness.Run("using SoftmaxGen;\n" + blocks[1].Groups["code"].Value);
+        Assert.Empty(fixedRun.GeneratorDiagnostics);
+        Assert.NotEmpty(fixedRun.Sources);
+        Assert.Empty(fixedRun.CompilationErrors);
+    }
+
+    [Fact]
+    public void TheDocsExplainNoRuleThatDoesNotExist()
+        => Assert.Equal(Descriptors().Select(descriptor => descriptor.Id).Order(), DocsSections().Keys.Order());
+
+    private static List<DiagnosticDescriptor> Descriptors()
+        => typeof(SoftmaxGenerator).Assembly.GetType("SoftmaxGen.Generator.Diagnostics.DiagnosticDescriptors")!
+            .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Select(field => (DiagnosticDescriptor)field.GetValue(null)!)
+            .ToList();
+
+    /// <summary>The sections of docs/diagnostics.md by heading ("SMG0001"), each up to the next heading.</summary>
+    private static Dictionary<string, string> DocsSections()
+        => Regex.Split(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "docs", "diagnostics.md")), @"^## ", RegexOptions.Multiline)
+            .Skip(1)
+            .ToDictionary(section => section[..section.IndexOfAny(['\r', '\n'])].Trim());
 }
