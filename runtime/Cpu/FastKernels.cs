@@ -1,0 +1,692 @@
+using System;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
+namespace SoftmaxGen.Runtime;
+
+/// <summary>The sizes the streaming kernels are tuned with.</summary>
+internal static class Streaming
+{
+    /// <summary>
+    /// The per-thread buffer that holds exp(A - max) of a slice (or a tile of lanes) between the sum and the write:
+    /// small enough to stay in L2, so that B is written once, from it, and never read.
+    /// </summary>
+    internal const int ScratchBytes = 128 * 1024;
+
+    /// <summary>The widest tile of adjacent slices (lanes) processed together when the last axis is a batch axis.</summary>
+    internal const int MaxTileWidth = 1024;
+
+    /// <summary>
+    /// From this many output bytes on, outputs are written with non-temporal stores: the tensor cannot stay in the
+    /// caches anyway, and skipping them saves reading every output line before writing it.
+    /// </summary>
+    internal const long NonTemporalBytes = 8L << 20;
+
+    /// <summary>Room for one vector of any width, for padded loads and partial stores.</summary>
+    internal const int PadElements = 64;
+}
+
+/// <summary>A per-thread, pinned scratch buffer of <see cref="Streaming.ScratchBytes"/>.</summary>
+internal static unsafe class Scratch<T>
+    where T : unmanaged
+{
+    [ThreadStatic]
+    private static T[]? buffer;
+
+    public static int Length => Streaming.ScratchBytes / sizeof(T);
+
+    public static T* Get()
+    {
+        var array = buffer ??= GC.AllocateUninitializedArray<T>(Length, pinned: true);
+        return (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+    }
+}
+
+/// <summary>
+/// The CPU forward and backward for <see cref="float"/> and <see cref="double"/>, written over a vector type
+/// (<see cref="ISimd{TV, T}"/>) and the generated layout; the JIT compiles one copy per layout and vector type.
+/// </summary>
+/// <remarks>
+/// <para>Forward, per slice (or tile of adjacent slices, one lane each): pass 1 reads A for the maximum; pass 2
+/// reads A again (now from the cache), writes exp(A - max) to a per-thread scratch buffer and sums it; pass 3
+/// writes B = scratch · (1 / sum). B is written once and never read, with non-temporal stores when the tensor
+/// is larger than the caches, so memory sees one read of A and one write of B. A slice longer than the scratch
+/// buffer writes exp into B and rescales it in place instead.</para>
+/// <para>Backward, per slice (tile) and cotangent k: d = Σ B ∘ dB_k, then dA_k = B ∘ (dB_k - d); B's slice stays
+/// in the cache for every k.</para>
+/// <para>Reductions keep vector accumulators across all the runs of a slice and reduce them once. Every element
+/// goes through the same code wherever its run starts and whichever thread computes its slice, so results do not
+/// depend on the number of threads. Stores differ only in kind (non-temporal or not), never in value.</para>
+/// </remarks>
+[SkipLocalsInit]
+internal static unsafe class FastKernels<T, TV, TS, TLayout>
+    where T : unmanaged, IFloatingPointIeee754<T>
+    where TV : unmanaged
+    where TS : struct, ISimd<TV, T>
+    where TLayout : struct, ISoftmaxLayout
+{
+    public static void Forward(T* a, T* b, int count, TLayout layout)
+    {
+        bool stream = Streams(count);
+        if (layout.LanesInner)
+        {
+            var body = new ForwardTilesBody(a, b, layout, TileWidth(layout.InnerExtent, layout.SliceLength), stream);
+            CpuParallel.For(body.Items, body.ElementsPerItem, body);
+        }
+        else
+        {
+            CpuParallel.For(layout.SliceCount, layout.SliceLength, new ForwardSlicesBody(a, b, layout, stream));
+        }
+    }
+
+    public static void Backward(T* b, T* dB, T* dA, int count, int cotangents, TLayout layout)
+    {
+        bool stream = Streams((long)count * cotangents);
+        if (layout.LanesInner)
+        {
+            var body = new BackwardTilesBody(b, dB, dA, count, cotangents, layout, TileWidth(layout.InnerExtent, layout.SliceLength), stream);
+            CpuParallel.For(body.Items, body.ElementsPerItem * cotangents, body);
+        }
+        else
+        {
+            CpuParallel.For(layout.SliceCount, (long)layout.SliceLength * cotangents, new BackwardSlicesBody(b, dB, dA, count, cotangents, layout, stream));
+        }
+    }
+
+    private static bool Streams(long count) => TS.CanStream && count * sizeof(T) >= Streaming.NonTemporalBytes;
+
+    /// <summary>The number of adjacent slices in a tile: as many as keep a tile (all its runs) within the scratch buffer.</summary>
+    private static int TileWidth(int lanes, int sliceLength)
+    {
+        int width = Streaming.MaxTileWidth;
+        while (width > 2 * TS.Count && (long)width * sliceLength * sizeof(T) > Streaming.ScratchBytes)
+        {
+            width /= 2;
+        }
+
+        return Math.Min(width, lanes);
+    }
+
+    private static void Fence(bool stream)
+    {
+        if (stream && Sse.IsSupported)
+        {
+            Sse.StoreFence();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV LoadPadded(T* pad, T* source, nuint count, T padding)
+    {
+        for (nuint lane = 0; lane < (nuint)TS.Count; lane++)
+        {
+            pad[lane] = lane < count ? source[lane] : padding;
+        }
+
+        return TS.Load(pad);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePartial(T* pad, TV value, T* destination, nuint count)
+    {
+        TS.Store(value, pad);
+        for (nuint lane = 0; lane < count; lane++)
+        {
+            destination[lane] = pad[lane];
+        }
+    }
+
+    /// <summary>How many leading elements of <paramref name="destination"/> to store one by one so that the rest is vector-aligned.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint Peel(T* destination)
+    {
+        nuint bytes = (nuint)TS.Count * (nuint)sizeof(T);
+        nuint misalignment = (nuint)destination % bytes;
+        return misalignment == 0 || misalignment % (nuint)sizeof(T) != 0 ? 0 : (bytes - misalignment) / (nuint)sizeof(T);
+    }
+
+    /// <summary>destination = source · scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaleStore(T* source, T* destination, nuint length, T scale, bool stream)
+    {
+        nuint width = (nuint)TS.Count;
+        var scaleVector = TS.Create(scale);
+        nuint i = 0;
+        if (stream && length >= 2 * width && (nuint)destination % (nuint)sizeof(T) == 0)
+        {
+            for (nuint peel = Peel(destination); i < peel; i++)
+            {
+                destination[i] = source[i] * scale;
+            }
+
+            for (; i + width <= length; i += width)
+            {
+                TS.StoreAlignedNonTemporal(TS.Multiply(TS.Load(source + i), scaleVector), destination + i);
+            }
+        }
+
+        for (; i + width <= length; i += width)
+        {
+            TS.Store(TS.Multiply(TS.Load(source + i), scaleVector), destination + i);
+        }
+
+        for (; i < length; i++)
+        {
+            destination[i] = source[i] * scale;
+        }
+    }
+
+    /// <summary>destination[k] = source[k] · scale[k].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaleStoreLanes(T* source, T* destination, T* scale, nuint length, bool stream)
+    {
+        nuint width = (nuint)TS.Count;
+        nuint i = 0;
+        if (stream && length >= 2 * width && (nuint)destination % (nuint)sizeof(T) == 0)
+        {
+            for (nuint peel = Peel(destination); i < peel; i++)
+            {
+                destination[i] = source[i] * scale[i];
+            }
+
+            for (; i + width <= length; i += width)
+            {
+                TS.StoreAlignedNonTemporal(TS.Multiply(TS.Load(source + i), TS.Load(scale + i)), destination + i);
+            }
+        }
+
+        for (; i + width <= length; i += width)
+        {
+            TS.Store(TS.Multiply(TS.Load(source + i), TS.Load(scale + i)), destination + i);
+        }
+
+        for (; i < length; i++)
+        {
+            destination[i] = source[i] * scale[i];
+        }
+    }
+
+    /// <summary>dA = b ∘ (dB - dot).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BackwardStore(T* b, T* dB, T* dA, nuint length, T dot, bool stream)
+    {
+        nuint width = (nuint)TS.Count;
+        var dotVector = TS.Create(dot);
+        nuint i = 0;
+        if (stream && length >= 2 * width && (nuint)dA % (nuint)sizeof(T) == 0)
+        {
+            for (nuint peel = Peel(dA); i < peel; i++)
+            {
+                dA[i] = b[i] * (dB[i] - dot);
+            }
+
+            for (; i + width <= length; i += width)
+            {
+                TS.StoreAlignedNonTemporal(TS.Multiply(TS.Load(b + i), TS.Subtract(TS.Load(dB + i), dotVector)), dA + i);
+            }
+        }
+
+        for (; i + width <= length; i += width)
+        {
+            TS.Store(TS.Multiply(TS.Load(b + i), TS.Subtract(TS.Load(dB + i), dotVector)), dA + i);
+        }
+
+        for (; i < length; i++)
+        {
+            dA[i] = b[i] * (dB[i] - dot);
+        }
+    }
+
+    /// <summary>dA[k] = b[k] · (dB[k] - dot[k]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BackwardStoreLanes(T* b, T* dB, T* dA, T* dot, nuint length, bool stream)
+    {
+        nuint width = (nuint)TS.Count;
+        nuint i = 0;
+        if (stream && length >= 2 * width && (nuint)dA % (nuint)sizeof(T) == 0)
+        {
+            for (nuint peel = Peel(dA); i < peel; i++)
+            {
+                dA[i] = b[i] * (dB[i] - dot[i]);
+            }
+
+            for (; i + width <= length; i += width)
+            {
+                TS.StoreAlignedNonTemporal(TS.Multiply(TS.Load(b + i), TS.Subtract(TS.Load(dB + i), TS.Load(dot + i))), dA + i);
+            }
+        }
+
+        for (; i + width <= length; i += width)
+        {
+            TS.Store(TS.Multiply(TS.Load(b + i), TS.Subtract(TS.Load(dB + i), TS.Load(dot + i))), dA + i);
+        }
+
+        for (; i < length; i++)
+        {
+            dA[i] = b[i] * (dB[i] - dot[i]);
+        }
+    }
+
+    private readonly struct ForwardSlicesBody(T* a, T* b, TLayout layout, bool stream) : IParallelBody
+    {
+        public void Run(int first, int end)
+        {
+            T* pad = stackalloc T[Streaming.PadElements];
+            T* scratch = Scratch<T>.Get();
+            bool packed = layout.SliceLength <= Scratch<T>.Length;
+            int length = layout.InnerExtent;
+            for (int slice = first; slice < end; slice++)
+            {
+                int origin = layout.Origin(slice);
+                var max = new MaxRuns(a, length, pad);
+                layout.ForEachRun(origin, ref max);
+                T shift = max.Result;
+                shift = T.IsNegativeInfinity(shift) ? T.Zero : shift;
+
+                var exp = new ExpRuns(a, packed ? scratch : b, length, shift, packed, pad);
+                layout.ForEachRun(origin, ref exp);
+                T sum = exp.Result;
+                T scale = sum == T.Zero ? T.Zero : T.One / sum;
+
+                var write = new WriteRuns(packed ? scratch : b, b, length, scale, packed, stream);
+                layout.ForEachRun(origin, ref write);
+            }
+
+            Fence(stream);
+        }
+    }
+
+    private readonly struct BackwardSlicesBody(T* b, T* dB, T* dA, int count, int cotangents, TLayout layout, bool stream) : IParallelBody
+    {
+        public void Run(int first, int end)
+        {
+            T* pad = stackalloc T[Streaming.PadElements];
+            int length = layout.InnerExtent;
+            for (int slice = first; slice < end; slice++)
+            {
+                int origin = layout.Origin(slice);
+                for (int k = 0; k < cotangents; k++)
+                {
+                    T* cotangent = dB + (nint)k * count;
+                    var dot = new DotRuns(b, cotangent, length, pad);
+                    layout.ForEachRun(origin, ref dot);
+                    var write = new BackwardRuns(b, cotangent, dA + (nint)k * count, length, dot.Result, stream);
+                    layout.ForEachRun(origin, ref write);
+                }
+            }
+
+            Fence(stream);
+        }
+    }
+
+    private readonly struct ForwardTilesBody(T* a, T* b, TLayout layout, int tileWidth, bool stream) : IParallelBody
+    {
+        private int Tiles => (layout.InnerExtent + tileWidth - 1) / tileWidth;
+
+        public int Items => layout.SliceCount / layout.InnerExtent * Tiles;
+
+        public long ElementsPerItem => (long)tileWidth * layout.SliceLength;
+
+        public void Run(int first, int end)
+        {
+            T* pad = stackalloc T[Streaming.PadElements];
+            T* shift = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
+            T* scale = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
+            T* scratch = Scratch<T>.Get();
+            bool packed = (long)tileWidth * layout.SliceLength <= Scratch<T>.Length;
+            int lanes = layout.InnerExtent;
+            int tiles = Tiles;
+            nuint vector = (nuint)TS.Count;
+            for (int item = first; item < end; item++)
+            {
+                int column = item % tiles * tileWidth;
+                int width = Math.Min(tileWidth, lanes - column);
+                int origin = layout.Origin(item / tiles) + column;
+                nuint rounded = ((nuint)width + vector - 1) / vector * vector;
+
+                var negativeInfinity = TS.Create(T.NegativeInfinity);
+                for (nuint j = 0; j < rounded; j += vector)
+                {
+                    TS.Store(negativeInfinity, shift + j);
+                }
+
+                var max = new MaxLanes(a, shift, width, pad);
+                layout.ForEachRun(origin, ref max);
+                for (nuint j = 0; j < rounded; j += vector)
+                {
+                    TS.Store(TS.Shift(TS.Load(shift + j)), shift + j);
+                    TS.Store(TS.Create(T.Zero), scale + j);
+                }
+
+                var exp = new ExpLanes(a, packed ? scratch : b, shift, scale, width, packed, pad);
+                layout.ForEachRun(origin, ref exp);
+                for (nuint j = 0; j < rounded; j += vector)
+                {
+                    TS.Store(TS.Reciprocal(TS.Load(scale + j)), scale + j);
+                }
+
+                var write = new WriteLanes(packed ? scratch : b, b, scale, width, packed, stream);
+                layout.ForEachRun(origin, ref write);
+            }
+
+            Fence(stream);
+        }
+    }
+
+    private readonly struct BackwardTilesBody(T* b, T* dB, T* dA, int count, int cotangents, TLayout layout, int tileWidth, bool stream) : IParallelBody
+    {
+        private int Tiles => (layout.InnerExtent + tileWidth - 1) / tileWidth;
+
+        public int Items => layout.SliceCount / layout.InnerExtent * Tiles;
+
+        public long ElementsPerItem => (long)tileWidth * layout.SliceLength;
+
+        public void Run(int first, int end)
+        {
+            T* pad = stackalloc T[Streaming.PadElements];
+            T* dot = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
+            int lanes = layout.InnerExtent;
+            int tiles = Tiles;
+            nuint vector = (nuint)TS.Count;
+            for (int item = first; item < end; item++)
+            {
+                int column = item % tiles * tileWidth;
+                int width = Math.Min(tileWidth, lanes - column);
+                int origin = layout.Origin(item / tiles) + column;
+                nuint rounded = ((nuint)width + vector - 1) / vector * vector;
+                for (int k = 0; k < cotangents; k++)
+                {
+                    for (nuint j = 0; j < rounded; j += vector)
+                    {
+                        TS.Store(TS.Create(T.Zero), dot + j);
+                    }
+
+                    T* cotangent = dB + (nint)k * count;
+                    var sum = new DotLanes(b, cotangent, dot, width, pad);
+                    layout.ForEachRun(origin, ref sum);
+                    var write = new BackwardLanes(b, cotangent, dA + (nint)k * count, dot, width, stream);
+                    layout.ForEachRun(origin, ref write);
+                }
+            }
+
+            Fence(stream);
+        }
+    }
+
+    /// <summary>The maximum over runs, in vector accumulators reduced once at the end.</summary>
+    private ref struct MaxRuns(T* a, int length, T* pad) : IRunVisitor
+    {
+        private TV _max0 = TS.Create(T.NegativeInfinity);
+        private TV _max1 = TS.Create(T.NegativeInfinity);
+
+        public readonly T Result => TS.MaxAcross(TS.Max(_max0, _max1));
+
+        public void Visit(int offset)
+        {
+            T* source = a + offset;
+            nuint n = (nuint)length;
+            nuint width = (nuint)TS.Count;
+            TV max0 = _max0, max1 = _max1, max2 = _max0, max3 = _max1;
+            nuint i = 0;
+            for (; i + 4 * width <= n; i += 4 * width)
+            {
+                max0 = TS.Max(max0, TS.Load(source + i));
+                max1 = TS.Max(max1, TS.Load(source + i + width));
+                max2 = TS.Max(max2, TS.Load(source + i + 2 * width));
+                max3 = TS.Max(max3, TS.Load(source + i + 3 * width));
+            }
+
+            for (; i + width <= n; i += width)
+            {
+                max0 = TS.Max(max0, TS.Load(source + i));
+            }
+
+            if (i < n)
+            {
+                max1 = TS.Max(max1, LoadPadded(pad, source + i, n - i, T.NegativeInfinity));
+            }
+
+            _max0 = TS.Max(max0, max2);
+            _max1 = TS.Max(max1, max3);
+        }
+    }
+
+    /// <summary>exp(a - shift) of every run, written packed to scratch (or in place of the output), and its sum.</summary>
+    private ref struct ExpRuns(T* a, T* destination, int length, T shift, bool packed, T* pad) : IRunVisitor
+    {
+        private TV _sum = TS.Create(T.Zero);
+        private nint _next;
+
+        public readonly T Result => TS.Sum(_sum);
+
+        public void Visit(int offset)
+        {
+            T* source = a + offset;
+            T* target = packed ? destination + _next : destination + offset;
+            nuint n = (nuint)length;
+            nuint width = (nuint)TS.Count;
+            var shiftVector = TS.Create(shift);
+            TV sum = _sum;
+            nuint i = 0;
+            for (; i + width <= n; i += width)
+            {
+                var e = TS.Exp(TS.Subtract(TS.Load(source + i), shiftVector));
+                TS.Store(e, target + i);
+                sum = TS.Add(sum, e);
+            }
+
+            if (i < n)
+            {
+                // Padding with -inf makes the padded lanes exp(-inf) = 0.
+                var e = TS.Exp(TS.Subtract(LoadPadded(pad, source + i, n - i, T.NegativeInfinity), shiftVector));
+                StorePartial(pad, e, target + i, n - i);
+                sum = TS.Add(sum, e);
+            }
+
+            _sum = sum;
+            _next += length;
+        }
+    }
+
+    /// <summary>b = exp · scale, from the packed scratch (or in place).</summary>
+    private ref struct WriteRuns(T* source, T* b, int length, T scale, bool packed, bool stream) : IRunVisitor
+    {
+        private nint _next;
+
+        public void Visit(int offset)
+        {
+            ScaleStore(packed ? source + _next : source + offset, b + offset, (nuint)length, scale, stream);
+            _next += length;
+        }
+    }
+
+    /// <summary>Σ b ∘ dB over runs, in vector accumulators reduced once at the end.</summary>
+    private ref struct DotRuns(T* b, T* dB, int length, T* pad) : IRunVisitor
+    {
+        private TV _sum0 = TS.Create(T.Zero);
+        private TV _sum1 = TS.Create(T.Zero);
+
+        public readonly T Result => TS.Sum(TS.Add(_sum0, _sum1));
+
+        public void Visit(int offset)
+        {
+            T* x = b + offset;
+            T* y = dB + offset;
+            nuint n = (nuint)length;
+            nuint width = (nuint)TS.Count;
+            TV sum0 = _sum0, sum1 = _sum1, sum2 = TS.Create(T.Zero), sum3 = TS.Create(T.Zero);
+            nuint i = 0;
+            for (; i + 4 * width <= n; i += 4 * width)
+            {
+                sum0 = TS.MultiplyAdd(TS.Load(x + i), TS.Load(y + i), sum0);
+                sum1 = TS.MultiplyAdd(TS.Load(x + i + width), TS.Load(y + i + width), sum1);
+                sum2 = TS.MultiplyAdd(TS.Load(x + i + 2 * width), TS.Load(y + i + 2 * width), sum2);
+                sum3 = TS.MultiplyAdd(TS.Load(x + i + 3 * width), TS.Load(y + i + 3 * width), sum3);
+            }
+
+            for (; i + width <= n; i += width)
+            {
+                sum0 = TS.MultiplyAdd(TS.Load(x + i), TS.Load(y + i), sum0);
+            }
+
+            if (i < n)
+            {
+                var left = LoadPadded(pad, x + i, n - i, T.Zero);
+                var right = LoadPadded(pad, y + i, n - i, T.Zero);
+                sum1 = TS.MultiplyAdd(left, right, sum1);
+            }
+
+            _sum0 = TS.Add(sum0, sum2);
+            _sum1 = TS.Add(sum1, sum3);
+        }
+    }
+
+    private readonly ref struct BackwardRuns(T* b, T* dB, T* dA, int length, T dot, bool stream) : IRunVisitor
+    {
+        public void Visit(int offset) => BackwardStore(b + offset, dB + offset, dA + offset, (nuint)length, dot, stream);
+    }
+
+    /// <summary>max[k] = max(max[k], a[k]) for the lanes of one run.</summary>
+    private readonly ref struct MaxLanes(T* a, T* max, int width, T* pad) : IRunVisitor
+    {
+        public void Visit(int offset)
+        {
+            T* source = a + offset;
+            nuint n = (nuint)width;
+            nuint vector = (nuint)TS.Count;
+            nuint j = 0;
+            for (; j + vector <= n; j += vector)
+            {
+                TS.Store(TS.Max(TS.Load(max + j), TS.Load(source + j)), max + j);
+            }
+
+            if (j < n)
+            {
+                TS.Store(TS.Max(TS.Load(max + j), LoadPadded(pad, source + j, n - j, T.NegativeInfinity)), max + j);
+            }
+        }
+    }
+
+    /// <summary>e = exp(a[k] - shift[k]) written to scratch (or in place), sum[k] += e, for the lanes of one run.</summary>
+    private ref struct ExpLanes(T* a, T* destination, T* shift, T* sum, int width, bool packed, T* pad) : IRunVisitor
+    {
+        private nint _next;
+
+        public void Visit(int offset)
+        {
+            T* source = a + offset;
+            T* target = packed ? destination + _next : destination + offset;
+            nuint n = (nuint)width;
+            nuint vector = (nuint)TS.Count;
+            nuint j = 0;
+            for (; j + vector <= n; j += vector)
+            {
+                var e = TS.Exp(TS.Subtract(TS.Load(source + j), TS.Load(shift + j)));
+                TS.Store(e, target + j);
+                TS.Store(TS.Add(TS.Load(sum + j), e), sum + j);
+            }
+
+            if (j < n)
+            {
+                var e = TS.Exp(TS.Subtract(LoadPadded(pad, source + j, n - j, T.NegativeInfinity), TS.Load(shift + j)));
+                StorePartial(pad, e, target + j, n - j);
+                TS.Store(TS.Add(TS.Load(sum + j), e), sum + j);
+            }
+
+            _next += width;
+        }
+    }
+
+    /// <summary>b[k] = exp[k] · scale[k] for the lanes of one run, from the packed scratch (or in place).</summary>
+    private ref struct WriteLanes(T* source, T* b, T* scale, int width, bool packed, bool stream) : IRunVisitor
+    {
+        private nint _next;
+
+        public void Visit(int offset)
+        {
+            ScaleStoreLanes(packed ? source + _next : source + offset, b + offset, scale, (nuint)width, stream);
+            _next += width;
+        }
+    }
+
+    /// <summary>dot[k] += b[k] · dB[k] for the lanes of one run.</summary>
+    private readonly ref struct DotLanes(T* b, T* dB, T* dot, int width, T* pad) : IRunVisitor
+    {
+        public void Visit(int offset)
+        {
+            T* x = b + offset;
+            T* y = dB + offset;
+            nuint n = (nuint)width;
+            nuint vector = (nuint)TS.Count;
+            nuint j = 0;
+            for (; j + vector <= n; j += vector)
+            {
+                TS.Store(TS.MultiplyAdd(TS.Load(x + j), TS.Load(y + j), TS.Load(dot + j)), dot + j);
+            }
+
+            if (j < n)
+            {
+                var left = LoadPadded(pad, x + j, n - j, T.Zero);
+                var right = LoadPadded(pad, y + j, n - j, T.Zero);
+                TS.Store(TS.MultiplyAdd(left, right, TS.Load(dot + j)), dot + j);
+            }
+        }
+    }
+
+    private readonly ref struct BackwardLanes(T* b, T* dB, T* dA, T* dot, int width, bool stream) : IRunVisitor
+    {
+        public void Visit(int offset) => BackwardStoreLanes(b + offset, dB + offset, dA + offset, dot, (nuint)width, stream);
+    }
+}
+
+/// <summary>Entry of the float and double kernels: pins the spans and picks the widest accelerated vector type.</summary>
+internal static unsafe class FastSoftmax<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static void Forward<TLayout>(ReadOnlySpan<T> a, Span<T> b, TLayout layout)
+        where TLayout : struct, ISoftmaxLayout
+    {
+        if (a.IsEmpty)
+        {
+            return;
+        }
+
+        fixed (T* source = a)
+        fixed (T* destination = b)
+        {
+            if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            {
+                FastKernels<T, System.Runtime.Intrinsics.Vector512<T>, Simd512<T>, TLayout>.Forward(source, destination, a.Length, layout);
+            }
+            else
+            {
+                FastKernels<T, Vector<T>, SimdVector<T>, TLayout>.Forward(source, destination, a.Length, layout);
+            }
+        }
+    }
+
+    public static void Backward<TLayout>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, int cotangents, TLayout layout)
+        where TLayout : struct, ISoftmaxLayout
+    {
+        if (b.IsEmpty)
+        {
+            return;
+        }
+
+        fixed (T* output = b)
+        fixed (T* cotangent = dB)
+        fixed (T* destination = dA)
+        {
+            if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            {
+                FastKernels<T, System.Runtime.Intrinsics.Vector512<T>, Simd512<T>, TLayout>.Backward(output, cotangent, destination, b.Length, cotangents, layout);
+            }
+            else
+            {
+                FastKernels<T, Vector<T>, SimdVector<T>, TLayout>.Backward(output, cotangent, destination, b.Length, cotangents, layout);
+            }
+        }
+    }
+}
