@@ -60,12 +60,27 @@ public static class Profile
             _ => throw new ArgumentException($"unknown operation {operation}"),
         };
 
+        string? threads = Environment.GetEnvironmentVariable("SOFTMAX_THREADS");
+        if (threads is not null)
+        {
+            SoftmaxGen.Runtime.CpuSoftmax.MaxDegreeOfParallelism = int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        for (int call = 0; call < Math.Min(calls, 50); call++)
+        {
+            action();
+        }
+
+        var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         for (int call = 0; call < calls; call++)
         {
             action();
         }
 
-        Console.WriteLine($"{operation} {typeof(T).Name} [{string.Join(", ", shape)}] s3={cotangents}: {watch.Elapsed.TotalMilliseconds * 1e3 / calls:F2} µs per call over {calls} calls");
+        process.Refresh();
+        double cpuMicroseconds = (process.TotalProcessorTime - cpu).TotalMilliseconds * 1e3 / calls;
+        Console.WriteLine($"{operation} {typeof(T).Name} [{string.Join(", ", shape)}] s3={cotangents}: {watch.Elapsed.TotalMilliseconds * 1e3 / calls:F2} µs per call (wall), {cpuMicroseconds:F2} µs CPU, over {calls} calls after {Math.Min(calls, 50)} warm-up calls");
     }
 }

@@ -10,10 +10,11 @@ namespace SoftmaxGen.Runtime;
 internal static class Streaming
 {
     /// <summary>
-    /// The per-thread buffer that holds exp(A - max) of a slice (or a tile of lanes) between the sum and the write:
-    /// small enough to stay in L2, so that B is written once, from it, and never read.
+    /// The per-thread buffer a slice (or a tile of lanes) is gathered into while it is read the first time: every
+    /// later pass works on it, contiguous and in L2 whatever the strides of the layout, and B is written once from
+    /// it. Backward holds B's and dB's slices in its two halves.
     /// </summary>
-    internal const int ScratchBytes = 128 * 1024;
+    internal const int ScratchBytes = 256 * 1024;
 
     /// <summary>The widest tile of adjacent slices (lanes) processed together when the last axis is a batch axis.</summary>
     internal const int MaxTileWidth = 1024;
@@ -23,6 +24,12 @@ internal static class Streaming
     /// caches anyway, and skipping them saves reading every output line before writing it.
     /// </summary>
     internal const long NonTemporalBytes = 8L << 20;
+
+    /// <summary>
+    /// Per-lane sums over the runs of a tile add this many runs into a partial sum before adding it to the total,
+    /// so that rounding errors grow with (runs / block + block) rather than with the number of runs.
+    /// </summary>
+    internal const int LaneSumBlock = 64;
 
     /// <summary>Room for one vector of any width, for padded loads and partial stores.</summary>
     internal const int PadElements = 64;
@@ -49,16 +56,14 @@ internal static unsafe class Scratch<T>
 /// (<see cref="ISimd{TV, T}"/>) and the generated layout; the JIT compiles one copy per layout and vector type.
 /// </summary>
 /// <remarks>
-/// <para>Forward, per slice (or tile of adjacent slices, one lane each): pass 1 reads A for the maximum; pass 2
-/// reads A again (now from the cache), writes exp(A - max) to a per-thread scratch buffer and sums it; pass 3
-/// writes B = scratch · (1 / sum). B is written once and never read, with non-temporal stores when the tensor
-/// is larger than the caches, so memory sees one read of A and one write of B. A slice longer than the scratch
-/// buffer writes exp into B and rescales it in place instead.</para>
-/// <para>Backward, per slice (tile) and cotangent k: d = Σ B ∘ dB_k, then dA_k = B ∘ (dB_k - d); B's slice stays
-/// in the cache for every k.</para>
-/// <para>Reductions keep vector accumulators across all the runs of a slice and reduce them once. Every element
-/// goes through the same code wherever its run starts and whichever thread computes its slice, so results do not
-/// depend on the number of threads. Stores differ only in kind (non-temporal or not), never in value.</para>
+/// <para>Forward, per slice (or tile of adjacent slices, one lane each): pass 1 reads A once, from memory, takes the
+/// maximum and gathers the slice (tile) contiguously into a per-thread scratch buffer; pass 2 replaces it there
+/// by exp(A - max) and sums it; pass 3 writes B = scratch · (1 / sum). B is written once and never read, with
+/// non-temporal stores when the tensor is larger than the caches, so memory sees one read of A and one write of
+/// B, and the passes after the first work on contiguous data whatever the strides of the layout. A slice longer
+/// than the scratch buffer writes exp into B and rescales it in place instead.</para>
+/// <para>Backward, per slice (tile) and cotangent k: d = Σ B ∘ dB_k, then dA_k = B ∘ (dB_k - d), written with
+/// non-temporal stores for large tensors; B's slice comes from memory once and from the cache for every other k.</para>
 /// </remarks>
 [SkipLocalsInit]
 internal static unsafe class FastKernels<T, TV, TS, TLayout>
@@ -97,16 +102,52 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
 
     private static bool Streams(long count) => TS.CanStream && count * sizeof(T) >= Streaming.NonTemporalBytes;
 
-    /// <summary>The number of adjacent slices in a tile: as many as keep a tile (all its runs) within the scratch buffer.</summary>
+    /// <summary>The number of adjacent slices in a tile: as many as keep a tile (all its runs) within half the scratch buffer.</summary>
     private static int TileWidth(int lanes, int sliceLength)
     {
         int width = Streaming.MaxTileWidth;
-        while (width > 2 * TS.Count && (long)width * sliceLength * sizeof(T) > Streaming.ScratchBytes)
+        while (width > 2 * TS.Count && (long)width * sliceLength * sizeof(T) > Streaming.ScratchBytes / 2)
         {
             width /= 2;
         }
 
         return Math.Min(width, lanes);
+    }
+
+    /// <summary><paramref name="count"/> rounded up to whole vectors.</summary>
+    private static nuint RoundUp(long count) => ((nuint)count + (nuint)TS.Count - 1) / (nuint)TS.Count * (nuint)TS.Count;
+
+    private static void Fill(T* destination, nuint first, nuint end, T value)
+    {
+        for (nuint i = first; i < end; i++)
+        {
+            destination[i] = value;
+        }
+    }
+
+    /// <summary>Writes exp(x - shift) over x (whole vectors) and returns its sum.</summary>
+    private static T ExpInPlace(T* x, nuint length, T shift)
+    {
+        var shiftVector = TS.Create(shift);
+        var sum = TS.Create(T.Zero);
+        for (nuint i = 0; i < length; i += (nuint)TS.Count)
+        {
+            var e = TS.Exp(TS.Subtract(TS.Load(x + i), shiftVector));
+            TS.Store(e, x + i);
+            sum = TS.Add(sum, e);
+        }
+
+        return TS.Sum(sum);
+    }
+
+    /// <summary>total[k] += partial[k]; partial[k] = 0, over whole vectors.</summary>
+    private static void Flush(T* partial, T* total, nuint rounded)
+    {
+        for (nuint j = 0; j < rounded; j += (nuint)TS.Count)
+        {
+            TS.Store(TS.Add(TS.Load(total + j), TS.Load(partial + j)), total + j);
+            TS.Store(TS.Create(T.Zero), partial + j);
+        }
     }
 
     private static void Fence(bool stream)
@@ -275,23 +316,36 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
         {
             T* pad = stackalloc T[Streaming.PadElements];
             T* scratch = Scratch<T>.Get();
-            bool packed = layout.SliceLength <= Scratch<T>.Length;
             int length = layout.InnerExtent;
+            int sliceLength = layout.SliceLength;
+            nuint padded = RoundUp(sliceLength);
+            bool gather = padded + (nuint)TS.Count <= (nuint)Scratch<T>.Length;
             for (int slice = first; slice < end; slice++)
             {
                 int origin = layout.Origin(slice);
-                var max = new MaxRuns(a, length, pad);
-                layout.ForEachRun(origin, ref max);
-                T shift = max.Result;
-                shift = T.IsNegativeInfinity(shift) ? T.Zero : shift;
-
-                var exp = new ExpRuns(a, packed ? scratch : b, length, shift, packed, pad);
-                layout.ForEachRun(origin, ref exp);
-                T sum = exp.Result;
-                T scale = sum == T.Zero ? T.Zero : T.One / sum;
-
-                var write = new WriteRuns(packed ? scratch : b, b, length, scale, packed, stream);
-                layout.ForEachRun(origin, ref write);
+                if (gather)
+                {
+                    // Pass 1 reads A once and gathers it, contiguous, into scratch; -inf pads the last vector.
+                    var max = new GatherMaxRuns(a, scratch, length, pad);
+                    layout.ForEachRun(origin, ref max);
+                    Fill(scratch, (nuint)sliceLength, padded, T.NegativeInfinity);
+                    T shift = max.Result;
+                    T sum = ExpInPlace(scratch, padded, T.IsNegativeInfinity(shift) ? T.Zero : shift);
+                    var write = new WriteRuns(scratch, b, length, sum == T.Zero ? T.Zero : T.One / sum, packed: true, stream);
+                    layout.ForEachRun(origin, ref write);
+                }
+                else
+                {
+                    // A slice longer than the scratch: exp goes to B, then B is rescaled in place.
+                    var max = new MaxRuns(a, length, pad);
+                    layout.ForEachRun(origin, ref max);
+                    T shift = max.Result;
+                    var exp = new ExpRuns(a, b, length, T.IsNegativeInfinity(shift) ? T.Zero : shift, packed: false, pad);
+                    layout.ForEachRun(origin, ref exp);
+                    T sum = exp.Result;
+                    var write = new WriteRuns(b, b, length, sum == T.Zero ? T.Zero : T.One / sum, packed: false, stream: false);
+                    layout.ForEachRun(origin, ref write);
+                }
             }
 
             Fence(stream);
@@ -309,6 +363,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                 int origin = layout.Origin(slice);
                 for (int k = 0; k < cotangents; k++)
                 {
+                    // B's slice comes from memory for k = 0 and from the cache for the other cotangents.
                     T* cotangent = dB + (nint)k * count;
                     var dot = new DotRuns(b, cotangent, length, pad);
                     layout.ForEachRun(origin, ref dot);
@@ -334,40 +389,75 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             T* pad = stackalloc T[Streaming.PadElements];
             T* shift = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
             T* scale = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
+            T* partial = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
             T* scratch = Scratch<T>.Get();
-            bool packed = (long)tileWidth * layout.SliceLength <= Scratch<T>.Length;
             int lanes = layout.InnerExtent;
+            int rows = layout.SliceLength;
             int tiles = Tiles;
             nuint vector = (nuint)TS.Count;
+            nuint pitch = RoundUp(tileWidth);
+            bool gather = pitch * (nuint)rows + vector <= (nuint)Scratch<T>.Length;
             for (int item = first; item < end; item++)
             {
                 int column = item % tiles * tileWidth;
                 int width = Math.Min(tileWidth, lanes - column);
                 int origin = layout.Origin(item / tiles) + column;
-                nuint rounded = ((nuint)width + vector - 1) / vector * vector;
+                nuint rounded = RoundUp(width);
 
                 var negativeInfinity = TS.Create(T.NegativeInfinity);
                 for (nuint j = 0; j < rounded; j += vector)
                 {
                     TS.Store(negativeInfinity, shift + j);
-                }
-
-                var max = new MaxLanes(a, shift, width, pad);
-                layout.ForEachRun(origin, ref max);
-                for (nuint j = 0; j < rounded; j += vector)
-                {
-                    TS.Store(TS.Shift(TS.Load(shift + j)), shift + j);
                     TS.Store(TS.Create(T.Zero), scale + j);
+                    TS.Store(TS.Create(T.Zero), partial + j);
                 }
 
-                var exp = new ExpLanes(a, packed ? scratch : b, shift, scale, width, packed, pad);
-                layout.ForEachRun(origin, ref exp);
+                if (gather)
+                {
+                    // Pass 1 reads the tile once and gathers it into scratch, one row of pitch elements per run.
+                    var max = new GatherMaxLanes(a, scratch, shift, width, pitch, pad);
+                    layout.ForEachRun(origin, ref max);
+                    for (nuint j = 0; j < rounded; j += vector)
+                    {
+                        TS.Store(TS.Shift(TS.Load(shift + j)), shift + j);
+                    }
+
+                    for (nuint row = 0; row < (nuint)rows; row++)
+                    {
+                        T* x = scratch + row * pitch;
+                        for (nuint j = 0; j < rounded; j += vector)
+                        {
+                            var e = TS.Exp(TS.Subtract(TS.Load(x + j), TS.Load(shift + j)));
+                            TS.Store(e, x + j);
+                            TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
+                        }
+
+                        if ((row + 1) % Streaming.LaneSumBlock == 0)
+                        {
+                            Flush(partial, scale, rounded);
+                        }
+                    }
+                }
+                else
+                {
+                    var max = new MaxLanes(a, shift, width, pad);
+                    layout.ForEachRun(origin, ref max);
+                    for (nuint j = 0; j < rounded; j += vector)
+                    {
+                        TS.Store(TS.Shift(TS.Load(shift + j)), shift + j);
+                    }
+
+                    var exp = new ExpLanes(a, b, shift, partial, scale, width, pad);
+                    layout.ForEachRun(origin, ref exp);
+                }
+
+                Flush(partial, scale, rounded);
                 for (nuint j = 0; j < rounded; j += vector)
                 {
                     TS.Store(TS.Reciprocal(TS.Load(scale + j)), scale + j);
                 }
 
-                var write = new WriteLanes(packed ? scratch : b, b, scale, width, packed, stream);
+                var write = new WriteLanes(gather ? scratch : b, b, scale, width, gather ? (int)pitch : 0, gather && stream);
                 layout.ForEachRun(origin, ref write);
             }
 
@@ -387,6 +477,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
         {
             T* pad = stackalloc T[Streaming.PadElements];
             T* dot = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
+            T* partial = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
             int lanes = layout.InnerExtent;
             int tiles = Tiles;
             nuint vector = (nuint)TS.Count;
@@ -395,23 +486,90 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                 int column = item % tiles * tileWidth;
                 int width = Math.Min(tileWidth, lanes - column);
                 int origin = layout.Origin(item / tiles) + column;
-                nuint rounded = ((nuint)width + vector - 1) / vector * vector;
+                nuint rounded = RoundUp(width);
                 for (int k = 0; k < cotangents; k++)
                 {
+                    // B's tile comes from memory for k = 0 and from the cache for the other cotangents.
                     for (nuint j = 0; j < rounded; j += vector)
                     {
                         TS.Store(TS.Create(T.Zero), dot + j);
+                        TS.Store(TS.Create(T.Zero), partial + j);
                     }
 
                     T* cotangent = dB + (nint)k * count;
-                    var sum = new DotLanes(b, cotangent, dot, width, pad);
+                    var sum = new DotLanes(b, cotangent, partial, dot, width, pad);
                     layout.ForEachRun(origin, ref sum);
+                    Flush(partial, dot, rounded);
                     var write = new BackwardLanes(b, cotangent, dA + (nint)k * count, dot, width, stream);
                     layout.ForEachRun(origin, ref write);
                 }
             }
 
             Fence(stream);
+        }
+    }
+
+    /// <summary>Copies the runs, back to back, into scratch while taking their maximum; the last vector of a run is padded with -inf.</summary>
+    private ref struct GatherMaxRuns(T* a, T* scratch, int length, T* pad) : IRunVisitor
+    {
+        private TV _max0 = TS.Create(T.NegativeInfinity);
+        private TV _max1 = TS.Create(T.NegativeInfinity);
+        private nint _next;
+
+        public readonly T Result => TS.MaxAcross(TS.Max(_max0, _max1));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset)
+        {
+            T* source = a + offset;
+            T* target = scratch + _next;
+            nuint n = (nuint)length;
+            nuint width = (nuint)TS.Count;
+            TV max0 = _max0, max1 = _max1;
+            nuint i = 0;
+            for (; i + 2 * width <= n; i += 2 * width)
+            {
+                var x0 = TS.Load(source + i);
+                var x1 = TS.Load(source + i + width);
+                TS.Store(x0, target + i);
+                TS.Store(x1, target + i + width);
+                max0 = TS.Max(max0, x0);
+                max1 = TS.Max(max1, x1);
+            }
+
+            for (; i < n; i += width)
+            {
+                var x = i + width <= n ? TS.Load(source + i) : LoadPadded(pad, source + i, n - i, T.NegativeInfinity);
+                TS.Store(x, target + i);
+                max0 = TS.Max(max0, x);
+            }
+
+            _max0 = max0;
+            _max1 = max1;
+            _next += length;
+        }
+    }
+
+    /// <summary>Copies each run (a row of lanes) into a row of scratch while taking the per-lane maximum; padding lanes hold -inf.</summary>
+    private ref struct GatherMaxLanes(T* a, T* scratch, T* max, int width, nuint pitch, T* pad) : IRunVisitor
+    {
+        private nint _next;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset)
+        {
+            T* source = a + offset;
+            T* target = scratch + _next;
+            nuint n = (nuint)width;
+            nuint vector = (nuint)TS.Count;
+            for (nuint j = 0; j < n; j += vector)
+            {
+                var x = j + vector <= n ? TS.Load(source + j) : LoadPadded(pad, source + j, n - j, T.NegativeInfinity);
+                TS.Store(x, target + j);
+                TS.Store(TS.Max(TS.Load(max + j), x), max + j);
+            }
+
+            _next += (nint)pitch;
         }
     }
 
@@ -423,6 +581,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
 
         public readonly T Result => TS.MaxAcross(TS.Max(_max0, _max1));
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             T* source = a + offset;
@@ -461,6 +620,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
 
         public readonly T Result => TS.Sum(_sum);
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             T* source = a + offset;
@@ -495,6 +655,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
     {
         private nint _next;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             ScaleStore(packed ? source + _next : source + offset, b + offset, (nuint)length, scale, stream);
@@ -510,6 +671,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
 
         public readonly T Result => TS.Sum(TS.Add(_sum0, _sum1));
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             T* x = b + offset;
@@ -545,12 +707,14 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
 
     private readonly ref struct BackwardRuns(T* b, T* dB, T* dA, int length, T dot, bool stream) : IRunVisitor
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset) => BackwardStore(b + offset, dB + offset, dA + offset, (nuint)length, dot, stream);
     }
 
     /// <summary>max[k] = max(max[k], a[k]) for the lanes of one run.</summary>
     private readonly ref struct MaxLanes(T* a, T* max, int width, T* pad) : IRunVisitor
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             T* source = a + offset;
@@ -569,15 +733,16 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
         }
     }
 
-    /// <summary>e = exp(a[k] - shift[k]) written to scratch (or in place), sum[k] += e, for the lanes of one run.</summary>
-    private ref struct ExpLanes(T* a, T* destination, T* shift, T* sum, int width, bool packed, T* pad) : IRunVisitor
+    /// <summary>e = exp(a[k] - shift[k]) written in place of the output, partial[k] += e (added to total every block of runs), for the lanes of one run.</summary>
+    private ref struct ExpLanes(T* a, T* b, T* shift, T* partial, T* total, int width, T* pad) : IRunVisitor
     {
-        private nint _next;
+        private int _runs;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             T* source = a + offset;
-            T* target = packed ? destination + _next : destination + offset;
+            T* target = b + offset;
             nuint n = (nuint)width;
             nuint vector = (nuint)TS.Count;
             nuint j = 0;
@@ -585,35 +750,43 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             {
                 var e = TS.Exp(TS.Subtract(TS.Load(source + j), TS.Load(shift + j)));
                 TS.Store(e, target + j);
-                TS.Store(TS.Add(TS.Load(sum + j), e), sum + j);
+                TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
             }
 
             if (j < n)
             {
                 var e = TS.Exp(TS.Subtract(LoadPadded(pad, source + j, n - j, T.NegativeInfinity), TS.Load(shift + j)));
                 StorePartial(pad, e, target + j, n - j);
-                TS.Store(TS.Add(TS.Load(sum + j), e), sum + j);
+                TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
             }
 
-            _next += width;
+            if (++_runs == Streaming.LaneSumBlock)
+            {
+                _runs = 0;
+                Flush(partial, total, RoundUp(width));
+            }
         }
     }
 
-    /// <summary>b[k] = exp[k] · scale[k] for the lanes of one run, from the packed scratch (or in place).</summary>
-    private ref struct WriteLanes(T* source, T* b, T* scale, int width, bool packed, bool stream) : IRunVisitor
+    /// <summary>b[k] = exp[k] · scale[k] for the lanes of one run, from the gathered rows (pitch &gt; 0) or in place (pitch 0).</summary>
+    private ref struct WriteLanes(T* source, T* b, T* scale, int width, int pitch, bool stream) : IRunVisitor
     {
         private nint _next;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            ScaleStoreLanes(packed ? source + _next : source + offset, b + offset, scale, (nuint)width, stream);
-            _next += width;
+            ScaleStoreLanes(pitch > 0 ? source + _next : source + offset, b + offset, scale, (nuint)width, stream);
+            _next += pitch;
         }
     }
 
-    /// <summary>dot[k] += b[k] · dB[k] for the lanes of one run.</summary>
-    private readonly ref struct DotLanes(T* b, T* dB, T* dot, int width, T* pad) : IRunVisitor
+    /// <summary>partial[k] += b[k] · dB[k] for the lanes of one run, added to dot every block of runs.</summary>
+    private ref struct DotLanes(T* b, T* dB, T* partial, T* dot, int width, T* pad) : IRunVisitor
     {
+        private int _runs;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             T* x = b + offset;
@@ -623,20 +796,27 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             nuint j = 0;
             for (; j + vector <= n; j += vector)
             {
-                TS.Store(TS.MultiplyAdd(TS.Load(x + j), TS.Load(y + j), TS.Load(dot + j)), dot + j);
+                TS.Store(TS.MultiplyAdd(TS.Load(x + j), TS.Load(y + j), TS.Load(partial + j)), partial + j);
             }
 
             if (j < n)
             {
                 var left = LoadPadded(pad, x + j, n - j, T.Zero);
                 var right = LoadPadded(pad, y + j, n - j, T.Zero);
-                TS.Store(TS.MultiplyAdd(left, right, TS.Load(dot + j)), dot + j);
+                TS.Store(TS.MultiplyAdd(left, right, TS.Load(partial + j)), partial + j);
+            }
+
+            if (++_runs == Streaming.LaneSumBlock)
+            {
+                _runs = 0;
+                Flush(partial, dot, RoundUp(width));
             }
         }
     }
 
     private readonly ref struct BackwardLanes(T* b, T* dB, T* dA, T* dot, int width, bool stream) : IRunVisitor
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset) => BackwardStoreLanes(b + offset, dB + offset, dA + offset, dot, (nuint)width, stream);
     }
 }
