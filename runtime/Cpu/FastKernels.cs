@@ -31,6 +31,9 @@ internal static class Streaming
     /// </summary>
     internal const int LaneSumBlock = 64;
 
+    /// <summary>Sums along a run add this many vectors into a partial sum before adding it to the total, for the same reason.</summary>
+    internal const nuint SumBlock = 64;
+
     /// <summary>Room for one vector of any width, for padded loads and partial stores.</summary>
     internal const int PadElements = 64;
 }
@@ -125,19 +128,27 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
         }
     }
 
-    /// <summary>Writes exp(x - shift) over x (whole vectors) and returns its sum.</summary>
+    /// <summary>Writes exp(x - shift) over x (whole vectors) and returns its sum, added up by blocks of vectors.</summary>
     private static T ExpInPlace(T* x, nuint length, T shift)
     {
+        nuint width = (nuint)TS.Count;
         var shiftVector = TS.Create(shift);
-        var sum = TS.Create(T.Zero);
-        for (nuint i = 0; i < length; i += (nuint)TS.Count)
+        var total = TS.Create(T.Zero);
+        for (nuint start = 0; start < length; start += Streaming.SumBlock * width)
         {
-            var e = TS.Exp(TS.Subtract(TS.Load(x + i), shiftVector));
-            TS.Store(e, x + i);
-            sum = TS.Add(sum, e);
+            nuint end = Math.Min(length, start + Streaming.SumBlock * width);
+            var sum = TS.Create(T.Zero);
+            for (nuint i = start; i < end; i += width)
+            {
+                var e = TS.Exp(TS.Subtract(TS.Load(x + i), shiftVector));
+                TS.Store(e, x + i);
+                sum = TS.Add(sum, e);
+            }
+
+            total = TS.Add(total, sum);
         }
 
-        return TS.Sum(sum);
+        return TS.Sum(total);
     }
 
     /// <summary>total[k] += partial[k]; partial[k] = 0, over whole vectors.</summary>
@@ -628,13 +639,20 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             nuint n = (nuint)length;
             nuint width = (nuint)TS.Count;
             var shiftVector = TS.Create(shift);
-            TV sum = _sum;
+            TV total = _sum;
             nuint i = 0;
-            for (; i + width <= n; i += width)
+            while (i + width <= n)
             {
-                var e = TS.Exp(TS.Subtract(TS.Load(source + i), shiftVector));
-                TS.Store(e, target + i);
-                sum = TS.Add(sum, e);
+                nuint end = Math.Min(n / width * width, i + Streaming.SumBlock * width);
+                var sum = TS.Create(T.Zero);
+                for (; i < end; i += width)
+                {
+                    var e = TS.Exp(TS.Subtract(TS.Load(source + i), shiftVector));
+                    TS.Store(e, target + i);
+                    sum = TS.Add(sum, e);
+                }
+
+                total = TS.Add(total, sum);
             }
 
             if (i < n)
@@ -642,10 +660,10 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                 // Padding with -inf makes the padded lanes exp(-inf) = 0.
                 var e = TS.Exp(TS.Subtract(LoadPadded(pad, source + i, n - i, T.NegativeInfinity), shiftVector));
                 StorePartial(pad, e, target + i, n - i);
-                sum = TS.Add(sum, e);
+                total = TS.Add(total, e);
             }
 
-            _sum = sum;
+            _sum = total;
             _next += length;
         }
     }
@@ -680,12 +698,22 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             nuint width = (nuint)TS.Count;
             TV sum0 = _sum0, sum1 = _sum1, sum2 = TS.Create(T.Zero), sum3 = TS.Create(T.Zero);
             nuint i = 0;
-            for (; i + 4 * width <= n; i += 4 * width)
+            while (i + 4 * width <= n)
             {
-                sum0 = TS.MultiplyAdd(TS.Load(x + i), TS.Load(y + i), sum0);
-                sum1 = TS.MultiplyAdd(TS.Load(x + i + width), TS.Load(y + i + width), sum1);
-                sum2 = TS.MultiplyAdd(TS.Load(x + i + 2 * width), TS.Load(y + i + 2 * width), sum2);
-                sum3 = TS.MultiplyAdd(TS.Load(x + i + 3 * width), TS.Load(y + i + 3 * width), sum3);
+                nuint end = Math.Min(n / (4 * width) * (4 * width), i + Streaming.SumBlock * width);
+                TV block0 = TS.Create(T.Zero), block1 = block0, block2 = block0, block3 = block0;
+                for (; i < end; i += 4 * width)
+                {
+                    block0 = TS.MultiplyAdd(TS.Load(x + i), TS.Load(y + i), block0);
+                    block1 = TS.MultiplyAdd(TS.Load(x + i + width), TS.Load(y + i + width), block1);
+                    block2 = TS.MultiplyAdd(TS.Load(x + i + 2 * width), TS.Load(y + i + 2 * width), block2);
+                    block3 = TS.MultiplyAdd(TS.Load(x + i + 3 * width), TS.Load(y + i + 3 * width), block3);
+                }
+
+                sum0 = TS.Add(sum0, block0);
+                sum1 = TS.Add(sum1, block1);
+                sum2 = TS.Add(sum2, block2);
+                sum3 = TS.Add(sum3, block3);
             }
 
             for (; i + width <= n; i += width)
