@@ -31,12 +31,12 @@ public static class CpuSoftmax
     /// <summary>B = softmax of A over the layout's reduced axes.</summary>
     public static void Forward<TLayout>(ReadOnlySpan<float> a, Span<float> b, TLayout layout)
         where TLayout : struct, ISoftmaxLayout
-        => SoftmaxKernels<float, float, NativeOps<float>, TLayout>.Forward(a, b, layout);
+        => FastSoftmax<float>.Forward(a, b, layout);
 
     /// <inheritdoc cref="Forward{TLayout}(ReadOnlySpan{float}, Span{float}, TLayout)"/>
     public static void Forward<TLayout>(ReadOnlySpan<double> a, Span<double> b, TLayout layout)
         where TLayout : struct, ISoftmaxLayout
-        => SoftmaxKernels<double, double, NativeOps<double>, TLayout>.Forward(a, b, layout);
+        => FastSoftmax<double>.Forward(a, b, layout);
 
     /// <inheritdoc cref="Forward{TLayout}(ReadOnlySpan{float}, Span{float}, TLayout)"/>
     public static void Forward<TLayout>(ReadOnlySpan<Half> a, Span<Half> b, TLayout layout)
@@ -46,12 +46,12 @@ public static class CpuSoftmax
     /// <summary>dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each of the <paramref name="cotangents"/> tensors held back to back in dB.</summary>
     public static void Backward<TLayout>(ReadOnlySpan<float> b, ReadOnlySpan<float> dB, Span<float> dA, int cotangents, TLayout layout)
         where TLayout : struct, ISoftmaxLayout
-        => SoftmaxKernels<float, float, NativeOps<float>, TLayout>.Backward(b, dB, dA, cotangents, layout);
+        => FastSoftmax<float>.Backward(b, dB, dA, cotangents, layout);
 
     /// <inheritdoc cref="Backward{TLayout}(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, TLayout)"/>
     public static void Backward<TLayout>(ReadOnlySpan<double> b, ReadOnlySpan<double> dB, Span<double> dA, int cotangents, TLayout layout)
         where TLayout : struct, ISoftmaxLayout
-        => SoftmaxKernels<double, double, NativeOps<double>, TLayout>.Backward(b, dB, dA, cotangents, layout);
+        => FastSoftmax<double>.Backward(b, dB, dA, cotangents, layout);
 
     /// <inheritdoc cref="Backward{TLayout}(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, TLayout)"/>
     public static void Backward<TLayout>(ReadOnlySpan<Half> b, ReadOnlySpan<Half> dB, Span<Half> dA, int cotangents, TLayout layout)

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace SoftmaxGen.Runtime;
 
@@ -26,30 +27,28 @@ internal static class VectorExp
         const float Overflow = 88.7228394f;
         const float Underflow = -104f; // below it e^x rounds to 0
 
-        var clamped = Vector.MinNative(Vector.MaxNative(x, new Vector<float>(Underflow)), new Vector<float>(Overflow));
-        var shifted = Vector.FusedMultiplyAdd(clamped, new Vector<float>(Log2E), new Vector<float>(Shifter));
-        var k = shifted - new Vector<float>(Shifter);
-        var exponent = shifted.As<float, int>() - new Vector<float>(Shifter).As<float, int>();
+        var clamped = Vector.MinNative(Vector.MaxNative(x, Vector.Create(Underflow)), Vector.Create(Overflow));
+        var shifted = Vector.FusedMultiplyAdd(clamped, Vector.Create(Log2E), Vector.Create(Shifter));
+        var k = shifted - Vector.Create(Shifter);
+        var exponent = shifted.As<float, int>() - Vector.Create(Shifter).As<float, int>();
 
-        var r = Vector.FusedMultiplyAdd(k, new Vector<float>(-Ln2High), clamped);
-        r = Vector.FusedMultiplyAdd(k, new Vector<float>(-Ln2Low), r);
+        var r = Vector.FusedMultiplyAdd(k, Vector.Create(-Ln2High), clamped);
+        r = Vector.FusedMultiplyAdd(k, Vector.Create(-Ln2Low), r);
 
         // e^r ≈ 1 + r + r² (1/2 + r (1/6 + r (1/24 + r (1/120 + r (1/720 + ...))))), minimax-adjusted coefficients.
-        var p = new Vector<float>(1.9875691500e-4f);
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(1.3981999507e-3f));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(8.3334519073e-3f));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(4.1665795894e-2f));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(1.6666665459e-1f));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(5.0000001201e-1f));
+        var p = Vector.Create(1.9875691500e-4f);
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.3981999507e-3f));
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(8.3334519073e-3f));
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(4.1665795894e-2f));
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.6666665459e-1f));
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(5.0000001201e-1f));
         p = Vector.FusedMultiplyAdd(p, r * r, r) + Vector<float>.One;
 
         var half = Vector.ShiftRightArithmetic(exponent, 1);
         var result = p * Pow2(half) * Pow2(exponent - half);
 
-        result = Vector.ConditionalSelect(Vector.GreaterThan(x, new Vector<float>(Overflow)), new Vector<float>(float.PositiveInfinity), result);
+        result = Vector.ConditionalSelect(Vector.GreaterThan(x, Vector.Create(Overflow)), Vector.Create(float.PositiveInfinity), result);
         return Vector.ConditionalSelect(Vector.Equals(x, x), result, x);
-
-        static Vector<float> Pow2(Vector<int> exponent) => Vector.ShiftLeft(exponent + new Vector<int>(127), 23).As<int, float>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -62,35 +61,121 @@ internal static class VectorExp
         const double Overflow = 709.782712893384;
         const double Underflow = -746.0;
 
-        var clamped = Vector.MinNative(Vector.MaxNative(x, new Vector<double>(Underflow)), new Vector<double>(Overflow));
-        var shifted = Vector.FusedMultiplyAdd(clamped, new Vector<double>(Log2E), new Vector<double>(Shifter));
-        var k = shifted - new Vector<double>(Shifter);
-        var exponent = shifted.As<double, long>() - new Vector<double>(Shifter).As<double, long>();
+        var clamped = Vector.MinNative(Vector.MaxNative(x, Vector.Create(Underflow)), Vector.Create(Overflow));
+        var shifted = Vector.FusedMultiplyAdd(clamped, Vector.Create(Log2E), Vector.Create(Shifter));
+        var k = shifted - Vector.Create(Shifter);
+        var exponent = shifted.As<double, long>() - Vector.Create(Shifter).As<double, long>();
 
-        var r = Vector.FusedMultiplyAdd(k, new Vector<double>(-Ln2High), clamped);
-        r = Vector.FusedMultiplyAdd(k, new Vector<double>(-Ln2Low), r);
+        var r = Vector.FusedMultiplyAdd(k, Vector.Create(-Ln2High), clamped);
+        r = Vector.FusedMultiplyAdd(k, Vector.Create(-Ln2Low), r);
 
         // Taylor series of e^r to r^13: with |r| ≤ 0.35 the first term left out is below 2^-57.
-        var p = new Vector<double>(1.0 / 6227020800.0);
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(1.0 / 479001600.0));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(1.0 / 39916800.0));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(1.0 / 3628800.0));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(1.0 / 362880.0));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(1.0 / 40320.0));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(1.0 / 5040.0));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(1.0 / 720.0));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(1.0 / 120.0));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(1.0 / 24.0));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(1.0 / 6.0));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(0.5));
+        var p = Vector.Create(1.0 / 6227020800.0);
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 479001600.0));
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 39916800.0));
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 3628800.0));
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 362880.0));
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 40320.0));
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 5040.0));
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 720.0));
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 120.0));
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 24.0));
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 6.0));
+        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(0.5));
         p = Vector.FusedMultiplyAdd(p, r * r, r) + Vector<double>.One;
 
         var half = Vector.ShiftRightArithmetic(exponent, 1);
         var result = p * Pow2(half) * Pow2(exponent - half);
 
-        result = Vector.ConditionalSelect(Vector.GreaterThan(x, new Vector<double>(Overflow)), new Vector<double>(double.PositiveInfinity), result);
+        result = Vector.ConditionalSelect(Vector.GreaterThan(x, Vector.Create(Overflow)), Vector.Create(double.PositiveInfinity), result);
         return Vector.ConditionalSelect(Vector.Equals(x, x), result, x);
-
-        static Vector<double> Pow2(Vector<long> exponent) => Vector.ShiftLeft(exponent + new Vector<long>(1023), 52).As<long, double>();
     }
+
+    /// <summary>The same computation as <see cref="Exp(Vector{float})"/>, lane for lane, on 512-bit vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Exp(Vector512<float> x)
+    {
+        const float Shifter = 12582912f;
+        const float Log2E = 1.44269504088896341f;
+        const float Ln2High = 0.693359375f;
+        const float Ln2Low = -2.12194440e-4f;
+        const float Overflow = 88.7228394f;
+        const float Underflow = -104f;
+
+        var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(Underflow)), Vector512.Create(Overflow));
+        var shifted = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(Log2E), Vector512.Create(Shifter));
+        var k = shifted - Vector512.Create(Shifter);
+        var exponent = shifted.AsInt32() - Vector512.Create(Shifter).AsInt32();
+
+        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2High), clamped);
+        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Low), r);
+
+        var p = Vector512.Create(1.9875691500e-4f);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
+        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+
+        var half = Vector512.ShiftRightArithmetic(exponent, 1);
+        var result = p * Pow2(half) * Pow2(exponent - half);
+
+        result = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(Overflow)), Vector512.Create(float.PositiveInfinity), result);
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
+    }
+
+    /// <summary>The same computation as <see cref="Exp(Vector{double})"/>, lane for lane, on 512-bit vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<double> Exp(Vector512<double> x)
+    {
+        const double Shifter = 6755399441055744.0;
+        const double Log2E = 1.4426950408889634;
+        const double Ln2High = 6.93147180369123816490e-01;
+        const double Ln2Low = 1.90821492927058770002e-10;
+        const double Overflow = 709.782712893384;
+        const double Underflow = -746.0;
+
+        var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(Underflow)), Vector512.Create(Overflow));
+        var shifted = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(Log2E), Vector512.Create(Shifter));
+        var k = shifted - Vector512.Create(Shifter);
+        var exponent = shifted.AsInt64() - Vector512.Create(Shifter).AsInt64();
+
+        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2High), clamped);
+        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Low), r);
+
+        var p = Vector512.Create(1.0 / 6227020800.0);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 479001600.0));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 39916800.0));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 3628800.0));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 362880.0));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 40320.0));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 5040.0));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 720.0));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 120.0));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 24.0));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 6.0));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5));
+        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<double>.One;
+
+        var half = Vector512.ShiftRightArithmetic(exponent, 1);
+        var result = p * Pow2(half) * Pow2(exponent - half);
+
+        result = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(Overflow)), Vector512.Create(double.PositiveInfinity), result);
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
+    }
+
+    /// <summary>2^exponent for exponents in the normal range (float).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> Pow2(Vector<int> exponent) => Vector.ShiftLeft(exponent + Vector.Create(127), 23).As<int, float>();
+
+    /// <summary>2^exponent for exponents in the normal range (double).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<double> Pow2(Vector<long> exponent) => Vector.ShiftLeft(exponent + Vector.Create(1023L), 52).As<long, double>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Pow2(Vector512<int> exponent) => Vector512.ShiftLeft(exponent + Vector512.Create(127), 23).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<double> Pow2(Vector512<long> exponent) => Vector512.ShiftLeft(exponent + Vector512.Create(1023L), 52).AsDouble();
 }

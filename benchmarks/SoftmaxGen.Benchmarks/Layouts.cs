@@ -1,0 +1,29 @@
+using SoftmaxGen;
+
+namespace SoftmaxGen.Benchmarks;
+
+// The layouts of issue 4, compiled by the generator exactly as a user's project gets them.
+
+/// <summary>[rows, length], s1 = {1}: the last axis reduced (float).</summary>
+[Softmax(2, 1)]
+public static partial class RowsFloat { }
+
+/// <summary>[rows, length], s1 = {1}: the last axis reduced (double).</summary>
+[Softmax(2, 1, ElementType = typeof(double))]
+public static partial class RowsDouble { }
+
+/// <summary>[batch, channels, pixels], s1 = {1}: the last axis a batch axis, slices side by side as lanes (float).</summary>
+[Softmax(3, 1)]
+public static partial class ChannelsFloat { }
+
+/// <summary>[batch, channels, pixels], s1 = {1} (double).</summary>
+[Softmax(3, 1, ElementType = typeof(double))]
+public static partial class ChannelsDouble { }
+
+/// <summary>[a, b, c, d], s1 = {1, 3}: a slice is b runs of d elements, strided (float).</summary>
+[Softmax(4, 1, 3)]
+public static partial class ScatteredFloat { }
+
+/// <summary>[a, b, c, d], s1 = {1, 3} (double).</summary>
+[Softmax(4, 1, 3, ElementType = typeof(double))]
+public static partial class ScatteredDouble { }

@@ -1,0 +1,53 @@
+using System;
+using System.Linq;
+using BenchmarkDotNet.Running;
+
+namespace SoftmaxGen.Benchmarks;
+
+/// <summary>
+/// <c>dotnet run -c Release --project benchmarks/SoftmaxGen.Benchmarks -- ratios [--rounds N] [--float-only]</c>: the quick
+/// ratio table of issue 4; <c>-- chart [--out docs/benchmarks-bandwidth.svg]</c>: the bandwidth sweep and its chart;
+/// <c>-- bdn [BenchmarkDotNet arguments]</c>: the BenchmarkDotNet suite (short jobs).
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        string mode = args.Length > 0 ? args[0] : "ratios";
+        switch (mode)
+        {
+            case "ratios":
+                Console.WriteLine(RatioTable.Run(Option(args, "--rounds", 11), !args.Contains("--float-only")));
+                return 0;
+            case "chart":
+                Console.WriteLine(Chart.Run(
+                    OptionText(args, "--out", "docs/benchmarks-bandwidth.svg"),
+                    Option(args, "--rounds", 7),
+                    Option(args, "--min", 128),
+                    Option(args, "--max", 262144)));
+                return 0;
+            case "profile":
+                // profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS], e.g. profile forward float rows 100 or profile forward float 3x100 100000
+                Profile.Run(args[1], args[2], args[3], int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture), args.Length > 5 ? int.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture) : 1);
+                return 0;
+            case "bdn":
+                BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Skip(1).ToArray());
+                return 0;
+            default:
+                Console.Error.WriteLine("usage: ratios [--rounds N] [--float-only] | profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS] | chart [--out PATH] [--rounds N] [--min L] [--max L] | bdn [BenchmarkDotNet arguments]");
+                return 2;
+        }
+    }
+
+    private static int Option(string[] args, string name, int fallback)
+    {
+        int index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
+    }
+
+    private static string OptionText(string[] args, string name, string fallback)
+    {
+        int index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? args[index + 1] : fallback;
+    }
+}

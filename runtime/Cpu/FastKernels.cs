@@ -1,0 +1,900 @@
+using System;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
+namespace SoftmaxGen.Runtime;
+
+/// <summary>The sizes the streaming kernels are tuned with.</summary>
+internal static class Streaming
+{
+    /// <summary>
+    /// The per-thread buffer a slice (or a tile of lanes) is gathered into while it is read the first time: every
+    /// later pass works on it, contiguous and in L2 whatever the strides of the layout, and B is written once from
+    /// it. Backward holds B's and dB's slices in its two halves.
+    /// </summary>
+    internal const int ScratchBytes = 256 * 1024;
+
+    /// <summary>The widest tile of adjacent slices (lanes) processed together when the last axis is a batch axis.</summary>
+    internal const int MaxTileWidth = 1024;
+
+    /// <summary>
+    /// From this many output bytes on, outputs are written with non-temporal stores: the tensor cannot stay in the
+    /// caches anyway, and skipping them saves reading every output line before writing it.
+    /// </summary>
+    internal const long NonTemporalBytes = 8L << 20;
+
+    /// <summary>
+    /// Per-lane sums over the runs of a tile add this many runs into a partial sum before adding it to the total,
+    /// so that rounding errors grow with (runs / block + block) rather than with the number of runs.
+    /// </summary>
+    internal const int LaneSumBlock = 64;
+
+    /// <summary>Sums along a run add this many vectors into a partial sum before adding it to the total, for the same reason.</summary>
+    internal const nuint SumBlock = 64;
+
+    /// <summary>Room for one vector of any width, for padded loads and partial stores.</summary>
+    internal const int PadElements = 64;
+}
+
+/// <summary>A per-thread, pinned scratch buffer of <see cref="Streaming.ScratchBytes"/>.</summary>
+internal static unsafe class Scratch<T>
+    where T : unmanaged
+{
+    [ThreadStatic]
+    private static T[]? buffer;
+
+    public static int Length => Streaming.ScratchBytes / sizeof(T);
+
+    public static T* Get()
+    {
+        var array = buffer ??= GC.AllocateUninitializedArray<T>(Length, pinned: true);
+        return (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+    }
+}
+
+/// <summary>
+/// The CPU forward and backward for <see cref="float"/> and <see cref="double"/>, written over a vector type
+/// (<see cref="ISimd{TV, T}"/>) and the generated layout; the JIT compiles one copy per layout and vector type.
+/// </summary>
+/// <remarks>
+/// <para>Forward, per slice (or tile of adjacent slices, one lane each): pass 1 reads A once, from memory, takes the
+/// maximum and gathers the slice (tile) contiguously into a per-thread scratch buffer; pass 2 replaces it there
+/// by exp(A - max) and sums it; pass 3 writes B = scratch · (1 / sum). B is written once and never read, with
+/// non-temporal stores when the tensor is larger than the caches, so memory sees one read of A and one write of
+/// B, and the passes after the first work on contiguous data whatever the strides of the layout. A slice longer
+/// than the scratch buffer writes exp into B and rescales it in place instead.</para>
+/// <para>Backward, per slice (tile) and cotangent k: d = Σ B ∘ dB_k, then dA_k = B ∘ (dB_k - d), written with
+/// non-temporal stores for large tensors; B's slice comes from memory once and from the cache for every other k.</para>
+/// </remarks>
+[SkipLocalsInit]
+internal static unsafe class FastKernels<T, TV, TS, TLayout>
+    where T : unmanaged, IFloatingPointIeee754<T>
+    where TV : unmanaged
+    where TS : struct, ISimd<TV, T>
+    where TLayout : struct, ISoftmaxLayout
+{
+    public static void Forward(T* a, T* b, int count, TLayout layout)
+    {
+        bool stream = Streams(count);
+        if (layout.LanesInner)
+        {
+            var body = new ForwardTilesBody(a, b, layout, TileWidth(layout.InnerExtent, layout.SliceLength), stream);
+            CpuParallel.For(body.Items, body.ElementsPerItem, body);
+        }
+        else
+        {
+            CpuParallel.For(layout.SliceCount, layout.SliceLength, new ForwardSlicesBody(a, b, layout, stream));
+        }
+    }
+
+    public static void Backward(T* b, T* dB, T* dA, int count, int cotangents, TLayout layout)
+    {
+        bool stream = Streams((long)count * cotangents);
+        if (layout.LanesInner)
+        {
+            var body = new BackwardTilesBody(b, dB, dA, count, cotangents, layout, TileWidth(layout.InnerExtent, layout.SliceLength), stream);
+            CpuParallel.For(body.Items, body.ElementsPerItem * cotangents, body);
+        }
+        else
+        {
+            CpuParallel.For(layout.SliceCount, (long)layout.SliceLength * cotangents, new BackwardSlicesBody(b, dB, dA, count, cotangents, layout, stream));
+        }
+    }
+
+    private static bool Streams(long count) => TS.CanStream && count * sizeof(T) >= Streaming.NonTemporalBytes;
+
+    /// <summary>The number of adjacent slices in a tile: as many as keep a tile (all its runs) within half the scratch buffer.</summary>
+    private static int TileWidth(int lanes, int sliceLength)
+    {
+        int width = Streaming.MaxTileWidth;
+        while (width > 2 * TS.Count && (long)width * sliceLength * sizeof(T) > Streaming.ScratchBytes / 2)
+        {
+            width /= 2;
+        }
+
+        return Math.Min(width, lanes);
+    }
+
+    /// <summary><paramref name="count"/> rounded up to whole vectors.</summary>
+    private static nuint RoundUp(long count) => ((nuint)count + (nuint)TS.Count - 1) / (nuint)TS.Count * (nuint)TS.Count;
+
+    private static void Fill(T* destination, nuint first, nuint end, T value)
+    {
+        for (nuint i = first; i < end; i++)
+        {
+            destination[i] = value;
+        }
+    }
+
+    /// <summary>Writes exp(x - shift) over x (whole vectors) and returns its sum, added up by blocks of vectors.</summary>
+    private static T ExpInPlace(T* x, nuint length, T shift)
+    {
+        nuint width = (nuint)TS.Count;
+        var shiftVector = TS.Create(shift);
+        var total = TS.Create(T.Zero);
+        for (nuint start = 0; start < length; start += Streaming.SumBlock * width)
+        {
+            nuint end = Math.Min(length, start + Streaming.SumBlock * width);
+            var sum = TS.Create(T.Zero);
+            for (nuint i = start; i < end; i += width)
+            {
+                var e = TS.Exp(TS.Subtract(TS.Load(x + i), shiftVector));
+                TS.Store(e, x + i);
+                sum = TS.Add(sum, e);
+            }
+
+            total = TS.Add(total, sum);
+        }
+
+        return TS.Sum(total);
+    }
+
+    /// <summary>total[k] += partial[k]; partial[k] = 0, over whole vectors.</summary>
+    private static void Flush(T* partial, T* total, nuint rounded)
+    {
+        for (nuint j = 0; j < rounded; j += (nuint)TS.Count)
+        {
+            TS.Store(TS.Add(TS.Load(total + j), TS.Load(partial + j)), total + j);
+            TS.Store(TS.Create(T.Zero), partial + j);
+        }
+    }
+
+    private static void Fence(bool stream)
+    {
+        if (stream && Sse.IsSupported)
+        {
+            Sse.StoreFence();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV LoadPadded(T* pad, T* source, nuint count, T padding)
+    {
+        for (nuint lane = 0; lane < (nuint)TS.Count; lane++)
+        {
+            pad[lane] = lane < count ? source[lane] : padding;
+        }
+
+        return TS.Load(pad);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePartial(T* pad, TV value, T* destination, nuint count)
+    {
+        TS.Store(value, pad);
+        for (nuint lane = 0; lane < count; lane++)
+        {
+            destination[lane] = pad[lane];
+        }
+    }
+
+    /// <summary>How many leading elements of <paramref name="destination"/> to store one by one so that the rest is vector-aligned.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint Peel(T* destination)
+    {
+        nuint bytes = (nuint)TS.Count * (nuint)sizeof(T);
+        nuint misalignment = (nuint)destination % bytes;
+        return misalignment == 0 || misalignment % (nuint)sizeof(T) != 0 ? 0 : (bytes - misalignment) / (nuint)sizeof(T);
+    }
+
+    /// <summary>destination = source · scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaleStore(T* source, T* destination, nuint length, T scale, bool stream)
+    {
+        nuint width = (nuint)TS.Count;
+        var scaleVector = TS.Create(scale);
+        nuint i = 0;
+        if (stream && length >= 2 * width && (nuint)destination % (nuint)sizeof(T) == 0)
+        {
+            for (nuint peel = Peel(destination); i < peel; i++)
+            {
+                destination[i] = source[i] * scale;
+            }
+
+            for (; i + width <= length; i += width)
+            {
+                TS.StoreAlignedNonTemporal(TS.Multiply(TS.Load(source + i), scaleVector), destination + i);
+            }
+        }
+
+        for (; i + width <= length; i += width)
+        {
+            TS.Store(TS.Multiply(TS.Load(source + i), scaleVector), destination + i);
+        }
+
+        for (; i < length; i++)
+        {
+            destination[i] = source[i] * scale;
+        }
+    }
+
+    /// <summary>destination[k] = source[k] · scale[k].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaleStoreLanes(T* source, T* destination, T* scale, nuint length, bool stream)
+    {
+        nuint width = (nuint)TS.Count;
+        nuint i = 0;
+        if (stream && length >= 2 * width && (nuint)destination % (nuint)sizeof(T) == 0)
+        {
+            for (nuint peel = Peel(destination); i < peel; i++)
+            {
+                destination[i] = source[i] * scale[i];
+            }
+
+            for (; i + width <= length; i += width)
+            {
+                TS.StoreAlignedNonTemporal(TS.Multiply(TS.Load(source + i), TS.Load(scale + i)), destination + i);
+            }
+        }
+
+        for (; i + width <= length; i += width)
+        {
+            TS.Store(TS.Multiply(TS.Load(source + i), TS.Load(scale + i)), destination + i);
+        }
+
+        for (; i < length; i++)
+        {
+            destination[i] = source[i] * scale[i];
+        }
+    }
+
+    /// <summary>dA = b ∘ (dB - dot).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BackwardStore(T* b, T* dB, T* dA, nuint length, T dot, bool stream)
+    {
+        nuint width = (nuint)TS.Count;
+        var dotVector = TS.Create(dot);
+        nuint i = 0;
+        if (stream && length >= 2 * width && (nuint)dA % (nuint)sizeof(T) == 0)
+        {
+            for (nuint peel = Peel(dA); i < peel; i++)
+            {
+                dA[i] = b[i] * (dB[i] - dot);
+            }
+
+            for (; i + width <= length; i += width)
+            {
+                TS.StoreAlignedNonTemporal(TS.Multiply(TS.Load(b + i), TS.Subtract(TS.Load(dB + i), dotVector)), dA + i);
+            }
+        }
+
+        for (; i + width <= length; i += width)
+        {
+            TS.Store(TS.Multiply(TS.Load(b + i), TS.Subtract(TS.Load(dB + i), dotVector)), dA + i);
+        }
+
+        for (; i < length; i++)
+        {
+            dA[i] = b[i] * (dB[i] - dot);
+        }
+    }
+
+    /// <summary>dA[k] = b[k] · (dB[k] - dot[k]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BackwardStoreLanes(T* b, T* dB, T* dA, T* dot, nuint length, bool stream)
+    {
+        nuint width = (nuint)TS.Count;
+        nuint i = 0;
+        if (stream && length >= 2 * width && (nuint)dA % (nuint)sizeof(T) == 0)
+        {
+            for (nuint peel = Peel(dA); i < peel; i++)
+            {
+                dA[i] = b[i] * (dB[i] - dot[i]);
+            }
+
+            for (; i + width <= length; i += width)
+            {
+                TS.StoreAlignedNonTemporal(TS.Multiply(TS.Load(b + i), TS.Subtract(TS.Load(dB + i), TS.Load(dot + i))), dA + i);
+            }
+        }
+
+        for (; i + width <= length; i += width)
+        {
+            TS.Store(TS.Multiply(TS.Load(b + i), TS.Subtract(TS.Load(dB + i), TS.Load(dot + i))), dA + i);
+        }
+
+        for (; i < length; i++)
+        {
+            dA[i] = b[i] * (dB[i] - dot[i]);
+        }
+    }
+
+    private readonly struct ForwardSlicesBody(T* a, T* b, TLayout layout, bool stream) : IParallelBody
+    {
+        public void Run(int first, int end)
+        {
+            T* pad = stackalloc T[Streaming.PadElements];
+            T* scratch = Scratch<T>.Get();
+            int length = layout.InnerExtent;
+            int sliceLength = layout.SliceLength;
+            nuint padded = RoundUp(sliceLength);
+            bool gather = padded + (nuint)TS.Count <= (nuint)Scratch<T>.Length;
+            for (int slice = first; slice < end; slice++)
+            {
+                int origin = layout.Origin(slice);
+                if (gather)
+                {
+                    // Pass 1 reads A once and gathers it, contiguous, into scratch; -inf pads the last vector.
+                    var max = new GatherMaxRuns(a, scratch, length, pad);
+                    layout.ForEachRun(origin, ref max);
+                    Fill(scratch, (nuint)sliceLength, padded, T.NegativeInfinity);
+                    T shift = max.Result;
+                    T sum = ExpInPlace(scratch, padded, T.IsNegativeInfinity(shift) ? T.Zero : shift);
+                    var write = new WriteRuns(scratch, b, length, sum == T.Zero ? T.Zero : T.One / sum, packed: true, stream);
+                    layout.ForEachRun(origin, ref write);
+                }
+                else
+                {
+                    // A slice longer than the scratch: exp goes to B, then B is rescaled in place.
+                    var max = new MaxRuns(a, length, pad);
+                    layout.ForEachRun(origin, ref max);
+                    T shift = max.Result;
+                    var exp = new ExpRuns(a, b, length, T.IsNegativeInfinity(shift) ? T.Zero : shift, packed: false, pad);
+                    layout.ForEachRun(origin, ref exp);
+                    T sum = exp.Result;
+                    var write = new WriteRuns(b, b, length, sum == T.Zero ? T.Zero : T.One / sum, packed: false, stream: false);
+                    layout.ForEachRun(origin, ref write);
+                }
+            }
+
+            Fence(stream);
+        }
+    }
+
+    private readonly struct BackwardSlicesBody(T* b, T* dB, T* dA, int count, int cotangents, TLayout layout, bool stream) : IParallelBody
+    {
+        public void Run(int first, int end)
+        {
+            T* pad = stackalloc T[Streaming.PadElements];
+            int length = layout.InnerExtent;
+            for (int slice = first; slice < end; slice++)
+            {
+                int origin = layout.Origin(slice);
+                for (int k = 0; k < cotangents; k++)
+                {
+                    // B's slice comes from memory for k = 0 and from the cache for the other cotangents.
+                    T* cotangent = dB + (nint)k * count;
+                    var dot = new DotRuns(b, cotangent, length, pad);
+                    layout.ForEachRun(origin, ref dot);
+                    var write = new BackwardRuns(b, cotangent, dA + (nint)k * count, length, dot.Result, stream);
+                    layout.ForEachRun(origin, ref write);
+                }
+            }
+
+            Fence(stream);
+        }
+    }
+
+    private readonly struct ForwardTilesBody(T* a, T* b, TLayout layout, int tileWidth, bool stream) : IParallelBody
+    {
+        private int Tiles => (layout.InnerExtent + tileWidth - 1) / tileWidth;
+
+        public int Items => layout.SliceCount / layout.InnerExtent * Tiles;
+
+        public long ElementsPerItem => (long)tileWidth * layout.SliceLength;
+
+        public void Run(int first, int end)
+        {
+            T* pad = stackalloc T[Streaming.PadElements];
+            T* shift = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
+            T* scale = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
+            T* partial = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
+            T* scratch = Scratch<T>.Get();
+            int lanes = layout.InnerExtent;
+            int rows = layout.SliceLength;
+            int tiles = Tiles;
+            nuint vector = (nuint)TS.Count;
+            nuint pitch = RoundUp(tileWidth);
+            bool gather = pitch * (nuint)rows + vector <= (nuint)Scratch<T>.Length;
+            for (int item = first; item < end; item++)
+            {
+                int column = item % tiles * tileWidth;
+                int width = Math.Min(tileWidth, lanes - column);
+                int origin = layout.Origin(item / tiles) + column;
+                nuint rounded = RoundUp(width);
+
+                var negativeInfinity = TS.Create(T.NegativeInfinity);
+                for (nuint j = 0; j < rounded; j += vector)
+                {
+                    TS.Store(negativeInfinity, shift + j);
+                    TS.Store(TS.Create(T.Zero), scale + j);
+                    TS.Store(TS.Create(T.Zero), partial + j);
+                }
+
+                if (gather)
+                {
+                    // Pass 1 reads the tile once and gathers it into scratch, one row of pitch elements per run.
+                    var max = new GatherMaxLanes(a, scratch, shift, width, pitch, pad);
+                    layout.ForEachRun(origin, ref max);
+                    for (nuint j = 0; j < rounded; j += vector)
+                    {
+                        TS.Store(TS.Shift(TS.Load(shift + j)), shift + j);
+                    }
+
+                    for (nuint row = 0; row < (nuint)rows; row++)
+                    {
+                        T* x = scratch + row * pitch;
+                        for (nuint j = 0; j < rounded; j += vector)
+                        {
+                            var e = TS.Exp(TS.Subtract(TS.Load(x + j), TS.Load(shift + j)));
+                            TS.Store(e, x + j);
+                            TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
+                        }
+
+                        if ((row + 1) % Streaming.LaneSumBlock == 0)
+                        {
+                            Flush(partial, scale, rounded);
+                        }
+                    }
+                }
+                else
+                {
+                    var max = new MaxLanes(a, shift, width, pad);
+                    layout.ForEachRun(origin, ref max);
+                    for (nuint j = 0; j < rounded; j += vector)
+                    {
+                        TS.Store(TS.Shift(TS.Load(shift + j)), shift + j);
+                    }
+
+                    var exp = new ExpLanes(a, b, shift, partial, scale, width, pad);
+                    layout.ForEachRun(origin, ref exp);
+                }
+
+                Flush(partial, scale, rounded);
+                for (nuint j = 0; j < rounded; j += vector)
+                {
+                    TS.Store(TS.Reciprocal(TS.Load(scale + j)), scale + j);
+                }
+
+                var write = new WriteLanes(gather ? scratch : b, b, scale, width, gather ? (int)pitch : 0, gather && stream);
+                layout.ForEachRun(origin, ref write);
+            }
+
+            Fence(stream);
+        }
+    }
+
+    private readonly struct BackwardTilesBody(T* b, T* dB, T* dA, int count, int cotangents, TLayout layout, int tileWidth, bool stream) : IParallelBody
+    {
+        private int Tiles => (layout.InnerExtent + tileWidth - 1) / tileWidth;
+
+        public int Items => layout.SliceCount / layout.InnerExtent * Tiles;
+
+        public long ElementsPerItem => (long)tileWidth * layout.SliceLength;
+
+        public void Run(int first, int end)
+        {
+            T* pad = stackalloc T[Streaming.PadElements];
+            T* dot = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
+            T* partial = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
+            int lanes = layout.InnerExtent;
+            int tiles = Tiles;
+            nuint vector = (nuint)TS.Count;
+            for (int item = first; item < end; item++)
+            {
+                int column = item % tiles * tileWidth;
+                int width = Math.Min(tileWidth, lanes - column);
+                int origin = layout.Origin(item / tiles) + column;
+                nuint rounded = RoundUp(width);
+                for (int k = 0; k < cotangents; k++)
+                {
+                    // B's tile comes from memory for k = 0 and from the cache for the other cotangents.
+                    for (nuint j = 0; j < rounded; j += vector)
+                    {
+                        TS.Store(TS.Create(T.Zero), dot + j);
+                        TS.Store(TS.Create(T.Zero), partial + j);
+                    }
+
+                    T* cotangent = dB + (nint)k * count;
+                    var sum = new DotLanes(b, cotangent, partial, dot, width, pad);
+                    layout.ForEachRun(origin, ref sum);
+                    Flush(partial, dot, rounded);
+                    var write = new BackwardLanes(b, cotangent, dA + (nint)k * count, dot, width, stream);
+                    layout.ForEachRun(origin, ref write);
+                }
+            }
+
+            Fence(stream);
+        }
+    }
+
+    /// <summary>Copies the runs, back to back, into scratch while taking their maximum; the last vector of a run is padded with -inf.</summary>
+    private ref struct GatherMaxRuns(T* a, T* scratch, int length, T* pad) : IRunVisitor
+    {
+        private TV _max0 = TS.Create(T.NegativeInfinity);
+        private TV _max1 = TS.Create(T.NegativeInfinity);
+        private nint _next;
+
+        public readonly T Result => TS.MaxAcross(TS.Max(_max0, _max1));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset)
+        {
+            T* source = a + offset;
+            T* target = scratch + _next;
+            nuint n = (nuint)length;
+            nuint width = (nuint)TS.Count;
+            TV max0 = _max0, max1 = _max1;
+            nuint i = 0;
+            for (; i + 2 * width <= n; i += 2 * width)
+            {
+                var x0 = TS.Load(source + i);
+                var x1 = TS.Load(source + i + width);
+                TS.Store(x0, target + i);
+                TS.Store(x1, target + i + width);
+                max0 = TS.Max(max0, x0);
+                max1 = TS.Max(max1, x1);
+            }
+
+            for (; i < n; i += width)
+            {
+                var x = i + width <= n ? TS.Load(source + i) : LoadPadded(pad, source + i, n - i, T.NegativeInfinity);
+                TS.Store(x, target + i);
+                max0 = TS.Max(max0, x);
+            }
+
+            _max0 = max0;
+            _max1 = max1;
+            _next += length;
+        }
+    }
+
+    /// <summary>Copies each run (a row of lanes) into a row of scratch while taking the per-lane maximum; padding lanes hold -inf.</summary>
+    private ref struct GatherMaxLanes(T* a, T* scratch, T* max, int width, nuint pitch, T* pad) : IRunVisitor
+    {
+        private nint _next;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset)
+        {
+            T* source = a + offset;
+            T* target = scratch + _next;
+            nuint n = (nuint)width;
+            nuint vector = (nuint)TS.Count;
+            for (nuint j = 0; j < n; j += vector)
+            {
+                var x = j + vector <= n ? TS.Load(source + j) : LoadPadded(pad, source + j, n - j, T.NegativeInfinity);
+                TS.Store(x, target + j);
+                TS.Store(TS.Max(TS.Load(max + j), x), max + j);
+            }
+
+            _next += (nint)pitch;
+        }
+    }
+
+    /// <summary>The maximum over runs, in vector accumulators reduced once at the end.</summary>
+    private ref struct MaxRuns(T* a, int length, T* pad) : IRunVisitor
+    {
+        private TV _max0 = TS.Create(T.NegativeInfinity);
+        private TV _max1 = TS.Create(T.NegativeInfinity);
+
+        public readonly T Result => TS.MaxAcross(TS.Max(_max0, _max1));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset)
+        {
+            T* source = a + offset;
+            nuint n = (nuint)length;
+            nuint width = (nuint)TS.Count;
+            TV max0 = _max0, max1 = _max1, max2 = _max0, max3 = _max1;
+            nuint i = 0;
+            for (; i + 4 * width <= n; i += 4 * width)
+            {
+                max0 = TS.Max(max0, TS.Load(source + i));
+                max1 = TS.Max(max1, TS.Load(source + i + width));
+                max2 = TS.Max(max2, TS.Load(source + i + 2 * width));
+                max3 = TS.Max(max3, TS.Load(source + i + 3 * width));
+            }
+
+            for (; i + width <= n; i += width)
+            {
+                max0 = TS.Max(max0, TS.Load(source + i));
+            }
+
+            if (i < n)
+            {
+                max1 = TS.Max(max1, LoadPadded(pad, source + i, n - i, T.NegativeInfinity));
+            }
+
+            _max0 = TS.Max(max0, max2);
+            _max1 = TS.Max(max1, max3);
+        }
+    }
+
+    /// <summary>exp(a - shift) of every run, written packed to scratch (or in place of the output), and its sum.</summary>
+    private ref struct ExpRuns(T* a, T* destination, int length, T shift, bool packed, T* pad) : IRunVisitor
+    {
+        private TV _sum = TS.Create(T.Zero);
+        private nint _next;
+
+        public readonly T Result => TS.Sum(_sum);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset)
+        {
+            T* source = a + offset;
+            T* target = packed ? destination + _next : destination + offset;
+            nuint n = (nuint)length;
+            nuint width = (nuint)TS.Count;
+            var shiftVector = TS.Create(shift);
+            TV total = _sum;
+            nuint i = 0;
+            while (i + width <= n)
+            {
+                nuint end = Math.Min(n / width * width, i + Streaming.SumBlock * width);
+                var sum = TS.Create(T.Zero);
+                for (; i < end; i += width)
+                {
+                    var e = TS.Exp(TS.Subtract(TS.Load(source + i), shiftVector));
+                    TS.Store(e, target + i);
+                    sum = TS.Add(sum, e);
+                }
+
+                total = TS.Add(total, sum);
+            }
+
+            if (i < n)
+            {
+                // Padding with -inf makes the padded lanes exp(-inf) = 0.
+                var e = TS.Exp(TS.Subtract(LoadPadded(pad, source + i, n - i, T.NegativeInfinity), shiftVector));
+                StorePartial(pad, e, target + i, n - i);
+                total = TS.Add(total, e);
+            }
+
+            _sum = total;
+            _next += length;
+        }
+    }
+
+    /// <summary>b = exp · scale, from the packed scratch (or in place).</summary>
+    private ref struct WriteRuns(T* source, T* b, int length, T scale, bool packed, bool stream) : IRunVisitor
+    {
+        private nint _next;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset)
+        {
+            ScaleStore(packed ? source + _next : source + offset, b + offset, (nuint)length, scale, stream);
+            _next += length;
+        }
+    }
+
+    /// <summary>Σ b ∘ dB over runs, in vector accumulators reduced once at the end.</summary>
+    private ref struct DotRuns(T* b, T* dB, int length, T* pad) : IRunVisitor
+    {
+        private TV _sum0 = TS.Create(T.Zero);
+        private TV _sum1 = TS.Create(T.Zero);
+
+        public readonly T Result => TS.Sum(TS.Add(_sum0, _sum1));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset)
+        {
+            T* x = b + offset;
+            T* y = dB + offset;
+            nuint n = (nuint)length;
+            nuint width = (nuint)TS.Count;
+            TV sum0 = _sum0, sum1 = _sum1, sum2 = TS.Create(T.Zero), sum3 = TS.Create(T.Zero);
+            nuint i = 0;
+            while (i + 4 * width <= n)
+            {
+                nuint end = Math.Min(n / (4 * width) * (4 * width), i + Streaming.SumBlock * width);
+                TV block0 = TS.Create(T.Zero), block1 = block0, block2 = block0, block3 = block0;
+                for (; i < end; i += 4 * width)
+                {
+                    block0 = TS.MultiplyAdd(TS.Load(x + i), TS.Load(y + i), block0);
+                    block1 = TS.MultiplyAdd(TS.Load(x + i + width), TS.Load(y + i + width), block1);
+                    block2 = TS.MultiplyAdd(TS.Load(x + i + 2 * width), TS.Load(y + i + 2 * width), block2);
+                    block3 = TS.MultiplyAdd(TS.Load(x + i + 3 * width), TS.Load(y + i + 3 * width), block3);
+                }
+
+                sum0 = TS.Add(sum0, block0);
+                sum1 = TS.Add(sum1, block1);
+                sum2 = TS.Add(sum2, block2);
+                sum3 = TS.Add(sum3, block3);
+            }
+
+            for (; i + width <= n; i += width)
+            {
+                sum0 = TS.MultiplyAdd(TS.Load(x + i), TS.Load(y + i), sum0);
+            }
+
+            if (i < n)
+            {
+                var left = LoadPadded(pad, x + i, n - i, T.Zero);
+                var right = LoadPadded(pad, y + i, n - i, T.Zero);
+                sum1 = TS.MultiplyAdd(left, right, sum1);
+            }
+
+            _sum0 = TS.Add(sum0, sum2);
+            _sum1 = TS.Add(sum1, sum3);
+        }
+    }
+
+    private readonly ref struct BackwardRuns(T* b, T* dB, T* dA, int length, T dot, bool stream) : IRunVisitor
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset) => BackwardStore(b + offset, dB + offset, dA + offset, (nuint)length, dot, stream);
+    }
+
+    /// <summary>max[k] = max(max[k], a[k]) for the lanes of one run.</summary>
+    private readonly ref struct MaxLanes(T* a, T* max, int width, T* pad) : IRunVisitor
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset)
+        {
+            T* source = a + offset;
+            nuint n = (nuint)width;
+            nuint vector = (nuint)TS.Count;
+            nuint j = 0;
+            for (; j + vector <= n; j += vector)
+            {
+                TS.Store(TS.Max(TS.Load(max + j), TS.Load(source + j)), max + j);
+            }
+
+            if (j < n)
+            {
+                TS.Store(TS.Max(TS.Load(max + j), LoadPadded(pad, source + j, n - j, T.NegativeInfinity)), max + j);
+            }
+        }
+    }
+
+    /// <summary>e = exp(a[k] - shift[k]) written in place of the output, partial[k] += e (added to total every block of runs), for the lanes of one run.</summary>
+    private ref struct ExpLanes(T* a, T* b, T* shift, T* partial, T* total, int width, T* pad) : IRunVisitor
+    {
+        private int _runs;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset)
+        {
+            T* source = a + offset;
+            T* target = b + offset;
+            nuint n = (nuint)width;
+            nuint vector = (nuint)TS.Count;
+            nuint j = 0;
+            for (; j + vector <= n; j += vector)
+            {
+                var e = TS.Exp(TS.Subtract(TS.Load(source + j), TS.Load(shift + j)));
+                TS.Store(e, target + j);
+                TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
+            }
+
+            if (j < n)
+            {
+                var e = TS.Exp(TS.Subtract(LoadPadded(pad, source + j, n - j, T.NegativeInfinity), TS.Load(shift + j)));
+                StorePartial(pad, e, target + j, n - j);
+                TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
+            }
+
+            if (++_runs == Streaming.LaneSumBlock)
+            {
+                _runs = 0;
+                Flush(partial, total, RoundUp(width));
+            }
+        }
+    }
+
+    /// <summary>b[k] = exp[k] · scale[k] for the lanes of one run, from the gathered rows (pitch &gt; 0) or in place (pitch 0).</summary>
+    private ref struct WriteLanes(T* source, T* b, T* scale, int width, int pitch, bool stream) : IRunVisitor
+    {
+        private nint _next;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset)
+        {
+            ScaleStoreLanes(pitch > 0 ? source + _next : source + offset, b + offset, scale, (nuint)width, stream);
+            _next += pitch;
+        }
+    }
+
+    /// <summary>partial[k] += b[k] · dB[k] for the lanes of one run, added to dot every block of runs.</summary>
+    private ref struct DotLanes(T* b, T* dB, T* partial, T* dot, int width, T* pad) : IRunVisitor
+    {
+        private int _runs;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset)
+        {
+            T* x = b + offset;
+            T* y = dB + offset;
+            nuint n = (nuint)width;
+            nuint vector = (nuint)TS.Count;
+            nuint j = 0;
+            for (; j + vector <= n; j += vector)
+            {
+                TS.Store(TS.MultiplyAdd(TS.Load(x + j), TS.Load(y + j), TS.Load(partial + j)), partial + j);
+            }
+
+            if (j < n)
+            {
+                var left = LoadPadded(pad, x + j, n - j, T.Zero);
+                var right = LoadPadded(pad, y + j, n - j, T.Zero);
+                TS.Store(TS.MultiplyAdd(left, right, TS.Load(partial + j)), partial + j);
+            }
+
+            if (++_runs == Streaming.LaneSumBlock)
+            {
+                _runs = 0;
+                Flush(partial, dot, RoundUp(width));
+            }
+        }
+    }
+
+    private readonly ref struct BackwardLanes(T* b, T* dB, T* dA, T* dot, int width, bool stream) : IRunVisitor
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset) => BackwardStoreLanes(b + offset, dB + offset, dA + offset, dot, (nuint)width, stream);
+    }
+}
+
+/// <summary>Entry of the float and double kernels: pins the spans and picks the widest accelerated vector type.</summary>
+internal static unsafe class FastSoftmax<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static void Forward<TLayout>(ReadOnlySpan<T> a, Span<T> b, TLayout layout)
+        where TLayout : struct, ISoftmaxLayout
+    {
+        if (a.IsEmpty)
+        {
+            return;
+        }
+
+        fixed (T* source = a)
+        fixed (T* destination = b)
+        {
+            if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            {
+                FastKernels<T, System.Runtime.Intrinsics.Vector512<T>, Simd512<T>, TLayout>.Forward(source, destination, a.Length, layout);
+            }
+            else
+            {
+                FastKernels<T, Vector<T>, SimdVector<T>, TLayout>.Forward(source, destination, a.Length, layout);
+            }
+        }
+    }
+
+    public static void Backward<TLayout>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, int cotangents, TLayout layout)
+        where TLayout : struct, ISoftmaxLayout
+    {
+        if (b.IsEmpty)
+        {
+            return;
+        }
+
+        fixed (T* output = b)
+        fixed (T* cotangent = dB)
+        fixed (T* destination = dA)
+        {
+            if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            {
+                FastKernels<T, System.Runtime.Intrinsics.Vector512<T>, Simd512<T>, TLayout>.Backward(output, cotangent, destination, b.Length, cotangents, layout);
+            }
+            else
+            {
+                FastKernels<T, Vector<T>, SimdVector<T>, TLayout>.Backward(output, cotangent, destination, b.Length, cotangents, layout);
+            }
+        }
+    }
+}

@@ -1,0 +1,234 @@
+using System;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace SoftmaxGen.Runtime;
+
+/// <summary>
+/// The vector operations the streaming kernels (<see cref="FastKernels{T, TV, TS, TLayout}"/>) are written with,
+/// over one vector type <typeparamref name="TV"/> of <typeparamref name="T"/>: <see cref="Vector512{T}"/> where the
+/// hardware accelerates it, else <see cref="Vector{T}"/>. Every implementation is a struct, so the JIT compiles the
+/// kernels once per vector type with every call inlined.
+/// </summary>
+internal unsafe interface ISimd<TV, T>
+    where TV : unmanaged
+    where T : unmanaged
+{
+    /// <summary>Elements per vector.</summary>
+    static abstract int Count { get; }
+
+    /// <summary>Whether <see cref="StoreAlignedNonTemporal"/> bypasses the caches (otherwise it is a plain store).</summary>
+    static abstract bool CanStream { get; }
+
+    static abstract TV Load(T* source);
+
+    static abstract void Store(TV value, T* destination);
+
+    /// <summary>Stores to a destination aligned to the vector's size, past the caches where <see cref="CanStream"/>.</summary>
+    static abstract void StoreAlignedNonTemporal(TV value, T* destination);
+
+    static abstract TV Create(T value);
+
+    static abstract TV Add(TV x, TV y);
+
+    static abstract TV Subtract(TV x, TV y);
+
+    static abstract TV Multiply(TV x, TV y);
+
+    /// <summary>x · y + z, rounded once.</summary>
+    static abstract TV MultiplyAdd(TV x, TV y, TV z);
+
+    /// <summary>The native maximum: may return either operand when one is NaN.</summary>
+    static abstract TV Max(TV x, TV y);
+
+    /// <summary>exp per lane, with no data-dependent path (<see cref="VectorExp"/>).</summary>
+    static abstract TV Exp(TV x);
+
+    /// <summary>Per lane: 0 where <paramref name="max"/> is -∞ (a fully masked slice), else max.</summary>
+    static abstract TV Shift(TV max);
+
+    /// <summary>Per lane: 0 where <paramref name="sum"/> is 0, else 1 / sum.</summary>
+    static abstract TV Reciprocal(TV sum);
+
+    /// <summary>The sum of the lanes, in a fixed order.</summary>
+    static abstract T Sum(TV x);
+
+    /// <summary>The native maximum of the lanes.</summary>
+    static abstract T MaxAcross(TV x);
+}
+
+/// <summary><see cref="ISimd{TV, T}"/> over <see cref="Vector512{T}"/>, for <see cref="float"/> and <see cref="double"/>.</summary>
+internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int Count => Vector512<T>.Count;
+
+    public static bool CanStream => Avx512F.IsSupported;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Load(T* source) => Vector512.Load(source);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector512<T> value, T* destination) => value.Store(destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreAlignedNonTemporal(Vector512<T> value, T* destination) => value.StoreAlignedNonTemporal(destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Create(T value) => Vector512.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Add(Vector512<T> x, Vector512<T> y) => x + y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Subtract(Vector512<T> x, Vector512<T> y) => x - y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Multiply(Vector512<T> x, Vector512<T> y) => x * y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> MultiplyAdd(Vector512<T> x, Vector512<T> y, Vector512<T> z)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            return Vector512.FusedMultiplyAdd(x.As<T, float>(), y.As<T, float>(), z.As<T, float>()).As<float, T>();
+        }
+
+        return Vector512.FusedMultiplyAdd(x.As<T, double>(), y.As<T, double>(), z.As<T, double>()).As<double, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Max(Vector512<T> x, Vector512<T> y) => Vector512.MaxNative(x, y);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Exp(Vector512<T> x)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            return VectorExp.Exp(x.As<T, float>()).As<float, T>();
+        }
+
+        return VectorExp.Exp(x.As<T, double>()).As<double, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Shift(Vector512<T> max)
+        => Vector512.ConditionalSelect(Vector512.Equals(max, Vector512.Create(T.NegativeInfinity)), Vector512<T>.Zero, max);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Reciprocal(Vector512<T> sum)
+        => Vector512.ConditionalSelect(Vector512.Equals(sum, Vector512<T>.Zero), Vector512<T>.Zero, Vector512<T>.One / sum);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector512<T> x) => Vector512.Sum(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T MaxAcross(Vector512<T> x)
+    {
+        var half = Vector256.MaxNative(x.GetLower(), x.GetUpper());
+        var quarter = Vector128.MaxNative(half.GetLower(), half.GetUpper());
+        T max = quarter.GetElement(0);
+        for (int lane = 1; lane < Vector128<T>.Count; lane++)
+        {
+            T value = quarter.GetElement(lane);
+            max = value > max ? value : max;
+        }
+
+        return max;
+    }
+}
+
+/// <summary><see cref="ISimd{TV, T}"/> over <see cref="Vector{T}"/> (any width the platform gives), for <see cref="float"/> and <see cref="double"/>.</summary>
+internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int Count => Vector<T>.Count;
+
+    public static bool CanStream => Vector<byte>.Count == 32 ? Avx.IsSupported : Vector<byte>.Count == 16 && Sse2.IsSupported;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Load(T* source) => Vector.Load(source);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector<T> value, T* destination) => value.Store(destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreAlignedNonTemporal(Vector<T> value, T* destination)
+    {
+        if (Vector<byte>.Count == 32)
+        {
+            value.AsVector256().StoreAlignedNonTemporal(destination);
+        }
+        else if (Vector<byte>.Count == 16)
+        {
+            value.AsVector128().StoreAlignedNonTemporal(destination);
+        }
+        else
+        {
+            value.Store(destination);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Create(T value) => Vector.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Add(Vector<T> x, Vector<T> y) => x + y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Subtract(Vector<T> x, Vector<T> y) => x - y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Multiply(Vector<T> x, Vector<T> y) => x * y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> MultiplyAdd(Vector<T> x, Vector<T> y, Vector<T> z)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            return Vector.FusedMultiplyAdd(x.As<T, float>(), y.As<T, float>(), z.As<T, float>()).As<float, T>();
+        }
+
+        return Vector.FusedMultiplyAdd(x.As<T, double>(), y.As<T, double>(), z.As<T, double>()).As<double, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Max(Vector<T> x, Vector<T> y) => Vector.MaxNative(x, y);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Exp(Vector<T> x)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            return VectorExp.Exp(x.As<T, float>()).As<float, T>();
+        }
+
+        return VectorExp.Exp(x.As<T, double>()).As<double, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Shift(Vector<T> max)
+        => Vector.ConditionalSelect(Vector.Equals(max, Vector.Create(T.NegativeInfinity)), Vector<T>.Zero, max);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Reciprocal(Vector<T> sum)
+        => Vector.ConditionalSelect(Vector.Equals(sum, Vector<T>.Zero), Vector<T>.Zero, Vector<T>.One / sum);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector<T> x) => Vector.Sum(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T MaxAcross(Vector<T> x)
+    {
+        T max = x.GetElement(0);
+        for (int lane = 1; lane < Vector<T>.Count; lane++)
+        {
+            T value = x.GetElement(lane);
+            max = value > max ? value : max;
+        }
+
+        return max;
+    }
+}

@@ -1,0 +1,143 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using SoftmaxGen.Runtime;
+using Xunit;
+
+namespace SoftmaxGen.Tests;
+
+/// <summary>
+/// The paths the small tensors of the numerical suite do not reach: tensors past
+/// <see cref="Streaming.NonTemporalBytes"/> (outputs written with non-temporal stores), slices and tiles longer
+/// than the per-thread scratch buffer (exp written to the output, then rescaled in place), and both split over
+/// threads.
+/// </summary>
+[Collection(nameof(ThreadCountCollection))]
+public sealed class LargeTensorTests
+{
+    public static IEnumerable<object[]> Cases =>
+    [
+        ["Rows", new[] { 2049, 1031 }],
+        ["RowsDouble", new[] { 1025, 1031 }],
+        ["Channels", new[] { 2, 67, 127, 131 }],
+        ["Scattered", new[] { 5, 61, 100, 73 }],
+        ["ScatteredDouble", new[] { 5, 61, 100, 37 }],
+        ["Rows", new[] { 3, 70001 }],
+        ["Vector", new[] { 100003 }],
+        ["Columns", new[] { 40000, 5 }],
+        ["ColumnsDouble", new[] { 6000, 7 }],
+    ];
+
+    [Fact]
+    public void TheCasesReachTheLargePaths()
+    {
+        Assert.True(2049L * 1031 * sizeof(float) >= Streaming.NonTemporalBytes);
+        Assert.True(1025L * 1031 * sizeof(double) >= Streaming.NonTemporalBytes);
+        Assert.True(70001 * sizeof(float) > Streaming.ScratchBytes);
+        Assert.True(16L * 40000 * sizeof(float) > Streaming.ScratchBytes);
+        Assert.True(8L * 6000 * sizeof(double) > Streaming.ScratchBytes);
+    }
+
+    [Theory, MemberData(nameof(Cases))]
+    public void ForwardAndBackwardMatchReference(string name, int[] shape)
+    {
+        var target = Layouts.Get(name);
+        int count = TestData.Count(shape);
+        var random = new Random(count);
+        var a = target.Round(TestData.Logits(random, count));
+        var b = target.Forward(a, shape).Value;
+        double tolerance = Checks.Tolerance(target, Checks.SliceLength(target, shape));
+        Checks.AssertClose(Reference.Forward(a, shape, target.Axes), b, tolerance, 4 * target.Tiny, $"forward {Checks.Describe(target, shape)}");
+
+        var rounded = target.Round(b);
+        var dB = target.Round(TestData.Logits(random, 2 * count, 1));
+        var expected = Reference.Backward(rounded, dB, shape, target.Axes);
+        var magnitude = Reference.BackwardMagnitude(rounded, dB, shape, target.Axes);
+        var dA = target.Backward(rounded, dB, shape).Value;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double bound = tolerance * magnitude[i] + 4 * target.Tiny;
+            Assert.True(Math.Abs(expected[i] - dA[i]) <= bound, $"backward {Checks.Describe(target, shape)}: dA[{i}] = {dA[i]:R}, expected {expected[i]:R}");
+        }
+    }
+
+    [Theory, MemberData(nameof(Cases))]
+    public void ThreadCountAndInPlaceDoNotChangeABit(string name, int[] shape)
+    {
+        var target = Layouts.Get(name);
+        int count = TestData.Count(shape);
+        var random = new Random(count + 1);
+        var a = TestData.Logits(random, count);
+        var dB = TestData.Logits(random, 2 * count, 1);
+        int saved = CpuSoftmax.MaxDegreeOfParallelism;
+        try
+        {
+            var runs = new[] { 1, Environment.ProcessorCount, Environment.ProcessorCount + 3 }.Select(threads =>
+            {
+                CpuSoftmax.MaxDegreeOfParallelism = threads;
+                var b = target.Forward(a, shape).Value;
+                return (B: b, DA: target.Backward(b, dB, shape).Value);
+            }).ToList();
+
+            foreach (var run in runs.Skip(1))
+            {
+                Assert.True(Bits(runs[0].B).SequenceEqual(Bits(run.B)), "forward differs between thread counts");
+                Assert.True(Bits(runs[0].DA).SequenceEqual(Bits(run.DA)), "backward differs between thread counts");
+            }
+
+            Assert.True(Bits(runs[0].B).SequenceEqual(Bits(target.ForwardInPlace(a, shape))), "forward in place differs");
+            Assert.True(Bits(runs[0].DA).SequenceEqual(Bits(target.BackwardInPlace(runs[0].B, dB, shape))), "backward in place differs");
+        }
+        finally
+        {
+            CpuSoftmax.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    [Theory]
+    [InlineData("Rows", new[] { 2049, 1031 })]
+    [InlineData("Channels", new[] { 2, 67, 127, 131 })]
+    [InlineData("Rows", new[] { 3, 70001 })]
+    [InlineData("Columns", new[] { 40000, 5 })]
+    public void MaskedAndNaNSlicesStayInTheirSlice(string name, int[] shape)
+    {
+        var target = Layouts.Get(name);
+        int count = TestData.Count(shape);
+        var random = new Random(count + 2);
+        var a = TestData.Logits(random, count);
+        var slices = Reference.Slices(shape, target.Axes);
+        var clean = target.Forward(a, shape).Value;
+        var dB = TestData.Logits(random, count, 1);
+        var cleanDA = target.Backward(clean, dB, shape).Value;
+
+        int masked = 0, poisoned = slices.Count - 1;
+        foreach (int i in slices[masked])
+        {
+            a[i] = double.NegativeInfinity;
+        }
+
+        a[slices[poisoned][slices[poisoned].Length / 2]] = double.NaN;
+        var b = target.Forward(a, shape).Value;
+        var dA = target.Backward(b, dB, shape).Value;
+        for (int s = 0; s < slices.Count; s++)
+        {
+            foreach (int i in slices[s])
+            {
+                if (s == masked)
+                {
+                    Assert.True(b[i] == 0 && dA[i] == 0, $"masked slice: B[{i}] = {b[i]}, dA[{i}] = {dA[i]}");
+                }
+                else if (s == poisoned)
+                {
+                    Assert.True(double.IsNaN(b[i]), $"poisoned slice: B[{i}] = {b[i]}");
+                }
+                else
+                {
+                    Assert.True(b[i].Equals(clean[i]) && dA[i].Equals(cleanDA[i]), $"slice {s} changed at [{i}]");
+                }
+            }
+        }
+    }
+
+    private static long[] Bits(double[] values) => values.Select(BitConverter.DoubleToInt64Bits).ToArray();
+}
