@@ -118,6 +118,7 @@ internal static class Emitter
             ["slice_count"] = Product(plan.BatchGroups),
             ["slice_length"] = Product(plan.ReducedGroups),
             ["inner"] = last,
+            ["inner_batch_extent"] = plan.BatchGroups.LastOrDefault() is { } innermost ? Extent(innermost) : "1",
             ["origin_comment"] = OriginComment(plan, origin),
             ["origin_lines"] = originLines,
             ["origin_return"] = originReturn,

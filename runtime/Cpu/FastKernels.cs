@@ -16,8 +16,14 @@ internal static class Streaming
     /// </summary>
     internal const int ScratchBytes = 256 * 1024;
 
-    /// <summary>The widest tile of adjacent slices (lanes) processed together when the last axis is a batch axis.</summary>
-    internal const int MaxTileWidth = 1024;
+    /// <summary>The widest row of a tile, in elements.</summary>
+    internal const int MaxTileWidth = 4096;
+
+    /// <summary>A block of adjacent slices up to this size is one tile of whole rows, read in memory order.</summary>
+    internal const long BlockBytes = 2L << 20;
+
+    /// <summary>Runs of at most this many bytes make the slices of a block be processed together (block mode).</summary>
+    internal const int BlockRunBytes = 512;
 
     /// <summary>
     /// From this many output bytes on, outputs are written with non-temporal stores: the tensor cannot stay in the
@@ -78,10 +84,10 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
     public static void Forward(T* a, T* b, int count, TLayout layout)
     {
         bool stream = Streams(count);
-        if (layout.LanesInner)
+        if (Tiling.For(layout) is { } tiling)
         {
-            var body = new ForwardTilesBody(a, b, layout, TileWidth(layout.InnerExtent, layout.SliceLength), stream);
-            CpuParallel.For(body.Items, body.ElementsPerItem, body);
+            var body = new ForwardTilesBody(a, b, layout, tiling, stream);
+            CpuParallel.For(tiling.Items(layout), tiling.ElementsPerItem(layout), body);
         }
         else
         {
@@ -92,10 +98,10 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
     public static void Backward(T* b, T* dB, T* dA, int count, int cotangents, TLayout layout)
     {
         bool stream = Streams((long)count * cotangents);
-        if (layout.LanesInner)
+        if (Tiling.For(layout) is { } tiling)
         {
-            var body = new BackwardTilesBody(b, dB, dA, count, cotangents, layout, TileWidth(layout.InnerExtent, layout.SliceLength), stream);
-            CpuParallel.For(body.Items, body.ElementsPerItem * cotangents, body);
+            var body = new BackwardTilesBody(b, dB, dA, count, cotangents, layout, tiling, stream);
+            CpuParallel.For(tiling.Items(layout), tiling.ElementsPerItem(layout) * cotangents, body);
         }
         else
         {
@@ -105,16 +111,118 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
 
     private static bool Streams(long count) => TS.CanStream && count * sizeof(T) >= Streaming.NonTemporalBytes;
 
-    /// <summary>The number of adjacent slices in a tile: as many as keep a tile (all its runs) within half the scratch buffer.</summary>
-    private static int TileWidth(int lanes, int sliceLength)
+    /// <summary>
+    /// How a layout is cut into tiles of adjacent slices that are processed side by side, as lanes: every run of a tile
+    /// is one contiguous row of <see cref="Width"/> elements, and the passes go through the rows in memory order.
+    /// </summary>
+    /// <remarks>
+    /// With lanes (the last axis a batch axis) a slice owns one element of each row (<see cref="Group"/> = 1). In block
+    /// mode (the last axis reduced but its runs short, with a batch group before it) the slices of that batch group lie
+    /// <see cref="Group"/> = run length apart, so that their runs form rows too: a slice owns <see cref="Group"/>
+    /// adjacent elements of each row, reduced together between the passes. Reading whole rows instead of one short
+    /// run per slice turns many strided streams into one sequential one.
+    /// </remarks>
+    private readonly struct Tiling
     {
-        int width = Streaming.MaxTileWidth;
-        while (width > 2 * TS.Count && (long)width * sliceLength * sizeof(T) > Streaming.ScratchBytes / 2)
+        /// <summary>Elements of a row that belong to one slice.</summary>
+        public readonly int Group;
+
+        /// <summary>Slices side by side in a block: the extent of the innermost batch group.</summary>
+        public readonly int Slices;
+
+        /// <summary>Slices in a tile; the last tile of a block may hold fewer.</summary>
+        public readonly int TileSlices;
+
+        private Tiling(int group, int slices, int tileSlices)
         {
-            width /= 2;
+            Group = group;
+            Slices = slices;
+            TileSlices = tileSlices;
         }
 
-        return Math.Min(width, lanes);
+        /// <summary>Rows of a tile: the runs of one slice.</summary>
+        public static int Rows(TLayout layout) => layout.LanesInner ? layout.SliceLength : layout.SliceLength / layout.InnerExtent;
+
+        public int Width => TileSlices * Group;
+
+        public int Tiles => (Slices + TileSlices - 1) / TileSlices;
+
+        public int Items(TLayout layout) => layout.SliceCount / Slices * Tiles;
+
+        public long ElementsPerItem(TLayout layout) => (long)Width * Rows(layout);
+
+        /// <summary>The offset of the first row of tile <paramref name="item"/>, and its width in elements.</summary>
+        public int Origin(TLayout layout, int item, out int width)
+        {
+            int tile = item % Tiles;
+            int block = item / Tiles;
+            int firstSlice = tile * TileSlices;
+            width = Math.Min(TileSlices, Slices - firstSlice) * Group;
+            int blockOrigin = layout.LanesInner ? layout.Origin(block) : layout.Origin(block * Slices);
+            return blockOrigin + firstSlice * Group;
+        }
+
+        /// <summary>The tiling of a layout, or null where slices are best processed one by one (long contiguous runs).</summary>
+        public static Tiling? For(TLayout layout)
+        {
+            if (layout.LanesInner)
+            {
+                return new Tiling(1, layout.InnerExtent, SlicesPerTile(layout.InnerExtent, 1, layout.SliceLength));
+            }
+
+            int runLength = layout.InnerExtent;
+            int rows = layout.SliceLength / runLength;
+            bool shortRuns = (long)runLength * sizeof(T) <= Streaming.BlockRunBytes && runLength <= Streaming.MaxTileWidth / 2;
+            if (rows < 2 || layout.InnerBatchExtent < 2 || !shortRuns)
+            {
+                return null;
+            }
+
+            return new Tiling(runLength, layout.InnerBatchExtent, SlicesPerTile(layout.InnerBatchExtent, runLength, rows));
+        }
+
+        /// <summary>
+        /// Whole rows where a block fits <see cref="Streaming.BlockBytes"/>, so that it is read as one sequential
+        /// stream; otherwise as many slices as keep a tile within half the scratch buffer.
+        /// </summary>
+        private static int SlicesPerTile(int slices, int group, int rows)
+        {
+            int widest = Math.Max(1, Streaming.MaxTileWidth / group);
+            int whole = Math.Min(slices, widest);
+            if ((long)whole * group * rows * sizeof(T) <= Streaming.BlockBytes)
+            {
+                return whole;
+            }
+
+            int tileSlices = widest;
+            while (tileSlices * group > 2 * TS.Count && (long)tileSlices * group * rows * sizeof(T) > Streaming.ScratchBytes / 2)
+            {
+                tileSlices /= 2;
+            }
+
+            return Math.Max(1, Math.Min(tileSlices, slices));
+        }
+    }
+
+    /// <summary>
+    /// In block mode each slice owns <paramref name="group"/> adjacent lanes: folds them into one value per slice (their
+    /// max, or their sum) and writes it back to all of them.
+    /// </summary>
+    private static void FoldGroups(T* lanes, int width, int group, bool max)
+    {
+        for (int first = 0; first < width; first += group)
+        {
+            T value = lanes[first];
+            for (int lane = first + 1; lane < first + group; lane++)
+            {
+                value = max ? (lanes[lane] > value ? lanes[lane] : value) : value + lanes[lane];
+            }
+
+            for (int lane = first; lane < first + group; lane++)
+            {
+                lanes[lane] = value;
+            }
+        }
     }
 
     /// <summary><paramref name="count"/> rounded up to whole vectors.</summary>
@@ -387,14 +495,8 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
         }
     }
 
-    private readonly struct ForwardTilesBody(T* a, T* b, TLayout layout, int tileWidth, bool stream) : IParallelBody
+    private readonly struct ForwardTilesBody(T* a, T* b, TLayout layout, Tiling tiling, bool stream) : IParallelBody
     {
-        private int Tiles => (layout.InnerExtent + tileWidth - 1) / tileWidth;
-
-        public int Items => layout.SliceCount / layout.InnerExtent * Tiles;
-
-        public long ElementsPerItem => (long)tileWidth * layout.SliceLength;
-
         public void Run(int first, int end)
         {
             T* pad = stackalloc T[Streaming.PadElements];
@@ -402,17 +504,14 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             T* scale = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
             T* partial = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
             T* scratch = Scratch<T>.Get();
-            int lanes = layout.InnerExtent;
-            int rows = layout.SliceLength;
-            int tiles = Tiles;
+            int rows = Tiling.Rows(layout);
+            int group = tiling.Group;
             nuint vector = (nuint)TS.Count;
-            nuint pitch = RoundUp(tileWidth);
+            nuint pitch = RoundUp(tiling.Width);
             bool gather = pitch * (nuint)rows + vector <= (nuint)Scratch<T>.Length;
             for (int item = first; item < end; item++)
             {
-                int column = item % tiles * tileWidth;
-                int width = Math.Min(tileWidth, lanes - column);
-                int origin = layout.Origin(item / tiles) + column;
+                int origin = tiling.Origin(layout, item, out int width);
                 nuint rounded = RoundUp(width);
 
                 var negativeInfinity = TS.Create(T.NegativeInfinity);
@@ -428,6 +527,11 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                     // Pass 1 reads the tile once and gathers it into scratch, one row of pitch elements per run.
                     var max = new GatherMaxLanes(a, scratch, shift, width, pitch, pad);
                     layout.ForEachRun(origin, ref max);
+                    if (group > 1)
+                    {
+                        FoldGroups(shift, width, group, max: true);
+                    }
+
                     for (nuint j = 0; j < rounded; j += vector)
                     {
                         TS.Store(TS.Shift(TS.Load(shift + j)), shift + j);
@@ -453,50 +557,60 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                 {
                     var max = new MaxLanes(a, shift, width, pad);
                     layout.ForEachRun(origin, ref max);
+                    if (group > 1)
+                    {
+                        FoldGroups(shift, width, group, max: true);
+                    }
+
                     for (nuint j = 0; j < rounded; j += vector)
                     {
                         TS.Store(TS.Shift(TS.Load(shift + j)), shift + j);
                     }
 
-                    var exp = new ExpLanes(a, b, shift, partial, scale, width, pad);
+                    // The tile does not fit the scratch: sum now, and compute exp again when writing B (B is never read).
+                    var exp = new ExpSumLanes(a, shift, partial, scale, width, pad);
                     layout.ForEachRun(origin, ref exp);
                 }
 
                 Flush(partial, scale, rounded);
+                if (group > 1)
+                {
+                    FoldGroups(scale, width, group, max: false);
+                }
+
                 for (nuint j = 0; j < rounded; j += vector)
                 {
                     TS.Store(TS.Reciprocal(TS.Load(scale + j)), scale + j);
                 }
 
-                var write = new WriteLanes(gather ? scratch : b, b, scale, width, gather ? (int)pitch : 0, gather && stream);
-                layout.ForEachRun(origin, ref write);
+                if (gather)
+                {
+                    var write = new WriteLanes(scratch, b, scale, width, (int)pitch, stream);
+                    layout.ForEachRun(origin, ref write);
+                }
+                else
+                {
+                    var write = new ExpWriteLanes(a, b, shift, scale, width, stream, pad);
+                    layout.ForEachRun(origin, ref write);
+                }
             }
 
             Fence(stream);
         }
     }
 
-    private readonly struct BackwardTilesBody(T* b, T* dB, T* dA, int count, int cotangents, TLayout layout, int tileWidth, bool stream) : IParallelBody
+    private readonly struct BackwardTilesBody(T* b, T* dB, T* dA, int count, int cotangents, TLayout layout, Tiling tiling, bool stream) : IParallelBody
     {
-        private int Tiles => (layout.InnerExtent + tileWidth - 1) / tileWidth;
-
-        public int Items => layout.SliceCount / layout.InnerExtent * Tiles;
-
-        public long ElementsPerItem => (long)tileWidth * layout.SliceLength;
-
         public void Run(int first, int end)
         {
             T* pad = stackalloc T[Streaming.PadElements];
             T* dot = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
             T* partial = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
-            int lanes = layout.InnerExtent;
-            int tiles = Tiles;
+            int group = tiling.Group;
             nuint vector = (nuint)TS.Count;
             for (int item = first; item < end; item++)
             {
-                int column = item % tiles * tileWidth;
-                int width = Math.Min(tileWidth, lanes - column);
-                int origin = layout.Origin(item / tiles) + column;
+                int origin = tiling.Origin(layout, item, out int width);
                 nuint rounded = RoundUp(width);
                 for (int k = 0; k < cotangents; k++)
                 {
@@ -511,6 +625,11 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                     var sum = new DotLanes(b, cotangent, partial, dot, width, pad);
                     layout.ForEachRun(origin, ref sum);
                     Flush(partial, dot, rounded);
+                    if (group > 1)
+                    {
+                        FoldGroups(dot, width, group, max: false);
+                    }
+
                     var write = new BackwardLanes(b, cotangent, dA + (nint)k * count, dot, width, stream);
                     layout.ForEachRun(origin, ref write);
                 }
@@ -761,8 +880,8 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
         }
     }
 
-    /// <summary>e = exp(a[k] - shift[k]) written in place of the output, partial[k] += e (added to total every block of runs), for the lanes of one run.</summary>
-    private ref struct ExpLanes(T* a, T* b, T* shift, T* partial, T* total, int width, T* pad) : IRunVisitor
+    /// <summary>partial[k] += exp(a[k] - shift[k]) (added to total every block of runs), for the lanes of one run.</summary>
+    private ref struct ExpSumLanes(T* a, T* shift, T* partial, T* total, int width, T* pad) : IRunVisitor
     {
         private int _runs;
 
@@ -770,21 +889,18 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
         public void Visit(int offset)
         {
             T* source = a + offset;
-            T* target = b + offset;
             nuint n = (nuint)width;
             nuint vector = (nuint)TS.Count;
             nuint j = 0;
             for (; j + vector <= n; j += vector)
             {
                 var e = TS.Exp(TS.Subtract(TS.Load(source + j), TS.Load(shift + j)));
-                TS.Store(e, target + j);
                 TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
             }
 
             if (j < n)
             {
                 var e = TS.Exp(TS.Subtract(LoadPadded(pad, source + j, n - j, T.NegativeInfinity), TS.Load(shift + j)));
-                StorePartial(pad, e, target + j, n - j);
                 TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
             }
 
@@ -792,6 +908,47 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             {
                 _runs = 0;
                 Flush(partial, total, RoundUp(width));
+            }
+        }
+    }
+
+    /// <summary>b[k] = exp(a[k] - shift[k]) · scale[k], computed again from A, for the lanes of one run.</summary>
+    private readonly ref struct ExpWriteLanes(T* a, T* b, T* shift, T* scale, int width, bool stream, T* pad) : IRunVisitor
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset)
+        {
+            T* source = a + offset;
+            T* destination = b + offset;
+            nuint n = (nuint)width;
+            nuint vector = (nuint)TS.Count;
+            nuint j = 0;
+            if (stream && n >= 2 * vector && (nuint)destination % (nuint)sizeof(T) == 0)
+            {
+                // The unaligned head goes through the same vector exp (shift and scale are padded past the tile).
+                nuint peel = Peel(destination);
+                if (peel > 0)
+                {
+                    var head = TS.Multiply(TS.Exp(TS.Subtract(LoadPadded(pad, source, peel, T.NegativeInfinity), TS.Load(shift))), TS.Load(scale));
+                    StorePartial(pad, head, destination, peel);
+                    j = peel;
+                }
+
+                for (; j + vector <= n; j += vector)
+                {
+                    TS.StoreAlignedNonTemporal(TS.Multiply(TS.Exp(TS.Subtract(TS.Load(source + j), TS.Load(shift + j))), TS.Load(scale + j)), destination + j);
+                }
+            }
+
+            for (; j + vector <= n; j += vector)
+            {
+                TS.Store(TS.Multiply(TS.Exp(TS.Subtract(TS.Load(source + j), TS.Load(shift + j))), TS.Load(scale + j)), destination + j);
+            }
+
+            if (j < n)
+            {
+                var e = TS.Multiply(TS.Exp(TS.Subtract(LoadPadded(pad, source + j, n - j, T.NegativeInfinity), TS.Load(shift + j))), TS.Load(scale + j));
+                StorePartial(pad, e, destination + j, n - j);
             }
         }
     }

@@ -32,6 +32,13 @@ public interface ISoftmaxLayout
     /// <summary>The extent of the last group: the length of a contiguous run, or the number of lanes.</summary>
     int InnerExtent { get; }
 
+    /// <summary>
+    /// The extent of the innermost batch group (1 without batch axes). Consecutive slice numbers within it have origins
+    /// <see cref="InnerExtent"/> apart when the last axis is reduced (their runs sit side by side), and 1 apart with lanes
+    /// (where it equals <see cref="InnerExtent"/>).
+    /// </summary>
+    int InnerBatchExtent { get; }
+
     /// <summary>The offset of the first element of a slice (or, with lanes, of a group of adjacent slices).</summary>
     int Origin(int outer);
 

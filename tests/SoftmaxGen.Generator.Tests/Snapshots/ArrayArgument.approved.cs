@@ -172,6 +172,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public int InnerExtent => _extent2;
 
+        public int InnerBatchExtent => _extent1;
+
         // Slice number -> offset of its first element; walks the batch group g1.
         public int Origin(int outer)
         {

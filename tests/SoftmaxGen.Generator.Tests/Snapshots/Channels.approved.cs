@@ -172,6 +172,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public int InnerExtent => _extent2;
 
+        public int InnerBatchExtent => _extent2;
+
         // Index of a row of g2 adjacent slices -> offset of its first lane; walks the batch group g0.
         public int Origin(int outer)
         {

@@ -167,6 +167,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public int InnerExtent => _extent1;
 
+        public int InnerBatchExtent => _extent1;
+
         // Index of a row of g1 adjacent slices -> offset of its first lane; the lanes are the only batch group, so it is 0.
         public int Origin(int outer)
         {

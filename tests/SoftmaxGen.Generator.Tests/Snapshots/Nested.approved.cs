@@ -178,6 +178,8 @@ namespace SoftmaxGen.Generated.Samples.Nesting
 
         public int InnerExtent => _extent2;
 
+        public int InnerBatchExtent => _extent2;
+
         // Index of a row of g2 adjacent slices -> offset of its first lane; walks the batch group g0.
         public int Origin(int outer)
         {

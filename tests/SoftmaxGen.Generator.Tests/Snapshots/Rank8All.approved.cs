@@ -162,6 +162,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public int InnerExtent => _extent0;
 
+        public int InnerBatchExtent => 1;
+
         // Slice number -> offset of its first element; there is no batch axis: one slice, at 0.
         public int Origin(int outer)
         {

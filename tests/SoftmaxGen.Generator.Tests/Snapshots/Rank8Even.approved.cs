@@ -197,6 +197,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public int InnerExtent => _extent7;
 
+        public int InnerBatchExtent => _extent7;
+
         // Index of a row of g7 adjacent slices -> offset of its first lane; walks the batch groups g1, g3, g5, the last fastest.
         public int Origin(int outer)
         {

@@ -197,6 +197,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public int InnerExtent => _extent7;
 
+        public int InnerBatchExtent => _extent6;
+
         // Slice number -> offset of its first element; walks the batch groups g0, g2, g4, g6, the last fastest.
         public int Origin(int outer)
         {

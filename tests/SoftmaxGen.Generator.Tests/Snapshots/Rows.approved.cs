@@ -167,6 +167,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public int InnerExtent => _extent1;
 
+        public int InnerBatchExtent => _extent0;
+
         // Slice number -> offset of its first element; walks the batch group g0.
         public int Origin(int outer)
         {

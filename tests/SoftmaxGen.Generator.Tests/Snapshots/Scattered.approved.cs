@@ -182,6 +182,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public int InnerExtent => _extent4;
 
+        public int InnerBatchExtent => _extent3;
+
         // Slice number -> offset of its first element; walks the batch groups g1, g3, the last fastest.
         public int Origin(int outer)
         {

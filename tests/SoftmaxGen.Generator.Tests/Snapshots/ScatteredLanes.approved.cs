@@ -182,6 +182,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public int InnerExtent => _extent4;
 
+        public int InnerBatchExtent => _extent4;
+
         // Index of a row of g4 adjacent slices -> offset of its first lane; walks the batch groups g0, g2, the last fastest.
         public int Origin(int outer)
         {
