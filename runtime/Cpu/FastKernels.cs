@@ -40,6 +40,9 @@ internal static class Streaming
     /// <summary>Sums along a run add this many vectors into a partial sum before adding it to the total, for the same reason.</summary>
     internal const nuint SumBlock = 64;
 
+    /// <summary>How much of B (in bytes) the backward pass keeps in cache while every cotangent walks it.</summary>
+    internal const long BackwardChunkBytes = 128 * 1024;
+
     /// <summary>Room for one vector of any width, for padded loads and partial stores.</summary>
     internal const int PadElements = 64;
 }
@@ -477,17 +480,23 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
         {
             T* pad = stackalloc T[Streaming.PadElements];
             int length = layout.InnerExtent;
-            for (int slice = first; slice < end; slice++)
+            // Slices go in chunks of about BackwardChunkBytes of B: each cotangent walks the whole chunk, so B comes from
+            // memory once (k = 0) and from L2 for the others, while dB_k and dA_k stay single sequential streams.
+            int chunk = (int)Math.Clamp(Streaming.BackwardChunkBytes / Math.Max(1L, (long)layout.SliceLength * sizeof(T)), 1, int.MaxValue);
+            for (int start = first; start < end; start += chunk)
             {
-                int origin = layout.Origin(slice);
+                int stop = Math.Min(end, start + chunk);
                 for (int k = 0; k < cotangents; k++)
                 {
-                    // B's slice comes from memory for k = 0 and from the cache for the other cotangents.
                     T* cotangent = dB + (nint)k * count;
-                    var dot = new DotRuns(b, cotangent, length, pad);
-                    layout.ForEachRun(origin, ref dot);
-                    var write = new BackwardRuns(b, cotangent, dA + (nint)k * count, length, dot.Result, stream);
-                    layout.ForEachRun(origin, ref write);
+                    for (int slice = start; slice < stop; slice++)
+                    {
+                        int origin = layout.Origin(slice);
+                        var dot = new DotRuns(b, cotangent, length, pad);
+                        layout.ForEachRun(origin, ref dot);
+                        var write = new BackwardRuns(b, cotangent, dA + (nint)k * count, length, dot.Result, stream);
+                        layout.ForEachRun(origin, ref write);
+                    }
                 }
             }
 
