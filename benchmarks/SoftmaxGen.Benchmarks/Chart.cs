@@ -68,22 +68,28 @@ public static class Chart
             Title = "Softmax on 2 cores: effective bandwidth vs slice length",
             Subtitle = $"128 MiB tensors [N/L, L], s1 = {{1}}; {RatioTable.RuntimeInfo()}",
             Background = OxyColors.White,
+            DefaultFont = "DejaVu Sans",
         };
-        model.Legends.Add(new Legend { LegendPosition = LegendPosition.BottomRight, LegendBackground = OxyColor.FromAColor(220, OxyColors.White) });
+        // Inside, above the curves (the axis leaves room for it): text that renders wider than OxyPlot measured it
+        // then runs over the plot instead of out of the picture.
+        model.Legends.Add(new Legend
+        {
+            LegendPlacement = LegendPlacement.Inside,
+            LegendPosition = LegendPosition.TopLeft,
+            LegendOrientation = LegendOrientation.Vertical,
+            LegendBackground = OxyColor.FromAColor(230, OxyColors.White),
+        });
         model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Bottom, Title = "slice length L (elements)", Base = 2, Minimum = minLength / 1.2, Maximum = maxLength * 1.2, MajorGridlineStyle = LineStyle.Dot, StringFormat = "0" });
-        model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = "effective bandwidth (GB/s)", Minimum = 0, Maximum = Math.Max(ceiling, forward.Concat(backward).Max()) * 1.15, MajorGridlineStyle = LineStyle.Dot });
-        model.Series.Add(Line("parallel copy (ceiling)", lengths, copy, OxyColors.Black, LineStyle.Dash, MarkerType.None));
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = "effective bandwidth (GB/s)", AxisTitleDistance = 12, Minimum = 0, Maximum = Math.Max(ceiling, forward.Concat(backward).Max()) * 1.6, MajorGridlineStyle = LineStyle.Dot });
+        model.Series.Add(Line("parallel copy: the ceiling", lengths, copy, OxyColors.Black, LineStyle.Dash, MarkerType.None));
         model.Series.Add(Line("forward float (2·N·4 B)", lengths, forward, OxyColors.SteelBlue, LineStyle.Solid, MarkerType.Circle));
         model.Series.Add(Line("backward float, 1 cotangent (3·N·4 B)", lengths, backward, OxyColors.OrangeRed, LineStyle.Solid, MarkerType.Square));
         model.Series.Add(Line("forward double (2·N·8 B)", lengths, forwardDouble, OxyColors.SeaGreen, LineStyle.Solid, MarkerType.Diamond));
         model.Series.Add(Line("forward float, TensorPrimitives per row", lengths, composition, OxyColors.Gray, LineStyle.Solid, MarkerType.Triangle));
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        using (var stream = File.Create(path))
-        {
-            var exporter = new SvgExporter { Width = 900, Height = 560 };
-            exporter.Export(model, stream);
-        }
+        var exporter = new SvgExporter { Width = 1000, Height = 620 };
+        File.WriteAllText(path, PortableText(exporter.ExportToString(model)));
 
         var culture = CultureInfo.InvariantCulture;
         var table = new StringBuilder();
@@ -98,6 +104,19 @@ public static class Chart
 
         return table.ToString();
     }
+
+    /// <summary>
+    /// OxyPlot places text with dominant-baseline, which some SVG renderers (librsvg, hence many previews) ignore:
+    /// shift the text with dy instead, which every renderer honours, and name fonts found outside Windows. Clipping
+    /// goes too: OxyPlot measures text with narrower metrics than most fonts render it, and would cut legend labels
+    /// (the axes already enclose every point).
+    /// </summary>
+    private static string PortableText(string svg) => System.Text.RegularExpressions.Regex.Replace(svg, " clip-path=\"url\\(#clipPath\\d+\\)\"", "")
+        .Replace("dominant-baseline=\"hanging\"", "dy=\"0.8em\"")
+        .Replace("dominant-baseline=\"middle\"", "dy=\"0.35em\"")
+        .Replace("dominant-baseline=\"central\"", "dy=\"0.35em\"")
+        .Replace("font-family=\"Segoe UI\"", "font-family=\"DejaVu Sans, Segoe UI, Arial, sans-serif\"")
+        .Replace("font-family=\"DejaVu Sans\"", "font-family=\"DejaVu Sans, Segoe UI, Arial, sans-serif\"");
 
     private static LineSeries Line(string title, List<int> x, List<double> y, OxyColor color, LineStyle style, MarkerType marker)
     {
