@@ -281,25 +281,10 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV LoadPadded(T* pad, T* source, nuint count, T padding)
-    {
-        for (nuint lane = 0; lane < (nuint)TS.Count; lane++)
-        {
-            pad[lane] = lane < count ? source[lane] : padding;
-        }
-
-        return TS.Load(pad);
-    }
+    private static TV LoadPadded(T* pad, T* source, nuint count, T padding) => TS.LoadPartial(source, count, padding, pad);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StorePartial(T* pad, TV value, T* destination, nuint count)
-    {
-        TS.Store(value, pad);
-        for (nuint lane = 0; lane < count; lane++)
-        {
-            destination[lane] = pad[lane];
-        }
-    }
+    private static void StorePartial(T* pad, TV value, T* destination, nuint count) => TS.StorePartial(value, destination, count, pad);
 
     /// <summary>How many leading elements of <paramref name="destination"/> to store one by one so that the rest is vector-aligned.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -57,6 +57,15 @@ internal unsafe interface ISimd<TV, T>
 
     /// <summary>The native maximum of the lanes.</summary>
     static abstract T MaxAcross(TV x);
+
+    /// <summary>
+    /// The first <paramref name="count"/> (fewer than <see cref="Count"/>) elements at <paramref name="source"/>, the other
+    /// lanes <paramref name="padding"/>; nothing past them is read. <paramref name="pad"/> is room for one vector.
+    /// </summary>
+    static abstract TV LoadPartial(T* source, nuint count, T padding, T* pad);
+
+    /// <summary>Stores the first <paramref name="count"/> lanes of <paramref name="value"/>; nothing past them is written.</summary>
+    static abstract void StorePartial(TV value, T* destination, nuint count, T* pad);
 }
 
 /// <summary><see cref="ISimd{TV, T}"/> over <see cref="Vector512{T}"/>, for <see cref="float"/> and <see cref="double"/>.</summary>
@@ -78,6 +87,34 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Create(T value) => Vector512.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> LoadPartial(T* source, nuint count, T padding, T* pad)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            // A masked load: one instruction, and masked-off lanes never touch memory.
+            var mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((int)count)).AsSingle();
+            return Avx512F.MaskLoad((float*)source, mask, Vector512.Create(float.CreateTruncating(padding))).As<float, T>();
+        }
+
+        var wide = Vector512.LessThan(Vector512<long>.Indices, Vector512.Create((long)count)).AsDouble();
+        return Avx512F.MaskLoad((double*)source, wide, Vector512.Create(double.CreateTruncating(padding))).As<double, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StorePartial(Vector512<T> value, T* destination, nuint count, T* pad)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((int)count)).AsSingle();
+            Avx512F.MaskStore((float*)destination, mask, value.As<T, float>());
+            return;
+        }
+
+        var wide = Vector512.LessThan(Vector512<long>.Indices, Vector512.Create((long)count)).AsDouble();
+        Avx512F.MaskStore((double*)destination, wide, value.As<T, double>());
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Add(Vector512<T> x, Vector512<T> y) => x + y;
@@ -173,6 +210,27 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> Create(T value) => Vector.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> LoadPartial(T* source, nuint count, T padding, T* pad)
+    {
+        for (nuint lane = 0; lane < (nuint)Vector<T>.Count; lane++)
+        {
+            pad[lane] = lane < count ? source[lane] : padding;
+        }
+
+        return Vector.Load(pad);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StorePartial(Vector<T> value, T* destination, nuint count, T* pad)
+    {
+        value.Store(pad);
+        for (nuint lane = 0; lane < count; lane++)
+        {
+            destination[lane] = pad[lane];
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> Add(Vector<T> x, Vector<T> y) => x + y;
