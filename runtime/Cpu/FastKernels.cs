@@ -40,6 +40,9 @@ internal static class Streaming
     /// <summary>Sums along a run add this many vectors into a partial sum before adding it to the total, for the same reason.</summary>
     internal const nuint SumBlock = 64;
 
+    /// <summary>Up to this many elements, row layouts take the lean path of <c>TinyRows</c>.</summary>
+    internal const int TinyElements = 4096;
+
     /// <summary>How much of B (in bytes) the backward pass keeps in cache while every cotangent walks it.</summary>
     internal const long BackwardChunkBytes = 128 * 1024;
 
@@ -86,6 +89,12 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
 {
     public static void Forward(T* a, T* b, int count, TLayout layout)
     {
+        if (count <= Streaming.TinyElements && !layout.LanesInner && layout.SliceLength == layout.InnerExtent)
+        {
+            TinyRows(a, b, layout);
+            return;
+        }
+
         bool stream = Streams(count);
         if (Tiling.For(layout) is { } tiling)
         {
@@ -109,6 +118,65 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
         else
         {
             CpuParallel.For(layout.SliceCount, (long)layout.SliceLength * cotangents, new BackwardSlicesBody(b, dB, dA, count, cotangents, layout, stream));
+        }
+    }
+
+    /// <summary>
+    /// Tensors of a few rows: the fixed costs (scratch, tiling, the parallel dispatch) would outweigh the work, so each
+    /// row is done in place in three tight loops: max, exp written to B with its sum, then B scaled. B stays in L1.
+    /// </summary>
+    private static void TinyRows(T* a, T* b, TLayout layout)
+    {
+        T* pad = stackalloc T[Streaming.PadElements];
+        nuint length = (nuint)layout.InnerExtent;
+        nuint width = (nuint)TS.Count;
+        nuint whole = length / width * width;
+        nuint rest = length - whole;
+        for (int slice = 0; slice < layout.SliceCount; slice++)
+        {
+            int origin = layout.Origin(slice);
+            T* x = a + origin;
+            T* y = b + origin;
+
+            var max = TS.Create(T.NegativeInfinity);
+            for (nuint i = 0; i < whole; i += width)
+            {
+                max = TS.Max(max, TS.Load(x + i));
+            }
+
+            if (rest > 0)
+            {
+                max = TS.Max(max, TS.LoadPartial(x + whole, rest, T.NegativeInfinity, pad));
+            }
+
+            T top = TS.MaxAcross(max);
+            var shift = TS.Create(T.IsNegativeInfinity(top) ? T.Zero : top);
+            var sum = TS.Create(T.Zero);
+            for (nuint i = 0; i < whole; i += width)
+            {
+                var e = TS.Exp(TS.Subtract(TS.Load(x + i), shift));
+                TS.Store(e, y + i);
+                sum = TS.Add(sum, e);
+            }
+
+            if (rest > 0)
+            {
+                var e = TS.Exp(TS.Subtract(TS.LoadPartial(x + whole, rest, T.NegativeInfinity, pad), shift));
+                TS.StorePartial(e, y + whole, rest, pad);
+                sum = TS.Add(sum, e);
+            }
+
+            T total = TS.Sum(sum);
+            var scale = TS.Create(total == T.Zero ? T.Zero : T.One / total);
+            for (nuint i = 0; i < whole; i += width)
+            {
+                TS.Store(TS.Multiply(TS.Load(y + i), scale), y + i);
+            }
+
+            if (rest > 0)
+            {
+                TS.StorePartial(TS.Multiply(TS.LoadPartial(y + whole, rest, T.Zero, pad), scale), y + whole, rest, pad);
+            }
         }
     }
 
