@@ -145,9 +145,7 @@ internal static class GpuKernels
     {
         var element = default(TElement);
         var math = default(TMath);
-        int lanes = layout.InnerExtent;
-        int outer = index.X / lanes;
-        int origin = layout.Origin(outer) + (index.X - outer * lanes);
+        int origin = LaneOrigin(layout, index.X);
         int runs = layout.RunCount;
 
         var max = math.NegativeInfinity;
@@ -299,9 +297,7 @@ internal static class GpuKernels
     {
         var element = default(TElement);
         var math = default(TMath);
-        int lanes = layout.InnerExtent;
-        int outer = index.X / lanes;
-        int origin = layout.Origin(outer) + (index.X - outer * lanes);
+        int origin = LaneOrigin(layout, index.X);
         int runs = layout.RunCount;
         int count = layout.SliceCount * layout.SliceLength;
         for (int k = 0; k < cotangents; k++)
@@ -320,6 +316,15 @@ internal static class GpuKernels
                 element.Store(dA, first + offset, math.Multiply(element.Load(b, offset), math.Subtract(element.Load(dB, first + offset), dot)));
             }
         }
+    }
+
+    /// <summary>The offset of the slice that lanes thread <paramref name="thread"/> owns: its row of adjacent slices, then its lane.</summary>
+    private static int LaneOrigin<TLayout>(TLayout layout, int thread)
+        where TLayout : struct, IGpuSoftmaxLayout
+    {
+        int lanes = layout.InnerExtent;
+        int outer = thread / lanes;
+        return layout.Origin(outer) + (thread - outer * lanes);
     }
 
     /// <summary>The offset of element <paramref name="element"/> (in row-major order) of the slice that starts at <paramref name="origin"/>.</summary>

@@ -283,6 +283,39 @@ public static class Checks
         Assert.Equal(target.Backward(b, dB, shape).Value, target.BackwardInPlace(b, dB, shape));
     }
 
+    /// <summary>
+    /// Forward and backward with one thread, with all, and with more threads than cores: the bits must not change.
+    /// Returns the one-thread results. Callers belong to a non-parallel test collection, since the setting is global.
+    /// </summary>
+    public static (double[] B, double[] DA) AssertThreadCountDoesNotMatter(ITarget target, double[] a, double[] dB, int[] shape)
+    {
+        int saved = SoftmaxGen.Runtime.CpuSoftmax.MaxDegreeOfParallelism;
+        try
+        {
+            var runs = new[] { 1, Environment.ProcessorCount, Environment.ProcessorCount + 3 }.Select(threads =>
+            {
+                SoftmaxGen.Runtime.CpuSoftmax.MaxDegreeOfParallelism = threads;
+                var b = target.Forward(a, shape).Value;
+                return (B: b, DA: target.Backward(b, dB, shape).Value, Threads: threads);
+            }).ToList();
+
+            foreach (var run in runs.Skip(1))
+            {
+                Assert.True(Bits(runs[0].B).SequenceEqual(Bits(run.B)), $"forward {Describe(target, shape)}: {run.Threads} threads differ from 1");
+                Assert.True(Bits(runs[0].DA).SequenceEqual(Bits(run.DA)), $"backward {Describe(target, shape)}: {run.Threads} threads differ from 1");
+            }
+
+            return (runs[0].B, runs[0].DA);
+        }
+        finally
+        {
+            SoftmaxGen.Runtime.CpuSoftmax.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    /// <summary>The bits of each value, so that comparisons see -0 and NaN payloads.</summary>
+    public static long[] Bits(double[] values) => values.Select(BitConverter.DoubleToInt64Bits).ToArray();
+
     /// <summary>A zero extent anywhere is an empty tensor: every call returns without error.</summary>
     public static void EmptyTensors(ITarget target)
     {

@@ -69,29 +69,9 @@ public sealed class LargeTensorTests
         var random = new Random(count + 1);
         var a = TestData.Logits(random, count);
         var dB = TestData.Logits(random, 2 * count, 1);
-        int saved = CpuSoftmax.MaxDegreeOfParallelism;
-        try
-        {
-            var runs = new[] { 1, Environment.ProcessorCount, Environment.ProcessorCount + 3 }.Select(threads =>
-            {
-                CpuSoftmax.MaxDegreeOfParallelism = threads;
-                var b = target.Forward(a, shape).Value;
-                return (B: b, DA: target.Backward(b, dB, shape).Value);
-            }).ToList();
-
-            foreach (var run in runs.Skip(1))
-            {
-                Assert.True(Bits(runs[0].B).SequenceEqual(Bits(run.B)), "forward differs between thread counts");
-                Assert.True(Bits(runs[0].DA).SequenceEqual(Bits(run.DA)), "backward differs between thread counts");
-            }
-
-            Assert.True(Bits(runs[0].B).SequenceEqual(Bits(target.ForwardInPlace(a, shape))), "forward in place differs");
-            Assert.True(Bits(runs[0].DA).SequenceEqual(Bits(target.BackwardInPlace(runs[0].B, dB, shape))), "backward in place differs");
-        }
-        finally
-        {
-            CpuSoftmax.MaxDegreeOfParallelism = saved;
-        }
+        var (b, dA) = Checks.AssertThreadCountDoesNotMatter(target, a, dB, shape);
+        Assert.True(Checks.Bits(b).SequenceEqual(Checks.Bits(target.ForwardInPlace(a, shape))), "forward in place differs");
+        Assert.True(Checks.Bits(dA).SequenceEqual(Checks.Bits(target.BackwardInPlace(b, dB, shape))), "backward in place differs");
     }
 
     [Theory]
@@ -138,6 +118,4 @@ public sealed class LargeTensorTests
             }
         }
     }
-
-    private static long[] Bits(double[] values) => values.Select(BitConverter.DoubleToInt64Bits).ToArray();
 }
