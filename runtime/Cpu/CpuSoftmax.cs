@@ -61,15 +61,15 @@ public static class CpuSoftmax
     /// <summary>The dense Jacobian ∂B/∂A, N × N row-major, from B.</summary>
     public static void Jacobian<TLayout>(ReadOnlySpan<float> b, Span<float> jacobian, TLayout layout)
         where TLayout : struct, ISoftmaxLayout
-        => SoftmaxKernels<float, float, NativeOps<float>, TLayout>.Jacobian(b, jacobian, layout);
+        => CpuJacobian<float, TLayout>.Write(b, jacobian, layout);
 
     /// <inheritdoc cref="Jacobian{TLayout}(ReadOnlySpan{float}, Span{float}, TLayout)"/>
     public static void Jacobian<TLayout>(ReadOnlySpan<double> b, Span<double> jacobian, TLayout layout)
         where TLayout : struct, ISoftmaxLayout
-        => SoftmaxKernels<double, double, NativeOps<double>, TLayout>.Jacobian(b, jacobian, layout);
+        => CpuJacobian<double, TLayout>.Write(b, jacobian, layout);
 
     /// <inheritdoc cref="Jacobian{TLayout}(ReadOnlySpan{float}, Span{float}, TLayout)"/>
     public static void Jacobian<TLayout>(ReadOnlySpan<Half> b, Span<Half> jacobian, TLayout layout)
         where TLayout : struct, ISoftmaxLayout
-        => SoftmaxKernels<Half, float, HalfOps, TLayout>.Jacobian(b, jacobian, layout);
+        => CpuJacobian<Half, TLayout>.Write(b, jacobian, layout);
 }

@@ -38,31 +38,6 @@ internal interface IElementOps<T, TAccumulator>
     static abstract void BackwardLanes(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<TAccumulator> dot);
 }
 
-/// <summary>Primitives for element types that are their own accumulator: <see cref="float"/> and <see cref="double"/>.</summary>
-internal readonly struct NativeOps<T> : IElementOps<T, T>
-    where T : unmanaged, IFloatingPointIeee754<T>
-{
-    public static T Max(ReadOnlySpan<T> a, T max) => SimdMath<T>.Max(a, max);
-
-    public static T ExpSum(ReadOnlySpan<T> a, Span<T> b, T shift) => SimdMath<T>.ExpSum(a, b, shift);
-
-    public static void Normalize(ReadOnlySpan<T> a, Span<T> b, T shift, T scale) => SimdMath<T>.Scale(b, scale);
-
-    public static T Dot(ReadOnlySpan<T> x, ReadOnlySpan<T> y) => SimdMath<T>.Dot(x, y);
-
-    public static void Backward(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, T dot) => SimdMath<T>.Backward(b, dB, dA, dot);
-
-    public static void MaxLanes(ReadOnlySpan<T> a, Span<T> max) => SimdMath<T>.MaxLanes(a, max);
-
-    public static void ExpSumLanes(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<T> shift, Span<T> sum) => SimdMath<T>.ExpSumLanes(a, b, shift, sum);
-
-    public static void NormalizeLanes(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<T> shift, ReadOnlySpan<T> scale) => SimdMath<T>.ScaleLanes(b, scale);
-
-    public static void DotLanes(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dot) => SimdMath<T>.DotLanes(x, y, dot);
-
-    public static void BackwardLanes(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<T> dot) => SimdMath<T>.BackwardLanes(b, dB, dA, dot);
-}
-
 /// <summary>
 /// Primitives for <see cref="Half"/>: each run is widened to <see cref="float"/> a chunk at a time, computed in
 /// float, and narrowed once when written.

@@ -4,7 +4,7 @@ using System.Numerics;
 namespace SoftmaxGen.Runtime;
 
 /// <summary>
-/// The CPU algorithms, written once over the element type, its primitives and the generated layout. The JIT
+/// The CPU algorithms for <see cref="System.Half"/> (and for any element type the streaming kernels do not serve), written once over the element type, its primitives and the generated layout. The JIT
 /// compiles one copy per layout struct, with the layout's loops inlined into it.
 /// </summary>
 /// <remarks>
@@ -54,45 +54,6 @@ internal static unsafe class SoftmaxKernels<T, TAccumulator, TOps, TLayout>
         {
             var body = new BackwardBody(output, cotangent, destination, b.Length, cotangents, layout);
             CpuParallel.For(body.Items, body.ElementsPerItem * cotangents, body);
-        }
-    }
-
-    public static void Jacobian(ReadOnlySpan<T> b, Span<T> jacobian, TLayout layout)
-    {
-        jacobian.Clear();
-        int count = b.Length;
-        if (count == 0)
-        {
-            return;
-        }
-
-        var offsets = new int[layout.SliceLength];
-        for (int slice = 0; slice < layout.SliceCount; slice++)
-        {
-            var gather = new GatherSlice(offsets);
-            if (layout.LanesInner)
-            {
-                int lanes = layout.InnerExtent;
-                gather.RunLength = 1;
-                layout.ForEachRun(layout.Origin(slice / lanes) + slice % lanes, ref gather);
-            }
-            else
-            {
-                gather.RunLength = layout.InnerExtent;
-                layout.ForEachRun(layout.Origin(slice), ref gather);
-            }
-
-            // ∂B_p/∂A_q = B_p (δ_pq - B_q) within a slice; entries across slices stay 0.
-            foreach (int p in offsets)
-            {
-                double bp = double.CreateTruncating(b[p]);
-                var row = jacobian.Slice(p * count, count);
-                foreach (int q in offsets)
-                {
-                    double bq = double.CreateTruncating(b[q]);
-                    row[q] = T.CreateTruncating(p == q ? bp * (1 - bq) : -bp * bq);
-                }
-            }
         }
     }
 
@@ -373,20 +334,5 @@ internal static unsafe class SoftmaxKernels<T, TAccumulator, TOps, TLayout>
         private readonly ReadOnlySpan<TAccumulator> _dot = dot;
 
         public void Visit(int offset) => TOps.BackwardLanes(_b.Slice(offset, _dot.Length), _dB.Slice(offset, _dot.Length), _dA.Slice(offset, _dot.Length), _dot);
-    }
-
-    /// <summary>Collects the offsets of a slice's elements, in row-major order, for the Jacobian.</summary>
-    private ref struct GatherSlice(int[] offsets) : IRunVisitor
-    {
-        public int RunLength;
-        private int _next;
-
-        public void Visit(int offset)
-        {
-            for (int i = 0; i < RunLength; i++)
-            {
-                offsets[_next++] = offset + i;
-            }
-        }
     }
 }
