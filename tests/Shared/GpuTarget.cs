@@ -52,8 +52,7 @@ public sealed class GpuTarget<T> : ITarget
     {
         using var input = Upload(Elements<T>.From(a));
         using var output = Upload(Elements<T>.Poisoned(outputLength ?? a.Length));
-        var error = Elements<T>.Catch(() => _forward(_accelerator, View(input), View(output), shape));
-        return new Outcome(Download(output), error);
+        return Outcome.After(() => _forward(_accelerator, View(input), View(output), shape), () => Download(output));
     }
 
     public Outcome Backward(double[] b, double[] dB, int[] shape, int? outputLength = null)
@@ -61,8 +60,7 @@ public sealed class GpuTarget<T> : ITarget
         using var forward = Upload(Elements<T>.From(b));
         using var cotangents = Upload(Elements<T>.From(dB));
         using var output = Upload(Elements<T>.Poisoned(outputLength ?? dB.Length));
-        var error = Elements<T>.Catch(() => _backward(_accelerator, View(forward), View(cotangents), View(output), shape));
-        return new Outcome(Download(output), error);
+        return Outcome.After(() => _backward(_accelerator, View(forward), View(cotangents), View(output), shape), () => Download(output));
     }
 
     public Outcome Jacobian(double[] b, int[] shape, int? outputLength = null) => _cpu.Jacobian(b, shape, outputLength);

@@ -13,6 +13,22 @@ public delegate void JacobianMethod<T>(ReadOnlySpan<T> b, Span<T> jacobian, Read
 /// <summary>What a call produced: the output as float64 (NaN where it was left unwritten), or the exception it threw.</summary>
 public sealed record Outcome(double[] Output, Exception? Error)
 {
+    /// <summary>Runs <paramref name="call"/>, catching what it throws, and only then reads the output it left.</summary>
+    public static Outcome After(Action call, Func<double[]> read)
+    {
+        Exception? error = null;
+        try
+        {
+            call();
+        }
+        catch (Exception exception)
+        {
+            error = exception;
+        }
+
+        return new Outcome(read(), error);
+    }
+
     public double[] Value => Error is null ? Output : throw new InvalidOperationException("The call threw.", Error);
 }
 
@@ -88,97 +104,81 @@ public sealed class Target<T> : ITarget
 
     public double Tiny => Elements<T>.Tiny;
 
-    public double[] Round(double[] values) => ToDouble(ToT(values));
+    public double[] Round(double[] values) => Elements<T>.ToDouble(Elements<T>.From(values));
 
     public Outcome Forward(double[] a, int[] shape, int? outputLength = null)
     {
-        var input = ToT(a);
-        var output = Poisoned(outputLength ?? a.Length);
-        return Call(() => _forward(input, output, shape), output);
+        var input = Elements<T>.From(a);
+        var output = Elements<T>.Poisoned(outputLength ?? a.Length);
+        return Outcome.After(() => _forward(input, output, shape), () => Elements<T>.ToDouble(output));
     }
 
     public Outcome Backward(double[] b, double[] dB, int[] shape, int? outputLength = null)
     {
-        var output = Poisoned(outputLength ?? dB.Length);
-        var forward = ToT(b);
-        var cotangents = ToT(dB);
-        return Call(() => _backward(forward, cotangents, output, shape), output);
+        var output = Elements<T>.Poisoned(outputLength ?? dB.Length);
+        var forward = Elements<T>.From(b);
+        var cotangents = Elements<T>.From(dB);
+        return Outcome.After(() => _backward(forward, cotangents, output, shape), () => Elements<T>.ToDouble(output));
     }
 
     public Outcome Jacobian(double[] b, int[] shape, int? outputLength = null)
     {
-        var output = Poisoned(outputLength ?? b.Length * b.Length);
-        var forward = ToT(b);
-        return Call(() => _jacobian(forward, output, shape), output);
+        var output = Elements<T>.Poisoned(outputLength ?? b.Length * b.Length);
+        var forward = Elements<T>.From(b);
+        return Outcome.After(() => _jacobian(forward, output, shape), () => Elements<T>.ToDouble(output));
     }
 
     public double[] ForwardInPlace(double[] a, int[] shape)
     {
-        var buffer = ToT(a);
+        var buffer = Elements<T>.From(a);
         _forward(buffer, buffer, shape);
-        return ToDouble(buffer);
+        return Elements<T>.ToDouble(buffer);
     }
 
     public double[] BackwardInPlace(double[] b, double[] dB, int[] shape)
     {
-        var buffer = ToT(dB);
-        _backward(ToT(b), buffer, buffer, shape);
-        return ToDouble(buffer);
+        var buffer = Elements<T>.From(dB);
+        _backward(Elements<T>.From(b), buffer, buffer, shape);
+        return Elements<T>.ToDouble(buffer);
     }
 
     public (Exception? Error, bool Changed) ForwardPartlyOverlapping(double[] a, int[] shape)
     {
-        var buffer = ToT(a.Append(double.NaN).ToArray());
+        var buffer = Elements<T>.From(a.Append(double.NaN).ToArray());
         var before = (T[])buffer.Clone();
-        var error = Catch(() => _forward(buffer.AsSpan(0, a.Length), buffer.AsSpan(1, a.Length), shape));
-        return (error, !Same(before, buffer));
+        var error = Elements<T>.Catch(() => _forward(buffer.AsSpan(0, a.Length), buffer.AsSpan(1, a.Length), shape));
+        return (error, !Elements<T>.Same(before, buffer));
     }
 
     public (Exception? Error, bool Changed) BackwardOverlapping(double[] b, double[] dB, int[] shape, bool overB)
     {
         if (overB)
         {
-            var buffer = ToT(b.Concat(dB).ToArray());
-            var cotangents = ToT(dB);
+            var buffer = Elements<T>.From(b.Concat(dB).ToArray());
+            var cotangents = Elements<T>.From(dB);
             var before = (T[])buffer.Clone();
-            var error = Catch(() => _backward(buffer.AsSpan(0, b.Length), cotangents, buffer.AsSpan(0, dB.Length), shape));
-            return (error, !Same(before, buffer));
+            var error = Elements<T>.Catch(() => _backward(buffer.AsSpan(0, b.Length), cotangents, buffer.AsSpan(0, dB.Length), shape));
+            return (error, !Elements<T>.Same(before, buffer));
         }
         else
         {
-            var buffer = ToT(dB.Append(double.NaN).ToArray());
-            var forward = ToT(b);
+            var buffer = Elements<T>.From(dB.Append(double.NaN).ToArray());
+            var forward = Elements<T>.From(b);
             var before = (T[])buffer.Clone();
-            var error = Catch(() => _backward(forward, buffer.AsSpan(0, dB.Length), buffer.AsSpan(1, dB.Length), shape));
-            return (error, !Same(before, buffer));
+            var error = Elements<T>.Catch(() => _backward(forward, buffer.AsSpan(0, dB.Length), buffer.AsSpan(1, dB.Length), shape));
+            return (error, !Elements<T>.Same(before, buffer));
         }
     }
 
     public (Exception? Error, bool Changed) JacobianOverlapping(double[] b, int[] shape)
     {
-        var buffer = ToT(b.Concat(new double[b.Length * b.Length]).ToArray());
+        var buffer = Elements<T>.From(b.Concat(new double[b.Length * b.Length]).ToArray());
         var before = (T[])buffer.Clone();
-        var error = Catch(() => _jacobian(buffer.AsSpan(0, b.Length), buffer.AsSpan(0, b.Length * b.Length), shape));
-        return (error, !Same(before, buffer));
+        var error = Elements<T>.Catch(() => _jacobian(buffer.AsSpan(0, b.Length), buffer.AsSpan(0, b.Length * b.Length), shape));
+        return (error, !Elements<T>.Same(before, buffer));
     }
 
     public override string ToString() => Name;
-
-    private static T[] ToT(double[] values) => Elements<T>.From(values);
-
-    private static double[] ToDouble(T[] values) => Elements<T>.ToDouble(values);
-
-    private static T[] Poisoned(int length) => Elements<T>.Poisoned(length);
-
-    private static Outcome Call(Action call, T[] output)
-    {
-        var error = Catch(call); // first run the call, then read what it wrote
-        return new Outcome(ToDouble(output), error);
-    }
-
-    private static Exception? Catch(Action call) => Elements<T>.Catch(call);
-
-    private static bool Same(T[] left, T[] right) => Elements<T>.Same(left, right);
 }
 
 /// <summary>Conversions and helpers shared by the targets of one element type.</summary>
@@ -195,18 +195,7 @@ public static class Elements<T>
 
     public static T[] Poisoned(int length) => Enumerable.Repeat(T.NaN, length).ToArray();
 
-    public static Exception? Catch(Action call)
-    {
-        try
-        {
-            call();
-            return null;
-        }
-        catch (Exception exception)
-        {
-            return exception;
-        }
-    }
+    public static Exception? Catch(Action call) => Outcome.After(call, Array.Empty<double>).Error;
 
     /// <summary>Bitwise equality, so that NaN equals NaN.</summary>
     public static bool Same(T[] left, T[] right) =>
