@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace SoftmaxGen.Runtime;
 
@@ -91,7 +92,12 @@ internal static class VectorExp
         return Vector.ConditionalSelect(Vector.Equals(x, x), result, x);
     }
 
-    /// <summary>The same computation as <see cref="Exp(Vector{float})"/>, lane for lane, on 512-bit vectors.</summary>
+    /// <summary>
+    /// exp on 512-bit vectors of float: the same reduction and polynomial as <see cref="Exp(Vector{float})"/>, but
+    /// the scaling by 2^k is one <c>vscalefps</c> where AVX-512 is present. It rounds p · 2^k once, gives +∞ past
+    /// the overflow threshold and 0 (or the correctly rounded subnormal) below the normal range by itself, so the
+    /// integer exponent arithmetic, the two-step scaling and the overflow selection all go: 17 operations instead of 27.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x)
     {
@@ -101,11 +107,15 @@ internal static class VectorExp
         const float Ln2Low = -2.12194440e-4f;
         const float Overflow = 88.7228394f;
         const float Underflow = -104f;
+        const float Saturate = 89f; // k = 128 from here on: p · 2^128 overflows to +∞, as e^x does
 
-        var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(Underflow)), Vector512.Create(Overflow));
-        var shifted = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(Log2E), Vector512.Create(Shifter));
-        var k = shifted - Vector512.Create(Shifter);
-        var exponent = shifted.AsInt32() - Vector512.Create(Shifter).AsInt32();
+        if (!Avx512F.IsSupported)
+        {
+            return Portable(x);
+        }
+
+        var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(Underflow)), Vector512.Create(Saturate));
+        var k = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(Log2E), Vector512.Create(Shifter)) - Vector512.Create(Shifter);
 
         var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2High), clamped);
         r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Low), r);
@@ -118,14 +128,39 @@ internal static class VectorExp
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
         p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
 
-        var half = Vector512.ShiftRightArithmetic(exponent, 1);
-        var result = p * Pow2(half) * Pow2(exponent - half);
-
-        result = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(Overflow)), Vector512.Create(float.PositiveInfinity), result);
+        var result = Avx512F.Scale(p, k);
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
+
+        static Vector512<float> Portable(Vector512<float> x)
+        {
+            var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(Underflow)), Vector512.Create(Overflow));
+            var shifted = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(Log2E), Vector512.Create(Shifter));
+            var k = shifted - Vector512.Create(Shifter);
+            var exponent = shifted.AsInt32() - Vector512.Create(Shifter).AsInt32();
+
+            var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2High), clamped);
+            r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Low), r);
+
+            var p = Vector512.Create(1.9875691500e-4f);
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
+            p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+
+            var half = Vector512.ShiftRightArithmetic(exponent, 1);
+            var result = p * Pow2(half) * Pow2(exponent - half);
+
+            result = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(Overflow)), Vector512.Create(float.PositiveInfinity), result);
+            return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
+        }
     }
 
-    /// <summary>The same computation as <see cref="Exp(Vector{double})"/>, lane for lane, on 512-bit vectors.</summary>
+    /// <summary>
+    /// exp on 512-bit vectors of double: the reduction and polynomial of <see cref="Exp(Vector{double})"/>, scaled by
+    /// one <c>vscalefpd</c> where AVX-512 is present (see <see cref="Exp(Vector512{float})"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<double> Exp(Vector512<double> x)
     {
@@ -135,34 +170,55 @@ internal static class VectorExp
         const double Ln2Low = 1.90821492927058770002e-10;
         const double Overflow = 709.782712893384;
         const double Underflow = -746.0;
+        const double Saturate = 710.0; // k = 1024 from here on: p · 2^1024 overflows to +∞
 
-        var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(Underflow)), Vector512.Create(Overflow));
-        var shifted = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(Log2E), Vector512.Create(Shifter));
-        var k = shifted - Vector512.Create(Shifter);
-        var exponent = shifted.AsInt64() - Vector512.Create(Shifter).AsInt64();
+        if (!Avx512F.IsSupported)
+        {
+            return Portable(x);
+        }
+
+        var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(Underflow)), Vector512.Create(Saturate));
+        var k = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(Log2E), Vector512.Create(Shifter)) - Vector512.Create(Shifter);
 
         var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2High), clamped);
         r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Low), r);
 
-        var p = Vector512.Create(1.0 / 6227020800.0);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 479001600.0));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 39916800.0));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 3628800.0));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 362880.0));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 40320.0));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 5040.0));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 720.0));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 120.0));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 24.0));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 6.0));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5));
-        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<double>.One;
-
-        var half = Vector512.ShiftRightArithmetic(exponent, 1);
-        var result = p * Pow2(half) * Pow2(exponent - half);
-
-        result = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(Overflow)), Vector512.Create(double.PositiveInfinity), result);
+        var result = Avx512F.Scale(Polynomial(r), k);
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
+
+        static Vector512<double> Portable(Vector512<double> x)
+        {
+            var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(Underflow)), Vector512.Create(Overflow));
+            var shifted = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(Log2E), Vector512.Create(Shifter));
+            var k = shifted - Vector512.Create(Shifter);
+            var exponent = shifted.AsInt64() - Vector512.Create(Shifter).AsInt64();
+
+            var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2High), clamped);
+            r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Low), r);
+
+            var half = Vector512.ShiftRightArithmetic(exponent, 1);
+            var result = Polynomial(r) * Pow2(half) * Pow2(exponent - half);
+
+            result = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(Overflow)), Vector512.Create(double.PositiveInfinity), result);
+            return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
+        }
+
+        static Vector512<double> Polynomial(Vector512<double> r)
+        {
+            var p = Vector512.Create(1.0 / 6227020800.0);
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 479001600.0));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 39916800.0));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 3628800.0));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 362880.0));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 40320.0));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 5040.0));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 720.0));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 120.0));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 24.0));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0 / 6.0));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5));
+            return Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<double>.One;
+        }
     }
 
     /// <summary>2^exponent for exponents in the normal range (float).</summary>

@@ -1,19 +1,58 @@
 using System;
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using SoftmaxGen.Runtime;
 using Xunit;
 
 namespace SoftmaxGen.Tests;
 
-/// <summary>The vector exp the CPU kernels use, against Math.Exp in float64, lane by lane.</summary>
+/// <summary>
+/// The vector exp the CPU kernels use, against Math.Exp in float64, lane by lane: the <see cref="Vector{T}"/> version
+/// and the <see cref="Vector512{T}"/> one (which scales with <c>vscalefps</c>/<c>vscalefpd</c> where AVX-512 is present,
+/// and runs the <see cref="Vector{T}"/> arithmetic otherwise).
+/// </summary>
 public sealed class VectorExpTests
 {
-    [Fact]
-    public void FloatIsWithinTwoUlpsOverTheSoftmaxRange()
+    public enum Width
+    {
+        Vector,
+        Vector512,
+    }
+
+    private static float[] Exp(Width width, float[] lanes) => width == Width.Vector
+        ? Lanes(VectorExp.Exp(new Vector<float>(Fit(lanes, Vector<float>.Count))), Vector<float>.Count)
+        : Lanes(VectorExp.Exp(Vector512.Create(Fit(lanes, Vector512<float>.Count))), Vector512<float>.Count);
+
+    private static double[] Exp(Width width, double[] lanes) => width == Width.Vector
+        ? Lanes(VectorExp.Exp(new Vector<double>(Fit(lanes, Vector<double>.Count))), Vector<double>.Count)
+        : Lanes(VectorExp.Exp(Vector512.Create(Fit(lanes, Vector512<double>.Count))), Vector512<double>.Count);
+
+    private static int Count<T>(Width width) => width == Width.Vector ? Vector<T>.Count : Vector512<T>.Count;
+
+    private static T[] Fit<T>(T[] lanes, int count) => lanes.Length == count ? lanes : throw new ArgumentException("lane count");
+
+    private static T[] Lanes<T>(Vector<T> vector, int count)
+    {
+        var lanes = new T[count];
+        vector.CopyTo(lanes);
+        return lanes;
+    }
+
+    private static T[] Lanes<T>(Vector512<T> vector, int count)
+    {
+        var lanes = new T[count];
+        vector.CopyTo(lanes);
+        return lanes;
+    }
+
+    [Theory]
+    [InlineData(Width.Vector)]
+    [InlineData(Width.Vector512)]
+    public void FloatIsWithinTwoUlpsOverTheSoftmaxRange(Width width)
     {
         double worst = 0;
         var random = new Random(3);
-        var lanes = new float[Vector<float>.Count];
+        var lanes = new float[Count<float>(width)];
         for (int trial = 0; trial < 20_000; trial++)
         {
             for (int lane = 0; lane < lanes.Length; lane++)
@@ -21,7 +60,7 @@ public sealed class VectorExpTests
                 lanes[lane] = (float)(-random.NextDouble() * 87); // e^x stays normal
             }
 
-            var result = VectorExp.Exp(new Vector<float>(lanes));
+            var result = Exp(width, lanes);
             for (int lane = 0; lane < lanes.Length; lane++)
             {
                 double exact = Math.Exp(lanes[lane]);
@@ -32,12 +71,37 @@ public sealed class VectorExpTests
         Assert.True(worst <= 2, $"worst error {worst:F2} ulp");
     }
 
-    [Fact]
-    public void DoubleIsWithinTwoUlpsOverTheSoftmaxRange()
+    [Theory]
+    [InlineData(Width.Vector)]
+    [InlineData(Width.Vector512)]
+    public void FloatSubnormalResultsAreWithinOneSubnormalStep(Width width)
+    {
+        var random = new Random(5);
+        var lanes = new float[Count<float>(width)];
+        for (int trial = 0; trial < 5_000; trial++)
+        {
+            for (int lane = 0; lane < lanes.Length; lane++)
+            {
+                lanes[lane] = (float)(-87.3 - random.NextDouble() * 17); // e^x below float's normal range
+            }
+
+            var result = Exp(width, lanes);
+            for (int lane = 0; lane < lanes.Length; lane++)
+            {
+                double exact = Math.Exp(lanes[lane]);
+                Assert.True(Math.Abs(result[lane] - exact) <= Math.Max(1.5 * float.Epsilon, exact * 3e-7), $"exp({lanes[lane]:R}) = {result[lane]:R}, exact {exact:R}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(Width.Vector)]
+    [InlineData(Width.Vector512)]
+    public void DoubleIsWithinTwoUlpsOverTheSoftmaxRange(Width width)
     {
         double worst = 0;
         var random = new Random(4);
-        var lanes = new double[Vector<double>.Count];
+        var lanes = new double[Count<double>(width)];
         for (int trial = 0; trial < 20_000; trial++)
         {
             for (int lane = 0; lane < lanes.Length; lane++)
@@ -45,7 +109,7 @@ public sealed class VectorExpTests
                 lanes[lane] = -random.NextDouble() * 700;
             }
 
-            var result = VectorExp.Exp(new Vector<double>(lanes));
+            var result = Exp(width, lanes);
             for (int lane = 0; lane < lanes.Length; lane++)
             {
                 // Math.Exp itself is within an ulp; the bound allows for both.
@@ -58,30 +122,93 @@ public sealed class VectorExpTests
     }
 
     [Theory]
-    [InlineData(float.NegativeInfinity, 0f)]
-    [InlineData(-104f, 0f)]
-    [InlineData(-90f, 8.194012623990515e-40f)]
-    [InlineData(0f, 1f)]
-    [InlineData(1f, 2.7182817f)]
-    [InlineData(89f, float.PositiveInfinity)]
-    [InlineData(float.PositiveInfinity, float.PositiveInfinity)]
-    public void FloatSpecialValues(float x, float expected)
+    [InlineData(Width.Vector, float.NegativeInfinity, 0f)]
+    [InlineData(Width.Vector, -104f, 0f)]
+    [InlineData(Width.Vector, -90f, 8.194012623990515e-40f)]
+    [InlineData(Width.Vector, 0f, 1f)]
+    [InlineData(Width.Vector, 1f, 2.7182817f)]
+    [InlineData(Width.Vector, 88.72f, 3.3931806e38f)]
+    [InlineData(Width.Vector, 88.7229f, float.PositiveInfinity)]
+    [InlineData(Width.Vector, 89f, float.PositiveInfinity)]
+    [InlineData(Width.Vector, 1e30f, float.PositiveInfinity)]
+    [InlineData(Width.Vector, float.PositiveInfinity, float.PositiveInfinity)]
+    [InlineData(Width.Vector512, float.NegativeInfinity, 0f)]
+    [InlineData(Width.Vector512, -1e30f, 0f)]
+    [InlineData(Width.Vector512, -104f, 0f)]
+    [InlineData(Width.Vector512, -90f, 8.194012623990515e-40f)]
+    [InlineData(Width.Vector512, 0f, 1f)]
+    [InlineData(Width.Vector512, 1f, 2.7182817f)]
+    [InlineData(Width.Vector512, 88.72f, 3.3931806e38f)]
+    [InlineData(Width.Vector512, 88.7229f, float.PositiveInfinity)]
+    [InlineData(Width.Vector512, 89f, float.PositiveInfinity)]
+    [InlineData(Width.Vector512, 1e30f, float.PositiveInfinity)]
+    [InlineData(Width.Vector512, float.PositiveInfinity, float.PositiveInfinity)]
+    public void FloatSpecialValues(Width width, float x, float expected)
     {
-        var result = VectorExp.Exp(new Vector<float>(x));
-        Assert.Equal(expected, result[0], (float)Math.Max(Math.Abs(expected) * 2.5e-7, 1e-45));
+        var lanes = new float[Count<float>(width)];
+        Array.Fill(lanes, x);
+        var result = Exp(width, lanes);
+        Assert.All(result, value => Assert.Equal(expected, value, (float)Math.Max(Math.Abs(expected) * 2.5e-7, 1e-45)));
     }
 
-    [Fact]
-    public void NaNLanesStayNaNAndLeaveTheirNeighboursAlone()
+    [Theory]
+    [InlineData(Width.Vector, double.NegativeInfinity, 0.0)]
+    [InlineData(Width.Vector, -746.0, 0.0)]
+    [InlineData(Width.Vector, -740.0, 4.2e-322)]
+    [InlineData(Width.Vector, 0.0, 1.0)]
+    [InlineData(Width.Vector, 709.78, 1.7928227943945e308)]
+    [InlineData(Width.Vector, 709.8, double.PositiveInfinity)]
+    [InlineData(Width.Vector, 1e300, double.PositiveInfinity)]
+    [InlineData(Width.Vector512, double.NegativeInfinity, 0.0)]
+    [InlineData(Width.Vector512, -1e300, 0.0)]
+    [InlineData(Width.Vector512, -746.0, 0.0)]
+    [InlineData(Width.Vector512, -740.0, 4.2e-322)]
+    [InlineData(Width.Vector512, 0.0, 1.0)]
+    [InlineData(Width.Vector512, 709.78, 1.7928227943945e308)]
+    [InlineData(Width.Vector512, 709.8, double.PositiveInfinity)]
+    [InlineData(Width.Vector512, 1e300, double.PositiveInfinity)]
+    public void DoubleSpecialValues(Width width, double x, double expected)
     {
-        var lanes = new float[Vector<float>.Count];
+        var lanes = new double[Count<double>(width)];
+        Array.Fill(lanes, x);
+        var result = Exp(width, lanes);
+        Assert.All(result, value => Assert.Equal(expected, value, Math.Max(Math.Abs(expected) * 1e-12, 1e-323)));
+    }
+
+    [Theory]
+    [InlineData(Width.Vector)]
+    [InlineData(Width.Vector512)]
+    public void NaNLanesStayNaNAndLeaveTheirNeighboursAlone(Width width)
+    {
+        var lanes = new float[Count<float>(width)];
         for (int lane = 0; lane < lanes.Length; lane++) lanes[lane] = -lane * 0.37f;
-        var clean = VectorExp.Exp(new Vector<float>(lanes));
+        var clean = Exp(width, lanes);
         lanes[1] = float.NaN;
         lanes[0] = float.NegativeInfinity;
-        var mixed = VectorExp.Exp(new Vector<float>(lanes));
+        lanes[2] = float.PositiveInfinity;
+        var mixed = Exp(width, lanes);
         Assert.True(float.IsNaN(mixed[1]));
         Assert.Equal(0f, mixed[0]);
+        Assert.Equal(float.PositiveInfinity, mixed[2]);
+        for (int lane = 3; lane < lanes.Length; lane++)
+        {
+            Assert.Equal(clean[lane], mixed[lane]);
+        }
+    }
+
+    [Theory]
+    [InlineData(Width.Vector)]
+    [InlineData(Width.Vector512)]
+    public void DoubleNaNLanesStayNaNAndLeaveTheirNeighboursAlone(Width width)
+    {
+        var lanes = new double[Count<double>(width)];
+        for (int lane = 0; lane < lanes.Length; lane++) lanes[lane] = -lane * 0.37;
+        var clean = Exp(width, lanes);
+        lanes[1] = double.NaN;
+        lanes[0] = double.NegativeInfinity;
+        var mixed = Exp(width, lanes);
+        Assert.True(double.IsNaN(mixed[1]));
+        Assert.Equal(0.0, mixed[0]);
         for (int lane = 2; lane < lanes.Length; lane++)
         {
             Assert.Equal(clean[lane], mixed[lane]);
