@@ -281,6 +281,28 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
     /// </summary>
     private static void FoldGroups(T* lanes, int width, int group, bool max)
     {
+        if (group % TS.Count == 0)
+        {
+            // Whole vectors per group: fold them lane-wise, then across the lanes of one vector.
+            for (int first = 0; first < width; first += group)
+            {
+                T* start = lanes + first;
+                var fold = TS.Load(start);
+                for (int lane = TS.Count; lane < group; lane += TS.Count)
+                {
+                    fold = max ? TS.Max(fold, TS.Load(start + lane)) : TS.Add(fold, TS.Load(start + lane));
+                }
+
+                var value = TS.Create(max ? TS.MaxAcross(fold) : TS.Sum(fold));
+                for (int lane = 0; lane < group; lane += TS.Count)
+                {
+                    TS.Store(value, start + lane);
+                }
+            }
+
+            return;
+        }
+
         for (int first = 0; first < width; first += group)
         {
             T value = lanes[first];
@@ -293,6 +315,41 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             {
                 lanes[lane] = value;
             }
+        }
+    }
+
+    /// <summary>
+    /// The widest strip of a tile's lanes (a multiple of the vector and of the group) whose rows fit the scratch
+    /// buffer, or 0 where not even the narrowest does.
+    /// </summary>
+    private static int StripLanes(int rows, int group)
+    {
+        int unit = TS.Count;
+        while (unit % group != 0)
+        {
+            unit += TS.Count;
+        }
+
+        long room = (Scratch<T>.Length - TS.Count) / Math.Max(1, rows);
+        return (int)Math.Min(room / unit * unit, Streaming.MaxTileWidth);
+    }
+
+    /// <summary>
+    /// Turns per-lane sums into the scales B is written with: adds the pending partial sums, folds the lanes of a
+    /// slice together in block mode, and takes 1 / sum (0 for a slice that sums to 0).
+    /// </summary>
+    private static void Finish(T* partial, T* scale, int width, int group)
+    {
+        nuint rounded = RoundUp(width);
+        Flush(partial, scale, rounded);
+        if (group > 1)
+        {
+            FoldGroups(scale, width, group, max: false);
+        }
+
+        for (nuint j = 0; j < rounded; j += (nuint)TS.Count)
+        {
+            TS.Store(TS.Reciprocal(TS.Load(scale + j)), scale + j);
         }
     }
 
@@ -328,6 +385,16 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
         }
 
         return TS.Sum(total);
+    }
+
+    /// <summary>Asks for the cache line holding <paramref name="address"/> to be brought in (never faults; a no-op without SSE).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(T* address)
+    {
+        if (Sse.IsSupported)
+        {
+            Sse.Prefetch0(address);
+        }
     }
 
     /// <summary>total[k] += partial[k]; partial[k] = 0, over whole vectors.</summary>
@@ -571,6 +638,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             nuint vector = (nuint)TS.Count;
             nuint pitch = RoundUp(tiling.Width);
             bool gather = pitch * (nuint)rows + vector <= (nuint)Scratch<T>.Length;
+            int strip = gather ? 0 : StripLanes(rows, group);
             for (int item = first; item < end; item++)
             {
                 int origin = tiling.Origin(layout, item, out int width);
@@ -629,22 +697,33 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                         TS.Store(TS.Shift(TS.Load(shift + j)), shift + j);
                     }
 
-                    // The tile does not fit the scratch: sum now, and compute exp again when writing B (B is never read).
-                    var exp = new ExpSumLanes(a, shift, partial, scale, width, pad);
-                    layout.ForEachRun(origin, ref exp);
+                    if (strip > 0)
+                    {
+                        // The tile does not fit the scratch, but a strip of its lanes does: each strip's exp is gathered
+                        // (A read again, from the cache), summed, and written out before the next strip.
+                        // Meanwhile the same lanes of the next tile (its runs lie at the same offsets from its origin) are
+                        // requested, a line per vector: its memory read overlaps this arithmetic instead of following it.
+                        nint ahead = item + 1 < end ? tiling.Origin(layout, item + 1, out _) - origin : 0;
+                        for (int lane = 0; lane < width; lane += strip)
+                        {
+                            int lanes = Math.Min(strip, width - lane);
+                            nuint stripPitch = RoundUp(lanes);
+                            var exp = new ExpGatherLanes(a + lane, scratch, shift + lane, partial + lane, scale + lane, lanes, stripPitch, ahead, pad);
+                            layout.ForEachRun(origin, ref exp);
+                            Finish(partial + lane, scale + lane, lanes, group);
+                            var write = new WriteLanes(scratch, b + lane, scale + lane, lanes, (int)stripPitch, stream);
+                            layout.ForEachRun(origin, ref write);
+                        }
+
+                        continue;
+                    }
+
+                    // Not even a strip fits: sum now, and compute exp again when writing B (B is never read).
+                    var sum = new ExpSumLanes(a, shift, partial, scale, width, pad);
+                    layout.ForEachRun(origin, ref sum);
                 }
 
-                Flush(partial, scale, rounded);
-                if (group > 1)
-                {
-                    FoldGroups(scale, width, group, max: false);
-                }
-
-                for (nuint j = 0; j < rounded; j += vector)
-                {
-                    TS.Store(TS.Reciprocal(TS.Load(scale + j)), scale + j);
-                }
-
+                Finish(partial, scale, width, group);
                 if (gather)
                 {
                     var write = new WriteLanes(scratch, b, scale, width, (int)pitch, stream);
@@ -966,6 +1045,51 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                 TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
             }
 
+            if (++_runs == Streaming.LaneSumBlock)
+            {
+                _runs = 0;
+                Flush(partial, total, RoundUp(width));
+            }
+        }
+    }
+
+    /// <summary>
+    /// exp(a[k] - shift[k]) for the lanes of one run, written to the next row of scratch and added to partial[k]
+    /// (added to total every block of runs): the same sums, in the same order, as <see cref="ExpSumLanes"/>.
+    /// </summary>
+    private ref struct ExpGatherLanes(T* a, T* scratch, T* shift, T* partial, T* total, int width, nuint pitch, nint ahead, T* pad) : IRunVisitor
+    {
+        private int _runs;
+        private nint _next;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset)
+        {
+            T* source = a + offset;
+            T* target = scratch + _next;
+            nuint n = (nuint)width;
+            nuint vector = (nuint)TS.Count;
+            nuint j = 0;
+            for (; j + vector <= n; j += vector)
+            {
+                if (ahead != 0)
+                {
+                    Prefetch(source + ahead + j);
+                }
+
+                var e = TS.Exp(TS.Subtract(TS.Load(source + j), TS.Load(shift + j)));
+                TS.Store(e, target + j);
+                TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
+            }
+
+            if (j < n)
+            {
+                var e = TS.Exp(TS.Subtract(LoadPadded(pad, source + j, n - j, T.NegativeInfinity), TS.Load(shift + j)));
+                TS.Store(e, target + j);
+                TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
+            }
+
+            _next += (nint)pitch;
             if (++_runs == Streaming.LaneSumBlock)
             {
                 _runs = 0;

@@ -9,7 +9,8 @@ namespace SoftmaxGen.Tests;
 /// <summary>
 /// The paths the small tensors of the numerical suite do not reach: tensors past
 /// <see cref="Streaming.NonTemporalBytes"/> (outputs written with non-temporal stores), slices and tiles longer
-/// than the per-thread scratch buffer (exp written to the output, then rescaled in place), and both split over
+/// than the per-thread scratch buffer (exp written to the output, then rescaled in place), tiles past it that are
+/// done in strips of lanes, block mode with slices of whole vectors (folded by vector), and all of them split over
 /// threads.
 /// </summary>
 [Collection(nameof(ThreadCountCollection))]
@@ -22,6 +23,9 @@ public sealed class LargeTensorTests
         ["Channels", new[] { 2, 67, 127, 131 }],
         ["Scattered", new[] { 5, 61, 100, 73 }],
         ["ScatteredDouble", new[] { 5, 61, 100, 37 }],
+        ["Scattered", new[] { 5, 61, 100, 32 }],
+        ["ScatteredDouble", new[] { 5, 61, 100, 16 }],
+        ["Scattered", new[] { 40, 11, 10, 32 }],
         ["Rows", new[] { 3, 70001 }],
         ["Vector", new[] { 100003 }],
         ["Columns", new[] { 40000, 5 }],
@@ -36,6 +40,13 @@ public sealed class LargeTensorTests
         Assert.True(70001 * sizeof(float) > Streaming.ScratchBytes);
         Assert.True(16L * 40000 * sizeof(float) > Streaming.ScratchBytes);
         Assert.True(8L * 6000 * sizeof(double) > Streaming.ScratchBytes);
+
+        // Channels [2, 67, 127, 131]: tiles of 4096 lanes × 67 rows are past the scratch, strips of them are not, and the
+        // last tile of each block is narrower (16637 lanes); Scattered [40, 11, 10, 32]: block-mode tiles of 110 slices
+        // × 32 lanes × 40 rows likewise, strips cut at whole slices.
+        Assert.True(4096L * 67 * sizeof(float) > Streaming.ScratchBytes && 16L * 67 * sizeof(float) < Streaming.ScratchBytes);
+        Assert.True(110L * 32 * 40 * sizeof(float) > Streaming.ScratchBytes && 32L * 40 * sizeof(float) < Streaming.ScratchBytes);
+        Assert.True(127 * 131 % Streaming.MaxTileWidth != 0);
     }
 
     [Theory, MemberData(nameof(Cases))]
@@ -77,6 +88,7 @@ public sealed class LargeTensorTests
     [Theory]
     [InlineData("Rows", new[] { 2049, 1031 })]
     [InlineData("Channels", new[] { 2, 67, 127, 131 })]
+    [InlineData("Scattered", new[] { 40, 11, 10, 32 })]
     [InlineData("Rows", new[] { 3, 70001 })]
     [InlineData("Columns", new[] { 40000, 5 })]
     public void MaskedAndNaNSlicesStayInTheirSlice(string name, int[] shape)
