@@ -33,7 +33,8 @@ internal static class Streaming
 
     /// <summary>
     /// Per-lane sums over the runs of a tile add this many runs into a partial sum before adding it to the total,
-    /// so that rounding errors grow with (runs / block + block) rather than with the number of runs.
+    /// so that rounding errors grow with (runs / block + block) rather than with the number of runs. A multiple of 4:
+    /// the lane visitors take runs four at a time (<see cref="RunQueue"/>) and flush between groups.
     /// </summary>
     internal const int LaneSumBlock = 64;
 
@@ -687,6 +688,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                 {
                     var max = new MaxLanes(a, shift, width, pad);
                     layout.ForEachRun(origin, ref max);
+                    max.Complete();
                     if (group > 1)
                     {
                         FoldGroups(shift, width, group, max: true);
@@ -710,6 +712,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                             nuint stripPitch = RoundUp(lanes);
                             var exp = new ExpGatherLanes(a + lane, scratch, shift + lane, partial + lane, scale + lane, lanes, stripPitch, ahead, pad);
                             layout.ForEachRun(origin, ref exp);
+                            exp.Complete();
                             Finish(partial + lane, scale + lane, lanes, group);
                             var write = new WriteLanes(scratch, b + lane, scale + lane, lanes, (int)stripPitch, stream);
                             layout.ForEachRun(origin, ref write);
@@ -765,6 +768,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                     T* cotangent = dB + (nint)k * count;
                     var sum = new DotLanes(b, cotangent, partial, dot, width, pad);
                     layout.ForEachRun(origin, ref sum);
+                    sum.Complete();
                     Flush(partial, dot, rounded);
                     if (group > 1)
                     {
@@ -999,21 +1003,64 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
         public void Visit(int offset) => BackwardStore(b + offset, dB + offset, dA + offset, (nuint)length, dot, stream);
     }
 
-    /// <summary>max[k] = max(max[k], a[k]) for the lanes of one run.</summary>
-    private readonly ref struct MaxLanes(T* a, T* max, int width, T* pad) : IRunVisitor
+    /// <summary>
+    /// max[k] = max(max[k], a[k]) for the lanes of each run. Runs are taken four at a time (call
+    /// <see cref="Complete"/> after the walk for the rest), so that max is loaded and stored once per four rows.
+    /// </summary>
+    private ref struct MaxLanes(T* a, T* max, int width, T* pad) : IRunVisitor
     {
+        private RunQueue _queue;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            T* source = a + offset;
+            if (!_queue.Push(offset))
+            {
+                return;
+            }
+
+            T* r0 = a + _queue.First, r1 = a + _queue.Second, r2 = a + _queue.Third, r3 = a + offset;
             nuint n = (nuint)width;
             nuint vector = (nuint)TS.Count;
             nuint j = 0;
             for (; j + vector <= n; j += vector)
             {
-                TS.Store(TS.Max(TS.Load(max + j), TS.Load(source + j)), max + j);
+                var m = TS.Max(TS.Max(TS.Load(max + j), TS.Load(r0 + j)), TS.Load(r1 + j));
+                TS.Store(TS.Max(TS.Max(m, TS.Load(r2 + j)), TS.Load(r3 + j)), max + j);
             }
 
+            if (j < n)
+            {
+                One(r0);
+                One(r1);
+                One(r2);
+                One(r3);
+            }
+        }
+
+        /// <summary>Takes the runs still queued.</summary>
+        public readonly void Complete()
+        {
+            nuint n = (nuint)width;
+            nuint vector = (nuint)TS.Count;
+            for (int k = 0; k < _queue.Count; k++)
+            {
+                T* source = a + _queue[k];
+                for (nuint j = 0; j + vector <= n; j += vector)
+                {
+                    TS.Store(TS.Max(TS.Load(max + j), TS.Load(source + j)), max + j);
+                }
+
+                One(source);
+            }
+        }
+
+        /// <summary>The partial last vector of a run, if any.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly void One(T* source)
+        {
+            nuint n = (nuint)width;
+            nuint j = n / (nuint)TS.Count * (nuint)TS.Count;
             if (j < n)
             {
                 TS.Store(TS.Max(TS.Load(max + j), LoadPadded(pad, source + j, n - j, T.NegativeInfinity)), max + j);
@@ -1054,19 +1101,28 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
     }
 
     /// <summary>
-    /// exp(a[k] - shift[k]) for the lanes of one run, written to the next row of scratch and added to partial[k]
-    /// (added to total every block of runs): the same sums, in the same order, as <see cref="ExpSumLanes"/>.
+    /// exp(a[k] - shift[k]) for the lanes of each run, written to the next row of scratch and added to partial[k]
+    /// (added to total every block of runs): the same sums, in the same order, as <see cref="ExpSumLanes"/>. Runs are
+    /// taken four at a time (call <see cref="Complete"/> after the walk), so that partial is loaded and stored once per
+    /// four rows; meanwhile the lanes at <paramref name="ahead"/> elements from each run are requested, a line per vector.
     /// </summary>
     private ref struct ExpGatherLanes(T* a, T* scratch, T* shift, T* partial, T* total, int width, nuint pitch, nint ahead, T* pad) : IRunVisitor
     {
+        private RunQueue _queue;
         private int _runs;
         private nint _next;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            T* source = a + offset;
-            T* target = scratch + _next;
+            if (!_queue.Push(offset))
+            {
+                return;
+            }
+
+            T* r0 = a + _queue.First, r1 = a + _queue.Second, r2 = a + _queue.Third, r3 = a + offset;
+            T* t0 = scratch + _next;
+            T* t1 = t0 + pitch, t2 = t1 + pitch, t3 = t2 + pitch;
             nuint n = (nuint)width;
             nuint vector = (nuint)TS.Count;
             nuint j = 0;
@@ -1074,26 +1130,78 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             {
                 if (ahead != 0)
                 {
-                    Prefetch(source + ahead + j);
+                    Prefetch(r0 + ahead + j);
+                    Prefetch(r1 + ahead + j);
+                    Prefetch(r2 + ahead + j);
+                    Prefetch(r3 + ahead + j);
                 }
 
-                var e = TS.Exp(TS.Subtract(TS.Load(source + j), TS.Load(shift + j)));
-                TS.Store(e, target + j);
-                TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
+                var s = TS.Load(shift + j);
+                var e0 = TS.Exp(TS.Subtract(TS.Load(r0 + j), s));
+                var e1 = TS.Exp(TS.Subtract(TS.Load(r1 + j), s));
+                var e2 = TS.Exp(TS.Subtract(TS.Load(r2 + j), s));
+                var e3 = TS.Exp(TS.Subtract(TS.Load(r3 + j), s));
+                TS.Store(e0, t0 + j);
+                TS.Store(e1, t1 + j);
+                TS.Store(e2, t2 + j);
+                TS.Store(e3, t3 + j);
+                TS.Store(TS.Add(TS.Add(TS.Add(TS.Add(TS.Load(partial + j), e0), e1), e2), e3), partial + j);
             }
 
+            if (j < n)
+            {
+                One(r0, t0);
+                One(r1, t1);
+                One(r2, t2);
+                One(r3, t3);
+            }
+
+            _next += 4 * (nint)pitch;
+            _runs += 4;
+            if (_runs == Streaming.LaneSumBlock)
+            {
+                _runs = 0;
+                Flush(partial, total, RoundUp(width));
+            }
+        }
+
+        /// <summary>Takes the runs still queued.</summary>
+        public void Complete()
+        {
+            nuint n = (nuint)width;
+            nuint vector = (nuint)TS.Count;
+            for (int k = 0; k < _queue.Count; k++)
+            {
+                T* source = a + _queue[k];
+                T* target = scratch + _next;
+                for (nuint j = 0; j + vector <= n; j += vector)
+                {
+                    var e = TS.Exp(TS.Subtract(TS.Load(source + j), TS.Load(shift + j)));
+                    TS.Store(e, target + j);
+                    TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
+                }
+
+                One(source, target);
+                _next += (nint)pitch;
+                if (++_runs == Streaming.LaneSumBlock)
+                {
+                    _runs = 0;
+                    Flush(partial, total, RoundUp(width));
+                }
+            }
+        }
+
+        /// <summary>The partial last vector of a run, if any.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly void One(T* source, T* target)
+        {
+            nuint n = (nuint)width;
+            nuint j = n / (nuint)TS.Count * (nuint)TS.Count;
             if (j < n)
             {
                 var e = TS.Exp(TS.Subtract(LoadPadded(pad, source + j, n - j, T.NegativeInfinity), TS.Load(shift + j)));
                 TS.Store(e, target + j);
                 TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
-            }
-
-            _next += (nint)pitch;
-            if (++_runs == Streaming.LaneSumBlock)
-            {
-                _runs = 0;
-                Flush(partial, total, RoundUp(width));
             }
         }
     }
@@ -1152,35 +1260,84 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
         }
     }
 
-    /// <summary>partial[k] += b[k] · dB[k] for the lanes of one run, added to dot every block of runs.</summary>
+    /// <summary>
+    /// partial[k] += b[k] · dB[k] for the lanes of each run, added to dot every block of runs. Runs are taken four at a
+    /// time (call <see cref="Complete"/> after the walk), so that partial is loaded and stored once per four rows.
+    /// </summary>
     private ref struct DotLanes(T* b, T* dB, T* partial, T* dot, int width, T* pad) : IRunVisitor
     {
+        private RunQueue _queue;
         private int _runs;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            T* x = b + offset;
-            T* y = dB + offset;
+            if (!_queue.Push(offset))
+            {
+                return;
+            }
+
+            nint o0 = _queue.First, o1 = _queue.Second, o2 = _queue.Third, o3 = offset;
             nuint n = (nuint)width;
             nuint vector = (nuint)TS.Count;
             nuint j = 0;
             for (; j + vector <= n; j += vector)
             {
-                TS.Store(TS.MultiplyAdd(TS.Load(x + j), TS.Load(y + j), TS.Load(partial + j)), partial + j);
+                var p = TS.MultiplyAdd(TS.Load(b + o0 + j), TS.Load(dB + o0 + j), TS.Load(partial + j));
+                p = TS.MultiplyAdd(TS.Load(b + o1 + j), TS.Load(dB + o1 + j), p);
+                p = TS.MultiplyAdd(TS.Load(b + o2 + j), TS.Load(dB + o2 + j), p);
+                TS.Store(TS.MultiplyAdd(TS.Load(b + o3 + j), TS.Load(dB + o3 + j), p), partial + j);
             }
 
             if (j < n)
             {
-                var left = LoadPadded(pad, x + j, n - j, T.Zero);
-                var right = LoadPadded(pad, y + j, n - j, T.Zero);
-                TS.Store(TS.MultiplyAdd(left, right, TS.Load(partial + j)), partial + j);
+                One(o0);
+                One(o1);
+                One(o2);
+                One(o3);
             }
 
-            if (++_runs == Streaming.LaneSumBlock)
+            _runs += 4;
+            if (_runs == Streaming.LaneSumBlock)
             {
                 _runs = 0;
                 Flush(partial, dot, RoundUp(width));
+            }
+        }
+
+        /// <summary>Takes the runs still queued.</summary>
+        public void Complete()
+        {
+            nuint n = (nuint)width;
+            nuint vector = (nuint)TS.Count;
+            for (int k = 0; k < _queue.Count; k++)
+            {
+                nint o = _queue[k];
+                for (nuint j = 0; j + vector <= n; j += vector)
+                {
+                    TS.Store(TS.MultiplyAdd(TS.Load(b + o + j), TS.Load(dB + o + j), TS.Load(partial + j)), partial + j);
+                }
+
+                One(o);
+                if (++_runs == Streaming.LaneSumBlock)
+                {
+                    _runs = 0;
+                    Flush(partial, dot, RoundUp(width));
+                }
+            }
+        }
+
+        /// <summary>The partial last vector of a run, if any.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly void One(nint offset)
+        {
+            nuint n = (nuint)width;
+            nuint j = n / (nuint)TS.Count * (nuint)TS.Count;
+            if (j < n)
+            {
+                var left = LoadPadded(pad, b + offset + j, n - j, T.Zero);
+                var right = LoadPadded(pad, dB + offset + j, n - j, T.Zero);
+                TS.Store(TS.MultiplyAdd(left, right, TS.Load(partial + j)), partial + j);
             }
         }
     }
@@ -1189,6 +1346,43 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset) => BackwardStoreLanes(b + offset, dB + offset, dA + offset, dot, (nuint)width, stream);
+    }
+}
+
+/// <summary>
+/// Holds up to three run offsets from <see cref="ISoftmaxLayout.ForEachRun"/>, so that a visitor can process runs four
+/// at a time: <see cref="Push"/> returns true, and empties the queue, when the fourth arrives.
+/// </summary>
+internal struct RunQueue
+{
+    public int First;
+    public int Second;
+    public int Third;
+    public int Count;
+
+    public readonly int this[int index] => index switch { 0 => First, 1 => Second, _ => Third };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Push(int offset)
+    {
+        switch (Count)
+        {
+            case 0:
+                First = offset;
+                break;
+            case 1:
+                Second = offset;
+                break;
+            case 2:
+                Third = offset;
+                break;
+            default:
+                Count = 0;
+                return true;
+        }
+
+        Count++;
+        return false;
     }
 }
 
