@@ -398,6 +398,79 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
         }
     }
 
+    /// <summary>
+    /// <see cref="ExpInPlace"/> over x, which meanwhile writes destination = source · scale (<paramref name="length"/>
+    /// elements; none when source is null), a vector per vector of exp, and requests the lines of
+    /// <paramref name="length"/> elements at <paramref name="ahead"/> (none when null).
+    /// </summary>
+    private static T ExpInPlaceWriting(T* x, nuint padded, T shift, T* ahead, nuint length, T* source, T* destination, T scale, bool stream)
+    {
+        nuint width = (nuint)TS.Count;
+        var shiftVector = TS.Create(shift);
+        var scaleVector = TS.Create(scale);
+        var total = TS.Create(T.Zero);
+        nuint write = 0;
+        nuint writeEnd = 0;
+        if (source != null)
+        {
+            if (stream && length >= 2 * width && (nuint)destination % (nuint)sizeof(T) == 0)
+            {
+                for (nuint peel = Peel(destination); write < peel; write++)
+                {
+                    destination[write] = source[write] * scale;
+                }
+
+                writeEnd = write + (length - write) / width * width;
+            }
+            else
+            {
+                stream = false;
+                writeEnd = length / width * width;
+            }
+        }
+
+        nuint aheadEnd = ahead != null && Sse.IsSupported ? length : 0;
+        for (nuint start = 0; start < padded; start += Streaming.SumBlock * width)
+        {
+            nuint end = Math.Min(padded, start + Streaming.SumBlock * width);
+            var sum = TS.Create(T.Zero);
+            for (nuint i = start; i < end; i += width)
+            {
+                if (i < aheadEnd)
+                {
+                    Sse.Prefetch0(ahead + i);
+                }
+
+                var e = TS.Exp(TS.Subtract(TS.Load(x + i), shiftVector));
+                TS.Store(e, x + i);
+                sum = TS.Add(sum, e);
+                if (write < writeEnd)
+                {
+                    var y = TS.Multiply(TS.Load(source + write), scaleVector);
+                    if (stream)
+                    {
+                        TS.StoreAlignedNonTemporal(y, destination + write);
+                    }
+                    else
+                    {
+                        TS.Store(y, destination + write);
+                    }
+
+                    write += width;
+                }
+            }
+
+            total = TS.Add(total, sum);
+        }
+
+        if (source != null)
+        {
+            ScaleStore(source + write, destination + write, length - write, scale, stream);
+        }
+
+        return TS.Sum(total);
+    }
+
     /// <summary>total[k] += partial[k]; partial[k] = 0, over whole vectors.</summary>
     private static void Flush(T* partial, T* total, nuint rounded)
     {
@@ -563,6 +636,12 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             int sliceLength = layout.SliceLength;
             nuint padded = RoundUp(sliceLength);
             bool gather = padded + (nuint)TS.Count <= (nuint)Scratch<T>.Length;
+            if (length == sliceLength && 2 * (padded + (nuint)TS.Count) <= (nuint)Scratch<T>.Length)
+            {
+                PipelinedRows(first, end, scratch, padded, pad);
+                return;
+            }
+
             for (int slice = first; slice < end; slice++)
             {
                 int origin = layout.Origin(slice);
@@ -589,6 +668,43 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                     var write = new WriteRuns(b, b, length, sum == T.Zero ? T.Zero : T.One / sum, packed: false, stream: false);
                     layout.ForEachRun(origin, ref write);
                 }
+            }
+
+            Fence(stream);
+        }
+
+        /// <summary>
+        /// Slices that are one contiguous run each, two scratch halves in turn: while slice s is turned into exp in one
+        /// half, slice s - 1 is written out of the other, a vector of B per vector of exp, and slice s + 1 is requested
+        /// a line per vector. The non-temporal stores and the memory reads then spread over the arithmetic instead of
+        /// coming in bursts. B is the same, bit for bit, as written by the three separate passes.
+        /// </summary>
+        private void PipelinedRows(int first, int end, T* scratch, nuint padded, T* pad)
+        {
+            nuint n = (nuint)layout.SliceLength;
+            T* halves0 = scratch;
+            T* halves1 = scratch + padded + (nuint)TS.Count;
+            T* pending = null;
+            T* pendingB = null;
+            T pendingScale = T.Zero;
+            for (int slice = first; slice < end; slice++)
+            {
+                int origin = layout.Origin(slice);
+                T* x = (slice & 1) == 0 ? halves0 : halves1;
+                var max = new GatherMaxRuns(a, x, (int)n, pad);
+                max.Visit(origin);
+                Fill(x, n, padded, T.NegativeInfinity);
+                T shift = max.Result;
+                T* ahead = slice + 1 < end ? a + layout.Origin(slice + 1) : null;
+                T sum = ExpInPlaceWriting(x, padded, T.IsNegativeInfinity(shift) ? T.Zero : shift, ahead, n, pending, pendingB, pendingScale, stream);
+                pending = x;
+                pendingB = b + origin;
+                pendingScale = sum == T.Zero ? T.Zero : T.One / sum;
+            }
+
+            if (pending != null)
+            {
+                ScaleStore(pending, pendingB, n, pendingScale, stream);
             }
 
             Fence(stream);
