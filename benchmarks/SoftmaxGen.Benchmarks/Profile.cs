@@ -56,6 +56,7 @@ public static class Profile
             "backward" => () => Kernels.Backward(layout, b, dB, dA, shape),
             "copy" => () => Baselines.ParallelCopy(a, scratch),
             "tp" => () => Baselines.TensorPrimitivesForward(a, scratch, shape[^1]),
+            "floor" => () => Baselines.BackwardTrafficFloor(b, dB, dA, shape[^1]),
             "tpsoftmax" => () => Baselines.TensorPrimitivesSoftMaxRows(a, scratch, shape[^1]),
             _ => throw new ArgumentException($"unknown operation {operation}"),
         };
