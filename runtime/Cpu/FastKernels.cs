@@ -320,10 +320,10 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
     }
 
     /// <summary>
-    /// The widest strip of a tile's lanes (a multiple of the vector and of the group) whose rows fit the scratch
-    /// buffer, or 0 where not even the narrowest does.
+    /// The widest strip of a tile's lanes (a multiple of the vector and of the group) whose rows fit
+    /// <paramref name="scratchLength"/> elements, or 0 where not even the narrowest does.
     /// </summary>
-    private static int StripLanes(int rows, int group)
+    private static int StripLanes(int rows, int group, int scratchLength)
     {
         int unit = TS.Count;
         while (unit % group != 0)
@@ -331,7 +331,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             unit += TS.Count;
         }
 
-        long room = (Scratch<T>.Length - TS.Count) / Math.Max(1, rows);
+        long room = (scratchLength - TS.Count) / Math.Max(1, rows);
         return (int)Math.Min(room / unit * unit, Streaming.MaxTileWidth);
     }
 
@@ -755,7 +755,12 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             nuint vector = (nuint)TS.Count;
             nuint pitch = RoundUp(tiling.Width);
             bool gather = pitch * (nuint)rows + vector <= (nuint)Scratch<T>.Length;
-            int strip = gather ? 0 : StripLanes(rows, group);
+            nuint half = (nuint)Scratch<T>.Length / 2;
+            int strip = gather ? 0 : StripLanes(rows, group, (int)half);
+            T* pendingScale = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
+            PendingStrip pending = default;
+            int pendingOrigin = 0;
+            int strips = 0;
             for (int item = first; item < end; item++)
             {
                 int origin = tiling.Origin(layout, item, out int width);
@@ -821,17 +826,28 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                         // (A read again, from the cache), summed, and written out before the next strip.
                         // Meanwhile the same lanes of the next tile (its runs lie at the same offsets from its origin) are
                         // requested, a line per vector: its memory read overlaps this arithmetic instead of following it.
+                        // The strips alternate between the two halves of the scratch: the one written last is written
+                        // out to B while the next is computed (this tile's next strip, or the next tile's first).
                         nint ahead = item + 1 < end ? tiling.Origin(layout, item + 1, out _) - origin : 0;
                         for (int lane = 0; lane < width; lane += strip)
                         {
                             int lanes = Math.Min(strip, width - lane);
                             nuint stripPitch = RoundUp(lanes);
-                            var exp = new ExpGatherLanes(a + lane, scratch, shift + lane, partial + lane, scale + lane, lanes, stripPitch, ahead, pad);
+                            T* target = (strips++ & 1) == 0 ? scratch : scratch + half;
+                            var writing = pending.IsEmpty
+                                ? default
+                                : new PendingStrip(pending.Source, pending.Pitch, b + pendingOrigin - origin, pendingScale, pending.Width);
+                            var exp = new ExpGatherLanes(a + lane, target, shift + lane, partial + lane, scale + lane, lanes, stripPitch, ahead, pad, writing, stream);
                             layout.ForEachRun(origin, ref exp);
                             exp.Complete();
                             Finish(partial + lane, scale + lane, lanes, group);
-                            var write = new WriteLanes(scratch, b + lane, scale + lane, lanes, (int)stripPitch, stream);
-                            layout.ForEachRun(origin, ref write);
+                            for (nuint j = 0; j < stripPitch; j += vector)
+                            {
+                                TS.Store(TS.Load(scale + lane + j), pendingScale + j);
+                            }
+
+                            pending = new PendingStrip(target, stripPitch, null, pendingScale, lanes);
+                            pendingOrigin = origin + lane;
                         }
 
                         continue;
@@ -853,6 +869,13 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                     var write = new ExpWriteLanes(a, b, shift, scale, width, stream, pad);
                     layout.ForEachRun(origin, ref write);
                 }
+            }
+
+            if (!pending.IsEmpty)
+            {
+                // The walk from the strip's first lane visits the starts of its runs (runs sit at fixed offsets from an origin).
+                var write = new WriteLanes(pending.Source, b, pendingScale, pending.Width, (int)pending.Pitch, stream);
+                layout.ForEachRun(pendingOrigin, ref write);
             }
 
             Fence(stream);
@@ -1217,12 +1240,30 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
     }
 
     /// <summary>
+    /// The strip of lanes written out while the next one is computed (see <see cref="ExpGatherLanes"/>): its exp,
+    /// gathered in scratch rows of <see cref="Pitch"/> elements, its scales, and where its runs go: the run that the
+    /// walk visits at offset o is written at <see cref="Destination"/> + o.
+    /// </summary>
+    private readonly struct PendingStrip(T* source, nuint pitch, T* destination, T* scale, int width)
+    {
+        public readonly T* Source = source;
+        public readonly nuint Pitch = pitch;
+        public readonly T* Destination = destination;
+        public readonly T* Scale = scale;
+        public readonly int Width = width;
+
+        public bool IsEmpty => Source == null;
+    }
+
+    /// <summary>
     /// exp(a[k] - shift[k]) for the lanes of each run, written to the next row of scratch and added to partial[k]
     /// (added to total every block of runs): the same sums, in the same order, as <see cref="ExpSumLanes"/>. Runs are
     /// taken four at a time (call <see cref="Complete"/> after the walk), so that partial is loaded and stored once per
-    /// four rows; meanwhile the lanes at <paramref name="ahead"/> elements from each run are requested, a line per vector.
+    /// four rows. Meanwhile the lanes at <paramref name="ahead"/> elements from each run are requested, a line per
+    /// vector, and the same rows of the <paramref name="pending"/> strip are written, a vector of B per vector of exp,
+    /// so that the non-temporal stores spread over the arithmetic instead of coming in a burst.
     /// </summary>
-    private ref struct ExpGatherLanes(T* a, T* scratch, T* shift, T* partial, T* total, int width, nuint pitch, nint ahead, T* pad) : IRunVisitor
+    private ref struct ExpGatherLanes(T* a, T* scratch, T* shift, T* partial, T* total, int width, nuint pitch, nint ahead, T* pad, PendingStrip pending, bool stream) : IRunVisitor
     {
         private RunQueue _queue;
         private int _runs;
@@ -1241,6 +1282,40 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             T* t1 = t0 + pitch, t2 = t1 + pitch, t3 = t2 + pitch;
             nuint n = (nuint)width;
             nuint vector = (nuint)TS.Count;
+
+            // The pending strip's rows: fused into the loop below when their vector-aligned parts start at the same lane.
+            T* d0 = null, d1 = null, d2 = null, d3 = null, s0 = null, s1 = null, s2 = null, s3 = null;
+            nuint write = 0, writeEnd = 0;
+            bool streamed = false;
+            if (!pending.IsEmpty)
+            {
+                d0 = pending.Destination + _queue.First;
+                d1 = pending.Destination + _queue.Second;
+                d2 = pending.Destination + _queue.Third;
+                d3 = pending.Destination + offset;
+                s0 = pending.Source + (nuint)_runs * pending.Pitch;
+                s1 = s0 + pending.Pitch;
+                s2 = s1 + pending.Pitch;
+                s3 = s2 + pending.Pitch;
+                nuint head = stream ? Peel(d0) : 0;
+                nuint length = (nuint)pending.Width;
+                if (length >= head + 2 * vector && (nuint)d0 % (nuint)sizeof(T) == 0 && Peel(d1) == Peel(d0) && Peel(d2) == Peel(d0) && Peel(d3) == Peel(d0))
+                {
+                    for (nuint k = 0; k < head; k++)
+                    {
+                        T factor = pending.Scale[k];
+                        d0[k] = s0[k] * factor;
+                        d1[k] = s1[k] * factor;
+                        d2[k] = s2[k] * factor;
+                        d3[k] = s3[k] * factor;
+                    }
+
+                    write = head;
+                    writeEnd = head + (length - head) / vector * vector;
+                    streamed = stream;
+                }
+            }
+
             nuint j = 0;
             for (; j + vector <= n; j += vector)
             {
@@ -1262,6 +1337,16 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                 TS.Store(e2, t2 + j);
                 TS.Store(e3, t3 + j);
                 TS.Store(TS.Add(TS.Add(TS.Add(TS.Add(TS.Load(partial + j), e0), e1), e2), e3), partial + j);
+
+                if (write < writeEnd)
+                {
+                    var factor = TS.Load(pending.Scale + write);
+                    Put(TS.Multiply(TS.Load(s0 + write), factor), d0 + write, streamed);
+                    Put(TS.Multiply(TS.Load(s1 + write), factor), d1 + write, streamed);
+                    Put(TS.Multiply(TS.Load(s2 + write), factor), d2 + write, streamed);
+                    Put(TS.Multiply(TS.Load(s3 + write), factor), d3 + write, streamed);
+                    write += vector;
+                }
             }
 
             if (j < n)
@@ -1272,11 +1357,20 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                 One(r3, t3);
             }
 
+            if (!pending.IsEmpty)
+            {
+                // What the loop did not write: the rest after the fused part, or the whole rows where it was not fused.
+                nuint length = (nuint)pending.Width - write;
+                ScaleStoreLanes(s0 + write, d0 + write, pending.Scale + write, length, stream);
+                ScaleStoreLanes(s1 + write, d1 + write, pending.Scale + write, length, stream);
+                ScaleStoreLanes(s2 + write, d2 + write, pending.Scale + write, length, stream);
+                ScaleStoreLanes(s3 + write, d3 + write, pending.Scale + write, length, stream);
+            }
+
             _next += 4 * (nint)pitch;
             _runs += 4;
-            if (_runs == Streaming.LaneSumBlock)
+            if (_runs % Streaming.LaneSumBlock == 0)
             {
-                _runs = 0;
                 Flush(partial, total, RoundUp(width));
             }
         }
@@ -1298,12 +1392,29 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                 }
 
                 One(source, target);
-                _next += (nint)pitch;
-                if (++_runs == Streaming.LaneSumBlock)
+                if (!pending.IsEmpty)
                 {
-                    _runs = 0;
+                    ScaleStoreLanes(pending.Source + (nuint)_runs * pending.Pitch, pending.Destination + _queue[k], pending.Scale, (nuint)pending.Width, stream);
+                }
+
+                _next += (nint)pitch;
+                if (++_runs % Streaming.LaneSumBlock == 0)
+                {
                     Flush(partial, total, RoundUp(width));
                 }
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Put(TV value, T* destination, bool streamed)
+        {
+            if (streamed)
+            {
+                TS.StoreAlignedNonTemporal(value, destination);
+            }
+            else
+            {
+                TS.Store(value, destination);
             }
         }
 

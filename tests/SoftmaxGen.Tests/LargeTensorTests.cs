@@ -21,6 +21,7 @@ public sealed class LargeTensorTests
         ["Rows", new[] { 2049, 1031 }],
         ["RowsDouble", new[] { 1025, 1031 }],
         ["Channels", new[] { 2, 67, 127, 131 }],
+        ["Channels", new[] { 2, 67, 128, 128 }],
         ["Scattered", new[] { 5, 61, 100, 73 }],
         ["ScatteredDouble", new[] { 5, 61, 100, 37 }],
         ["Scattered", new[] { 5, 61, 100, 32 }],
@@ -47,6 +48,10 @@ public sealed class LargeTensorTests
         Assert.True(4096L * 67 * sizeof(float) > Streaming.ScratchBytes && 16L * 67 * sizeof(float) < Streaming.ScratchBytes);
         Assert.True(110L * 32 * 40 * sizeof(float) > Streaming.ScratchBytes && 32L * 40 * sizeof(float) < Streaming.ScratchBytes);
         Assert.True(127 * 131 % Streaming.MaxTileWidth != 0);
+
+        // Channels [2, 67, 128, 128]: rows a multiple of 64 bytes apart, so that the strips written while the next is
+        // computed go through the fused non-temporal stores (past NonTemporalBytes); 67 rows leave three to Complete.
+        Assert.True(2L * 67 * 128 * 128 * sizeof(float) >= Streaming.NonTemporalBytes && 128 * 128 % 16 == 0);
     }
 
     [Theory, MemberData(nameof(Cases))]
