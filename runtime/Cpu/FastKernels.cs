@@ -12,9 +12,12 @@ internal static class Streaming
     /// <summary>
     /// The per-thread buffer a slice (or a tile of lanes) is gathered into while it is read the first time: every
     /// later pass works on it, contiguous and in L2 whatever the strides of the layout, and B is written once from
-    /// it. Backward holds B's and dB's slices in its two halves.
+    /// it. Pipelined slices use it as two halves (one being computed, one being written out).
     /// </summary>
-    internal const int ScratchBytes = 256 * 1024;
+    internal const int ScratchBytes = 512 * 1024;
+
+    /// <summary>How much of the scratch a tile of lanes may use (a tile and its per-lane passes stay within L2).</summary>
+    internal const int TileScratchBytes = 256 * 1024;
 
     /// <summary>The widest row of a tile, in elements.</summary>
     internal const int MaxTileWidth = 4096;
@@ -272,7 +275,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             }
 
             int tileSlices = widest;
-            while (tileSlices * group > 2 * TS.Count && (long)tileSlices * group * rows * sizeof(T) > Streaming.ScratchBytes / 2)
+            while (tileSlices * group > 2 * TS.Count && (long)tileSlices * group * rows * sizeof(T) > Streaming.TileScratchBytes / 2)
             {
                 tileSlices /= 2;
             }
@@ -640,7 +643,8 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             int length = layout.InnerExtent;
             int sliceLength = layout.SliceLength;
             nuint padded = RoundUp(sliceLength);
-            bool gather = padded + (nuint)TS.Count <= (nuint)Scratch<T>.Length;
+            // Gathering pays while the slice stays within the tile budget; past it, exp goes to B and is rescaled there.
+            bool gather = padded + (nuint)TS.Count <= (nuint)(Streaming.TileScratchBytes / sizeof(T));
             if (length == sliceLength && 2 * (padded + (nuint)TS.Count) <= (nuint)Scratch<T>.Length)
             {
                 PipelinedRows(first, end, scratch, padded, pad);
@@ -759,8 +763,9 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             int group = tiling.Group;
             nuint vector = (nuint)TS.Count;
             nuint pitch = RoundUp(tiling.Width);
-            bool gather = pitch * (nuint)rows + vector <= (nuint)Scratch<T>.Length;
-            nuint half = (nuint)Scratch<T>.Length / 2;
+            nuint tileScratch = (nuint)(Streaming.TileScratchBytes / sizeof(T));
+            bool gather = pitch * (nuint)rows + vector <= tileScratch;
+            nuint half = tileScratch / 2;
             int strip = gather ? 0 : StripLanes(rows, group, (int)half);
             T* pendingScale = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
             PendingStrip pending = default;

@@ -28,6 +28,7 @@ public sealed class LargeTensorTests
         ["ScatteredDouble", new[] { 5, 61, 100, 16 }],
         ["Scattered", new[] { 40, 11, 10, 32 }],
         ["Rows", new[] { 3, 70001 }],
+        ["Rows", new[] { 60, 40001 }],
         ["Vector", new[] { 100003 }],
         ["Columns", new[] { 40000, 5 }],
         ["ColumnsDouble", new[] { 6000, 7 }],
@@ -38,15 +39,19 @@ public sealed class LargeTensorTests
     {
         Assert.True(2049L * 1031 * sizeof(float) >= Streaming.NonTemporalBytes);
         Assert.True(1025L * 1031 * sizeof(double) >= Streaming.NonTemporalBytes);
-        Assert.True(70001 * sizeof(float) > Streaming.ScratchBytes);
-        Assert.True(16L * 40000 * sizeof(float) > Streaming.ScratchBytes);
-        Assert.True(8L * 6000 * sizeof(double) > Streaming.ScratchBytes);
+        Assert.True(70001 * sizeof(float) > Streaming.TileScratchBytes);
+        Assert.True(16L * 40000 * sizeof(float) > Streaming.TileScratchBytes);
+        Assert.True(8L * 6000 * sizeof(double) > Streaming.TileScratchBytes);
+
+        // Rows [60, 40001]: pipelined slices longer than the tile budget, their two halves within the whole scratch.
+        Assert.True(40001 * sizeof(float) > Streaming.TileScratchBytes / 2 && 2 * 40032 * sizeof(float) <= Streaming.ScratchBytes);
+        Assert.True(60L * 40001 * sizeof(float) >= Streaming.NonTemporalBytes);
 
         // Channels [2, 67, 127, 131]: tiles of 4096 lanes × 67 rows are past the scratch, strips of them are not, and the
         // last tile of each block is narrower (16637 lanes); Scattered [40, 11, 10, 32]: block-mode tiles of 110 slices
         // × 32 lanes × 40 rows likewise, strips cut at whole slices.
-        Assert.True(4096L * 67 * sizeof(float) > Streaming.ScratchBytes && 16L * 67 * sizeof(float) < Streaming.ScratchBytes);
-        Assert.True(110L * 32 * 40 * sizeof(float) > Streaming.ScratchBytes && 32L * 40 * sizeof(float) < Streaming.ScratchBytes);
+        Assert.True(4096L * 67 * sizeof(float) > Streaming.TileScratchBytes && 16L * 67 * sizeof(float) < Streaming.TileScratchBytes);
+        Assert.True(110L * 32 * 40 * sizeof(float) > Streaming.TileScratchBytes && 32L * 40 * sizeof(float) < Streaming.TileScratchBytes);
         Assert.True(127 * 131 % Streaming.MaxTileWidth != 0);
 
         // Channels [2, 67, 128, 128]: rows a multiple of 64 bytes apart, so that the strips written while the next is
