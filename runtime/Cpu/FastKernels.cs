@@ -407,36 +407,19 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
     }
 
     /// <summary>
-    /// <see cref="ExpInPlace"/> over x, which meanwhile writes destination = source · scale (<paramref name="length"/>
-    /// elements; none when source is null), a vector per vector of exp, and requests the lines of
+    /// <see cref="ExpInPlace"/> over x (none when x is null), which meanwhile writes the whole vectors of source · scale
+    /// (a slice of <paramref name="length"/> elements, from element <paramref name="write"/>; none when source is null)
+    /// at <paramref name="line"/> and on (advancing it), a vector per vector of exp, and requests the lines of
     /// <paramref name="length"/> elements at <paramref name="ahead"/> (none when null).
     /// </summary>
-    private static T ExpInPlaceWriting(T* x, nuint padded, T shift, T* ahead, nuint length, T* source, T* destination, T scale, bool stream)
+    private static T ExpInPlaceWriting(T* x, nuint padded, T shift, T* ahead, nuint length, T* source, T scale, ref T* line, nuint write, bool stream)
     {
         nuint width = (nuint)TS.Count;
         var shiftVector = TS.Create(shift);
         var scaleVector = TS.Create(scale);
         var total = TS.Create(T.Zero);
-        nuint write = 0;
-        nuint writeEnd = 0;
-        if (source != null)
-        {
-            if (stream && length >= 2 * width && (nuint)destination % (nuint)sizeof(T) == 0)
-            {
-                for (nuint peel = Peel(destination); write < peel; write++)
-                {
-                    destination[write] = source[write] * scale;
-                }
-
-                writeEnd = write + (length - write) / width * width;
-            }
-            else
-            {
-                stream = false;
-                writeEnd = length / width * width;
-            }
-        }
-
+        T* destination = line - write;
+        nuint writeEnd = source == null ? 0 : write + (length - write) / width * width;
         nuint aheadEnd = ahead != null && Sse.IsSupported ? length : 0;
         for (nuint start = 0; start < padded; start += Streaming.SumBlock * width)
         {
@@ -471,12 +454,127 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             total = TS.Add(total, sum);
         }
 
-        if (source != null)
+        for (; write < writeEnd; write += width)
         {
-            ScaleStore(source + write, destination + write, length - write, scale, stream);
+            var y = TS.Multiply(TS.Load(source + write), scaleVector);
+            if (stream)
+            {
+                TS.StoreAlignedNonTemporal(y, destination + write);
+            }
+            else
+            {
+                TS.Store(y, destination + write);
+            }
         }
 
+        line = destination + write;
         return TS.Sum(total);
+    }
+
+    /// <summary>
+    /// Writes consecutive slices of B as one stream: when streaming, every whole, aligned line with one non-temporal
+    /// store, however the slices fall across lines. The last elements of a slice that do not fill a line are held
+    /// (in a vector) and joined with the next slice's first ones into one line, when that slice follows in memory;
+    /// otherwise, and at the two ends of a run of slices, partial lines get plain stores. A line written partly by
+    /// plain stores costs a read of it from memory first, which for short rows (128 floats: one line in eight) was
+    /// the larger part of the time. Without streaming everything is a plain store.
+    /// Call <see cref="Next"/> with a slice's destination, then <see cref="Begin"/>, store whole vectors at
+    /// <see cref="Line"/> (advancing it), <see cref="End"/> with the rest, and <see cref="Finish"/> after the last.
+    /// </summary>
+    private struct StreamWriter(bool stream, T* pad)
+    {
+        /// <summary>Where the next whole vector goes (aligned when streaming); callers advance it by whole vectors.</summary>
+        public T* Line;
+
+        private TV _tail;         // its last _held lanes are the held elements, due at Line
+        private int _held;
+        private T* _destination;  // the slice about to be written
+
+        public readonly bool Streams => stream;
+
+        /// <summary>The destination of the next slice (it is written by the next Begin/End).</summary>
+        public void Next(T* destination) => _destination = destination;
+
+        /// <summary>Starts a slice: returns how many of its first elements it has written.</summary>
+        public nuint Begin(T* source, nuint length, T scale)
+        {
+            nuint width = (nuint)TS.Count;
+            if (_held > 0 && (Line + _held != _destination || length < width))
+            {
+                Finish();
+            }
+
+            if (!stream)
+            {
+                Line = _destination;
+                return 0;
+            }
+
+            if (_held == 0)
+            {
+                // A fresh stream: plain stores up to the first aligned line.
+                Line = _destination;
+                nuint head = Math.Min(Peel(_destination), length);
+                for (nuint k = 0; k < head; k++)
+                {
+                    Line[k] = source[k] * scale;
+                }
+
+                Line += head;
+                return head;
+            }
+
+            // The held elements and this slice's first ones make one line.
+            var first = TS.Multiply(TS.Load(source), TS.Create(scale));
+            TS.StoreAlignedNonTemporal(TS.Join(_tail, first, _held, pad), Line);
+            Line += width;
+            nuint filled = width - (nuint)_held;
+            _held = 0;
+            return filled;
+        }
+
+        /// <summary>Ends a slice of <paramref name="length"/> elements of which <paramref name="written"/> are written.</summary>
+        public void End(T* source, nuint length, nuint written, T scale)
+        {
+            nuint count = length - written;
+            if (count == 0)
+            {
+                return;
+            }
+
+            if (!stream || length < (nuint)TS.Count)
+            {
+                for (nuint k = 0; k < count; k++)
+                {
+                    Line[k] = source[written + k] * scale;
+                }
+
+                Line += count;
+                return;
+            }
+
+            // The last whole vector of the slice holds them in its last lanes.
+            _tail = TS.Multiply(TS.Load(source + length - (nuint)TS.Count), TS.Create(scale));
+            _held = (int)count;
+        }
+
+        /// <summary>Writes what is held with plain stores.</summary>
+        public void Finish()
+        {
+            if (_held == 0)
+            {
+                return;
+            }
+
+            TS.Store(_tail, pad);
+            for (int k = 0; k < _held; k++)
+            {
+                Line[k] = pad[TS.Count - _held + k];
+            }
+
+            Line += _held;
+            _held = 0;
+        }
     }
 
     /// <summary>total[k] += partial[k]; partial[k] = 0, over whole vectors.</summary>
@@ -694,8 +792,9 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             T* halves0 = scratch;
             T* halves1 = scratch + padded + (nuint)TS.Count;
             T* pending = null;
-            T* pendingB = null;
             T pendingScale = T.Zero;
+            T* held = stackalloc T[2 * Streaming.PadElements];
+            var writer = new StreamWriter(stream, held);
             for (int slice = first; slice < end; slice++)
             {
                 int origin = layout.Origin(slice);
@@ -705,18 +804,35 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                 Fill(x, n, padded, T.NegativeInfinity);
                 T shift = max.Result;
                 T* ahead = slice + 1 < end ? a + layout.Origin(slice + 1) : null;
-                T sum = ExpInPlaceWriting(x, padded, T.IsNegativeInfinity(shift) ? T.Zero : shift, ahead, n, pending, pendingB, pendingScale, stream);
+                T sum = Pipelined(x, padded, T.IsNegativeInfinity(shift) ? T.Zero : shift, ahead, n, pending, pendingScale, ref writer);
                 pending = x;
-                pendingB = b + origin;
                 pendingScale = sum == T.Zero ? T.Zero : T.One / sum;
+                writer.Next(b + origin);
             }
 
             if (pending != null)
             {
-                ScaleStore(pending, pendingB, n, pendingScale, stream);
+                Pipelined(null, 0, T.Zero, null, n, pending, pendingScale, ref writer);
             }
 
+            writer.Finish();
             Fence(stream);
+        }
+
+        /// <summary>Pass 2 of a slice, writing the pending one through the writer.</summary>
+        private static T Pipelined(T* x, nuint padded, T shift, T* ahead, nuint n, T* pending, T scale, ref StreamWriter writer)
+        {
+            nuint written = pending == null ? 0 : writer.Begin(pending, n, scale);
+            T* line = writer.Line;
+            T sum = ExpInPlaceWriting(x, padded, shift, ahead, n, pending, scale, ref line, written, writer.Streams);
+            if (pending != null)
+            {
+                writer.Line = line;
+                nuint whole = written + (n - written) / (nuint)TS.Count * (nuint)TS.Count;
+                writer.End(pending, n, whole, scale);
+            }
+
+            return sum;
         }
     }
 

@@ -66,6 +66,13 @@ internal unsafe interface ISimd<TV, T>
 
     /// <summary>Stores the first <paramref name="count"/> lanes of <paramref name="value"/>; nothing past them is written.</summary>
     static abstract void StorePartial(TV value, T* destination, nuint count, T* pad);
+
+    /// <summary>
+    /// The last <paramref name="held"/> lanes of <paramref name="tail"/> followed by the first lanes of
+    /// <paramref name="head"/>: lane k is tail[Count - held + k] for k &lt; held, else head[k - held].
+    /// <paramref name="pad"/> is room for two vectors.
+    /// </summary>
+    static abstract TV Join(TV tail, TV head, int held, T* pad);
 }
 
 /// <summary><see cref="ISimd{TV, T}"/> over <see cref="Vector512{T}"/>, for <see cref="float"/> and <see cref="double"/>.</summary>
@@ -114,6 +121,27 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T>
 
         var wide = Vector512.LessThan(Vector512<long>.Indices, Vector512.Create((long)count)).AsDouble();
         Avx512F.MaskStore((double*)destination, wide, value.As<T, double>());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Join(Vector512<T> tail, Vector512<T> head, int held, T* pad)
+    {
+        if (!Avx512F.IsSupported)
+        {
+            tail.Store(pad);
+            head.Store(pad + Vector512<T>.Count);
+            return Vector512.Load(pad + Vector512<T>.Count - held);
+        }
+
+        // One vpermt2ps/vpermt2pd: indices from Count on pick lanes of the second operand.
+        if (typeof(T) == typeof(float))
+        {
+            var indices = Vector512<int>.Indices + Vector512.Create(Vector512<float>.Count - held);
+            return Avx512F.PermuteVar16x32x2(tail.As<T, float>(), indices, head.As<T, float>()).As<float, T>();
+        }
+
+        var wide = Vector512<long>.Indices + Vector512.Create((long)(Vector512<double>.Count - held));
+        return Avx512F.PermuteVar8x64x2(tail.As<T, double>(), wide, head.As<T, double>()).As<double, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -230,6 +258,14 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
         {
             destination[lane] = pad[lane];
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Join(Vector<T> tail, Vector<T> head, int held, T* pad)
+    {
+        tail.Store(pad);
+        head.Store(pad + Vector<T>.Count);
+        return Vector.Load(pad + Vector<T>.Count - held);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -29,6 +29,8 @@ public sealed class LargeTensorTests
         ["Scattered", new[] { 40, 11, 10, 32 }],
         ["Rows", new[] { 3, 70001 }],
         ["Rows", new[] { 60, 40001 }],
+        ["Rows", new[] { 70001, 33 }],
+        ["Rows", new[] { 300007, 7 }],
         ["Vector", new[] { 100003 }],
         ["Columns", new[] { 40000, 5 }],
         ["ColumnsDouble", new[] { 6000, 7 }],
@@ -42,6 +44,10 @@ public sealed class LargeTensorTests
         Assert.True(70001 * sizeof(float) > Streaming.TileScratchBytes);
         Assert.True(16L * 40000 * sizeof(float) > Streaming.TileScratchBytes);
         Assert.True(8L * 6000 * sizeof(double) > Streaming.TileScratchBytes);
+
+        // Rows [70001, 33] and [300007, 7]: streamed rows that share their lines with their neighbours (joined into
+        // one line), and rows shorter than a vector (plain stores).
+        Assert.True(70001L * 33 * sizeof(float) >= Streaming.NonTemporalBytes && 300007L * 7 * sizeof(float) >= Streaming.NonTemporalBytes);
 
         // Rows [60, 40001]: pipelined slices longer than the tile budget, their two halves within the whole scratch.
         Assert.True(40001 * sizeof(float) > Streaming.TileScratchBytes / 2 && 2 * 40032 * sizeof(float) <= Streaming.ScratchBytes);
