@@ -955,9 +955,13 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                         // The strips alternate between the two halves of the scratch: the one written last is written
                         // out to B while the next is computed (this tile's next strip, or the next tile's first).
                         nint ahead = item + 1 < end ? tiling.Origin(layout, item + 1, out _) - origin : 0;
-                        for (int lane = 0; lane < width; lane += strip)
+                        int head = group == 1 && stream ? (int)Peel(b + origin) : 0;
+                        int lanes;
+                        for (int lane = 0; lane < width; lane += lanes)
                         {
-                            int lanes = Math.Min(strip, width - lane);
+                            // Strips after the first start on an aligned line of the first run (of every run, when the
+                            // runs are whole lines apart), so that their rows of B are written in whole lines.
+                            lanes = lane == 0 && head > 0 ? Math.Min(width, head + strip - (int)vector) : Math.Min(strip, width - lane);
                             nuint stripPitch = RoundUp(lanes);
                             T* target = (strips++ & 1) == 0 ? scratch : scratch + half;
                             var writing = pending.IsEmpty
