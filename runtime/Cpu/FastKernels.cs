@@ -44,6 +44,9 @@ internal static class Streaming
     /// <summary>Sums along a run add this many vectors into a partial sum before adding it to the total, for the same reason.</summary>
     internal const nuint SumBlock = 64;
 
+    /// <summary>Up to this many runs per tile, strips hold the ends of their runs for the next strip (a vector each, on the stack).</summary>
+    internal const int MaxHeldRuns = 512;
+
     /// <summary>Up to this many elements, row layouts take the lean path of <c>TinyRows</c>.</summary>
     internal const int TinyElements = 4096;
 
@@ -886,6 +889,9 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             T* pendingScale = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
             PendingStrip pending = default;
             int pendingOrigin = 0;
+            bool holding = stream && rows <= Streaming.MaxHeldRuns;
+            T* held = stackalloc T[holding ? rows * TS.Count : 0];
+            bool heldBefore = false;
             int strips = 0;
             for (int item = first; item < end; item++)
             {
@@ -964,9 +970,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                             lanes = lane == 0 && head > 0 ? Math.Min(width, head + strip - (int)vector) : Math.Min(strip, width - lane);
                             nuint stripPitch = RoundUp(lanes);
                             T* target = (strips++ & 1) == 0 ? scratch : scratch + half;
-                            var writing = pending.IsEmpty
-                                ? default
-                                : new PendingStrip(pending.Source, pending.Pitch, b + pendingOrigin - origin, pendingScale, pending.Width);
+                            var writing = pending.IsEmpty ? default : pending.At(b + pendingOrigin - origin);
                             var exp = new ExpGatherLanes(a + lane, target, shift + lane, partial + lane, scale + lane, lanes, stripPitch, ahead, pad, writing, stream);
                             layout.ForEachRun(origin, ref exp);
                             exp.Complete();
@@ -976,7 +980,11 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                                 TS.Store(TS.Load(scale + lane + j), pendingScale + j);
                             }
 
-                            pending = new PendingStrip(target, stripPitch, null, pendingScale, lanes);
+                            // Within a tile, consecutive strips of a run meet mid-line: the first holds its end for the next.
+                            bool joinHead = holding && lane > 0 && heldBefore;
+                            bool holdTail = holding && lane + lanes < width;
+                            heldBefore = holdTail && lanes >= (int)vector;
+                            pending = new PendingStrip(target, stripPitch, null, pendingScale, lanes, held, joinHead, holdTail);
                             pendingOrigin = origin + lane;
                         }
 
@@ -1004,7 +1012,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             if (!pending.IsEmpty)
             {
                 // The walk from the strip's first lane visits the starts of its runs (runs sit at fixed offsets from an origin).
-                var write = new WriteLanes(pending.Source, b, pendingScale, pending.Width, (int)pending.Pitch, stream);
+                var write = new WritePending(pending.At(b), stream, pad);
                 layout.ForEachRun(pendingOrigin, ref write);
             }
 
@@ -1374,7 +1382,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
     /// gathered in scratch rows of <see cref="Pitch"/> elements, its scales, and where its runs go: the run that the
     /// walk visits at offset o is written at <see cref="Destination"/> + o.
     /// </summary>
-    private readonly struct PendingStrip(T* source, nuint pitch, T* destination, T* scale, int width)
+    private readonly struct PendingStrip(T* source, nuint pitch, T* destination, T* scale, int width, T* held, bool joinHead, bool holdTail)
     {
         public readonly T* Source = source;
         public readonly nuint Pitch = pitch;
@@ -1382,7 +1390,73 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
         public readonly T* Scale = scale;
         public readonly int Width = width;
 
+        /// <summary>A vector per run: the B values that end the previous strip's row in the middle of a line.</summary>
+        public readonly T* Held = held;
+
+        /// <summary>Whether the runs' first elements complete the lines held by the previous strip (written as one line).</summary>
+        public readonly bool JoinHead = joinHead;
+
+        /// <summary>Whether the runs' last elements that end mid-line are held for the next strip rather than stored.</summary>
+        public readonly bool HoldTail = holdTail;
+
         public bool IsEmpty => Source == null;
+
+        public PendingStrip At(T* destination) => new(Source, Pitch, destination, Scale, Width, Held, JoinHead, HoldTail);
+
+        /// <summary>
+        /// Writes the elements of run <paramref name="row"/> (at d, from s) before its first aligned line, joined with
+        /// the held end of the previous strip where there is one; returns how many it wrote.
+        /// </summary>
+        public nuint Head(T* d, T* s, int row, bool stream, T* pad)
+        {
+            nuint width = (nuint)TS.Count;
+            nuint head = stream ? Math.Min(Peel(d), (nuint)Width) : 0;
+            if (head == 0)
+            {
+                return 0;
+            }
+
+            if (JoinHead)
+            {
+                var first = TS.Multiply(TS.Load(s), TS.Load(Scale));
+                TS.StoreAlignedNonTemporal(TS.Join(TS.Load(Held + (nuint)row * width), first, (int)(width - head), pad), d - (width - head));
+                return head;
+            }
+
+            for (nuint k = 0; k < head; k++)
+            {
+                d[k] = s[k] * Scale[k];
+            }
+
+            return head;
+        }
+
+        /// <summary>
+        /// Writes run <paramref name="row"/> from element <paramref name="from"/> (on an aligned line, or 0 without
+        /// streaming) to its end: whole vectors, then the rest held for the next strip or stored.
+        /// </summary>
+        public void Tail(T* d, T* s, int row, nuint from, bool stream)
+        {
+            nuint width = (nuint)TS.Count;
+            nuint length = (nuint)Width;
+            nuint whole = from + (length - from) / width * width;
+            ScaleStoreLanes(s + from, d + from, Scale + from, whole - from, stream);
+            if (whole == length)
+            {
+                return;
+            }
+
+            if (HoldTail && stream && length >= width)
+            {
+                TS.Store(TS.Multiply(TS.Load(s + length - width), TS.Load(Scale + length - width)), Held + (nuint)row * width);
+                return;
+            }
+
+            for (nuint k = whole; k < length; k++)
+            {
+                d[k] = s[k] * Scale[k];
+            }
+        }
     }
 
     /// <summary>
@@ -1431,15 +1505,10 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                 nuint length = (nuint)pending.Width;
                 if (length >= head + 2 * vector && (nuint)d0 % (nuint)sizeof(T) == 0 && Peel(d1) == Peel(d0) && Peel(d2) == Peel(d0) && Peel(d3) == Peel(d0))
                 {
-                    for (nuint k = 0; k < head; k++)
-                    {
-                        T factor = pending.Scale[k];
-                        d0[k] = s0[k] * factor;
-                        d1[k] = s1[k] * factor;
-                        d2[k] = s2[k] * factor;
-                        d3[k] = s3[k] * factor;
-                    }
-
+                    pending.Head(d0, s0, _runs, stream, pad);
+                    pending.Head(d1, s1, _runs + 1, stream, pad);
+                    pending.Head(d2, s2, _runs + 2, stream, pad);
+                    pending.Head(d3, s3, _runs + 3, stream, pad);
                     write = head;
                     writeEnd = head + (length - head) / vector * vector;
                     streamed = stream;
@@ -1490,11 +1559,20 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
             if (!pending.IsEmpty)
             {
                 // What the loop did not write: the rest after the fused part, or the whole rows where it was not fused.
-                nuint length = (nuint)pending.Width - write;
-                ScaleStoreLanes(s0 + write, d0 + write, pending.Scale + write, length, stream);
-                ScaleStoreLanes(s1 + write, d1 + write, pending.Scale + write, length, stream);
-                ScaleStoreLanes(s2 + write, d2 + write, pending.Scale + write, length, stream);
-                ScaleStoreLanes(s3 + write, d3 + write, pending.Scale + write, length, stream);
+                if (writeEnd == 0)
+                {
+                    Unfused(d0, s0, _runs);
+                    Unfused(d1, s1, _runs + 1);
+                    Unfused(d2, s2, _runs + 2);
+                    Unfused(d3, s3, _runs + 3);
+                }
+                else
+                {
+                    pending.Tail(d0, s0, _runs, write, stream);
+                    pending.Tail(d1, s1, _runs + 1, write, stream);
+                    pending.Tail(d2, s2, _runs + 2, write, stream);
+                    pending.Tail(d3, s3, _runs + 3, write, stream);
+                }
             }
 
             _next += 4 * (nint)pitch;
@@ -1524,7 +1602,7 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                 One(source, target);
                 if (!pending.IsEmpty)
                 {
-                    ScaleStoreLanes(pending.Source + (nuint)_runs * pending.Pitch, pending.Destination + _queue[k], pending.Scale, (nuint)pending.Width, stream);
+                    Unfused(pending.Destination + _queue[k], pending.Source + (nuint)_runs * pending.Pitch, _runs);
                 }
 
                 _next += (nint)pitch;
@@ -1533,6 +1611,13 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                     Flush(partial, total, RoundUp(width));
                 }
             }
+        }
+
+        /// <summary>One whole run of the pending strip, outside the fused loop.</summary>
+        private readonly void Unfused(T* d, T* s, int row)
+        {
+            nuint head = pending.Head(d, s, row, stream, pad);
+            pending.Tail(d, s, row, head, stream);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -1601,6 +1686,22 @@ internal static unsafe class FastKernels<T, TV, TS, TLayout>
                 var e = TS.Multiply(TS.Exp(TS.Subtract(LoadPadded(pad, source + j, n - j, T.NegativeInfinity), TS.Load(shift + j))), TS.Load(scale + j));
                 StorePartial(pad, e, destination + j, n - j);
             }
+        }
+    }
+
+    /// <summary>Writes a pending strip run by run (the last one, when nothing is left to compute).</summary>
+    private ref struct WritePending(PendingStrip pending, bool stream, T* pad) : IRunVisitor
+    {
+        private int _row;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(int offset)
+        {
+            T* d = pending.Destination + offset;
+            T* s = pending.Source + (nuint)_row * pending.Pitch;
+            nuint head = pending.Head(d, s, _row, stream, pad);
+            pending.Tail(d, s, _row, head, stream);
+            _row++;
         }
     }
 

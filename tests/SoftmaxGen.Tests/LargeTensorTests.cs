@@ -27,6 +27,8 @@ public sealed class LargeTensorTests
         ["Scattered", new[] { 5, 61, 100, 32 }],
         ["ScatteredDouble", new[] { 5, 61, 100, 16 }],
         ["Scattered", new[] { 40, 11, 10, 32 }],
+        ["Scattered", new[] { 40, 11, 150, 32 }],
+        ["ScatteredDouble", new[] { 40, 11, 150, 16 }],
         ["Rows", new[] { 3, 70001 }],
         ["Rows", new[] { 60, 40001 }],
         ["Rows", new[] { 70001, 33 }],
@@ -44,6 +46,11 @@ public sealed class LargeTensorTests
         Assert.True(70001 * sizeof(float) > Streaming.TileScratchBytes);
         Assert.True(16L * 40000 * sizeof(float) > Streaming.TileScratchBytes);
         Assert.True(8L * 6000 * sizeof(double) > Streaming.TileScratchBytes);
+
+        // Scattered [40, 11, 150, 32] and ScatteredDouble [40, 11, 150, 16]: streamed block-mode strips, whose runs meet
+        // mid-line at strip boundaries (the end of each run held and joined with the next strip's start).
+        Assert.True(40L * 11 * 150 * 32 * sizeof(float) >= Streaming.NonTemporalBytes && 40L * 11 * 150 * 16 * sizeof(double) >= Streaming.NonTemporalBytes);
+        Assert.True(4096L * 40 * sizeof(float) > Streaming.TileScratchBytes / 2 && 40 <= Streaming.MaxHeldRuns);
 
         // Rows [70001, 33] and [300007, 7]: streamed rows that share their lines with their neighbours (joined into
         // one line), and rows shorter than a vector (plain stores).
