@@ -120,15 +120,7 @@ internal static class VectorExp
         var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2High), clamped);
         r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Low), r);
 
-        var p = Vector512.Create(1.9875691500e-4f);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
-        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
-
-        var result = Avx512F.Scale(p, k);
+        var result = Avx512F.Scale(Polynomial(r), k);
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
 
         static Vector512<float> Portable(Vector512<float> x)
@@ -141,19 +133,24 @@ internal static class VectorExp
             var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2High), clamped);
             r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Low), r);
 
+            var half = Vector512.ShiftRightArithmetic(exponent, 1);
+            var result = Polynomial(r) * Pow2(half) * Pow2(exponent - half);
+
+            result = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(Overflow)), Vector512.Create(float.PositiveInfinity), result);
+            return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
+        }
+
+        // e^r ≈ 1 + r + r² (1/2 + r (1/6 + ...)), the coefficients of the Vector<float> version.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector512<float> Polynomial(Vector512<float> r)
+        {
             var p = Vector512.Create(1.9875691500e-4f);
             p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
             p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
             p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
             p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
             p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
-            p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
-
-            var half = Vector512.ShiftRightArithmetic(exponent, 1);
-            var result = p * Pow2(half) * Pow2(exponent - half);
-
-            result = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(Overflow)), Vector512.Create(float.PositiveInfinity), result);
-            return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
+            return Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
         }
     }
 
@@ -203,6 +200,7 @@ internal static class VectorExp
             return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static Vector512<double> Polynomial(Vector512<double> r)
         {
             var p = Vector512.Create(1.0 / 6227020800.0);
