@@ -44,7 +44,7 @@ internal static class Streaming
     /// <summary>Sums along a run add this many vectors into a partial sum before adding it to the total, for the same reason.</summary>
     internal const nuint SumBlock = 64;
 
-    /// <summary>Up to this many runs per tile, strips hold the ends of their runs for the next strip (a vector each, on the stack).</summary>
+    /// <summary>Up to this many runs per tile, strips hold the ends of their runs for the next strip (a vector each).</summary>
     internal const int MaxHeldRuns = 512;
 
     /// <summary>Up to this many elements, row layouts take the lean path of <c>TinyRows</c>.</summary>
@@ -57,18 +57,37 @@ internal static class Streaming
     internal const int PadElements = 64;
 }
 
-/// <summary>A per-thread, pinned scratch buffer of <see cref="Streaming.ScratchBytes"/>.</summary>
+/// <summary>
+/// Per-thread, pinned buffers: the scratch of <see cref="Streaming.ScratchBytes"/> and the per-lane arrays of a tile
+/// (kept off the stack, which may be small on a caller's thread).
+/// </summary>
 internal static unsafe class Scratch<T>
     where T : unmanaged
 {
     [ThreadStatic]
     private static T[]? buffer;
 
+    [ThreadStatic]
+    private static T[]? lanes;
+
     public static int Length => Streaming.ScratchBytes / sizeof(T);
+
+    /// <summary>Elements of one per-lane array: a tile's widest row and room for one vector past it.</summary>
+    public static int LaneArray => Streaming.MaxTileWidth + Streaming.PadElements;
 
     public static T* Get()
     {
         var array = buffer ??= GC.AllocateUninitializedArray<T>(Length, pinned: true);
+        return (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+    }
+
+    /// <summary>
+    /// Four per-lane arrays of <see cref="LaneArray"/> elements, back to back, then room for one vector per run of
+    /// a tile (up to <see cref="Streaming.MaxHeldRuns"/> runs).
+    /// </summary>
+    public static T* Lanes()
+    {
+        var array = lanes ??= GC.AllocateUninitializedArray<T>((4 * LaneArray) + (Streaming.MaxHeldRuns * Streaming.PadElements), pinned: true);
         return (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
     }
 }
@@ -768,9 +787,11 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
         public void Run(int first, int end)
         {
             T* pad = stackalloc T[Streaming.PadElements];
-            T* shift = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
-            T* scale = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
-            T* partial = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
+            T* perLane = Scratch<T>.Lanes();
+            T* shift = perLane;
+            T* scale = perLane + Scratch<T>.LaneArray;
+            T* partial = perLane + (2 * Scratch<T>.LaneArray);
+            T* pendingScale = perLane + (3 * Scratch<T>.LaneArray);
             T* scratch = Scratch<T>.Get();
             int rows = Tiling.Rows(layout);
             int group = tiling.Group;
@@ -780,11 +801,10 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
             bool gather = pitch * (nuint)rows + vector <= tileScratch;
             nuint half = tileScratch / 2;
             int strip = gather ? 0 : StripLanes(rows, group, (int)half);
-            T* pendingScale = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
             PendingStrip pending = default;
             int pendingOrigin = 0;
             bool holding = stream && rows <= Streaming.MaxHeldRuns;
-            T* held = stackalloc T[holding ? rows * TS.Count : 0];
+            T* held = perLane + (4 * Scratch<T>.LaneArray);
             bool heldBefore = false;
             int strips = 0;
             for (int item = first; item < end; item++)
@@ -919,8 +939,8 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
         public void Run(int first, int end)
         {
             T* pad = stackalloc T[Streaming.PadElements];
-            T* dot = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
-            T* partial = stackalloc T[Streaming.MaxTileWidth + Streaming.PadElements];
+            T* dot = Scratch<T>.Lanes();
+            T* partial = dot + Scratch<T>.LaneArray;
             int group = tiling.Group;
             nuint vector = (nuint)TS.Count;
             for (int item = first; item < end; item++)
