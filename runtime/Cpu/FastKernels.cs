@@ -102,7 +102,8 @@ internal static unsafe class Scratch<T>
 /// by exp(A - max) and sums it; pass 3 writes B = scratch · (1 / sum). B is written once and never read, with
 /// non-temporal stores when the tensor is larger than the caches, so memory sees one read of A and one write of
 /// B, and the passes after the first work on contiguous data whatever the strides of the layout. A slice longer
-/// than the scratch buffer writes exp into B and rescales it in place instead.</para>
+/// than the tile budget of the scratch (<see cref="Streaming.TileScratchBytes"/>) and not pipelined writes exp
+/// into B and rescales it in place instead.</para>
 /// <para>The passes are overlapped where the layout allows, so that memory reads and non-temporal writes spread over
 /// the arithmetic instead of coming in bursts (measured: 1.4× on one core for rows): slices of one contiguous run
 /// are software-pipelined (pass 2 of slice s also writes slice s - 1 and prefetches slice s + 1); tiles of lanes
@@ -126,7 +127,8 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
             return;
         }
 
-        bool stream = Streams(count);
+        // Non-temporal stores need element-aligned outputs (a span cast from bytes may not be): otherwise plain stores.
+        bool stream = Streams(count) && (nuint)b % (nuint)sizeof(T) == 0;
         if (Tiling.For(layout) is { } tiling)
         {
             var body = new ForwardTilesBody(a, b, layout, tiling, stream);
@@ -140,7 +142,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
 
     public static void Backward(T* b, T* dB, T* dA, int count, int cotangents, TLayout layout)
     {
-        bool stream = Streams((long)count * cotangents);
+        bool stream = Streams((long)count * cotangents) && (nuint)dA % (nuint)sizeof(T) == 0;
         if (Tiling.For(layout) is { } tiling)
         {
             var body = new BackwardTilesBody(b, dB, dA, count, cotangents, layout, tiling, stream);
@@ -285,7 +287,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
 
         /// <summary>
         /// Whole rows where a block fits <see cref="Streaming.BlockBytes"/>, so that it is read as one sequential
-        /// stream; otherwise as many slices as keep a tile within half the scratch buffer.
+        /// stream; otherwise as many slices as keep a tile within half the tile budget of the scratch.
         /// </summary>
         private static int SlicesPerTile(int slices, int group, int rows)
         {
@@ -869,7 +871,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                     if (strip > 0)
                     {
                         // The tile does not fit the scratch, but a strip of its lanes does: each strip's exp is gathered
-                        // (A read again, from the cache), summed, and written out before the next strip.
+                        // (A read again, from the cache) and summed, and written out while the next strip is computed.
                         // Meanwhile the same lanes of the next tile (its runs lie at the same offsets from its origin) are
                         // requested, a line per vector: its memory read overlaps this arithmetic instead of following it.
                         // The strips alternate between the two halves of the scratch: the one written last is written
@@ -896,7 +898,8 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
 
                             // Within a tile, consecutive strips of a run meet mid-line: the first holds its end for the next.
                             bool joinHead = holding && lane > 0 && heldBefore;
-                            bool holdTail = holding && lane + lanes < width;
+                            // Only when the next strip is at least a vector wide: a narrower one cannot complete the line.
+                            bool holdTail = holding && width - (lane + lanes) >= (int)vector;
                             heldBefore = holdTail && lanes >= (int)vector;
                             pending = new PendingStrip(target, stripPitch, null, pendingScale, lanes, held, joinHead, holdTail);
                             pendingOrigin = origin + lane;
