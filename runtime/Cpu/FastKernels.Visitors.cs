@@ -486,19 +486,6 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
             pending.Tail(d, s, row, head, stream);
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Put(TV value, T* destination, bool streamed)
-        {
-            if (streamed)
-            {
-                TS.StoreAlignedNonTemporal(value, destination);
-            }
-            else
-            {
-                TS.Store(value, destination);
-            }
-        }
-
         /// <summary>The partial last vector of a run, if any.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private readonly void One(T* source, T* target)

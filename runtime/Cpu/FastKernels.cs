@@ -400,24 +400,8 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
     /// <summary>Writes exp(x - shift) over x (whole vectors) and returns its sum, added up by blocks of vectors.</summary>
     private static T ExpInPlace(T* x, nuint length, T shift)
     {
-        nuint width = (nuint)TS.Count;
-        var shiftVector = TS.Create(shift);
-        var total = TS.Create(T.Zero);
-        for (nuint start = 0; start < length; start += Streaming.SumBlock * width)
-        {
-            nuint end = Math.Min(length, start + Streaming.SumBlock * width);
-            var sum = TS.Create(T.Zero);
-            for (nuint i = start; i < end; i += width)
-            {
-                var e = TS.Exp(TS.Subtract(TS.Load(x + i), shiftVector));
-                TS.Store(e, x + i);
-                sum = TS.Add(sum, e);
-            }
-
-            total = TS.Add(total, sum);
-        }
-
-        return TS.Sum(total);
+        T* nowhere = null;
+        return ExpInPlaceWriting(x, length, shift, null, 0, null, T.Zero, ref nowhere, 0, stream: false);
     }
 
     /// <summary>Asks for the cache line holding <paramref name="address"/> to be brought in (never faults; a no-op without SSE).</summary>
@@ -431,7 +415,8 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
     }
 
     /// <summary>
-    /// <see cref="ExpInPlace"/> over x (none when x is null), which meanwhile writes the whole vectors of source · scale
+    /// Writes exp(x - shift) over x (whole vectors; none when x is null) and returns its sum, added up by blocks of
+    /// vectors; meanwhile it writes the whole vectors of source · scale
     /// (a slice of <paramref name="length"/> elements, from element <paramref name="write"/>; none when source is null)
     /// at <paramref name="line"/> and on (advancing it), a vector per vector of exp, and requests the lines of
     /// <paramref name="length"/> elements at <paramref name="ahead"/> (none when null).
@@ -444,7 +429,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
         var total = TS.Create(T.Zero);
         T* destination = line - write;
         nuint writeEnd = source == null ? 0 : write + (length - write) / width * width;
-        nuint aheadEnd = ahead != null && Sse.IsSupported ? length : 0;
+        nuint aheadEnd = ahead != null ? length : 0;
         for (nuint start = 0; start < padded; start += Streaming.SumBlock * width)
         {
             nuint end = Math.Min(padded, start + Streaming.SumBlock * width);
@@ -453,7 +438,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
             {
                 if (i < aheadEnd)
                 {
-                    Sse.Prefetch0(ahead + i);
+                    Prefetch(ahead + i);
                 }
 
                 var e = TS.Exp(TS.Subtract(TS.Load(x + i), shiftVector));
@@ -461,16 +446,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                 sum = TS.Add(sum, e);
                 if (write < writeEnd)
                 {
-                    var y = TS.Multiply(TS.Load(source + write), scaleVector);
-                    if (stream)
-                    {
-                        TS.StoreAlignedNonTemporal(y, destination + write);
-                    }
-                    else
-                    {
-                        TS.Store(y, destination + write);
-                    }
-
+                    Put(TS.Multiply(TS.Load(source + write), scaleVector), destination + write, stream);
                     write += width;
                 }
             }
@@ -480,15 +456,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
 
         for (; write < writeEnd; write += width)
         {
-            var y = TS.Multiply(TS.Load(source + write), scaleVector);
-            if (stream)
-            {
-                TS.StoreAlignedNonTemporal(y, destination + write);
-            }
-            else
-            {
-                TS.Store(y, destination + write);
-            }
+            Put(TS.Multiply(TS.Load(source + write), scaleVector), destination + write, stream);
         }
 
         line = destination + write;
@@ -510,6 +478,20 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
         if (stream && Sse.IsSupported)
         {
             Sse.StoreFence();
+        }
+    }
+
+    /// <summary>Stores a whole vector: non-temporal (to an aligned destination) when streaming, else plain.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(TV value, T* destination, bool stream)
+    {
+        if (stream)
+        {
+            TS.StoreAlignedNonTemporal(value, destination);
+        }
+        else
+        {
+            TS.Store(value, destination);
         }
     }
 
