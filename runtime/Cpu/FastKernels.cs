@@ -837,28 +837,15 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                 }
                 else
                 {
-                    var max = new MaxLanes(a, shift, width, pad);
-                    layout.ForEachRun(origin, ref max);
-                    max.Complete();
-                    if (group > 1)
-                    {
-                        FoldGroups(shift, width, group, max: true);
-                    }
-
-                    for (nuint j = 0; j < rounded; j += vector)
-                    {
-                        TS.Store(TS.Shift(TS.Load(shift + j)), shift + j);
-                    }
-
                     if (strip > 0)
                     {
-                        // The tile does not fit the scratch, but a strip of its lanes does: each strip's exp is gathered
-                        // (A read again, from the cache) and summed, and written out while the next strip is computed.
-                        // Meanwhile the same lanes of the next tile (its runs lie at the same offsets from its origin) are
-                        // requested, a line per vector: its memory read overlaps this arithmetic instead of following it.
-                        // The strips alternate between the two halves of the scratch: the one written last is written
-                        // out to B while the next is computed (this tile's next strip, or the next tile's first).
-                        nint ahead = item + 1 < end ? tiling.Origin(layout, item + 1, out _) - origin : 0;
+                        // The tile does not fit the scratch, but a strip of its lanes does: each strip takes its max, then
+                        // its exp is gathered (A read again, from L2) and summed, and written out while the next strip is
+                        // computed. Meanwhile the next strip is requested, a line per vector: its memory read overlaps this
+                        // arithmetic instead of following it, and a strip (unlike a whole tile) stays in L2 until its
+                        // second read. The strips alternate between the two halves of the scratch: the one written last
+                        // is written out to B while the next is computed (this tile's next strip, or the next tile's first).
+                        nint nextTile = item + 1 < end ? tiling.Origin(layout, item + 1, out _) - origin : 0;
                         int head = group == 1 && stream ? (int)Peel(b + origin) : 0;
                         int lanes;
                         for (int lane = 0; lane < width; lane += lanes)
@@ -867,6 +854,32 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                             // runs are whole lines apart), so that their rows of B are written in whole lines.
                             lanes = lane == 0 && head > 0 ? Math.Min(width, head + strip - (int)vector) : Math.Min(strip, width - lane);
                             nuint stripPitch = RoundUp(lanes);
+
+                            // Each strip is a set of whole slices: its max is taken from its own lanes, which the previous
+                            // strip requested (a line per vector), so that they come from L2 rather than from memory.
+                            for (nuint j = 0; j < stripPitch; j += vector)
+                            {
+                                TS.Store(negativeInfinity, shift + lane + j);
+                            }
+
+                            var max = new MaxLanes(a + lane, shift + lane, lanes, pad);
+                            layout.ForEachRun(origin, ref max);
+                            max.Complete();
+                            if (group > 1)
+                            {
+                                FoldGroups(shift + lane, lanes, group, max: true);
+                            }
+
+                            // A strip narrower than whole vectors also shifts the first lanes of the next strip's
+                            // -inf: that strip sets its own lanes to -inf again before taking its max.
+                            for (nuint j = 0; j < stripPitch; j += vector)
+                            {
+                                TS.Store(TS.Shift(TS.Load(shift + lane + j)), shift + lane + j);
+                            }
+
+                            // Requested meanwhile: this tile's next strip, or the same lanes of the next tile (its runs lie
+                            // at the same offsets from its origin) after the last.
+                            nint ahead = lane + lanes < width ? lanes : (nextTile == 0 ? 0 : nextTile - lane);
                             T* target = (strips++ & 1) == 0 ? scratch : scratch + half;
                             var writing = pending.IsEmpty ? default : pending.At(b + pendingOrigin - origin);
                             var exp = new ExpGatherLanes(a + lane, target, shift + lane, partial + lane, scale + lane, lanes, stripPitch, ahead, pad, writing, stream);
@@ -888,6 +901,19 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                         }
 
                         continue;
+                    }
+
+                    var tileMax = new MaxLanes(a, shift, width, pad);
+                    layout.ForEachRun(origin, ref tileMax);
+                    tileMax.Complete();
+                    if (group > 1)
+                    {
+                        FoldGroups(shift, width, group, max: true);
+                    }
+
+                    for (nuint j = 0; j < rounded; j += vector)
+                    {
+                        TS.Store(TS.Shift(TS.Load(shift + j)), shift + j);
                     }
 
                     // Not even a strip fits: sum now, and compute exp again when writing B (B is never read).

@@ -117,6 +117,34 @@ public sealed class LargeTensorTests
         }
     }
 
+    /// <summary>
+    /// Logits far below zero, so that every slice's max is negative and a wrong shift (0 instead of the max) underflows
+    /// every exp, in strips of lanes whose first is narrower than whole vectors (an output off the line boundary, so
+    /// the strips after it start on one): each strip must take its max from -inf, whatever the strip before it left in
+    /// the vector they share.
+    /// </summary>
+    [Fact]
+    public void FarNegativeLogitsInStripsOffTheLineMatchReference()
+    {
+        int[] shape = [2, 67, 127, 131];
+        var target = Layouts.Get("Channels");
+        int count = TestData.Count(shape);
+        var random = new Random(count + 4);
+        var a = target.Round(Array.ConvertAll(TestData.Logits(random, count), value => value - 300));
+        var expected = Reference.Forward(a, shape, target.Axes);
+        double tolerance = Checks.Tolerance(target, Checks.SliceLength(target, shape));
+        var input = Array.ConvertAll(a, value => (float)value);
+        foreach (int offset in new[] { 4, 8, 12 })
+        {
+            var bytes = new byte[(count * sizeof(float)) + offset];
+            var b = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan(offset));
+            b.Fill(float.NaN);
+            Channels.Forward(input, b, shape);
+            var actual = Array.ConvertAll(b.ToArray(), value => (double)value);
+            Checks.AssertClose(expected, actual, tolerance, 4 * target.Tiny, $"forward {Checks.Describe(target, shape)} at byte offset {offset}");
+        }
+    }
+
     private delegate void SpanForward(ReadOnlySpan<float> a, Span<float> b, ReadOnlySpan<int> shape);
 
     private delegate void SpanBackward(ReadOnlySpan<float> b, ReadOnlySpan<float> dB, Span<float> dA, ReadOnlySpan<int> shape);
