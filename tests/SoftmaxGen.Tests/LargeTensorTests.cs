@@ -46,6 +46,8 @@ public sealed class LargeTensorTests
         ["Rows", new[] { 140001, 16 }],
         ["RowsDouble", new[] { 110001, 9 }],
         ["Rows", new[] { 9, 65521 }],
+        // A forward tile wider than a backward one (8000 lanes × 30 rows, streamed), in strips.
+        ["Channels", new[] { 9, 30, 1, 8000 }],
     ];
 
     [Fact]
@@ -70,12 +72,17 @@ public sealed class LargeTensorTests
         Assert.True(40001 * sizeof(float) > Streaming.TileScratchBytes / 2 && 2 * 40032 * sizeof(float) <= Streaming.ScratchBytes);
         Assert.True(60L * 40001 * sizeof(float) >= Streaming.NonTemporalBytes);
 
-        // Channels [2, 67, 127, 131]: tiles of 4096 lanes × 67 rows are past the scratch, strips of them are not, and the
-        // last tile of each block is narrower (16637 lanes); Scattered [40, 11, 10, 32]: block-mode tiles of 110 slices
+        // Channels [2, 67, 127, 131]: tiles of 4096 lanes × 67 rows (8192 would pass BlockBytes) are past the scratch,
+        // strips of them are not, and the last tile of each block is narrower (16637 lanes); Scattered [40, 11, 10, 32]: block-mode tiles of 110 slices
         // × 32 lanes × 40 rows likewise, strips cut at whole slices.
         Assert.True(4096L * 67 * sizeof(float) > Streaming.TileScratchBytes && 16L * 67 * sizeof(float) < Streaming.TileScratchBytes);
         Assert.True(110L * 32 * 40 * sizeof(float) > Streaming.TileScratchBytes && 32L * 40 * sizeof(float) < Streaming.TileScratchBytes);
-        Assert.True(127 * 131 % Streaming.MaxTileWidth != 0);
+        Assert.True(127 * 131 % Streaming.BackwardTileWidth != 0 && 8192L * 67 * sizeof(float) > Streaming.BlockBytes);
+
+        // Channels [9, 30, 1, 8000]: a block of 8000 lanes is one forward tile (past BackwardTileWidth, within
+        // ForwardTileWidth and BlockBytes), done in strips and streamed; the backward cuts it in two.
+        Assert.True(8000 > Streaming.BackwardTileWidth && 8000 <= Streaming.ForwardTileWidth && 8000L * 30 * sizeof(float) <= Streaming.BlockBytes);
+        Assert.True(8000L * 30 * sizeof(float) > Streaming.TileScratchBytes && 9L * 30 * 8000 * sizeof(float) >= Streaming.NonTemporalBytes);
 
         // Channels [2, 67, 128, 128]: rows a multiple of 64 bytes apart, so that the strips written while the next is
         // computed go through the fused non-temporal stores (past NonTemporalBytes); 67 rows leave three to Complete.
