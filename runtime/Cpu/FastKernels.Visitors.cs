@@ -328,11 +328,10 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
     /// <summary>
     /// exp(a[k] - shift[k]) for the lanes of each run, written to the next row of scratch and added to partial[k]
     /// (added to total every block of runs): the same sums, in the same order, as <see cref="ExpSumLanes"/>. Runs are
-    /// taken four at a time (call <see cref="Complete"/> after the walk) and computed two by two (<see cref="Pair"/>),
-    /// so that partial is loaded and stored once per two rows and the loop keeps its pointers in registers. Meanwhile
-    /// the lanes at <paramref name="ahead"/> elements from each run are requested, a line per vector, and the same rows
-    /// of the <paramref name="pending"/> strip are written, a vector of B per vector of exp, so that the non-temporal
-    /// stores spread over the arithmetic instead of coming in a burst.
+    /// taken four at a time (call <see cref="Complete"/> after the walk), so that partial is loaded and stored once per
+    /// four rows. Meanwhile the lanes at <paramref name="ahead"/> elements from each run are requested, a line per
+    /// vector, and the same rows of the <paramref name="pending"/> strip are written, a vector of B per vector of exp,
+    /// so that the non-temporal stores spread over the arithmetic instead of coming in a burst.
     /// </summary>
     private ref struct ExpGatherLanes(T* a, T* scratch, T* shift, T* partial, T* total, int width, nuint pitch, nint ahead, T* pad, PendingStrip pending, bool stream) : IRunVisitor
     {
@@ -382,11 +381,38 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                 }
             }
 
-            nuint j = n / vector * vector;
-            nuint start = write;
-            Pair(r0, r1, t0, t1, d0, d1, s0, s1, shift, partial, pending.Scale, j, ahead, start, writeEnd, streamed);
-            Pair(r2, r3, t2, t3, d2, d3, s2, s3, shift, partial, pending.Scale, j, ahead, start, writeEnd, streamed);
-            write = writeEnd == 0 ? start : Math.Min(writeEnd, start + j);
+            nuint j = 0;
+            for (; j + vector <= n; j += vector)
+            {
+                if (ahead != 0)
+                {
+                    Prefetch(r0 + ahead + j);
+                    Prefetch(r1 + ahead + j);
+                    Prefetch(r2 + ahead + j);
+                    Prefetch(r3 + ahead + j);
+                }
+
+                var s = TS.Load(shift + j);
+                var e0 = TS.Exp(TS.Subtract(TS.Load(r0 + j), s));
+                var e1 = TS.Exp(TS.Subtract(TS.Load(r1 + j), s));
+                var e2 = TS.Exp(TS.Subtract(TS.Load(r2 + j), s));
+                var e3 = TS.Exp(TS.Subtract(TS.Load(r3 + j), s));
+                TS.Store(e0, t0 + j);
+                TS.Store(e1, t1 + j);
+                TS.Store(e2, t2 + j);
+                TS.Store(e3, t3 + j);
+                TS.Store(TS.Add(TS.Add(TS.Add(TS.Add(TS.Load(partial + j), e0), e1), e2), e3), partial + j);
+
+                if (write < writeEnd)
+                {
+                    var factor = TS.Load(pending.Scale + write);
+                    Put(TS.Multiply(TS.Load(s0 + write), factor), d0 + write, streamed);
+                    Put(TS.Multiply(TS.Load(s1 + write), factor), d1 + write, streamed);
+                    Put(TS.Multiply(TS.Load(s2 + write), factor), d2 + write, streamed);
+                    Put(TS.Multiply(TS.Load(s3 + write), factor), d3 + write, streamed);
+                    write += vector;
+                }
+            }
 
             if (j < n)
             {
@@ -420,40 +446,6 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
             if (_runs % Streaming.LaneSumBlock == 0)
             {
                 Flush(partial, total, RoundUp(width));
-            }
-        }
-
-        /// <summary>
-        /// Two runs of the four: exp into their scratch rows, added to partial in run order, with the pending strip's
-        /// same two rows written a vector per vector of exp, and the lines at <paramref name="ahead"/> requested.
-        /// A method of its own, so that its loop has the registers to itself.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        private static void Pair(T* r0, T* r1, T* t0, T* t1, T* d0, T* d1, T* s0, T* s1, T* shift, T* partial, T* scale, nuint whole, nint ahead, nuint write, nuint writeEnd, bool streamed)
-        {
-            nuint vector = (nuint)TS.Count;
-            for (nuint j = 0; j < whole; j += vector)
-            {
-                if (ahead != 0)
-                {
-                    Prefetch(r0 + ahead + j);
-                    Prefetch(r1 + ahead + j);
-                }
-
-                var s = TS.Load(shift + j);
-                var e0 = TS.Exp(TS.Subtract(TS.Load(r0 + j), s));
-                var e1 = TS.Exp(TS.Subtract(TS.Load(r1 + j), s));
-                TS.Store(e0, t0 + j);
-                TS.Store(e1, t1 + j);
-                TS.Store(TS.Add(TS.Add(TS.Load(partial + j), e0), e1), partial + j);
-
-                if (write < writeEnd)
-                {
-                    var factor = TS.Load(scale + write);
-                    Put(TS.Multiply(TS.Load(s0 + write), factor), d0 + write, streamed);
-                    Put(TS.Multiply(TS.Load(s1 + write), factor), d1 + write, streamed);
-                    write += vector;
-                }
             }
         }
 

@@ -73,11 +73,13 @@ public sealed class LargeTensorTests
         Assert.True(60L * 40001 * sizeof(float) >= Streaming.NonTemporalBytes);
 
         // Channels [2, 67, 127, 131]: tiles of 4096 lanes × 67 rows (8192 would pass BlockBytes) are past the scratch,
-        // strips of them are not, and the last tile of each block is narrower (16637 lanes); Scattered [40, 11, 10, 32]: block-mode tiles of 110 slices
-        // × 32 lanes × 40 rows likewise, strips cut at whole slices.
+        // strips of them are not, and the last tile of each block (of 16637 lanes) is narrower (253 lanes); Scattered
+        // [40, 11, 10, 32]: block-mode tiles of 110 slices × 32 lanes × 40 rows likewise, strips cut at whole slices.
+        // Both take a max per strip; Channels [24, 500, 1, 196] (strips of 64 lanes) takes the tile's first.
         Assert.True(4096L * 67 * sizeof(float) > Streaming.TileScratchBytes && 16L * 67 * sizeof(float) < Streaming.TileScratchBytes);
         Assert.True(110L * 32 * 40 * sizeof(float) > Streaming.TileScratchBytes && 32L * 40 * sizeof(float) < Streaming.TileScratchBytes);
         Assert.True(127 * 131 % Streaming.BackwardTileWidth != 0 && 8192L * 67 * sizeof(float) > Streaming.BlockBytes);
+        Assert.True(64 < Streaming.StripMaxVectors * 16 && (Streaming.TileScratchBytes / 2 / sizeof(float) - 16) / 500 < 80);
 
         // Channels [9, 30, 1, 8000]: a block of 8000 lanes is one forward tile (past BackwardTileWidth, within
         // ForwardTileWidth and BlockBytes), done in strips and streamed; the backward cuts it in two.
