@@ -75,7 +75,8 @@ public sealed class LargeTensorTests
         // Channels [2, 67, 127, 131]: tiles of 4096 lanes × 67 rows (8192 would pass BlockBytes) are past the scratch,
         // strips of them are not, and the last tile of each block (of 16637 lanes) is narrower (253 lanes); Scattered
         // [40, 11, 10, 32]: block-mode tiles of 110 slices × 32 lanes × 40 rows likewise, strips cut at whole slices.
-        // Both take a max per strip; Channels [24, 500, 1, 196] (strips of 64 lanes) takes the tile's first.
+        // Both take a max per strip; Channels [24, 500, 1, 196] (strips of 64 lanes, four 16-float vectors: fewer than
+        // StripMaxVectors with AVX-512, as many with 8-float vectors) takes the tile's first with AVX-512.
         Assert.True(4096L * 67 * sizeof(float) > Streaming.TileScratchBytes && 16L * 67 * sizeof(float) < Streaming.TileScratchBytes);
         Assert.True(110L * 32 * 40 * sizeof(float) > Streaming.TileScratchBytes && 32L * 40 * sizeof(float) < Streaming.TileScratchBytes);
         Assert.True(127 * 131 % Streaming.BackwardTileWidth != 0 && 8192L * 67 * sizeof(float) > Streaming.BlockBytes);
