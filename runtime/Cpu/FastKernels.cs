@@ -377,6 +377,21 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
         }
     }
 
+    /// <summary>True when every run of a tile lies a whole number of vectors from its origin (so they all lie alike against the cache lines).</summary>
+    private static bool RunsAligned(TLayout layout, int origin)
+    {
+        var check = new RunAlignment(origin);
+        layout.ForEachRun(origin, ref check);
+        return check.Aligned;
+    }
+
+    private struct RunAlignment(int origin) : IRunVisitor
+    {
+        public bool Aligned = true;
+
+        public void Visit(int offset) => Aligned &= (offset - origin) % TS.Count == 0;
+    }
+
     /// <summary>
     /// The widest strip of a tile's lanes (a multiple of the vector and of the group) whose rows fit
     /// <paramref name="scratchLength"/> elements, or 0 where not even the narrowest does.
@@ -797,10 +812,11 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
         public void Run(int first, int end)
         {
             T* pad = stackalloc T[Streaming.PadElements];
+            // One vector before shift, scale and partial is theirs too: a strip's aligned window may start there.
             T* perLane = Scratch<T>.Lanes();
-            T* shift = perLane;
-            T* scale = perLane + Scratch<T>.LaneArray;
-            T* partial = perLane + (2 * Scratch<T>.LaneArray);
+            T* shift = perLane + TS.Count;
+            T* scale = perLane + Scratch<T>.LaneArray + TS.Count;
+            T* partial = perLane + (2 * Scratch<T>.LaneArray) + TS.Count;
             T* pendingScale = perLane + (3 * Scratch<T>.LaneArray);
             T* scratch = Scratch<T>.Get();
             int rows = Tiling.Rows(layout);
@@ -810,7 +826,10 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
             nuint tileScratch = (nuint)(Streaming.TileScratchBytes / sizeof(T));
             bool gather = pitch * (nuint)rows + vector <= tileScratch;
             nuint half = tileScratch / 2;
-            int strip = gather ? 0 : StripLanes(rows, group, (int)half);
+            // In block mode a strip's rows are read over a window widened to whole aligned vectors (see below), which
+            // takes up to a vector more per row of scratch.
+            bool window = !gather && group > 1 && (nuint)a % (nuint)sizeof(T) == 0 && RunsAligned(layout, tiling.Origin(layout, first, out _));
+            int strip = gather ? 0 : StripLanes(rows, group, (int)half - (window ? rows * TS.Count : 0));
             PendingStrip pending = default;
             int pendingOrigin = 0;
             bool holding = stream && rows <= Streaming.MaxHeldRuns;
@@ -902,16 +921,39 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                             lanes = lane == 0 && head > 0 ? Math.Min(width, head + strip - (int)vector) : Math.Min(strip, width - lane);
                             nuint stripPitch = RoundUp(lanes);
                             nint ahead = nextTile;
+
+                            // In block mode a strip starts on a slice, which is where the runs' vectors start, however A
+                            // lies against the cache lines (the strips of [128, 32, 256, 32] all start 24 bytes into a
+                            // line in the benchmark's arrays: every load split over two lines cost 12% on one core).
+                            // There the max and exp passes read the strip's runs over a window that starts `before`
+                            // lanes earlier, on a vector boundary, and ends on one: whole aligned vectors, each within a
+                            // line that holds lanes of the strip, so never past the tensor's pages. The lanes outside the
+                            // strip are computed and thrown away: before it, the previous strip's lanes (done with: its
+                            // scales are in pendingScale) or the vector before the per-lane arrays; after it, the next
+                            // strip's lanes, which it clears before its own passes.
+                            bool widen = window && stripMax;
+                            nint before = widen ? (nint)((nuint)(a + origin + lane) % ((nuint)TS.Count * (nuint)sizeof(T)) / (nuint)sizeof(T)) : 0;
+                            nuint windowPitch = widen ? RoundUp(lanes + before) : stripPitch;
+                            int passWidth = widen ? (int)windowPitch : lanes;
+                            if (widen)
+                            {
+                                for (nuint j = 0; j < stripPitch; j += vector)
+                                {
+                                    TS.Store(TS.Create(T.Zero), scale + lane + j);
+                                    TS.Store(TS.Create(T.Zero), partial + lane + j);
+                                }
+                            }
+
                             if (stripMax)
                             {
                                 // Each strip is a set of whole slices: its max is taken from its own lanes, which the
                                 // previous strip requested, so that they come from L2 rather than from memory.
-                                for (nuint j = 0; j < stripPitch; j += vector)
+                                for (nuint j = 0; j < windowPitch; j += vector)
                                 {
-                                    TS.Store(negativeInfinity, shift + lane + j);
+                                    TS.Store(negativeInfinity, shift + lane - before + j);
                                 }
 
-                                var max = new MaxLanes(a + lane, shift + lane, lanes, pad);
+                                var max = new MaxLanes(a + lane - before, shift + lane - before, passWidth, pad);
                                 layout.ForEachRun(origin, ref max);
                                 max.Complete();
                                 if (group > 1)
@@ -933,7 +975,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
 
                             T* target = (strips++ & 1) == 0 ? scratch : scratch + half;
                             var writing = pending.IsEmpty ? default : pending.At(b + pendingOrigin - origin);
-                            var exp = new ExpGatherLanes(a + lane, target, shift + lane, partial + lane, scale + lane, lanes, stripPitch, ahead, pad, writing, stream);
+                            var exp = new ExpGatherLanes(a + lane - before, target, shift + lane - before, partial + lane - before, scale + lane - before, passWidth, windowPitch, ahead, pad, writing, stream);
                             layout.ForEachRun(origin, ref exp);
                             exp.Complete();
                             Finish(partial + lane, scale + lane, lanes, group);
@@ -947,7 +989,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                             // Only when the next strip is at least a vector wide: a narrower one cannot complete the line.
                             bool holdTail = holding && width - (lane + lanes) >= (int)vector;
                             heldBefore = holdTail && lanes >= (int)vector;
-                            pending = new PendingStrip(target, stripPitch, null, pendingScale, lanes, held, joinHead, holdTail);
+                            pending = new PendingStrip(target + before, windowPitch, null, pendingScale, lanes, held, joinHead, holdTail);
                             pendingOrigin = origin + lane;
                         }
 
