@@ -1030,28 +1030,37 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
         public void Run(int first, int end)
         {
             T* pad = stackalloc T[Streaming.PadElements];
-            T* dot = Scratch<T>.Lanes();
+            // One vector before dot and partial is theirs too: the dot pass's aligned window may start there.
+            T* dot = Scratch<T>.Lanes() + TS.Count;
             T* partial = dot + Scratch<T>.LaneArray;
             int group = tiling.Group;
             nuint vector = (nuint)TS.Count;
+            nuint vectorBytes = vector * (nuint)sizeof(T);
+            bool window = (nuint)b % (nuint)sizeof(T) == 0 && RunsAligned(layout, tiling.Origin(layout, first, out _));
             for (int item = first; item < end; item++)
             {
                 int origin = tiling.Origin(layout, item, out int width);
-                nuint rounded = RoundUp(width);
                 for (int k = 0; k < cotangents; k++)
                 {
+                    // As the forward's strips: where B's and dB_k's runs lie alike against the cache lines, the dot pass
+                    // reads them over a window widened to whole aligned vectors (lanes outside the tile are thrown away).
+                    T* cotangent = dB + (nint)k * count;
+                    nuint misaligned = (nuint)(b + origin) % vectorBytes;
+                    nint before = window && (nuint)(cotangent + origin) % vectorBytes == misaligned ? (nint)(misaligned / (nuint)sizeof(T)) : 0;
+                    nuint rounded = RoundUp(width + before);
+                    int passWidth = before == 0 ? width : (int)rounded;
+
                     // B's tile comes from memory for k = 0 and from the cache for the other cotangents.
                     for (nuint j = 0; j < rounded; j += vector)
                     {
-                        TS.Store(TS.Create(T.Zero), dot + j);
-                        TS.Store(TS.Create(T.Zero), partial + j);
+                        TS.Store(TS.Create(T.Zero), dot - before + j);
+                        TS.Store(TS.Create(T.Zero), partial - before + j);
                     }
 
-                    T* cotangent = dB + (nint)k * count;
-                    var sum = new DotLanes(b, cotangent, partial, dot, width, pad);
+                    var sum = new DotLanes(b - before, cotangent - before, partial - before, dot - before, passWidth, pad);
                     layout.ForEachRun(origin, ref sum);
                     sum.Complete();
-                    Flush(partial, dot, rounded);
+                    Flush(partial - before, dot - before, rounded);
                     if (group > 1)
                     {
                         FoldGroups(dot, width, group, max: false);

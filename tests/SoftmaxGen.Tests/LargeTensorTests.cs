@@ -155,6 +155,68 @@ public sealed class LargeTensorTests
         }
     }
 
+    /// <summary>
+    /// Strips and tiles of lanes read A (and B, dB) over windows widened to whole aligned vectors where their runs start
+    /// off a vector boundary: inputs and outputs at every element offset within a 64-byte line, with dB's offset
+    /// differing from B's in some of them (no window then), give the same bits as at offset 0.
+    /// </summary>
+    [Theory]
+    [InlineData("Scattered", new[] { 40, 11, 150, 32 })]
+    [InlineData("Channels", new[] { 2, 67, 128, 128 })]
+    public void InputsAtAnyOffsetInALineGetTheSameBits(string name, int[] shape)
+    {
+        SpanForward forward = name == "Scattered" ? Scattered.Forward : Channels.Forward;
+        SpanBackward backward = name == "Scattered" ? Scattered.Backward : Channels.Backward;
+        int count = TestData.Count(shape);
+        var random = new Random(count + 5);
+        var logits = Array.ConvertAll(TestData.Logits(random, count), value => (float)value);
+        var cotangents = Array.ConvertAll(TestData.Logits(random, 2 * count, 1), value => (float)value);
+        var a = Line(count);
+        var b = Line(count);
+        var dB = Line(2 * count);
+        var dA = Line(2 * count);
+        float[]? expectedB = null, expectedDA = null;
+        for (int offset = 0; offset < 16; offset++)
+        {
+            // B at the same offset as A in even rounds, dB at the same offset as B unless the round is a multiple of 3.
+            int place = offset % 2 == 0 ? offset : (offset * 7) % 16;
+            int other = offset % 3 == 0 ? (offset + 5) % 16 : place;
+            logits.CopyTo(a.Slice(offset, count));
+            cotangents.CopyTo(dB.Slice(other, 2 * count));
+            var output = b.Slice(place, count);
+            output.Fill(float.NaN);
+            forward(a.Slice(offset, count), output, shape);
+            var gradient = dA.Slice(offset, 2 * count);
+            gradient.Fill(float.NaN);
+            backward(output, dB.Slice(other, 2 * count), gradient, shape);
+            if (offset == 0)
+            {
+                expectedB = output.ToArray();
+                expectedDA = gradient.ToArray();
+                continue;
+            }
+
+            Assert.True(output.SequenceEqual(expectedB), $"forward {name} {string.Join("x", shape)}: A at element {offset} of a line");
+            Assert.True(gradient.SequenceEqual(expectedDA), $"backward {name} {string.Join("x", shape)}: B at element {place}, dB at {other}");
+        }
+
+        var target = Layouts.Get(name);
+        var reference = Reference.Forward(Array.ConvertAll(logits, value => (double)value), shape, target.Axes);
+        double tolerance = Checks.Tolerance(target, Checks.SliceLength(target, shape));
+        Checks.AssertClose(reference, Array.ConvertAll(expectedB!, value => (double)value), tolerance, 4 * target.Tiny, $"forward {Checks.Describe(target, shape)}");
+    }
+
+    /// <summary>A span of <paramref name="count"/> floats and 16 more, starting on a 64-byte boundary (pinned).</summary>
+    private static Span<float> Line(int count)
+    {
+        var array = GC.AllocateArray<float>(count + 32, pinned: true);
+        var handle = System.Runtime.InteropServices.GCHandle.Alloc(array, System.Runtime.InteropServices.GCHandleType.Pinned);
+        long start = handle.AddrOfPinnedObject();
+        handle.Free();
+        int skip = (int)((64 - (start % 64)) % 64 / sizeof(float));
+        return array.AsSpan(skip, count + 16);
+    }
+
     private delegate void SpanForward(ReadOnlySpan<float> a, Span<float> b, ReadOnlySpan<int> shape);
 
     private delegate void SpanBackward(ReadOnlySpan<float> b, ReadOnlySpan<float> dB, Span<float> dA, ReadOnlySpan<int> shape);
