@@ -91,7 +91,10 @@ internal static unsafe class Scratch<T>
 
     public static int Length => Streaming.ScratchBytes / sizeof(T);
 
-    /// <summary>Elements of one per-lane array: a tile's widest row and room for one vector past it.</summary>
+    /// <summary>
+    /// Elements of one per-lane array: a tile's widest row and room for vectors around it (the tiles' kernels start
+    /// their arrays one vector in, for windows that begin before the first lane and end past the last).
+    /// </summary>
     public static int LaneArray => Streaming.MaxTileWidth + Streaming.PadElements;
 
     public static T* Get()
@@ -827,9 +830,16 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
             bool gather = pitch * (nuint)rows + vector <= tileScratch;
             nuint half = tileScratch / 2;
             // In block mode a strip's rows are read over a window widened to whole aligned vectors (see below), which
-            // takes up to a vector more per row of scratch.
+            // takes up to a vector more per row of scratch: only where the strips stay wide enough to take their own max.
+            int strip = gather ? 0 : StripLanes(rows, group, (int)half);
             bool window = !gather && group > 1 && (nuint)a % (nuint)sizeof(T) == 0 && RunsAligned(layout, tiling.Origin(layout, first, out _));
-            int strip = gather ? 0 : StripLanes(rows, group, (int)half - (window ? rows * TS.Count : 0));
+            if (window)
+            {
+                int narrower = StripLanes(rows, group, (int)half - (rows * TS.Count));
+                window = narrower >= Streaming.StripMaxVectors * TS.Count;
+                strip = window ? narrower : strip;
+            }
+
             PendingStrip pending = default;
             int pendingOrigin = 0;
             bool holding = stream && rows <= Streaming.MaxHeldRuns;
@@ -929,7 +939,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                             // lanes earlier, on a vector boundary, and ends on one: whole aligned vectors, each within a
                             // line that holds lanes of the strip, so never past the tensor's pages. The lanes outside the
                             // strip are computed and thrown away: before it, the previous strip's lanes (done with: its
-                            // scales are in pendingScale) or the vector before the per-lane arrays; after it, the next
+                            // scales are in pendingScale) or the vector the per-lane arrays keep in front; after it, the next
                             // strip's lanes, which it clears before its own passes.
                             bool widen = window && stripMax;
                             nint before = widen ? (nint)((nuint)(a + origin + lane) % ((nuint)TS.Count * (nuint)sizeof(T)) / (nuint)sizeof(T)) : 0;
