@@ -573,9 +573,14 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
 
     /// <summary>
     /// partial[k] += b[k] · dB[k] for the lanes of each run, added to dot every block of runs. Runs are taken four at a
-    /// time (call <see cref="Complete"/> after the walk), so that partial is loaded and stored once per four rows.
+    /// time (call <see cref="Complete"/> after the walk), so that partial is loaded and stored once per four rows; or,
+    /// where the tile's runs lie back to back (<paramref name="ahead"/> not 0), one at a time, requesting the lines
+    /// <paramref name="ahead"/> elements further on, a line per vector. A core that loads and stores partial for every
+    /// vector keeps too few misses in flight to read at the memory's speed by itself, and there the hardware's
+    /// prefetch does not make up for it (one core, channels: the dot pass alone 10.3 ms without the requests, 8.9 ms
+    /// with them, a plain dot product of the same arrays 7.4 ms). The sums are the same, in the same order.
     /// </summary>
-    private ref struct DotLanes(T* b, T* dB, T* partial, T* dot, int width, T* pad) : IRunVisitor
+    private ref struct DotLanes(T* b, T* dB, T* partial, T* dot, int width, nint ahead, T* pad) : IRunVisitor
     {
         private RunQueue _queue;
         private int _runs;
@@ -583,6 +588,12 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
+            if (ahead != 0)
+            {
+                Requesting(offset);
+                return;
+            }
+
             if (!_queue.Push(offset))
             {
                 return;
@@ -635,6 +646,27 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                     _runs = 0;
                     Flush(partial, dot, RoundUp(width));
                 }
+            }
+        }
+
+        /// <summary>One run, requesting the lines <c>ahead</c> elements further on.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Requesting(nint o)
+        {
+            nuint n = (nuint)width;
+            nuint vector = (nuint)TS.Count;
+            for (nuint j = 0; j + vector <= n; j += vector)
+            {
+                Prefetch(b + o + ahead + j);
+                Prefetch(dB + o + ahead + j);
+                TS.Store(TS.MultiplyAdd(TS.Load(b + o + j), TS.Load(dB + o + j), TS.Load(partial + j)), partial + j);
+            }
+
+            One(o);
+            if (++_runs == Streaming.LaneSumBlock)
+            {
+                _runs = 0;
+                Flush(partial, dot, RoundUp(width));
             }
         }
 

@@ -63,6 +63,12 @@ internal static class Streaming
     /// </summary>
     internal const int StripMaxVectors = 8;
 
+    /// <summary>
+    /// Where a backward tile's runs lie back to back, its dot pass requests the lines this many runs ahead (two runs
+    /// of a 4096-lane tile: 32 KiB ahead in each of B and dB).
+    /// </summary>
+    internal const int DotAheadRuns = 2;
+
     /// <summary>Up to this many runs per tile, strips hold the ends of their runs for the next strip (a vector each).</summary>
     internal const int MaxHeldRuns = 512;
 
@@ -386,6 +392,26 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
         var check = new RunAlignment(origin);
         layout.ForEachRun(origin, ref check);
         return check.Aligned;
+    }
+
+    /// <summary>True when the runs of the tile at <paramref name="origin"/> follow each other in memory, <paramref name="width"/> apart.</summary>
+    private static bool RunsBackToBack(TLayout layout, int origin, int width)
+    {
+        var check = new RunSequence(origin, width);
+        layout.ForEachRun(origin, ref check);
+        return check.BackToBack;
+    }
+
+    private struct RunSequence(int origin, int width) : IRunVisitor
+    {
+        public bool BackToBack = true;
+        private int _next = origin;
+
+        public void Visit(int offset)
+        {
+            BackToBack &= offset == _next;
+            _next = offset + width;
+        }
     }
 
     private struct RunAlignment(int origin) : IRunVisitor
@@ -1046,7 +1072,13 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
             int group = tiling.Group;
             nuint vector = (nuint)TS.Count;
             nuint vectorBytes = vector * (nuint)sizeof(T);
-            bool window = (nuint)b % (nuint)sizeof(T) == 0 && RunsAligned(layout, tiling.Origin(layout, first, out _));
+            int firstOrigin = tiling.Origin(layout, first, out int firstWidth);
+            bool window = (nuint)b % (nuint)sizeof(T) == 0 && RunsAligned(layout, firstOrigin);
+            // Where a tile's runs lie back to back (a whole block, as in channels) and are at least a KiB long, the dot
+            // pass requests the lines two runs ahead of those it adds up (see DotLanes), past the tile's end into what
+            // follows it. Measured on two cores: channels [128, 64, 4096] 9.72 -> 8.93 ms, [13, 1500, 340] 2.80 -> 2.35 ms.
+            bool backToBack = (long)firstWidth * sizeof(T) >= 1024 && RunsBackToBack(layout, firstOrigin, firstWidth);
+            nint ahead = backToBack ? Streaming.DotAheadRuns * (nint)firstWidth : 0;
             for (int item = first; item < end; item++)
             {
                 int origin = tiling.Origin(layout, item, out int width);
@@ -1067,7 +1099,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                         TS.Store(TS.Create(T.Zero), partial - before + j);
                     }
 
-                    var sum = new DotLanes(b - before, cotangent - before, partial - before, dot - before, passWidth, pad);
+                    var sum = new DotLanes(b - before, cotangent - before, partial - before, dot - before, passWidth, ahead, pad);
                     layout.ForEachRun(origin, ref sum);
                     sum.Complete();
                     Flush(partial - before, dot - before, rounded);

@@ -48,6 +48,9 @@ public sealed class LargeTensorTests
         ["Rows", new[] { 9, 65521 }],
         // A forward tile wider than a backward one (8000 lanes × 30 rows, streamed), in strips.
         ["Channels", new[] { 9, 30, 1, 8000 }],
+        // Backward tiles whose runs lie back to back and are over a KiB long: the dot pass requests two runs ahead.
+        ["Channels", new[] { 5, 70, 1, 301 }],
+        ["ChannelsDouble", new[] { 5, 70, 1, 150 }],
     ];
 
     [Fact]
