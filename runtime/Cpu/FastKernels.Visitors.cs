@@ -575,7 +575,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
     /// partial[k] += b[k] · dB[k] for the lanes of each run, added to dot every block of runs. Runs are taken four at a
     /// time (call <see cref="Complete"/> after the walk), so that partial is loaded and stored once per four rows; or,
     /// where the tile's runs lie back to back (<paramref name="ahead"/> not 0), one at a time, requesting the lines
-    /// <paramref name="ahead"/> elements further on, a line per vector. A core that loads and stores partial for every
+    /// <paramref name="ahead"/> elements further on, once per vector. A core that loads and stores partial for every
     /// vector keeps too few misses in flight to read at the memory's speed by itself, and there the hardware's
     /// prefetch does not make up for it (one core, channels: the dot pass alone 10.3 ms without the requests, 8.9 ms
     /// with them, a plain dot product of the same arrays 7.4 ms). The sums are the same, in the same order.

@@ -49,7 +49,7 @@ internal static class Streaming
     /// <summary>
     /// Per-lane sums over the runs of a tile add this many runs into a partial sum before adding it to the total,
     /// so that rounding errors grow with (runs / block + block) rather than with the number of runs. A multiple of 4:
-    /// the lane visitors take runs four at a time (<see cref="RunQueue"/>) and flush between groups.
+    /// most lane visitors take runs four at a time (<see cref="RunQueue"/>) and flush between groups.
     /// </summary>
     internal const int LaneSumBlock = 64;
 
@@ -1077,7 +1077,9 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
             // Where a tile's runs lie back to back (a whole block, as in channels) and are at least a KiB long, the dot
             // pass requests the lines two runs ahead of those it adds up (see DotLanes), past the tile's end into what
             // follows it. Measured on two cores: channels [128, 64, 4096] 9.72 -> 8.93 ms, [13, 1500, 340] 2.80 -> 2.35 ms.
-            bool backToBack = (long)firstWidth * sizeof(T) >= 1024 && RunsBackToBack(layout, firstOrigin, firstWidth);
+            // (Not without SSE's prefetch: the one-run-at-a-time loop gains nothing there. Tiles of one run are left
+            // out: their widths may differ within a block.)
+            bool backToBack = Sse.IsSupported && Tiling.Rows(layout) >= 2 && (long)firstWidth * sizeof(T) >= 1024 && RunsBackToBack(layout, firstOrigin, firstWidth);
             nint ahead = backToBack ? Streaming.DotAheadRuns * (nint)firstWidth : 0;
             for (int item = first; item < end; item++)
             {

@@ -166,6 +166,7 @@ public sealed class LargeTensorTests
     [Theory]
     [InlineData("Scattered", new[] { 40, 11, 150, 32 })]
     [InlineData("Channels", new[] { 2, 67, 128, 128 })]
+    [InlineData("Channels", new[] { 2, 67, 1, 512 })]
     public void InputsAtAnyOffsetInALineGetTheSameBits(string name, int[] shape)
     {
         SpanForward forward = name == "Scattered" ? Scattered.Forward : Channels.Forward;
