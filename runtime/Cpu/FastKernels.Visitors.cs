@@ -590,7 +590,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
         {
             if (ahead != 0)
             {
-                Requesting(offset);
+                Single(offset);
                 return;
             }
 
@@ -634,31 +634,24 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
             nuint vector = (nuint)TS.Count;
             for (int k = 0; k < _queue.Count; k++)
             {
-                nint o = _queue[k];
-                for (nuint j = 0; j + vector <= n; j += vector)
-                {
-                    TS.Store(TS.MultiplyAdd(TS.Load(b + o + j), TS.Load(dB + o + j), TS.Load(partial + j)), partial + j);
-                }
-
-                One(o);
-                if (++_runs == Streaming.LaneSumBlock)
-                {
-                    _runs = 0;
-                    Flush(partial, dot, RoundUp(width));
-                }
+                Single(_queue[k]);
             }
         }
 
-        /// <summary>One run, requesting the lines <c>ahead</c> elements further on.</summary>
+        /// <summary>One run, requesting the lines <c>ahead</c> elements further on (none when 0).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void Requesting(nint o)
+        private void Single(nint o)
         {
             nuint n = (nuint)width;
             nuint vector = (nuint)TS.Count;
             for (nuint j = 0; j + vector <= n; j += vector)
             {
-                Prefetch(b + o + ahead + j);
-                Prefetch(dB + o + ahead + j);
+                if (ahead != 0)
+                {
+                    Prefetch(b + o + ahead + j);
+                    Prefetch(dB + o + ahead + j);
+                }
+
                 TS.Store(TS.MultiplyAdd(TS.Load(b + o + j), TS.Load(dB + o + j), TS.Load(partial + j)), partial + j);
             }
 

@@ -386,39 +386,31 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
         }
     }
 
-    /// <summary>True when every run of a tile lies a whole number of vectors from its origin (so they all lie alike against the cache lines).</summary>
-    private static bool RunsAligned(TLayout layout, int origin)
+    /// <summary>How the runs of a tile lie, from one walk over those of the tile at an origin.</summary>
+    private struct RunPattern(int origin, int width) : IRunVisitor
     {
-        var check = new RunAlignment(origin);
-        layout.ForEachRun(origin, ref check);
-        return check.Aligned;
-    }
+        /// <summary>Every run lies a whole number of vectors from the origin (so they all lie alike against the cache lines).</summary>
+        public bool Aligned = true;
 
-    /// <summary>True when the runs of the tile at <paramref name="origin"/> follow each other in memory, <paramref name="width"/> apart.</summary>
-    private static bool RunsBackToBack(TLayout layout, int origin, int width)
-    {
-        var check = new RunSequence(origin, width);
-        layout.ForEachRun(origin, ref check);
-        return check.BackToBack;
-    }
-
-    private struct RunSequence(int origin, int width) : IRunVisitor
-    {
+        /// <summary>The runs follow each other in memory, <c>width</c> apart.</summary>
         public bool BackToBack = true;
+
+        private readonly int _origin = origin;
         private int _next = origin;
+
+        public static RunPattern Of(TLayout layout, int origin, int width)
+        {
+            var pattern = new RunPattern(origin, width);
+            layout.ForEachRun(origin, ref pattern);
+            return pattern;
+        }
 
         public void Visit(int offset)
         {
+            Aligned &= (offset - _origin) % TS.Count == 0;
             BackToBack &= offset == _next;
             _next = offset + width;
         }
-    }
-
-    private struct RunAlignment(int origin) : IRunVisitor
-    {
-        public bool Aligned = true;
-
-        public void Visit(int offset) => Aligned &= (offset - origin) % TS.Count == 0;
     }
 
     /// <summary>
@@ -578,6 +570,14 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
         nuint bytes = (nuint)TS.Count * (nuint)sizeof(T);
         nuint misalignment = (nuint)destination % bytes;
         return misalignment == 0 || misalignment % (nuint)sizeof(T) != 0 ? 0 : (bytes - misalignment) / (nuint)sizeof(T);
+    }
+
+    /// <summary>How many elements <paramref name="source"/> lies past the vector boundary before it (0 when not element-aligned).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint Behind(T* source)
+    {
+        nuint misalignment = (nuint)source % ((nuint)TS.Count * (nuint)sizeof(T));
+        return misalignment % (nuint)sizeof(T) != 0 ? 0 : misalignment / (nuint)sizeof(T);
     }
 
     /// <summary>destination = source · scale.</summary>
@@ -858,7 +858,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
             // In block mode a strip's rows are read over a window widened to whole aligned vectors (see below), which
             // takes up to a vector more per row of scratch: only where the strips stay wide enough to take their own max.
             int strip = gather ? 0 : StripLanes(rows, group, (int)half);
-            bool window = !gather && group > 1 && (nuint)a % (nuint)sizeof(T) == 0 && RunsAligned(layout, tiling.Origin(layout, first, out _));
+            bool window = !gather && group > 1 && (nuint)a % (nuint)sizeof(T) == 0 && RunPattern.Of(layout, tiling.Origin(layout, first, out int firstWidth), firstWidth).Aligned;
             if (window)
             {
                 int narrower = StripLanes(rows, group, (int)half - (rows * TS.Count));
@@ -968,7 +968,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                             // scales are in pendingScale) or the vector the per-lane arrays keep in front; after it, the next
                             // strip's lanes, which it clears before its own passes.
                             bool widen = window && stripMax;
-                            nint before = widen ? (nint)((nuint)(a + origin + lane) % ((nuint)TS.Count * (nuint)sizeof(T)) / (nuint)sizeof(T)) : 0;
+                            nint before = widen ? (nint)Behind(a + origin + lane) : 0;
                             nuint windowPitch = widen ? RoundUp(lanes + before) : stripPitch;
                             int passWidth = widen ? (int)windowPitch : lanes;
                             if (widen)
@@ -1071,15 +1071,15 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
             T* partial = dot + Scratch<T>.LaneArray;
             int group = tiling.Group;
             nuint vector = (nuint)TS.Count;
-            nuint vectorBytes = vector * (nuint)sizeof(T);
             int firstOrigin = tiling.Origin(layout, first, out int firstWidth);
-            bool window = (nuint)b % (nuint)sizeof(T) == 0 && RunsAligned(layout, firstOrigin);
+            var runs = RunPattern.Of(layout, firstOrigin, firstWidth);
+            bool window = (nuint)b % (nuint)sizeof(T) == 0 && runs.Aligned;
             // Where a tile's runs lie back to back (a whole block, as in channels) and are at least a KiB long, the dot
             // pass requests the lines two runs ahead of those it adds up (see DotLanes), past the tile's end into what
             // follows it. Measured on two cores: channels [128, 64, 4096] 9.72 -> 8.93 ms, [13, 1500, 340] 2.80 -> 2.35 ms.
             // (Not without SSE's prefetch: the one-run-at-a-time loop gains nothing there. Tiles of one run are left
             // out: their widths may differ within a block.)
-            bool backToBack = Sse.IsSupported && Tiling.Rows(layout) >= 2 && (long)firstWidth * sizeof(T) >= 1024 && RunsBackToBack(layout, firstOrigin, firstWidth);
+            bool backToBack = Sse.IsSupported && Tiling.Rows(layout) >= 2 && (long)firstWidth * sizeof(T) >= 1024 && runs.BackToBack;
             nint ahead = backToBack ? Streaming.DotAheadRuns * (nint)firstWidth : 0;
             for (int item = first; item < end; item++)
             {
@@ -1089,8 +1089,8 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                     // As the forward's strips: where B's and dB_k's runs lie alike against the cache lines, the dot pass
                     // reads them over a window widened to whole aligned vectors (lanes outside the tile are thrown away).
                     T* cotangent = dB + (nint)k * count;
-                    nuint misaligned = (nuint)(b + origin) % vectorBytes;
-                    nint before = window && (nuint)(cotangent + origin) % vectorBytes == misaligned ? (nint)(misaligned / (nuint)sizeof(T)) : 0;
+                    nuint behind = Behind(b + origin);
+                    nint before = window && Behind(cotangent + origin) == behind ? (nint)behind : 0;
                     nuint rounded = RoundUp(width + before);
                     int passWidth = before == 0 ? width : (int)rounded;
 
