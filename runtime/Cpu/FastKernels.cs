@@ -1120,7 +1120,28 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
     }
 }
 
-/// <summary>Entry of the float and double kernels: pins the spans and picks the widest accelerated vector type.</summary>
+/// <summary>
+/// Which vector type the float and double kernels take for the calls made from the current thread: the widest
+/// accelerated one, unless a test asks for <see cref="Vector{T}"/> (the type of AVX2 and ARM machines) so that the
+/// kernels those machines run are tested where Vector512 is accelerated too.
+/// </summary>
+internal static class KernelWidth
+{
+    [ThreadStatic]
+    private static bool vectorOnly;
+
+    /// <summary>Whether calls from this thread take the <see cref="Vector{T}"/> kernels whatever else is accelerated.</summary>
+    public static bool VectorOnly
+    {
+        get => vectorOnly;
+        set => vectorOnly = value;
+    }
+
+    /// <summary>Whether calls from this thread take the Vector512 kernels.</summary>
+    public static bool Vector512 => System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && !vectorOnly;
+}
+
+/// <summary>Entry of the float and double kernels: pins the spans and picks the vector type (see <see cref="KernelWidth"/>).</summary>
 internal static unsafe class FastSoftmax<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -1135,7 +1156,7 @@ internal static unsafe class FastSoftmax<T>
         fixed (T* source = a)
         fixed (T* destination = b)
         {
-            if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            if (KernelWidth.Vector512)
             {
                 FastKernels<T, System.Runtime.Intrinsics.Vector512<T>, Simd512<T>, TLayout>.Forward(source, destination, a.Length, layout);
             }
@@ -1158,7 +1179,7 @@ internal static unsafe class FastSoftmax<T>
         fixed (T* cotangent = dB)
         fixed (T* destination = dA)
         {
-            if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            if (KernelWidth.Vector512)
             {
                 FastKernels<T, System.Runtime.Intrinsics.Vector512<T>, Simd512<T>, TLayout>.Backward(output, cotangent, destination, b.Length, cotangents, layout);
             }

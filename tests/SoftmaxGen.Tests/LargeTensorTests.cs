@@ -13,9 +13,13 @@ namespace SoftmaxGen.Tests;
 /// done in strips of lanes, block mode with slices of whole vectors (folded by vector), and all of them split over
 /// threads.
 /// </summary>
+/// <remarks><see cref="LargeTensorTestsOnVectorT"/> runs them again with the <c>Vector&lt;T&gt;</c> kernels.</remarks>
 [Collection(nameof(ThreadCountCollection))]
-public sealed class LargeTensorTests
+public class LargeTensorTests
 {
+    /// <summary>Whether the CPU kernels take <c>Vector&lt;T&gt;</c> even where Vector512 is accelerated.</summary>
+    protected virtual bool VectorOnly => false;
+
     public static IEnumerable<object[]> Cases =>
     [
         ["Rows", new[] { 2049, 1031 }],
@@ -100,7 +104,7 @@ public sealed class LargeTensorTests
     /// the kernels fall back to plain stores and write the same values.
     /// </summary>
     [Fact]
-    public void OutputsNotAlignedToTheirElementSizeGetTheSameValues()
+    public void OutputsNotAlignedToTheirElementSizeGetTheSameValues() => KernelWidths.Run(VectorOnly, () =>
     {
         int[] rows = [70001, 33];
         int[] channels = [2, 67, 127, 131];
@@ -128,7 +132,7 @@ public sealed class LargeTensorTests
             backward(b, dB, shifted, shape);
             Assert.True(shifted.SequenceEqual(dA), $"backward {string.Join("x", shape)} with a misaligned output");
         }
-    }
+    });
 
     /// <summary>
     /// Logits far below zero, so that every slice's max is negative and a wrong shift (0 instead of the max) underflows
@@ -137,7 +141,7 @@ public sealed class LargeTensorTests
     /// the vector they share.
     /// </summary>
     [Fact]
-    public void FarNegativeLogitsInStripsOffTheLineMatchReference()
+    public void FarNegativeLogitsInStripsOffTheLineMatchReference() => KernelWidths.Run(VectorOnly, () =>
     {
         int[] shape = [2, 67, 127, 131];
         var target = Layouts.Get("Channels");
@@ -156,7 +160,7 @@ public sealed class LargeTensorTests
             var actual = Array.ConvertAll(b.ToArray(), value => (double)value);
             Checks.AssertClose(expected, actual, tolerance, 4 * target.Tiny, $"forward {Checks.Describe(target, shape)} at byte offset {offset}");
         }
-    }
+    });
 
     /// <summary>
     /// Strips and tiles of lanes read A (and B, dB) over windows widened to whole aligned vectors where their runs start
@@ -167,7 +171,7 @@ public sealed class LargeTensorTests
     [InlineData("Scattered", new[] { 40, 11, 150, 32 })]
     [InlineData("Channels", new[] { 2, 67, 128, 128 })]
     [InlineData("Channels", new[] { 2, 67, 1, 512 })]
-    public void InputsAtAnyOffsetInALineGetTheSameBits(string name, int[] shape)
+    public void InputsAtAnyOffsetInALineGetTheSameBits(string name, int[] shape) => KernelWidths.Run(VectorOnly, () =>
     {
         SpanForward forward = name == "Scattered" ? Scattered.Forward : Channels.Forward;
         SpanBackward backward = name == "Scattered" ? Scattered.Backward : Channels.Backward;
@@ -208,7 +212,7 @@ public sealed class LargeTensorTests
         var reference = Reference.Forward(Array.ConvertAll(logits, value => (double)value), shape, target.Axes);
         double tolerance = Checks.Tolerance(target, Checks.SliceLength(target, shape));
         Checks.AssertClose(reference, Array.ConvertAll(expectedB!, value => (double)value), tolerance, 4 * target.Tiny, $"forward {Checks.Describe(target, shape)}");
-    }
+    });
 
     /// <summary>A span of <paramref name="count"/> floats and 16 more, starting on a 64-byte boundary (pinned).</summary>
     private static Span<float> Line(int count)
@@ -226,7 +230,7 @@ public sealed class LargeTensorTests
     private delegate void SpanBackward(ReadOnlySpan<float> b, ReadOnlySpan<float> dB, Span<float> dA, ReadOnlySpan<int> shape);
 
     [Theory, MemberData(nameof(Cases))]
-    public void ForwardAndBackwardMatchReference(string name, int[] shape)
+    public void ForwardAndBackwardMatchReference(string name, int[] shape) => KernelWidths.Run(VectorOnly, () =>
     {
         var target = Layouts.Get(name);
         int count = TestData.Count(shape);
@@ -246,10 +250,10 @@ public sealed class LargeTensorTests
             double bound = tolerance * magnitude[i] + 4 * target.Tiny;
             Assert.True(Math.Abs(expected[i] - dA[i]) <= bound, $"backward {Checks.Describe(target, shape)}: dA[{i}] = {dA[i]:R}, expected {expected[i]:R}");
         }
-    }
+    });
 
     [Theory, MemberData(nameof(Cases))]
-    public void ThreadCountAndInPlaceDoNotChangeABit(string name, int[] shape)
+    public void ThreadCountAndInPlaceDoNotChangeABit(string name, int[] shape) => KernelWidths.Run(VectorOnly, () =>
     {
         var target = Layouts.Get(name);
         int count = TestData.Count(shape);
@@ -259,7 +263,7 @@ public sealed class LargeTensorTests
         var (b, dA) = Checks.AssertThreadCountDoesNotMatter(target, a, dB, shape);
         Assert.True(Checks.Bits(b).SequenceEqual(Checks.Bits(target.ForwardInPlace(a, shape))), "forward in place differs");
         Assert.True(Checks.Bits(dA).SequenceEqual(Checks.Bits(target.BackwardInPlace(b, dB, shape))), "backward in place differs");
-    }
+    });
 
     [Theory]
     [InlineData("Rows", new[] { 2049, 1031 })]
@@ -267,7 +271,7 @@ public sealed class LargeTensorTests
     [InlineData("Scattered", new[] { 40, 11, 10, 32 })]
     [InlineData("Rows", new[] { 3, 70001 })]
     [InlineData("Columns", new[] { 40000, 5 })]
-    public void MaskedAndNaNSlicesStayInTheirSlice(string name, int[] shape)
+    public void MaskedAndNaNSlicesStayInTheirSlice(string name, int[] shape) => KernelWidths.Run(VectorOnly, () =>
     {
         var target = Layouts.Get(name);
         int count = TestData.Count(shape);
@@ -305,5 +309,12 @@ public sealed class LargeTensorTests
                 }
             }
         }
-    }
+    });
+}
+
+/// <summary>The large paths with the <c>Vector&lt;T&gt;</c> kernels, which AVX2 and ARM machines run.</summary>
+[Collection(nameof(ThreadCountCollection))]
+public sealed class LargeTensorTestsOnVectorT : LargeTensorTests
+{
+    protected override bool VectorOnly => true;
 }

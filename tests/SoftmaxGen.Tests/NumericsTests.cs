@@ -3,55 +3,70 @@ using Xunit;
 
 namespace SoftmaxGen.Tests;
 
-/// <summary>The numerical suite through every layout compiled into this assembly.</summary>
-public sealed class NumericsTests
+/// <summary>
+/// The numerical suite through every layout compiled into this assembly, with the widest vector kernels this machine
+/// accelerates (<see cref="NumericsTestsOnVectorT"/> runs it again with the <c>Vector&lt;T&gt;</c> ones).
+/// </summary>
+public class NumericsTests
 {
+    /// <summary>Whether the CPU kernels take <c>Vector&lt;T&gt;</c> even where Vector512 is accelerated.</summary>
+    protected virtual bool VectorOnly => false;
+
     public static IEnumerable<object[]> All => Layouts.Names();
 
     public static IEnumerable<object[]> Doubles => Layouts.NamesOf("Double");
 
     [Theory, MemberData(nameof(All))]
-    public void ForwardMatchesReference(string name) => Checks.ForwardMatchesReference(Layouts.Get(name), seed: 11);
+    public void ForwardMatchesReference(string name) => KernelWidths.Run(VectorOnly, () => Checks.ForwardMatchesReference(Layouts.Get(name), seed: 11));
 
     [Theory, MemberData(nameof(All))]
-    public void ForwardMatchesReferenceForLogitsOf1e4(string name) => Checks.ForwardMatchesReference(Layouts.Get(name), seed: 12, scale: 1e4);
+    public void ForwardMatchesReferenceForLogitsOf1e4(string name) => KernelWidths.Run(VectorOnly, () => Checks.ForwardMatchesReference(Layouts.Get(name), seed: 12, scale: 1e4));
 
     [Theory, MemberData(nameof(All))]
-    public void BackwardMatchesReferenceForOneCotangent(string name) => Checks.BackwardMatchesReference(Layouts.Get(name), seed: 13, cotangents: 1);
+    public void BackwardMatchesReferenceForOneCotangent(string name) => KernelWidths.Run(VectorOnly, () => Checks.BackwardMatchesReference(Layouts.Get(name), seed: 13, cotangents: 1));
 
     [Theory, MemberData(nameof(All))]
-    public void BackwardMatchesReferenceForThreeCotangents(string name) => Checks.BackwardMatchesReference(Layouts.Get(name), seed: 14, cotangents: 3);
+    public void BackwardMatchesReferenceForThreeCotangents(string name) => KernelWidths.Run(VectorOnly, () => Checks.BackwardMatchesReference(Layouts.Get(name), seed: 14, cotangents: 3));
 
     [Theory, MemberData(nameof(Doubles))]
-    public void BackwardMatchesFiniteDifferences(string name) => Checks.BackwardMatchesFiniteDifferences(Layouts.Get(name), seed: 15);
+    public void BackwardMatchesFiniteDifferences(string name) => KernelWidths.Run(VectorOnly, () => Checks.BackwardMatchesFiniteDifferences(Layouts.Get(name), seed: 15));
 
     [Theory, MemberData(nameof(All))]
-    public void BackwardMatchesJacobianTranspose(string name) => Checks.BackwardMatchesJacobianTranspose(Layouts.Get(name), seed: 16);
+    public void BackwardMatchesJacobianTranspose(string name) => KernelWidths.Run(VectorOnly, () => Checks.BackwardMatchesJacobianTranspose(Layouts.Get(name), seed: 16));
 
     [Theory, MemberData(nameof(All))]
-    public void JacobianMatchesReference(string name) => Checks.JacobianMatchesReference(Layouts.Get(name), seed: 17);
+    public void JacobianMatchesReference(string name) => KernelWidths.Run(VectorOnly, () => Checks.JacobianMatchesReference(Layouts.Get(name), seed: 17));
 
     [Theory, MemberData(nameof(All))]
-    public void ShiftingASliceLeavesItUnchanged(string name) => Checks.ShiftInvariant(Layouts.Get(name), seed: 18);
+    public void ShiftingASliceLeavesItUnchanged(string name) => KernelWidths.Run(VectorOnly, () => Checks.ShiftInvariant(Layouts.Get(name), seed: 18));
 
     [Theory, MemberData(nameof(All))]
-    public void SlicesSumToOneAndPullbacksToZero(string name) => Checks.SlicesSumToOneAndPullbacksToZero(Layouts.Get(name), seed: 19);
+    public void SlicesSumToOneAndPullbacksToZero(string name) => KernelWidths.Run(VectorOnly, () => Checks.SlicesSumToOneAndPullbacksToZero(Layouts.Get(name), seed: 19));
 
     [Theory, MemberData(nameof(All))]
-    public void MaskedSlicesGiveZeros(string name) => Checks.MaskedSlices(Layouts.Get(name), seed: 20);
+    public void MaskedSlicesGiveZeros(string name) => KernelWidths.Run(VectorOnly, () => Checks.MaskedSlices(Layouts.Get(name), seed: 20));
 
     [Theory, MemberData(nameof(All))]
-    public void NaNStaysInItsSlice(string name) => Checks.NaNStaysInItsSlice(Layouts.Get(name), seed: 21, double.NaN);
+    public void NaNStaysInItsSlice(string name) => KernelWidths.Run(VectorOnly, () => Checks.NaNStaysInItsSlice(Layouts.Get(name), seed: 21, double.NaN));
 
     [Theory, MemberData(nameof(All))]
-    public void PositiveInfinityStaysInItsSlice(string name) => Checks.NaNStaysInItsSlice(Layouts.Get(name), seed: 22, double.PositiveInfinity);
+    public void PositiveInfinityStaysInItsSlice(string name) => KernelWidths.Run(VectorOnly, () => Checks.NaNStaysInItsSlice(Layouts.Get(name), seed: 22, double.PositiveInfinity));
 
     [Theory, MemberData(nameof(All))]
-    public void InPlaceMatchesOutOfPlace(string name) => Checks.InPlaceMatchesOutOfPlace(Layouts.Get(name), seed: 23);
+    public void InPlaceMatchesOutOfPlace(string name) => KernelWidths.Run(VectorOnly, () => Checks.InPlaceMatchesOutOfPlace(Layouts.Get(name), seed: 23));
 
     [Theory, MemberData(nameof(All))]
-    public void EmptyTensorsAreNoOps(string name) => Checks.EmptyTensors(Layouts.Get(name));
+    public void EmptyTensorsAreNoOps(string name) => KernelWidths.Run(VectorOnly, () => Checks.EmptyTensors(Layouts.Get(name)));
 
     [Theory, MemberData(nameof(All))]
-    public void BadArgumentsAreRefused(string name) => Checks.BadArgumentsAreRefused(Layouts.Get(name));
+    public void BadArgumentsAreRefused(string name) => KernelWidths.Run(VectorOnly, () => Checks.BadArgumentsAreRefused(Layouts.Get(name)));
+}
+
+/// <summary>
+/// The numerical suite with the <c>Vector&lt;T&gt;</c> kernels, which AVX2 and ARM machines run (the same kernels as
+/// <see cref="NumericsTests"/> where Vector512 is not accelerated).
+/// </summary>
+public sealed class NumericsTestsOnVectorT : NumericsTests
+{
+    protected override bool VectorOnly => true;
 }

@@ -12,8 +12,12 @@ namespace SoftmaxGen.Tests;
 /// Against an implementation that is not ours: PyTorch autograd in float64 (Oracle/README.md). Forward outputs,
 /// pullbacks of several cotangents and dense Jacobians are compared with the generated code of the same layout.
 /// </summary>
-public sealed class OracleTests
+/// <remarks><see cref="OracleTestsOnVectorT"/> runs them again with the <c>Vector&lt;T&gt;</c> kernels.</remarks>
+public class OracleTests
 {
+    /// <summary>Whether the CPU kernels take <c>Vector&lt;T&gt;</c> even where Vector512 is accelerated.</summary>
+    protected virtual bool VectorOnly => false;
+
     private sealed record Case(string Name, int[] Shape, int[] Axes, int Cotangents, bool Jacobian, string? Special);
 
     private static readonly string Folder = Path.Combine(AppContext.BaseDirectory, "Oracle");
@@ -46,7 +50,7 @@ public sealed class OracleTests
     }
 
     [Theory, MemberData(nameof(CasesAndTypes))]
-    public void ForwardMatchesPyTorch(string name, string element)
+    public void ForwardMatchesPyTorch(string name, string element) => KernelWidths.Run(VectorOnly, () =>
     {
         var (c, target) = Find(name, element);
         var a = Read(name, "a");
@@ -55,10 +59,10 @@ public sealed class OracleTests
         // Rounding A to the element type moves B by about ε |A| relative; allow for it on top of the computation's own error.
         double inputRounding = 2 * target.Epsilon * a.Where(double.IsFinite).Select(Math.Abs).DefaultIfEmpty(0).Max();
         Checks.AssertClose(expected, actual, Checks.Tolerance(target, Checks.SliceLength(target, c.Shape)) + inputRounding, 4 * target.Tiny, $"{name} forward ({element})");
-    }
+    });
 
     [Theory, MemberData(nameof(CasesAndTypes))]
-    public void BackwardMatchesPyTorchForEveryCotangent(string name, string element)
+    public void BackwardMatchesPyTorchForEveryCotangent(string name, string element) => KernelWidths.Run(VectorOnly, () =>
     {
         var (c, target) = Find(name, element);
         var b = Read(name, "b");
@@ -75,10 +79,10 @@ public sealed class OracleTests
                 throw new XunitException($"{name} backward ({element}): dA[{i}] = {actual[i]:R}, PyTorch {expected[i]:R}");
             }
         }
-    }
+    });
 
     [Theory, MemberData(nameof(CasesAndTypes))]
-    public void JacobianMatchesPyTorch(string name, string element)
+    public void JacobianMatchesPyTorch(string name, string element) => KernelWidths.Run(VectorOnly, () =>
     {
         var (c, target) = Find(name, element);
         if (!c.Jacobian)
@@ -101,7 +105,7 @@ public sealed class OracleTests
                 }
             }
         }
-    }
+    });
 
     private static (Case Case, ITarget Target) Find(string name, string element)
     {
@@ -124,4 +128,10 @@ public sealed class OracleTests
 
         return values;
     }
+}
+
+/// <summary>The PyTorch comparisons with the <c>Vector&lt;T&gt;</c> kernels, which AVX2 and ARM machines run.</summary>
+public sealed class OracleTestsOnVectorT : OracleTests
+{
+    protected override bool VectorOnly => true;
 }

@@ -11,9 +11,13 @@ public sealed class ThreadCountCollection
 }
 
 /// <summary>Results are bitwise identical for any number of threads: one thread against all, and against more than the cores.</summary>
+/// <remarks><see cref="ThreadCountTestsOnVectorT"/> runs them again with the <c>Vector&lt;T&gt;</c> kernels.</remarks>
 [Collection(nameof(ThreadCountCollection))]
-public sealed class ThreadCountTests
+public class ThreadCountTests
 {
+    /// <summary>Whether the CPU kernels take <c>Vector&lt;T&gt;</c> even where Vector512 is accelerated.</summary>
+    protected virtual bool VectorOnly => false;
+
     [Theory]
     [InlineData("Rows", new[] { 512, 513 })]
     [InlineData("Columns", new[] { 700, 511 })]
@@ -22,7 +26,7 @@ public sealed class ThreadCountTests
     [InlineData("SeedDouble", new[] { 6, 5, 17, 30, 19 })]
     [InlineData("EvenAxesHalf", new[] { 3, 4, 5, 6, 4, 7, 2, 21 })]
     [InlineData("OddAxes", new[] { 3, 4, 5, 6, 4, 7, 2, 21 })]
-    public void ForwardAndBackwardDoNotDependOnTheThreadCount(string name, int[] shape)
+    public void ForwardAndBackwardDoNotDependOnTheThreadCount(string name, int[] shape) => KernelWidths.Run(VectorOnly, () =>
     {
         var target = Layouts.Get(name);
         int count = TestData.Count(shape);
@@ -32,11 +36,18 @@ public sealed class ThreadCountTests
         var dB = TestData.Logits(random, 2 * count, 1);
 
         Checks.AssertThreadCountDoesNotMatter(target, a, dB, shape);
-    }
+    });
 
     [Fact]
     public void MaxDegreeOfParallelismRefusesLessThanOne()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => CpuSoftmax.MaxDegreeOfParallelism = 0);
     }
+}
+
+/// <summary>The thread-count checks with the <c>Vector&lt;T&gt;</c> kernels, which AVX2 and ARM machines run.</summary>
+[Collection(nameof(ThreadCountCollection))]
+public sealed class ThreadCountTestsOnVectorT : ThreadCountTests
+{
+    protected override bool VectorOnly => true;
 }
