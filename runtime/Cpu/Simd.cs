@@ -37,7 +37,7 @@ internal unsafe interface ISimd<TV, T>
 
     static abstract TV Multiply(TV x, TV y);
 
-    /// <summary>x · y + z, rounded once.</summary>
+    /// <summary>x · y + z, rounded once where the hardware fuses them (always with AVX-512; <see cref="Vector{T}"/> on x86 without FMA rounds twice).</summary>
     static abstract TV MultiplyAdd(TV x, TV y, TV z);
 
     /// <summary>The native maximum: may return either operand when one is NaN.</summary>
@@ -242,6 +242,16 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> LoadPartial(T* source, nuint count, T padding, T* pad)
     {
+        if (Vector<byte>.Count == 32 && Avx.IsSupported)
+        {
+            // AVX's masked load (masked-off lanes never touch memory, and read as 0), then the padding blended in.
+            var mask = Mask(count);
+            var loaded = typeof(T) == typeof(float)
+                ? Avx.MaskLoad((float*)source, mask.As<T, float>().AsVector256()).AsVector().As<float, T>()
+                : Avx.MaskLoad((double*)source, mask.As<T, double>().AsVector256()).AsVector().As<double, T>();
+            return Vector.ConditionalSelect(mask, loaded, Vector.Create(padding));
+        }
+
         for (nuint lane = 0; lane < (nuint)Vector<T>.Count; lane++)
         {
             pad[lane] = lane < count ? source[lane] : padding;
@@ -253,12 +263,34 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StorePartial(Vector<T> value, T* destination, nuint count, T* pad)
     {
+        if (Vector<byte>.Count == 32 && Avx.IsSupported)
+        {
+            var mask = Mask(count);
+            if (typeof(T) == typeof(float))
+            {
+                Avx.MaskStore((float*)destination, mask.As<T, float>().AsVector256(), value.As<T, float>().AsVector256());
+            }
+            else
+            {
+                Avx.MaskStore((double*)destination, mask.As<T, double>().AsVector256(), value.As<T, double>().AsVector256());
+            }
+
+            return;
+        }
+
         value.Store(pad);
         for (nuint lane = 0; lane < count; lane++)
         {
             destination[lane] = pad[lane];
         }
     }
+
+    /// <summary>All bits set in the first <paramref name="count"/> lanes, clear in the others.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<T> Mask(nuint count)
+        => typeof(T) == typeof(float)
+            ? Vector.LessThan(Vector<int>.Indices, Vector.Create((int)count)).As<int, T>()
+            : Vector.LessThan(Vector<long>.Indices, Vector.Create((long)count)).As<long, T>();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> Join(Vector<T> tail, Vector<T> head, int held, T* pad)
@@ -282,10 +314,10 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
     {
         if (typeof(T) == typeof(float))
         {
-            return Vector.FusedMultiplyAdd(x.As<T, float>(), y.As<T, float>(), z.As<T, float>()).As<float, T>();
+            return Vector.MultiplyAddEstimate(x.As<T, float>(), y.As<T, float>(), z.As<T, float>()).As<float, T>();
         }
 
-        return Vector.FusedMultiplyAdd(x.As<T, double>(), y.As<T, double>(), z.As<T, double>()).As<double, T>();
+        return Vector.MultiplyAddEstimate(x.As<T, double>(), y.As<T, double>(), z.As<T, double>()).As<double, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -316,6 +348,17 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T MaxAcross(Vector<T> x)
     {
+        // Halves folded onto each other down to two lanes; a loop over the lanes would spill the vector and branch per lane.
+        if (Vector<byte>.Count == 32)
+        {
+            return Fold(Vector128.MaxNative(x.AsVector256().GetLower(), x.AsVector256().GetUpper()));
+        }
+
+        if (Vector<byte>.Count == 16)
+        {
+            return Fold(x.AsVector128());
+        }
+
         T max = x.GetElement(0);
         for (int lane = 1; lane < Vector<T>.Count; lane++)
         {
@@ -324,5 +367,22 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
         }
 
         return max;
+    }
+
+    /// <summary>The native maximum of a 128-bit vector's lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T Fold(Vector128<T> x)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var q = x.As<T, float>();
+            q = Vector128.MaxNative(q, Vector128.Shuffle(q, Vector128.Create(2, 3, 0, 1)));
+            q = Vector128.MaxNative(q, Vector128.Shuffle(q, Vector128.Create(1, 0, 3, 2)));
+            return T.CreateTruncating(q.ToScalar());
+        }
+
+        var d = x.As<T, double>();
+        d = Vector128.MaxNative(d, Vector128.Shuffle(d, Vector128.Create(1L, 0L)));
+        return T.CreateTruncating(d.ToScalar());
     }
 }

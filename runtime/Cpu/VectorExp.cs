@@ -14,7 +14,8 @@ namespace SoftmaxGen.Runtime;
 /// slice's result would depend on another slice's data. This version reduces x = k ln 2 + r with |r| ≤ ln 2 / 2,
 /// evaluates a polynomial for e^r, and scales by 2^k in two halves so that results reach into the subnormals.
 /// Out-of-range lanes are fixed afterwards by selection: NaN stays NaN, large x gives +∞, very negative x gives 0.
-/// Accuracy is about 1 ulp in both precisions.
+/// Accuracy is about 1 ulp in both precisions. The <see cref="Vector{T}"/> versions fuse their multiply-adds where the
+/// hardware can (FMA, NEON) and round them twice where it cannot (x86 without FMA), rather than emulate them.
 /// </remarks>
 internal static class VectorExp
 {
@@ -29,21 +30,21 @@ internal static class VectorExp
         const float Underflow = -104f; // below it e^x rounds to 0
 
         var clamped = Vector.MinNative(Vector.MaxNative(x, Vector.Create(Underflow)), Vector.Create(Overflow));
-        var shifted = Vector.FusedMultiplyAdd(clamped, Vector.Create(Log2E), Vector.Create(Shifter));
+        var shifted = Vector.MultiplyAddEstimate(clamped, Vector.Create(Log2E), Vector.Create(Shifter));
         var k = shifted - Vector.Create(Shifter);
         var exponent = shifted.As<float, int>() - Vector.Create(Shifter).As<float, int>();
 
-        var r = Vector.FusedMultiplyAdd(k, Vector.Create(-Ln2High), clamped);
-        r = Vector.FusedMultiplyAdd(k, Vector.Create(-Ln2Low), r);
+        var r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2High), clamped);
+        r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2Low), r);
 
         // e^r ≈ 1 + r + r² (1/2 + r (1/6 + r (1/24 + r (1/120 + r (1/720 + ...))))), minimax-adjusted coefficients.
         var p = Vector.Create(1.9875691500e-4f);
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.3981999507e-3f));
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(8.3334519073e-3f));
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(4.1665795894e-2f));
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.6666665459e-1f));
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(5.0000001201e-1f));
-        p = Vector.FusedMultiplyAdd(p, r * r, r) + Vector<float>.One;
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.3981999507e-3f));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(8.3334519073e-3f));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(4.1665795894e-2f));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.6666665459e-1f));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(5.0000001201e-1f));
+        p = Vector.MultiplyAddEstimate(p, r * r, r) + Vector<float>.One;
 
         var half = Vector.ShiftRightArithmetic(exponent, 1);
         var result = p * Pow2(half) * Pow2(exponent - half);
@@ -63,27 +64,27 @@ internal static class VectorExp
         const double Underflow = -746.0;
 
         var clamped = Vector.MinNative(Vector.MaxNative(x, Vector.Create(Underflow)), Vector.Create(Overflow));
-        var shifted = Vector.FusedMultiplyAdd(clamped, Vector.Create(Log2E), Vector.Create(Shifter));
+        var shifted = Vector.MultiplyAddEstimate(clamped, Vector.Create(Log2E), Vector.Create(Shifter));
         var k = shifted - Vector.Create(Shifter);
         var exponent = shifted.As<double, long>() - Vector.Create(Shifter).As<double, long>();
 
-        var r = Vector.FusedMultiplyAdd(k, Vector.Create(-Ln2High), clamped);
-        r = Vector.FusedMultiplyAdd(k, Vector.Create(-Ln2Low), r);
+        var r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2High), clamped);
+        r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2Low), r);
 
         // Taylor series of e^r to r^13: with |r| ≤ 0.35 the first term left out is below 2^-57.
         var p = Vector.Create(1.0 / 6227020800.0);
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 479001600.0));
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 39916800.0));
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 3628800.0));
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 362880.0));
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 40320.0));
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 5040.0));
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 720.0));
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 120.0));
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 24.0));
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(1.0 / 6.0));
-        p = Vector.FusedMultiplyAdd(p, r, Vector.Create(0.5));
-        p = Vector.FusedMultiplyAdd(p, r * r, r) + Vector<double>.One;
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 479001600.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 39916800.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 3628800.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 362880.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 40320.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 5040.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 720.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 120.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 24.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 6.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(0.5));
+        p = Vector.MultiplyAddEstimate(p, r * r, r) + Vector<double>.One;
 
         var half = Vector.ShiftRightArithmetic(exponent, 1);
         var result = p * Pow2(half) * Pow2(exponent - half);
