@@ -43,7 +43,10 @@ internal unsafe interface ISimd<TV, T>
     /// <summary>The native maximum: may return either operand when one is NaN.</summary>
     static abstract TV Max(TV x, TV y);
 
-    /// <summary>exp per lane, with no data-dependent path (<see cref="VectorExp"/>).</summary>
+    /// <summary>
+    /// exp per lane of shifted logits (x - max: never above 0, or NaN), with no data-dependent path (<see cref="VectorExp"/>;
+    /// the <see cref="Vector{T}"/> kernels take <see cref="VectorExp.ExpShifted(Vector{float})"/>, exact only up to 43).
+    /// </summary>
     static abstract TV Exp(TV x);
 
     /// <summary>Per lane: 0 where <paramref name="max"/> is -∞ (a fully masked slice), else max.</summary>
@@ -328,10 +331,10 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
     {
         if (typeof(T) == typeof(float))
         {
-            return VectorExp.Exp(x.As<T, float>()).As<float, T>();
+            return VectorExp.ExpShifted(x.As<T, float>()).As<float, T>();
         }
 
-        return VectorExp.Exp(x.As<T, double>()).As<double, T>();
+        return VectorExp.ExpShifted(x.As<T, double>()).As<double, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

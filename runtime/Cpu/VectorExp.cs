@@ -1,3 +1,4 @@
+using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -90,6 +91,86 @@ internal static class VectorExp
         var result = p * Pow2(half) * Pow2(exponent - half);
 
         result = Vector.ConditionalSelect(Vector.GreaterThan(x, Vector.Create(Overflow)), Vector.Create(double.PositiveInfinity), result);
+        return Vector.ConditionalSelect(Vector.Equals(x, x), result, x);
+    }
+
+    /// <summary>
+    /// exp of a softmax's shifted logits x - max, which are never above 0 (or NaN): the same bits as
+    /// <see cref="Exp(Vector{float})"/> wherever x ≤ 43, in 20 operations instead of 27. No result overflows there,
+    /// so the clamp from above and the overflow selection go, and 2^k is applied without building powers of two:
+    /// k + 64 is added to the exponent field of p (p · 2^(k+64) is a normal number for every k from the clamp at -104
+    /// up to 63, so the add is exact), and one multiply by 2^-64 gives p · 2^k, exact where it is normal and rounded
+    /// once where it is subnormal, as the two-step scaling does. Above 43 the exponent field overflows: not for x ≤ 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<float> ExpShifted(Vector<float> x)
+    {
+        const float Shifter = 12582912f;
+        const int ShifterBits = 0x4B400000; // the bits of Shifter: those of Shifter + k are ShifterBits + k
+        const float Log2E = 1.44269504088896341f;
+        const float Ln2High = 0.693359375f;
+        const float Ln2Low = -2.12194440e-4f;
+        const float Underflow = -104f;
+        const int Bias = 64;
+
+        var clamped = Vector.MaxNative(x, Vector.Create(Underflow));
+        var shifted = Vector.MultiplyAddEstimate(clamped, Vector.Create(Log2E), Vector.Create(Shifter));
+        var k = shifted - Vector.Create(Shifter);
+
+        var r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2High), clamped);
+        r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2Low), r);
+
+        var p = Vector.Create(1.9875691500e-4f);
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.3981999507e-3f));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(8.3334519073e-3f));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(4.1665795894e-2f));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.6666665459e-1f));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(5.0000001201e-1f));
+        p = Vector.MultiplyAddEstimate(p, r * r, r) + Vector<float>.One;
+
+        var biased = Vector.ShiftLeft(shifted.As<float, int>() - Vector.Create(ShifterBits - Bias), 23);
+        var result = (p.As<float, int>() + biased).As<int, float>() * Vector.Create(BitConverter.Int32BitsToSingle((127 - Bias) << 23));
+        return Vector.ConditionalSelect(Vector.Equals(x, x), result, x);
+    }
+
+    /// <summary>
+    /// exp of a softmax's shifted logits in double: the same bits as <see cref="Exp(Vector{double})"/> wherever
+    /// x ≤ 620 (see <see cref="ExpShifted(Vector{float})"/>; here k + 128 goes into the exponent field, then 2^-128).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<double> ExpShifted(Vector<double> x)
+    {
+        const double Shifter = 6755399441055744.0;
+        const long ShifterBits = 0x4338000000000000;
+        const double Log2E = 1.4426950408889634;
+        const double Ln2High = 6.93147180369123816490e-01;
+        const double Ln2Low = 1.90821492927058770002e-10;
+        const double Underflow = -746.0;
+        const long Bias = 128;
+
+        var clamped = Vector.MaxNative(x, Vector.Create(Underflow));
+        var shifted = Vector.MultiplyAddEstimate(clamped, Vector.Create(Log2E), Vector.Create(Shifter));
+        var k = shifted - Vector.Create(Shifter);
+
+        var r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2High), clamped);
+        r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2Low), r);
+
+        var p = Vector.Create(1.0 / 6227020800.0);
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 479001600.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 39916800.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 3628800.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 362880.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 40320.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 5040.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 720.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 120.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 24.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 6.0));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(0.5));
+        p = Vector.MultiplyAddEstimate(p, r * r, r) + Vector<double>.One;
+
+        var biased = Vector.ShiftLeft(shifted.As<double, long>() - Vector.Create(ShifterBits - Bias), 52);
+        var result = (p.As<double, long>() + biased).As<long, double>() * Vector.Create(BitConverter.Int64BitsToDouble((1023 - Bias) << 52));
         return Vector.ConditionalSelect(Vector.Equals(x, x), result, x);
     }
 

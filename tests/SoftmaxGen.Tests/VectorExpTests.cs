@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Numerics;
 using System.Runtime.Intrinsics;
 using SoftmaxGen.Runtime;
@@ -214,6 +215,60 @@ public sealed class VectorExpTests
             for (int lane = taken; lane < count; lane++)
             {
                 Assert.Equal(clean[lane], result[lane]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The kernels' exp of shifted logits gives the same bits as the general one wherever it is exact (x ≤ 43 for
+    /// float, 620 for double): over that range at random, in the subnormal results, at the clamp, and at -∞ and NaN.
+    /// </summary>
+    [Fact]
+    public void FloatExpOfShiftedLogitsHasTheBitsOfExp()
+        => ShiftedHasTheBitsOfExp<float>(
+            lanes => Lanes(VectorExp.ExpShifted(new Vector<float>(lanes)), Vector<float>.Count),
+            lanes => Lanes(VectorExp.Exp(new Vector<float>(lanes)), Vector<float>.Count),
+            low: -110, high: 43, subnormal: -87.4, special: [-104f, -103.9f, -87.33655f, -0f, 0f, 43f]);
+
+    [Fact]
+    public void DoubleExpOfShiftedLogitsHasTheBitsOfExp()
+        => ShiftedHasTheBitsOfExp<double>(
+            lanes => Lanes(VectorExp.ExpShifted(new Vector<double>(lanes)), Vector<double>.Count),
+            lanes => Lanes(VectorExp.Exp(new Vector<double>(lanes)), Vector<double>.Count),
+            low: -760, high: 620, subnormal: -708.4, special: [-746.0, -745.1, -708.3964, -0.0, 0.0, 620.0]);
+
+    private static void ShiftedHasTheBitsOfExp<T>(Func<T[], T[]> shifted, Func<T[], T[]> exp, double low, double high, double subnormal, T[] special)
+        where T : IFloatingPointIeee754<T>
+    {
+        int count = Vector<T>.Count;
+        var random = new Random(41);
+        var lanes = new T[count];
+        int subnormals = 0;
+        for (int trial = 0; trial < 30_000; trial++)
+        {
+            for (int lane = 0; lane < count; lane++)
+            {
+                // A third of the trials fall where e^x is subnormal or 0.
+                double x = trial % 3 == 0 ? subnormal - (random.NextDouble() * (subnormal - low) * 0.2) : low + (random.NextDouble() * (high - low));
+                lanes[lane] = T.CreateTruncating(x);
+            }
+
+            var expected = exp(lanes);
+            Assert.Equal(expected, shifted(lanes));
+            subnormals += expected.Count(T.IsSubnormal);
+        }
+
+        Assert.True(subnormals > 1000, $"only {subnormals} subnormal results");
+        T[] edges = [.. special, T.NegativeInfinity, T.NaN, T.Epsilon, -T.Epsilon];
+        for (int first = 0; first < edges.Length; first += count)
+        {
+            Array.Fill(lanes, T.Zero);
+            Array.Copy(edges, first, lanes, 0, Math.Min(count, edges.Length - first));
+            var expected = exp(lanes);
+            var actual = shifted(lanes);
+            for (int lane = 0; lane < count; lane++)
+            {
+                Assert.True(T.IsNaN(expected[lane]) ? T.IsNaN(actual[lane]) : expected[lane] == actual[lane], $"exp({lanes[lane]}): {actual[lane]}, expected {expected[lane]}");
             }
         }
     }
