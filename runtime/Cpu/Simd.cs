@@ -71,6 +71,16 @@ internal unsafe interface ISimd<TV, T>
     static abstract void StorePartial(TV value, T* destination, nuint count, T* pad);
 
     /// <summary>
+    /// Whether <see cref="LoadPartial"/> and <see cref="StorePartial"/> cost about what whole loads and stores do
+    /// (AVX-512's masked moves). AVX's masked store is microcode on AMD processors (a [1, 100] forward with AVX2 spent
+    /// 0.04 of its 0.09 µs on the 4 elements past the last whole vector), and the other paths go through the stack.
+    /// </summary>
+    static abstract bool CheapPartial { get; }
+
+    /// <summary><paramref name="x"/> with its first <paramref name="count"/> lanes set to zero.</summary>
+    static abstract TV ZeroFirst(TV x, nuint count);
+
+    /// <summary>
     /// The last <paramref name="held"/> lanes of <paramref name="tail"/> followed by the first lanes of
     /// <paramref name="head"/>: lane k is tail[Count - held + k] for k &lt; held, else head[k - held].
     /// <paramref name="pad"/> is room for two vectors.
@@ -125,6 +135,14 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T>
         var wide = Vector512.LessThan(Vector512<long>.Indices, Vector512.Create((long)count)).AsDouble();
         Avx512F.MaskStore((double*)destination, wide, value.As<T, double>());
     }
+
+    public static bool CheapPartial => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> ZeroFirst(Vector512<T> x, nuint count)
+        => typeof(T) == typeof(float)
+            ? Vector512.ConditionalSelect(Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((int)count)).AsSingle(), Vector512<float>.Zero, x.As<T, float>()).As<float, T>()
+            : Vector512.ConditionalSelect(Vector512.LessThan(Vector512<long>.Indices, Vector512.Create((long)count)).AsDouble(), Vector512<double>.Zero, x.As<T, double>()).As<double, T>();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Join(Vector512<T> tail, Vector512<T> head, int held, T* pad)
@@ -287,6 +305,11 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
             destination[lane] = pad[lane];
         }
     }
+
+    public static bool CheapPartial => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> ZeroFirst(Vector<T> x, nuint count) => Vector.ConditionalSelect(Mask(count), Vector<T>.Zero, x);
 
     /// <summary>All bits set in the first <paramref name="count"/> lanes, clear in the others.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
