@@ -44,8 +44,11 @@ internal unsafe interface ISimd<TV, T>
     static abstract TV Max(TV x, TV y);
 
     /// <summary>
-    /// exp per lane of shifted logits (x - max: never above 0, or NaN), with no data-dependent path (<see cref="VectorExp"/>;
-    /// the <see cref="Vector{T}"/> kernels take <see cref="VectorExp.ExpShifted(Vector{float})"/>, exact only up to 43).
+    /// exp per lane of shifted logits x - max, with no data-dependent path (<see cref="VectorExp"/>; the
+    /// <see cref="Vector{T}"/> kernels take <see cref="VectorExp.ExpShifted(Vector{float})"/>, exact only up to 43).
+    /// x ≤ 0 or NaN in every lane whose result is kept, except in slices that hold a NaN: the native max may drop
+    /// the NaN and the true maximum with it, but the NaN reaches the slice's sum, so every output there is NaN
+    /// whatever exp returned. Lanes computed only to be thrown away (windows, padding) may see anything.
     /// </summary>
     static abstract TV Exp(TV x);
 

@@ -95,7 +95,7 @@ internal static class VectorExp
     }
 
     /// <summary>
-    /// exp of a softmax's shifted logits x - max, which are never above 0 (or NaN): the same bits as
+    /// exp of a softmax's shifted logits x - max (≤ 0 wherever the result counts; see <see cref="ISimd{TV, T}.Exp"/>): the same bits as
     /// <see cref="Exp(Vector{float})"/> wherever x ≤ 43, in 20 operations instead of 27. No result overflows there,
     /// so the clamp from above and the overflow selection go, and 2^k is applied without building powers of two:
     /// k + 64 is added to the exponent field of p (p · 2^(k+64) is a normal number for every k from the clamp at -104
