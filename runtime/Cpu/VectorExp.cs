@@ -20,77 +20,49 @@ namespace SoftmaxGen.Runtime;
 /// </remarks>
 internal static class VectorExp
 {
+    // The reduction x = k ln 2 + r, |r| ≤ ln 2 / 2, in float: adding Shifter (1.5 · 2^23) rounds x · log2 e to the
+    // integer k, held in the low mantissa bits (the bits of Shifter + k are ShifterBits + k); ln 2 is split so that
+    // k · Ln2High is exact. Below Underflow e^x rounds to 0; above Overflow it is +∞.
+    private const float FloatShifter = 12582912f;
+    private const int FloatShifterBits = 0x4B400000;
+    private const float FloatLog2E = 1.44269504088896341f;
+    private const float FloatLn2High = 0.693359375f;
+    private const float FloatLn2Low = -2.12194440e-4f;
+    private const float FloatOverflow = 88.7228394f;
+    private const float FloatUnderflow = -104f;
+
+    // The same in double (Shifter 1.5 · 2^52).
+    private const double DoubleShifter = 6755399441055744.0;
+    private const long DoubleShifterBits = 0x4338000000000000;
+    private const double DoubleLog2E = 1.4426950408889634;
+    private const double DoubleLn2High = 6.93147180369123816490e-01;
+    private const double DoubleLn2Low = 1.90821492927058770002e-10;
+    private const double DoubleOverflow = 709.782712893384;
+    private const double DoubleUnderflow = -746.0;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<float> Exp(Vector<float> x)
     {
-        const float Shifter = 12582912f; // 1.5 · 2^23: adding it rounds to an integer held in the low mantissa bits
-        const float Log2E = 1.44269504088896341f;
-        const float Ln2High = 0.693359375f; // ln 2 split so that k · Ln2High is exact
-        const float Ln2Low = -2.12194440e-4f;
-        const float Overflow = 88.7228394f;
-        const float Underflow = -104f; // below it e^x rounds to 0
-
-        var clamped = Vector.MinNative(Vector.MaxNative(x, Vector.Create(Underflow)), Vector.Create(Overflow));
-        var shifted = Vector.MultiplyAddEstimate(clamped, Vector.Create(Log2E), Vector.Create(Shifter));
-        var k = shifted - Vector.Create(Shifter);
-        var exponent = shifted.As<float, int>() - Vector.Create(Shifter).As<float, int>();
-
-        var r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2High), clamped);
-        r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2Low), r);
-
-        // e^r ≈ 1 + r + r² (1/2 + r (1/6 + r (1/24 + r (1/120 + r (1/720 + ...))))), minimax-adjusted coefficients.
-        var p = Vector.Create(1.9875691500e-4f);
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.3981999507e-3f));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(8.3334519073e-3f));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(4.1665795894e-2f));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.6666665459e-1f));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(5.0000001201e-1f));
-        p = Vector.MultiplyAddEstimate(p, r * r, r) + Vector<float>.One;
-
+        var clamped = Vector.MinNative(Vector.MaxNative(x, Vector.Create(FloatUnderflow)), Vector.Create(FloatOverflow));
+        var p = Reduced(clamped, out var shifted);
+        var exponent = shifted.As<float, int>() - Vector.Create(FloatShifterBits);
         var half = Vector.ShiftRightArithmetic(exponent, 1);
         var result = p * Pow2(half) * Pow2(exponent - half);
 
-        result = Vector.ConditionalSelect(Vector.GreaterThan(x, Vector.Create(Overflow)), Vector.Create(float.PositiveInfinity), result);
+        result = Vector.ConditionalSelect(Vector.GreaterThan(x, Vector.Create(FloatOverflow)), Vector.Create(float.PositiveInfinity), result);
         return Vector.ConditionalSelect(Vector.Equals(x, x), result, x);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<double> Exp(Vector<double> x)
     {
-        const double Shifter = 6755399441055744.0; // 1.5 · 2^52
-        const double Log2E = 1.4426950408889634;
-        const double Ln2High = 6.93147180369123816490e-01;
-        const double Ln2Low = 1.90821492927058770002e-10;
-        const double Overflow = 709.782712893384;
-        const double Underflow = -746.0;
-
-        var clamped = Vector.MinNative(Vector.MaxNative(x, Vector.Create(Underflow)), Vector.Create(Overflow));
-        var shifted = Vector.MultiplyAddEstimate(clamped, Vector.Create(Log2E), Vector.Create(Shifter));
-        var k = shifted - Vector.Create(Shifter);
-        var exponent = shifted.As<double, long>() - Vector.Create(Shifter).As<double, long>();
-
-        var r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2High), clamped);
-        r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2Low), r);
-
-        // Taylor series of e^r to r^13: with |r| ≤ 0.35 the first term left out is below 2^-57.
-        var p = Vector.Create(1.0 / 6227020800.0);
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 479001600.0));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 39916800.0));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 3628800.0));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 362880.0));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 40320.0));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 5040.0));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 720.0));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 120.0));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 24.0));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 6.0));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(0.5));
-        p = Vector.MultiplyAddEstimate(p, r * r, r) + Vector<double>.One;
-
+        var clamped = Vector.MinNative(Vector.MaxNative(x, Vector.Create(DoubleUnderflow)), Vector.Create(DoubleOverflow));
+        var p = Reduced(clamped, out var shifted);
+        var exponent = shifted.As<double, long>() - Vector.Create(DoubleShifterBits);
         var half = Vector.ShiftRightArithmetic(exponent, 1);
         var result = p * Pow2(half) * Pow2(exponent - half);
 
-        result = Vector.ConditionalSelect(Vector.GreaterThan(x, Vector.Create(Overflow)), Vector.Create(double.PositiveInfinity), result);
+        result = Vector.ConditionalSelect(Vector.GreaterThan(x, Vector.Create(DoubleOverflow)), Vector.Create(double.PositiveInfinity), result);
         return Vector.ConditionalSelect(Vector.Equals(x, x), result, x);
     }
 
@@ -105,30 +77,9 @@ internal static class VectorExp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<float> ExpShifted(Vector<float> x)
     {
-        const float Shifter = 12582912f;
-        const int ShifterBits = 0x4B400000; // the bits of Shifter: those of Shifter + k are ShifterBits + k
-        const float Log2E = 1.44269504088896341f;
-        const float Ln2High = 0.693359375f;
-        const float Ln2Low = -2.12194440e-4f;
-        const float Underflow = -104f;
         const int Bias = 64;
-
-        var clamped = Vector.MaxNative(x, Vector.Create(Underflow));
-        var shifted = Vector.MultiplyAddEstimate(clamped, Vector.Create(Log2E), Vector.Create(Shifter));
-        var k = shifted - Vector.Create(Shifter);
-
-        var r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2High), clamped);
-        r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2Low), r);
-
-        var p = Vector.Create(1.9875691500e-4f);
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.3981999507e-3f));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(8.3334519073e-3f));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(4.1665795894e-2f));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.6666665459e-1f));
-        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(5.0000001201e-1f));
-        p = Vector.MultiplyAddEstimate(p, r * r, r) + Vector<float>.One;
-
-        var biased = Vector.ShiftLeft(shifted.As<float, int>() - Vector.Create(ShifterBits - Bias), 23);
+        var p = Reduced(Vector.MaxNative(x, Vector.Create(FloatUnderflow)), out var shifted);
+        var biased = Vector.ShiftLeft(shifted.As<float, int>() - Vector.Create(FloatShifterBits - Bias), 23);
         var result = (p.As<float, int>() + biased).As<int, float>() * Vector.Create(BitConverter.Int32BitsToSingle((127 - Bias) << 23));
         return Vector.ConditionalSelect(Vector.Equals(x, x), result, x);
     }
@@ -140,20 +91,45 @@ internal static class VectorExp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<double> ExpShifted(Vector<double> x)
     {
-        const double Shifter = 6755399441055744.0;
-        const long ShifterBits = 0x4338000000000000;
-        const double Log2E = 1.4426950408889634;
-        const double Ln2High = 6.93147180369123816490e-01;
-        const double Ln2Low = 1.90821492927058770002e-10;
-        const double Underflow = -746.0;
         const long Bias = 128;
+        var p = Reduced(Vector.MaxNative(x, Vector.Create(DoubleUnderflow)), out var shifted);
+        var biased = Vector.ShiftLeft(shifted.As<double, long>() - Vector.Create(DoubleShifterBits - Bias), 52);
+        var result = (p.As<double, long>() + biased).As<long, double>() * Vector.Create(BitConverter.Int64BitsToDouble((1023 - Bias) << 52));
+        return Vector.ConditionalSelect(Vector.Equals(x, x), result, x);
+    }
 
-        var clamped = Vector.MaxNative(x, Vector.Create(Underflow));
-        var shifted = Vector.MultiplyAddEstimate(clamped, Vector.Create(Log2E), Vector.Create(Shifter));
-        var k = shifted - Vector.Create(Shifter);
+    /// <summary>
+    /// e^r for <paramref name="clamped"/> = k ln 2 + r (float); <paramref name="shifted"/> is Shifter + k, whose bits
+    /// hold k. e^r ≈ 1 + r + r² (1/2 + r (1/6 + r (1/24 + r (1/120 + r (1/720 + ...))))), minimax-adjusted coefficients.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> Reduced(Vector<float> clamped, out Vector<float> shifted)
+    {
+        shifted = Vector.MultiplyAddEstimate(clamped, Vector.Create(FloatLog2E), Vector.Create(FloatShifter));
+        var k = shifted - Vector.Create(FloatShifter);
+        var r = Vector.MultiplyAddEstimate(k, Vector.Create(-FloatLn2High), clamped);
+        r = Vector.MultiplyAddEstimate(k, Vector.Create(-FloatLn2Low), r);
 
-        var r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2High), clamped);
-        r = Vector.MultiplyAddEstimate(k, Vector.Create(-Ln2Low), r);
+        var p = Vector.Create(1.9875691500e-4f);
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.3981999507e-3f));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(8.3334519073e-3f));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(4.1665795894e-2f));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.6666665459e-1f));
+        p = Vector.MultiplyAddEstimate(p, r, Vector.Create(5.0000001201e-1f));
+        return Vector.MultiplyAddEstimate(p, r * r, r) + Vector<float>.One;
+    }
+
+    /// <summary>
+    /// e^r for <paramref name="clamped"/> = k ln 2 + r (double; see <see cref="Reduced(Vector{float}, out Vector{float})"/>):
+    /// the Taylor series to r^13, whose first term left out is below 2^-57 for |r| ≤ 0.35.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<double> Reduced(Vector<double> clamped, out Vector<double> shifted)
+    {
+        shifted = Vector.MultiplyAddEstimate(clamped, Vector.Create(DoubleLog2E), Vector.Create(DoubleShifter));
+        var k = shifted - Vector.Create(DoubleShifter);
+        var r = Vector.MultiplyAddEstimate(k, Vector.Create(-DoubleLn2High), clamped);
+        r = Vector.MultiplyAddEstimate(k, Vector.Create(-DoubleLn2Low), r);
 
         var p = Vector.Create(1.0 / 6227020800.0);
         p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 479001600.0));
@@ -167,11 +143,7 @@ internal static class VectorExp
         p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 24.0));
         p = Vector.MultiplyAddEstimate(p, r, Vector.Create(1.0 / 6.0));
         p = Vector.MultiplyAddEstimate(p, r, Vector.Create(0.5));
-        p = Vector.MultiplyAddEstimate(p, r * r, r) + Vector<double>.One;
-
-        var biased = Vector.ShiftLeft(shifted.As<double, long>() - Vector.Create(ShifterBits - Bias), 52);
-        var result = (p.As<double, long>() + biased).As<long, double>() * Vector.Create(BitConverter.Int64BitsToDouble((1023 - Bias) << 52));
-        return Vector.ConditionalSelect(Vector.Equals(x, x), result, x);
+        return Vector.MultiplyAddEstimate(p, r * r, r) + Vector<double>.One;
     }
 
     /// <summary>
@@ -183,12 +155,6 @@ internal static class VectorExp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x)
     {
-        const float Shifter = 12582912f;
-        const float Log2E = 1.44269504088896341f;
-        const float Ln2High = 0.693359375f;
-        const float Ln2Low = -2.12194440e-4f;
-        const float Overflow = 88.7228394f;
-        const float Underflow = -104f;
         const float Saturate = 89f; // k = 128 from here on: p · 2^128 overflows to +∞, as e^x does
 
         if (!Avx512F.IsSupported)
@@ -196,29 +162,29 @@ internal static class VectorExp
             return Portable(x);
         }
 
-        var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(Underflow)), Vector512.Create(Saturate));
-        var k = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(Log2E), Vector512.Create(Shifter)) - Vector512.Create(Shifter);
+        var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(FloatUnderflow)), Vector512.Create(Saturate));
+        var k = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(FloatLog2E), Vector512.Create(FloatShifter)) - Vector512.Create(FloatShifter);
 
-        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2High), clamped);
-        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Low), r);
+        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-FloatLn2High), clamped);
+        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-FloatLn2Low), r);
 
         var result = Avx512F.Scale(Polynomial(r), k);
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
 
         static Vector512<float> Portable(Vector512<float> x)
         {
-            var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(Underflow)), Vector512.Create(Overflow));
-            var shifted = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(Log2E), Vector512.Create(Shifter));
-            var k = shifted - Vector512.Create(Shifter);
-            var exponent = shifted.AsInt32() - Vector512.Create(Shifter).AsInt32();
+            var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(FloatUnderflow)), Vector512.Create(FloatOverflow));
+            var shifted = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(FloatLog2E), Vector512.Create(FloatShifter));
+            var k = shifted - Vector512.Create(FloatShifter);
+            var exponent = shifted.AsInt32() - Vector512.Create(FloatShifter).AsInt32();
 
-            var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2High), clamped);
-            r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Low), r);
+            var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-FloatLn2High), clamped);
+            r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-FloatLn2Low), r);
 
             var half = Vector512.ShiftRightArithmetic(exponent, 1);
             var result = Polynomial(r) * Pow2(half) * Pow2(exponent - half);
 
-            result = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(Overflow)), Vector512.Create(float.PositiveInfinity), result);
+            result = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(FloatOverflow)), Vector512.Create(float.PositiveInfinity), result);
             return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
         }
 
@@ -243,12 +209,6 @@ internal static class VectorExp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<double> Exp(Vector512<double> x)
     {
-        const double Shifter = 6755399441055744.0;
-        const double Log2E = 1.4426950408889634;
-        const double Ln2High = 6.93147180369123816490e-01;
-        const double Ln2Low = 1.90821492927058770002e-10;
-        const double Overflow = 709.782712893384;
-        const double Underflow = -746.0;
         const double Saturate = 710.0; // k = 1024 from here on: p · 2^1024 overflows to +∞
 
         if (!Avx512F.IsSupported)
@@ -256,29 +216,29 @@ internal static class VectorExp
             return Portable(x);
         }
 
-        var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(Underflow)), Vector512.Create(Saturate));
-        var k = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(Log2E), Vector512.Create(Shifter)) - Vector512.Create(Shifter);
+        var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(DoubleUnderflow)), Vector512.Create(Saturate));
+        var k = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(DoubleLog2E), Vector512.Create(DoubleShifter)) - Vector512.Create(DoubleShifter);
 
-        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2High), clamped);
-        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Low), r);
+        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-DoubleLn2High), clamped);
+        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-DoubleLn2Low), r);
 
         var result = Avx512F.Scale(Polynomial(r), k);
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
 
         static Vector512<double> Portable(Vector512<double> x)
         {
-            var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(Underflow)), Vector512.Create(Overflow));
-            var shifted = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(Log2E), Vector512.Create(Shifter));
-            var k = shifted - Vector512.Create(Shifter);
-            var exponent = shifted.AsInt64() - Vector512.Create(Shifter).AsInt64();
+            var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(DoubleUnderflow)), Vector512.Create(DoubleOverflow));
+            var shifted = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(DoubleLog2E), Vector512.Create(DoubleShifter));
+            var k = shifted - Vector512.Create(DoubleShifter);
+            var exponent = shifted.AsInt64() - Vector512.Create(DoubleShifter).AsInt64();
 
-            var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2High), clamped);
-            r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Low), r);
+            var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-DoubleLn2High), clamped);
+            r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-DoubleLn2Low), r);
 
             var half = Vector512.ShiftRightArithmetic(exponent, 1);
             var result = Polynomial(r) * Pow2(half) * Pow2(exponent - half);
 
-            result = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(Overflow)), Vector512.Create(double.PositiveInfinity), result);
+            result = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(DoubleOverflow)), Vector512.Create(double.PositiveInfinity), result);
             return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
         }
 
