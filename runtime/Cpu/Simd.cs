@@ -217,15 +217,7 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T>
     public static T MaxAcross(Vector512<T> x)
     {
         var half = Vector256.MaxNative(x.GetLower(), x.GetUpper());
-        var quarter = Vector128.MaxNative(half.GetLower(), half.GetUpper());
-        T max = quarter.GetElement(0);
-        for (int lane = 1; lane < Vector128<T>.Count; lane++)
-        {
-            T value = quarter.GetElement(lane);
-            max = value > max ? value : max;
-        }
-
-        return max;
+        return Lanes128<T>.Max(Vector128.MaxNative(half.GetLower(), half.GetUpper()));
     }
 }
 
@@ -377,15 +369,14 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T MaxAcross(Vector<T> x)
     {
-        // Halves folded onto each other down to two lanes; a loop over the lanes would spill the vector and branch per lane.
         if (Vector<byte>.Count == 32)
         {
-            return Fold(Vector128.MaxNative(x.AsVector256().GetLower(), x.AsVector256().GetUpper()));
+            return Lanes128<T>.Max(Vector128.MaxNative(x.AsVector256().GetLower(), x.AsVector256().GetUpper()));
         }
 
         if (Vector<byte>.Count == 16)
         {
-            return Fold(x.AsVector128());
+            return Lanes128<T>.Max(x.AsVector128());
         }
 
         T max = x.GetElement(0);
@@ -397,10 +388,18 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
 
         return max;
     }
+}
 
-    /// <summary>The native maximum of a 128-bit vector's lanes.</summary>
+/// <summary>Reductions over the lanes of a 128-bit vector, where both vector types' reductions end.</summary>
+internal static class Lanes128<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>
+    /// The native maximum of the lanes, halves folded onto each other: a loop over the lanes would spill the vector
+    /// and branch on every lane's value.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static T Fold(Vector128<T> x)
+    public static T Max(Vector128<T> x)
     {
         if (typeof(T) == typeof(float))
         {
