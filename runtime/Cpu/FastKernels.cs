@@ -193,31 +193,34 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
         nuint width = (nuint)TS.Count;
         nuint whole = length / width * width;
         nuint rest = length - whole;
-        if (!TS.CheapPartial && rest > 0 && whole > 0)
-        {
-            OverlappedTinyRows(a, b, layout, pad);
-            return;
-        }
 
+        // Where partial vectors are dear (see ISimd.CheapPartial) and rows are at least a vector long, a row's last
+        // elements are taken as the whole vector that ends the row, which overlaps the one before it. Its exp and its
+        // scaled values are computed before anything is written (A and B may be the same array) and stored after the
+        // vectors before them, which it overwrites with the same values; its overlapping lanes are left out of the sum.
+        bool overlapped = !TS.CheapPartial && rest > 0 && whole > 0;
+        nuint last = overlapped ? length - width : 0;
+        bool partial = rest > 0 && !overlapped;
         for (int slice = 0; slice < layout.SliceCount; slice++)
         {
             int origin = layout.Origin(slice);
             T* x = a + origin;
             T* y = b + origin;
 
-            var max = TS.Create(T.NegativeInfinity);
+            var max = overlapped ? TS.Load(x + last) : TS.Create(T.NegativeInfinity);
             for (nuint i = 0; i < whole; i += width)
             {
                 max = TS.Max(max, TS.Load(x + i));
             }
 
-            if (rest > 0)
+            if (partial)
             {
                 max = TS.Max(max, TS.LoadPartial(x + whole, rest, T.NegativeInfinity, pad));
             }
 
             T top = TS.MaxAcross(max);
             var shift = TS.Create(T.IsNegativeInfinity(top) ? T.Zero : top);
+            var end = overlapped ? TS.Exp(TS.Subtract(TS.Load(x + last), shift)) : default;
             var sum = TS.Create(T.Zero);
             for (nuint i = 0; i < whole; i += width)
             {
@@ -226,7 +229,12 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                 sum = TS.Add(sum, e);
             }
 
-            if (rest > 0)
+            if (overlapped)
+            {
+                TS.Store(end, y + last);
+                sum = TS.Add(sum, TS.ZeroFirst(end, whole - last));
+            }
+            else if (partial)
             {
                 var e = TS.Exp(TS.Subtract(TS.LoadPartial(x + whole, rest, T.NegativeInfinity, pad), shift));
                 TS.StorePartial(e, y + whole, rest, pad);
@@ -235,67 +243,20 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
 
             T total = TS.Sum(sum);
             var scale = TS.Create(total == T.Zero ? T.Zero : T.One / total);
+            var scaledEnd = overlapped ? TS.Multiply(TS.Load(y + last), scale) : default;
             for (nuint i = 0; i < whole; i += width)
             {
                 TS.Store(TS.Multiply(TS.Load(y + i), scale), y + i);
             }
 
-            if (rest > 0)
+            if (overlapped)
+            {
+                TS.Store(scaledEnd, y + last);
+            }
+            else if (partial)
             {
                 TS.StorePartial(TS.Multiply(TS.LoadPartial(y + whole, rest, T.Zero, pad), scale), y + whole, rest, pad);
             }
-        }
-    }
-
-    /// <summary>
-    /// <see cref="TinyRows"/> where partial vectors are dear (see <see cref="ISimd{TV, T}.CheapPartial"/>) and rows are
-    /// at least a vector long: a row's last elements are taken as the whole vector that ends the row, which overlaps
-    /// the one before it. Its exp and its scaled values are computed before anything is written (A and B may be the
-    /// same array) and stored after the vectors before them, which it overwrites with the same values; its
-    /// overlapping lanes are left out of the sum.
-    /// </summary>
-    private static void OverlappedTinyRows(T* a, T* b, TLayout layout, T* pad)
-    {
-        nuint length = (nuint)layout.InnerExtent;
-        nuint width = (nuint)TS.Count;
-        nuint whole = length / width * width;
-        nuint last = length - width;
-        nuint overlap = whole - last;
-        for (int slice = 0; slice < layout.SliceCount; slice++)
-        {
-            int origin = layout.Origin(slice);
-            T* x = a + origin;
-            T* y = b + origin;
-
-            var max = TS.Load(x + last);
-            for (nuint i = 0; i < whole; i += width)
-            {
-                max = TS.Max(max, TS.Load(x + i));
-            }
-
-            T top = TS.MaxAcross(max);
-            var shift = TS.Create(T.IsNegativeInfinity(top) ? T.Zero : top);
-            var end = TS.Exp(TS.Subtract(TS.Load(x + last), shift));
-            var sum = TS.Create(T.Zero);
-            for (nuint i = 0; i < whole; i += width)
-            {
-                var e = TS.Exp(TS.Subtract(TS.Load(x + i), shift));
-                TS.Store(e, y + i);
-                sum = TS.Add(sum, e);
-            }
-
-            TS.Store(end, y + last);
-            sum = TS.Add(sum, TS.ZeroFirst(end, overlap));
-
-            T total = TS.Sum(sum);
-            var scale = TS.Create(total == T.Zero ? T.Zero : T.One / total);
-            var scaledEnd = TS.Multiply(TS.Load(y + last), scale);
-            for (nuint i = 0; i < whole; i += width)
-            {
-                TS.Store(TS.Multiply(TS.Load(y + i), scale), y + i);
-            }
-
-            TS.Store(scaledEnd, y + last);
         }
     }
 
