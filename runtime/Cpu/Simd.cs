@@ -114,38 +114,37 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> LoadPartial(T* source, nuint count, T padding, T* pad)
     {
-        if (typeof(T) == typeof(float))
-        {
-            // A masked load: one instruction, and masked-off lanes never touch memory.
-            var mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((int)count)).AsSingle();
-            return Avx512F.MaskLoad((float*)source, mask, Vector512.Create(float.CreateTruncating(padding))).As<float, T>();
-        }
-
-        var wide = Vector512.LessThan(Vector512<long>.Indices, Vector512.Create((long)count)).AsDouble();
-        return Avx512F.MaskLoad((double*)source, wide, Vector512.Create(double.CreateTruncating(padding))).As<double, T>();
+        // A masked load: one instruction, and masked-off lanes never touch memory.
+        var mask = Mask(count);
+        return typeof(T) == typeof(float)
+            ? Avx512F.MaskLoad((float*)source, mask.As<T, float>(), Vector512.Create(float.CreateTruncating(padding))).As<float, T>()
+            : Avx512F.MaskLoad((double*)source, mask.As<T, double>(), Vector512.Create(double.CreateTruncating(padding))).As<double, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StorePartial(Vector512<T> value, T* destination, nuint count, T* pad)
     {
+        var mask = Mask(count);
         if (typeof(T) == typeof(float))
         {
-            var mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((int)count)).AsSingle();
-            Avx512F.MaskStore((float*)destination, mask, value.As<T, float>());
+            Avx512F.MaskStore((float*)destination, mask.As<T, float>(), value.As<T, float>());
             return;
         }
 
-        var wide = Vector512.LessThan(Vector512<long>.Indices, Vector512.Create((long)count)).AsDouble();
-        Avx512F.MaskStore((double*)destination, wide, value.As<T, double>());
+        Avx512F.MaskStore((double*)destination, mask.As<T, double>(), value.As<T, double>());
     }
 
     public static bool CheapPartial => true;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> ZeroFirst(Vector512<T> x, nuint count)
+    public static Vector512<T> ZeroFirst(Vector512<T> x, nuint count) => Vector512.ConditionalSelect(Mask(count), Vector512<T>.Zero, x);
+
+    /// <summary>All bits set in the first <paramref name="count"/> lanes, clear in the others.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Mask(nuint count)
         => typeof(T) == typeof(float)
-            ? Vector512.ConditionalSelect(Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((int)count)).AsSingle(), Vector512<float>.Zero, x.As<T, float>()).As<float, T>()
-            : Vector512.ConditionalSelect(Vector512.LessThan(Vector512<long>.Indices, Vector512.Create((long)count)).AsDouble(), Vector512<double>.Zero, x.As<T, double>()).As<double, T>();
+            ? Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((int)count)).As<int, T>()
+            : Vector512.LessThan(Vector512<long>.Indices, Vector512.Create((long)count)).As<long, T>();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Join(Vector512<T> tail, Vector512<T> head, int held, T* pad)
