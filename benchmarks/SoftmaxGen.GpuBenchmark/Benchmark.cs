@@ -25,7 +25,7 @@ public sealed record BenchmarkOptions
 }
 
 /// <summary>One measured case: effective bandwidths, and their ratios to a device-to-device copy of the same bytes.</summary>
-public sealed record BenchmarkRow(string Layout, int SliceLength, double CopyGBs, double ForwardGBs, double BackwardGBs)
+public sealed record BenchmarkRow(string Layout, int SliceLength, double CopyGBs, double ForwardGBs, double BackwardGBs, double FourCotangentsRatio)
 {
     public double ForwardRatio => ForwardGBs / CopyGBs;
 
@@ -35,7 +35,9 @@ public sealed record BenchmarkRow(string Layout, int SliceLength, double CopyGBs
 /// <summary>
 /// Forward and backward softmax on an ILGPU accelerator, as effective bandwidth (bytes that must move: forward reads A
 /// and writes B, backward reads B and dB and writes dA) against a device-to-device copy of the same array, measured
-/// in the same process. Each case is first checked against the CPU path, so a fast wrong kernel cannot pass.
+/// in the same process; and the time of a backward pass with four cotangents over that with one (B is read once for
+/// all four, so its floor is 3: nine arrays move instead of three). Each case is first checked against
+/// the CPU path, so a fast wrong kernel cannot pass.
 /// </summary>
 public static class Benchmark
 {
@@ -50,8 +52,8 @@ public static class Benchmark
                          $"max group {accelerator.MaxNumThreadsPerGroup}, memory {accelerator.MemorySize / (1 << 20)} MiB");
         output.WriteLine($"tensor: {options.Elements} float elements ({options.Elements * 4 / (1 << 20)} MiB), median of {options.Repetitions} runs");
         output.WriteLine();
-        output.WriteLine("| layout | slice | copy GB/s | forward GB/s | forward / copy | backward GB/s | backward / copy |");
-        output.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
+        output.WriteLine("| layout | slice | copy GB/s | forward GB/s | forward / copy | backward GB/s | backward / copy | 4 cotangents / 1 |");
+        output.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
 
         var rows = new List<BenchmarkRow>();
         foreach (int length in options.SliceLengths.Where(length => length <= options.Elements))
@@ -64,6 +66,13 @@ public static class Benchmark
         int spatial = (int)Math.Max(1, Math.Sqrt(options.Elements / 64 / 16));
         int[] channels = [16, 64, spatial, spatial];
         rows.Add(Measure(accelerator, options, $"channels [{string.Join(", ", channels)}], s1 = {{1}}", 64, channels, ChannelSoftmax.Forward, ChannelSoftmax.Backward));
+        output.WriteLine(Format(rows[^1]));
+
+        // The CPU issue's scattered case, [128, 32, 256, 32] at 128 Mi elements: slices of 32 × 32 gathered from 32 runs.
+        long inner = Math.Max(1, options.Elements / (32 * 32));
+        int middle = (int)Math.Min(256, inner);
+        int[] scattered = [(int)Math.Max(1, inner / middle), 32, middle, 32];
+        rows.Add(Measure(accelerator, options, $"scattered [{string.Join(", ", scattered)}], s1 = {{1, 3}}", 32 * 32, scattered, ScatteredSoftmax.Forward, ScatteredSoftmax.Backward));
         output.WriteLine(Format(rows[^1]));
 
         output.WriteLine();
@@ -103,18 +112,33 @@ public static class Benchmark
             dB[i] = (float)(random.NextDouble() * 2 - 1);
         }
 
+        // Four cotangents: the first is dB, the others dB scaled, so each pullback differs.
+        var dB4 = new float[4 * count];
+        for (int k = 0; k < 4; k++)
+        {
+            float scale = 1 - 0.25f * k;
+            for (long i = 0; i < count; i++)
+            {
+                dB4[k * count + i] = scale * dB[i];
+            }
+        }
+
         using var aBuffer = accelerator.Allocate1D(a);
         using var bBuffer = accelerator.Allocate1D<float>(count);
         using var dBBuffer = accelerator.Allocate1D(dB);
         using var dABuffer = accelerator.Allocate1D<float>(count);
+        using var dB4Buffer = accelerator.Allocate1D(dB4);
+        using var dA4Buffer = accelerator.Allocate1D<float>(4 * count);
 
         Verify(accelerator, name, shape, a, dB, aBuffer, bBuffer, dBBuffer, dABuffer, forward, backward);
+        Verify(accelerator, $"{name}, 4 cotangents", shape, a, dB4, aBuffer, bBuffer, dB4Buffer, dA4Buffer, forward, backward);
 
         double bytes = count * sizeof(float);
         double copy = 2 * bytes / Median(options.Repetitions, accelerator, () => aBuffer.View.CopyTo(dABuffer.View));
         double forwardRate = 2 * bytes / Median(options.Repetitions, accelerator, () => forward(accelerator, aBuffer.View, bBuffer.View, shape));
-        double backwardRate = 3 * bytes / Median(options.Repetitions, accelerator, () => backward(accelerator, bBuffer.View, dBBuffer.View, dABuffer.View, shape));
-        return new BenchmarkRow(name, sliceLength, copy / 1e9, forwardRate / 1e9, backwardRate / 1e9);
+        double backwardTime = Median(options.Repetitions, accelerator, () => backward(accelerator, bBuffer.View, dBBuffer.View, dABuffer.View, shape));
+        double backward4Time = Median(options.Repetitions, accelerator, () => backward(accelerator, bBuffer.View, dB4Buffer.View, dA4Buffer.View, shape));
+        return new BenchmarkRow(name, sliceLength, copy / 1e9, forwardRate / 1e9, 3 * bytes / backwardTime / 1e9, backward4Time / backwardTime);
     }
 
     /// <summary>The measured kernels must give the CPU path's results (within float rounding) before they are timed.</summary>
@@ -131,22 +155,31 @@ public static class Benchmark
         var dA = dABuffer.GetAsArray1D();
 
         var expectedB = new float[a.Length];
-        var expectedDA = new float[a.Length];
+        var expectedDA = new float[dB.Length];
         if (shape.Length == 2)
         {
             RowSoftmax.Forward(a, expectedB, shape);
             RowSoftmax.Backward(b, dB, expectedDA, shape);
         }
-        else
+        else if (name.StartsWith("channels", StringComparison.Ordinal))
         {
             ChannelSoftmax.Forward(a, expectedB, shape);
             ChannelSoftmax.Backward(b, dB, expectedDA, shape);
+        }
+        else
+        {
+            ScatteredSoftmax.Forward(a, expectedB, shape);
+            ScatteredSoftmax.Backward(b, dB, expectedDA, shape);
         }
 
         double worstB = 0, worstDA = 0;
         for (int i = 0; i < a.Length; i++)
         {
             worstB = Math.Max(worstB, Math.Abs(b[i] - expectedB[i]) / (Math.Abs(expectedB[i]) + 1e-30));
+        }
+
+        for (int i = 0; i < dA.Length; i++)
+        {
             worstDA = Math.Max(worstDA, Math.Abs(dA[i] - expectedDA[i]));
         }
 
@@ -174,5 +207,5 @@ public static class Benchmark
     }
 
     private static string Format(BenchmarkRow row) =>
-        $"| {row.Layout} | {row.SliceLength} | {row.CopyGBs:F1} | {row.ForwardGBs:F1} | {row.ForwardRatio:F2} | {row.BackwardGBs:F1} | {row.BackwardRatio:F2} |";
+        $"| {row.Layout} | {row.SliceLength} | {row.CopyGBs:F1} | {row.ForwardGBs:F1} | {row.ForwardRatio:F2} | {row.BackwardGBs:F1} | {row.BackwardRatio:F2} | {row.FourCotangentsRatio:F2} |";
 }

@@ -16,15 +16,13 @@ public sealed class GpuStrategyCollection
 
 /// <summary>
 /// Each kernel shape runs and is right: the warp kernel for short slices, the shared-memory kernel, the streamed
-/// (online) kernel for slices too long for shared memory, the lanes kernel; forward and backward. Also the kernel
-/// cache, and a CPU device with NVIDIA's warp of 32 so that the 32-wide reductions run too.
+/// (online) kernel for slices too long for shared memory, the lanes kernel; forward and backward. One abstract suite,
+/// one subclass per backend, like <see cref="GpuNumericsSuite"/>. The launch counters are per process, hence the
+/// collection that runs alone.
 /// </summary>
-[Collection(nameof(GpuStrategyCollection))]
-public sealed class GpuStrategyTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
+public abstract class GpuStrategySuite(AcceleratorFixture fixture)
 {
-    private Accelerator Accelerator => fixture.Accelerator!;
-
-    [Theory]
+    [SkippableTheory]
     [InlineData("Rows", new[] { 5, 12 }, "Warp", "Warp")]
     [InlineData("Rows", new[] { 3, 700 }, "Cached", "Cached")]
     [InlineData("Rows", new[] { 2, 9000 }, "Cached", "Streamed")]
@@ -34,7 +32,19 @@ public sealed class GpuStrategyTests(CpuAcceleratorFixture fixture) : IClassFixt
     [InlineData("Scattered", new[] { 40, 2, 3, 320 }, "Streamed", "Streamed")]
     [InlineData("Scattered", new[] { 3, 40, 5, 70 }, "Cached", "Cached")]
     [InlineData("Channels", new[] { 2, 300, 7, 9 }, "Lanes", "Lanes")]
-    public void EachKernelShapeRunsAndMatchesTheReference(string name, int[] shape, string forwardKernel, string backwardKernel)
+    public void EachKernelShapeRunsAndMatchesTheReference(string name, int[] shape, string forwardKernel, string backwardKernel) =>
+        RunsAndMatchesTheReference(name, shape, forwardKernel, backwardKernel);
+
+    protected Accelerator Accelerator
+    {
+        get
+        {
+            Skip.If(fixture.Accelerator is null, "no device of this kind on this machine");
+            return fixture.Accelerator!;
+        }
+    }
+
+    protected void RunsAndMatchesTheReference(string name, int[] shape, string forwardKernel, string backwardKernel)
     {
         var forward = Enum.Parse<GpuStrategy>(forwardKernel);
         var backward = Enum.Parse<GpuStrategy>(backwardKernel);
@@ -61,7 +71,39 @@ public sealed class GpuStrategyTests(CpuAcceleratorFixture fixture) : IClassFixt
             Assert.True(Math.Abs(expected[i] - dA[i]) <= tolerance * magnitude[i] + 4 * target.Tiny, $"{name} backward dA[{i}] = {dA[i]}, expected {expected[i]}");
         }
     }
+}
 
+[Collection(nameof(GpuStrategyCollection))]
+public sealed class CpuAcceleratorStrategies(CpuAcceleratorFixture fixture) : GpuStrategySuite(fixture), IClassFixture<CpuAcceleratorFixture>
+{
+}
+
+/// <summary>
+/// On a CUDA device, also tensors with more slices than one launch has groups (the grid is capped at four times the
+/// groups the device keeps in flight: on an H100, 4 224 groups of 256 threads or 11 088 of 96), so that every kernel's
+/// loop over its slices strides past the grid; and slices of odd lengths far past shared memory.
+/// </summary>
+[Collection(nameof(GpuStrategyCollection))]
+public sealed class CudaStrategies(CudaFixture fixture) : GpuStrategySuite(fixture), IClassFixture<CudaFixture>
+{
+    [SkippableTheory]
+    [InlineData("Rows", new[] { 40000, 40 }, "Warp", "Warp")]
+    [InlineData("RowsHalf", new[] { 40000, 100 }, "Warp", "Warp")]
+    [InlineData("Rows", new[] { 12000, 600 }, "Cached", "Cached")]
+    [InlineData("RowsDouble", new[] { 12000, 600 }, "Cached", "Cached")]
+    [InlineData("Scattered", new[] { 10, 2000, 20, 21 }, "Cached", "Cached")]
+    [InlineData("Rows", new[] { 6, 300001 }, "Streamed", "Streamed")]
+    [InlineData("Scattered", new[] { 100, 3, 4, 700 }, "Streamed", "Streamed")]
+    [InlineData("Channels", new[] { 8, 300, 41, 37 }, "Lanes", "Lanes")]
+    [InlineData("Columns", new[] { 5, 1000003 }, "Lanes", "Lanes")]
+    public void LargeTensorsRunAndMatchTheReference(string name, int[] shape, string forwardKernel, string backwardKernel) =>
+        RunsAndMatchesTheReference(name, shape, forwardKernel, backwardKernel);
+}
+
+/// <summary>The kernel cache, and a CPU device with NVIDIA's warp of 32 so that the 32-wide reductions run here too.</summary>
+[Collection(nameof(GpuStrategyCollection))]
+public sealed class GpuStrategyTests
+{
     [Fact]
     public void KernelsAreLoadedOncePerAcceleratorAndDroppedWithIt()
     {

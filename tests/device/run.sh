@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine, from the repository root, after tests/device/pack.sh built publish/device.tar.xz here:
+# the CUDA test classes, the attention sample on CUDA against the CPU path, then the GPU benchmark. Each output also
+# goes to $OUT (when set) as a file. Exits non-zero when any of the three fails.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${OUT:-$(mktemp -d)}
+work=$(mktemp -d)
+tar -C "$work" -xJf publish/device.tar.xz
+bin=$work/device
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.memory --format=csv | tee "$out/gpu.txt"
+status=0
+timeout "${TESTS_TIMEOUT:-200}" "$bin/SoftmaxGen.Tests" --class Cuda 2>&1 | tee "$out/tests.txt" | grep -v '^SKIP' | tail -40
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# Here a skipped CUDA test means the device was not found: a failure, not a pass.
+if grep -q '^SKIP' "$out/tests.txt"; then echo "CUDA tests were skipped: no device found"; status=1; fi
+timeout "${ATTENTION_TIMEOUT:-60}" "$bin/Attention" --device both --batch 4 --heads 8 --seq 512 --dim 64 2>&1 | tee "$out/attention.txt" | tail -16
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+timeout "${BENCH_TIMEOUT:-180}" "$bin/SoftmaxGen.GpuBenchmark" --device cuda "$@" 2>&1 | tee "$out/benchmark.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+echo "device run: $([ $status -eq 0 ] && echo passed || echo FAILED)"
+exit $status
