@@ -13,7 +13,8 @@ namespace SoftmaxGen.Runtime;
 /// shared memory (or, for a warp, in registers) is read from device memory once; a longer one is read twice, the
 /// first pass finding max and sum together (online softmax).</item>
 /// <item>Lanes (the last axis a batch axis): a thread owns a slice, and consecutive threads own adjacent slices, so
-/// that each step of every thread's walk is one coalesced load across the group.</item>
+/// that each step of every thread's walk is one coalesced load across the group. Where a group's slices fit in shared
+/// memory they are read once (each thread keeps its own slice there); otherwise twice, max and sum found together.</item>
 /// </list>
 /// Within a group every thread only reads back the shared-memory entries it wrote itself; barriers are needed only
 /// inside the reductions (<see cref="GpuReduce"/>).
@@ -248,8 +249,7 @@ internal static class GpuKernels
         }
     }
 
-    public static void BackwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout>(
-        ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
+    public static void ForwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
@@ -258,7 +258,69 @@ internal static class GpuKernels
     {
         var element = default(TElement);
         var math = default(TMath);
-        var cache = SharedMemory.GetDynamic<TAccumulator>(); // B's slice, then one cotangent's slice
+        var cache = SharedMemory.GetDynamic<TAccumulator>(); // element r of this thread's slice at cache[r * lanes + thread]
+        int lanes = Group.DimX;
+        int thread = Group.IdxX;
+        int runs = layout.RunCount;
+        // No barrier anywhere: each thread reads back only what it wrote, so threads past the last slice just stop.
+        for (int slice = Grid.IdxX * lanes + thread; slice < layout.SliceCount; slice += Grid.DimX * lanes)
+        {
+            int origin = LaneOrigin(layout, slice);
+            var max = math.NegativeInfinity;
+            int run = 0;
+            for (; run + Unroll - 1 < runs; run += Unroll)
+            {
+                var x0 = element.Load(a, origin + layout.RunOffset(run));
+                var x1 = element.Load(a, origin + layout.RunOffset(run + 1));
+                var x2 = element.Load(a, origin + layout.RunOffset(run + 2));
+                var x3 = element.Load(a, origin + layout.RunOffset(run + 3));
+                cache[run * lanes + thread] = x0;
+                cache[(run + 1) * lanes + thread] = x1;
+                cache[(run + 2) * lanes + thread] = x2;
+                cache[(run + 3) * lanes + thread] = x3;
+                max = math.Max(math.Max(max, math.Max(x0, x1)), math.Max(x2, x3));
+            }
+
+            for (; run < runs; run++)
+            {
+                var x = element.Load(a, origin + layout.RunOffset(run));
+                cache[run * lanes + thread] = x;
+                max = math.Max(max, x);
+            }
+
+            var shift = math.Shift(max);
+            var sum = math.Zero;
+            for (int r = 0; r < runs; r++)
+            {
+                var exp = math.Exp(math.Subtract(cache[r * lanes + thread], shift));
+                cache[r * lanes + thread] = exp;
+                sum = math.Add(sum, exp);
+            }
+
+            var scale = math.Reciprocal(sum);
+            for (int r = 0; r < runs; r++)
+            {
+                element.Store(b, origin + layout.RunOffset(r), math.Multiply(cache[r * lanes + thread], scale));
+            }
+        }
+    }
+
+    /// <summary>
+    /// A group per slice, B's slice in shared memory for all cotangents. With <paramref name="cotangentCached"/> = 1 (room
+    /// for both; an int, as kernel parameters must be blittable) the current cotangent's slice is kept there too;
+    /// otherwise the output pass reads it again, just after the dot product read it, mostly from the L2 cache.
+    /// </summary>
+    public static void BackwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout>(
+        ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents, int cotangentCached)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+    {
+        var element = default(TElement);
+        var math = default(TMath);
+        var cache = SharedMemory.GetDynamic<TAccumulator>(); // B's slice, then (if cotangentCached) one cotangent's slice
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
         int count = layout.SliceCount * length;
@@ -295,10 +357,14 @@ internal static class GpuKernels
                     var d1 = element.Load(dB, first + Offset(layout, origin, e + stride));
                     var d2 = element.Load(dB, first + Offset(layout, origin, e + 2 * stride));
                     var d3 = element.Load(dB, first + Offset(layout, origin, e + 3 * stride));
-                    cache[length + e] = d0;
-                    cache[length + e + stride] = d1;
-                    cache[length + e + 2 * stride] = d2;
-                    cache[length + e + 3 * stride] = d3;
+                    if (cotangentCached != 0)
+                    {
+                        cache[length + e] = d0;
+                        cache[length + e + stride] = d1;
+                        cache[length + e + 2 * stride] = d2;
+                        cache[length + e + 3 * stride] = d3;
+                    }
+
                     dot = math.Add(dot, math.Multiply(d0, cache[e]));
                     dot = math.Add(dot, math.Multiply(d1, cache[e + stride]));
                     dot = math.Add(dot, math.Multiply(d2, cache[e + 2 * stride]));
@@ -308,14 +374,46 @@ internal static class GpuKernels
                 for (; e < length; e += stride)
                 {
                     var d = element.Load(dB, first + Offset(layout, origin, e));
-                    cache[length + e] = d;
+                    if (cotangentCached != 0)
+                    {
+                        cache[length + e] = d;
+                    }
+
                     dot = math.Add(dot, math.Multiply(d, cache[e]));
                 }
 
                 dot = GpuReduce.GroupSum<TAccumulator, TMath>(dot, scratch);
-                for (int i = Group.IdxX; i < length; i += stride)
+                if (cotangentCached != 0)
                 {
-                    element.Store(dA, first + Offset(layout, origin, i), math.Multiply(cache[i], math.Subtract(cache[length + i], dot)));
+                    for (int i = Group.IdxX; i < length; i += stride)
+                    {
+                        element.Store(dA, first + Offset(layout, origin, i), math.Multiply(cache[i], math.Subtract(cache[length + i], dot)));
+                    }
+
+                    continue;
+                }
+
+                e = Group.IdxX;
+                for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
+                {
+                    int o0 = Offset(layout, origin, e);
+                    int o1 = Offset(layout, origin, e + stride);
+                    int o2 = Offset(layout, origin, e + 2 * stride);
+                    int o3 = Offset(layout, origin, e + 3 * stride);
+                    var d0 = element.Load(dB, first + o0);
+                    var d1 = element.Load(dB, first + o1);
+                    var d2 = element.Load(dB, first + o2);
+                    var d3 = element.Load(dB, first + o3);
+                    element.Store(dA, first + o0, math.Multiply(cache[e], math.Subtract(d0, dot)));
+                    element.Store(dA, first + o1, math.Multiply(cache[e + stride], math.Subtract(d1, dot)));
+                    element.Store(dA, first + o2, math.Multiply(cache[e + 2 * stride], math.Subtract(d2, dot)));
+                    element.Store(dA, first + o3, math.Multiply(cache[e + 3 * stride], math.Subtract(d3, dot)));
+                }
+
+                for (; e < length; e += stride)
+                {
+                    int offset = Offset(layout, origin, e);
+                    element.Store(dA, first + offset, math.Multiply(cache[e], math.Subtract(element.Load(dB, first + offset), dot)));
                 }
             }
         }
@@ -514,6 +612,92 @@ internal static class GpuKernels
             {
                 int offset = origin + layout.RunOffset(run);
                 element.Store(dA, first + offset, math.Multiply(element.Load(b, offset), math.Subtract(element.Load(dB, first + offset), dot)));
+            }
+        }
+    }
+
+    public static void BackwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout>(
+        ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+    {
+        var element = default(TElement);
+        var math = default(TMath);
+        // Element r of this thread's slice of B at cache[r * lanes + thread]. The cotangents are not kept: room for them
+        // would halve the threads a multiprocessor holds, and their second read, just after the first, mostly hits L2.
+        var cache = SharedMemory.GetDynamic<TAccumulator>();
+        int lanes = Group.DimX;
+        int thread = Group.IdxX;
+        int runs = layout.RunCount;
+        int count = layout.SliceCount * layout.SliceLength;
+        for (int slice = Grid.IdxX * lanes + thread; slice < layout.SliceCount; slice += Grid.DimX * lanes)
+        {
+            int origin = LaneOrigin(layout, slice);
+            int run = 0;
+            for (; run + Unroll - 1 < runs; run += Unroll)
+            {
+                var b0 = element.Load(b, origin + layout.RunOffset(run));
+                var b1 = element.Load(b, origin + layout.RunOffset(run + 1));
+                var b2 = element.Load(b, origin + layout.RunOffset(run + 2));
+                var b3 = element.Load(b, origin + layout.RunOffset(run + 3));
+                cache[run * lanes + thread] = b0;
+                cache[(run + 1) * lanes + thread] = b1;
+                cache[(run + 2) * lanes + thread] = b2;
+                cache[(run + 3) * lanes + thread] = b3;
+            }
+
+            for (; run < runs; run++)
+            {
+                cache[run * lanes + thread] = element.Load(b, origin + layout.RunOffset(run));
+            }
+
+            for (int k = 0; k < cotangents; k++)
+            {
+                int first = k * count + origin;
+                var dot = math.Zero;
+                run = 0;
+                for (; run + Unroll - 1 < runs; run += Unroll)
+                {
+                    var d0 = element.Load(dB, first + layout.RunOffset(run));
+                    var d1 = element.Load(dB, first + layout.RunOffset(run + 1));
+                    var d2 = element.Load(dB, first + layout.RunOffset(run + 2));
+                    var d3 = element.Load(dB, first + layout.RunOffset(run + 3));
+                    dot = math.Add(dot, math.Multiply(d0, cache[run * lanes + thread]));
+                    dot = math.Add(dot, math.Multiply(d1, cache[(run + 1) * lanes + thread]));
+                    dot = math.Add(dot, math.Multiply(d2, cache[(run + 2) * lanes + thread]));
+                    dot = math.Add(dot, math.Multiply(d3, cache[(run + 3) * lanes + thread]));
+                }
+
+                for (; run < runs; run++)
+                {
+                    dot = math.Add(dot, math.Multiply(element.Load(dB, first + layout.RunOffset(run)), cache[run * lanes + thread]));
+                }
+
+                run = 0;
+                for (; run + Unroll - 1 < runs; run += Unroll)
+                {
+                    int o0 = first + layout.RunOffset(run);
+                    int o1 = first + layout.RunOffset(run + 1);
+                    int o2 = first + layout.RunOffset(run + 2);
+                    int o3 = first + layout.RunOffset(run + 3);
+                    var d0 = element.Load(dB, o0);
+                    var d1 = element.Load(dB, o1);
+                    var d2 = element.Load(dB, o2);
+                    var d3 = element.Load(dB, o3);
+                    element.Store(dA, o0, math.Multiply(cache[run * lanes + thread], math.Subtract(d0, dot)));
+                    element.Store(dA, o1, math.Multiply(cache[(run + 1) * lanes + thread], math.Subtract(d1, dot)));
+                    element.Store(dA, o2, math.Multiply(cache[(run + 2) * lanes + thread], math.Subtract(d2, dot)));
+                    element.Store(dA, o3, math.Multiply(cache[(run + 3) * lanes + thread], math.Subtract(d3, dot)));
+                }
+
+                for (; run < runs; run++)
+                {
+                    int offset = first + layout.RunOffset(run);
+                    element.Store(dA, offset, math.Multiply(cache[run * lanes + thread], math.Subtract(element.Load(dB, offset), dot)));
+                }
             }
         }
     }

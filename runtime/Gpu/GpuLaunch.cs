@@ -11,6 +11,9 @@ internal enum GpuStrategy
     /// <summary>A thread per slice; consecutive threads own adjacent slices (the last axis is a batch axis).</summary>
     Lanes,
 
+    /// <summary>As <see cref="Lanes"/>, each thread's slice kept in shared memory: read from device memory once.</summary>
+    LanesCached,
+
     /// <summary>A warp per slice, the slice in registers (short slices).</summary>
     Warp,
 
@@ -21,28 +24,38 @@ internal enum GpuStrategy
     Streamed,
 }
 
-/// <summary>The launch decision for one call: a strategy and, for the grouped ones, the grid and group sizes.</summary>
-internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int GroupSize, int SharedElements)
+/// <summary>
+/// The launch decision for one call: a strategy and, for the grouped ones, the grid and group sizes, and the shared
+/// memory; for a cached backward pass, whether shared memory also holds the current cotangent's slice.
+/// </summary>
+internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int GroupSize, int SharedElements, bool CotangentCached = false)
 {
     /// <summary>Bytes of dynamic shared memory a group may ask for on any CUDA device without opting in.</summary>
     private const int SharedBudget = 48 * 1024;
 
     /// <summary>
-    /// Picks the kernel for a layout. <paramref name="cachedPerElement"/> is how many accumulators per slice element the
-    /// cached kernel keeps in shared memory (1 forward: A's slice; 2 backward: B's and one cotangent's).
+    /// Picks the kernel for a layout. The cached kernels keep A's slice (forward) or B's slice (backward) in shared
+    /// memory; a backward pass over slices also keeps the current cotangent's slice there when both fit.
     /// </summary>
-    public static GpuLaunch Choose(Accelerator accelerator, ISoftmaxLayout layout, int accumulatorSize, int cachedPerElement)
+    public static GpuLaunch Choose(Accelerator accelerator, ISoftmaxLayout layout, int accumulatorSize, bool backward)
     {
-        if (layout.LanesInner)
-        {
-            return new GpuLaunch(GpuStrategy.Lanes, 0, 0, 0);
-        }
-
         int warp = accelerator.WarpSize;
         // Group sizes are whole warps, at most warp² threads (the reductions fold one value per warp in one warp).
         int maxGroup = Math.Min(Math.Min(accelerator.MaxNumThreadsPerGroup, warp * warp), 512) / warp * warp;
         int slices = layout.SliceCount;
         int length = layout.SliceLength;
+        long budget = Math.Min(SharedBudget, accelerator.MaxSharedMemoryPerGroup) - GpuKernels.ScratchLength * accumulatorSize;
+
+        if (layout.LanesInner)
+        {
+            // As many lanes as shared memory holds slices of, in whole warps; fewer than two warps' worth would leave
+            // too few threads on a multiprocessor to keep memory busy: then each slice is read twice instead.
+            long perLane = (long)length * accumulatorSize;
+            int lanes = (int)Math.Min(maxGroup, budget / perLane) / warp * warp;
+            return lanes >= 2 * warp
+                ? new GpuLaunch(GpuStrategy.LanesCached, Grid(accelerator, (slices + lanes - 1) / lanes, lanes), lanes, length * lanes)
+                : new GpuLaunch(GpuStrategy.Lanes, 0, 0, 0);
+        }
 
         if (length <= GpuKernels.WarpElementsPerLane * warp)
         {
@@ -53,14 +66,19 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
 
         // About eight elements a thread, from two warps up to the largest group.
         int threads = Math.Clamp((length / 8 + warp - 1) / warp * warp, Math.Min(2 * warp, maxGroup), maxGroup);
-        long budget = Math.Min(SharedBudget, accelerator.MaxSharedMemoryPerGroup) - GpuKernels.ScratchLength * accumulatorSize;
-        long cachedBytes = (long)length * cachedPerElement * accumulatorSize;
-        return cachedBytes <= budget
-            ? new GpuLaunch(GpuStrategy.Cached, Grid(accelerator, slices, threads), threads, length * cachedPerElement)
-            : new GpuLaunch(GpuStrategy.Streamed, Grid(accelerator, slices, threads), threads, 0);
+        long sliceBytes = (long)length * accumulatorSize;
+        int groups = Grid(accelerator, slices, threads);
+        if (backward && 2 * sliceBytes <= budget)
+        {
+            return new GpuLaunch(GpuStrategy.Cached, groups, threads, 2 * length, CotangentCached: true);
+        }
+
+        return sliceBytes <= budget
+            ? new GpuLaunch(GpuStrategy.Cached, groups, threads, length)
+            : new GpuLaunch(GpuStrategy.Streamed, groups, threads, 0);
     }
 
-    private static readonly long[] Launches = new long[4];
+    private static readonly long[] Launches = new long[Enum.GetValues<GpuStrategy>().Length];
 
     /// <summary>How many launches used <paramref name="strategy"/> in this process (tests check that each strategy runs).</summary>
     public static long Launched(GpuStrategy strategy) => Interlocked.Read(ref Launches[(int)strategy]);

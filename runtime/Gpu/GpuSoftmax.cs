@@ -58,6 +58,9 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardLanes =
         GpuKernels.ForwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout>;
 
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardLanesCached =
+        GpuKernels.ForwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout>;
+
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardWarp =
         GpuKernels.ForwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout>;
 
@@ -70,10 +73,13 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardLanes =
         GpuKernels.BackwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout>;
 
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardLanesCached =
+        GpuKernels.BackwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout>;
+
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardWarp =
         GpuKernels.BackwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardCached =
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int> BackwardCached =
         GpuKernels.BackwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardStreamed =
@@ -83,7 +89,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     {
         var accelerator = stream.Accelerator;
         RequireContextFor(accelerator);
-        var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), cachedPerElement: 1);
+        var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), backward: false);
         GpuLaunch.Count(launch.Strategy);
         if (launch.Strategy == GpuStrategy.Lanes)
         {
@@ -94,6 +100,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
 
         var kernel = launch.Strategy switch
         {
+            GpuStrategy.LanesCached => ForwardLanesCached,
             GpuStrategy.Warp => ForwardWarp,
             GpuStrategy.Cached => ForwardCached,
             _ => ForwardStreamed,
@@ -106,7 +113,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     {
         var accelerator = stream.Accelerator;
         RequireContextFor(accelerator);
-        var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), cachedPerElement: 2);
+        var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), backward: true);
         GpuLaunch.Count(launch.Strategy);
         if (launch.Strategy == GpuStrategy.Lanes)
         {
@@ -115,10 +122,17 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             return;
         }
 
+        if (launch.Strategy == GpuStrategy.Cached)
+        {
+            var cached = KernelCache.Get(accelerator, BackwardCached, static owner => owner.LoadKernel(BackwardCached));
+            cached(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, launch.CotangentCached ? 1 : 0);
+            return;
+        }
+
         var kernel = launch.Strategy switch
         {
+            GpuStrategy.LanesCached => BackwardLanesCached,
             GpuStrategy.Warp => BackwardWarp,
-            GpuStrategy.Cached => BackwardCached,
             _ => BackwardStreamed,
         };
         var launcher = KernelCache.Get(accelerator, kernel, owner => owner.LoadKernel(kernel));
