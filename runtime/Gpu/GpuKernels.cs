@@ -47,18 +47,26 @@ internal static class GpuKernels
         var cache = SharedMemory.GetDynamic<TAccumulator>();
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
+        int stride = Group.DimX;
+        var begin = Locate(layout, Group.IdxX); // this thread's first element of a slice
+        var step = Locate(layout, stride);
         for (int slice = Grid.IdxX; slice < layout.SliceCount; slice += Grid.DimX)
         {
             int origin = layout.Origin(slice);
-            int stride = Group.DimX;
             var max = math.NegativeInfinity;
             int e = Group.IdxX;
+            var walk = begin;
             for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
             {
-                var x0 = element.Load(a, Offset(layout, origin, e));
-                var x1 = element.Load(a, Offset(layout, origin, e + stride));
-                var x2 = element.Load(a, Offset(layout, origin, e + 2 * stride));
-                var x3 = element.Load(a, Offset(layout, origin, e + 3 * stride));
+                var at0 = walk;
+                var at1 = Next(layout, at0, step);
+                var at2 = Next(layout, at1, step);
+                var at3 = Next(layout, at2, step);
+                walk = Next(layout, at3, step);
+                var x0 = element.Load(a, OffsetAt(layout, origin, at0));
+                var x1 = element.Load(a, OffsetAt(layout, origin, at1));
+                var x2 = element.Load(a, OffsetAt(layout, origin, at2));
+                var x3 = element.Load(a, OffsetAt(layout, origin, at3));
                 cache[e] = x0;
                 cache[e + stride] = x1;
                 cache[e + 2 * stride] = x2;
@@ -68,9 +76,10 @@ internal static class GpuKernels
 
             for (; e < length; e += stride)
             {
-                var x = element.Load(a, Offset(layout, origin, e));
+                var x = element.Load(a, OffsetAt(layout, origin, walk));
                 cache[e] = x;
                 max = math.Max(max, x);
+                walk = Next(layout, walk, step);
             }
 
             var shift = math.Shift(GpuReduce.GroupMax<TAccumulator, TMath>(max, scratch));
@@ -83,9 +92,11 @@ internal static class GpuKernels
             }
 
             var scale = math.Reciprocal(GpuReduce.GroupSum<TAccumulator, TMath>(sum, scratch));
+            walk = begin;
             for (int i = Group.IdxX; i < length; i += stride)
             {
-                element.Store(b, Offset(layout, origin, i), math.Multiply(cache[i], scale));
+                element.Store(b, OffsetAt(layout, origin, walk), math.Multiply(cache[i], scale));
+                walk = Next(layout, walk, step);
             }
         }
     }
@@ -101,19 +112,27 @@ internal static class GpuKernels
         var math = default(TMath);
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
+        int stride = Group.DimX;
+        var begin = Locate(layout, Group.IdxX); // this thread's first element of a slice
+        var step = Locate(layout, stride);
         for (int slice = Grid.IdxX; slice < layout.SliceCount; slice += Grid.DimX)
         {
             int origin = layout.Origin(slice);
-            int stride = Group.DimX;
             var max = math.NegativeInfinity;
             var sum = math.Zero;
             int e = Group.IdxX;
+            var walk = begin;
             for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
             {
-                var x0 = element.Load(a, Offset(layout, origin, e));
-                var x1 = element.Load(a, Offset(layout, origin, e + stride));
-                var x2 = element.Load(a, Offset(layout, origin, e + 2 * stride));
-                var x3 = element.Load(a, Offset(layout, origin, e + 3 * stride));
+                var at0 = walk;
+                var at1 = Next(layout, at0, step);
+                var at2 = Next(layout, at1, step);
+                var at3 = Next(layout, at2, step);
+                walk = Next(layout, at3, step);
+                var x0 = element.Load(a, OffsetAt(layout, origin, at0));
+                var x1 = element.Load(a, OffsetAt(layout, origin, at1));
+                var x2 = element.Load(a, OffsetAt(layout, origin, at2));
+                var x3 = element.Load(a, OffsetAt(layout, origin, at3));
                 math.Accumulate(ref max, ref sum, x0);
                 math.Accumulate(ref max, ref sum, x1);
                 math.Accumulate(ref max, ref sum, x2);
@@ -122,19 +141,26 @@ internal static class GpuKernels
 
             for (; e < length; e += stride)
             {
-                math.Accumulate(ref max, ref sum, element.Load(a, Offset(layout, origin, e)));
+                math.Accumulate(ref max, ref sum, element.Load(a, OffsetAt(layout, origin, walk)));
+                walk = Next(layout, walk, step);
             }
 
             GpuReduce.GroupCombine<TAccumulator, TMath>(ref max, ref sum, scratch);
             var shift = math.Shift(max);
             var scale = math.Reciprocal(math.PoisonIfInfinite(max, sum));
             e = Group.IdxX;
+            walk = begin;
             for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
             {
-                int o0 = Offset(layout, origin, e);
-                int o1 = Offset(layout, origin, e + stride);
-                int o2 = Offset(layout, origin, e + 2 * stride);
-                int o3 = Offset(layout, origin, e + 3 * stride);
+                var at0 = walk;
+                var at1 = Next(layout, at0, step);
+                var at2 = Next(layout, at1, step);
+                var at3 = Next(layout, at2, step);
+                walk = Next(layout, at3, step);
+                int o0 = OffsetAt(layout, origin, at0);
+                int o1 = OffsetAt(layout, origin, at1);
+                int o2 = OffsetAt(layout, origin, at2);
+                int o3 = OffsetAt(layout, origin, at3);
                 var x0 = element.Load(a, o0);
                 var x1 = element.Load(a, o1);
                 var x2 = element.Load(a, o2);
@@ -147,8 +173,9 @@ internal static class GpuKernels
 
             for (; e < length; e += stride)
             {
-                int offset = Offset(layout, origin, e);
+                int offset = OffsetAt(layout, origin, walk);
                 element.Store(b, offset, math.Multiply(math.Exp(math.Subtract(element.Load(a, offset), shift)), scale));
+                walk = Next(layout, walk, step);
             }
         }
     }
@@ -165,14 +192,20 @@ internal static class GpuKernels
         int length = layout.SliceLength;
         int width = Warp.WarpSize;
         int warps = Group.DimX / width;
+        int lane = Warp.LaneIdx;
+        // This lane's four elements of any slice: lane, lane + width, ...
+        var at0 = Locate(layout, lane);
+        var step = Locate(layout, width);
+        var at1 = Next(layout, at0, step);
+        var at2 = Next(layout, at1, step);
+        var at3 = Next(layout, at2, step);
         for (int slice = Grid.IdxX * warps + Warp.WarpIdx; slice < layout.SliceCount; slice += Grid.DimX * warps)
         {
             int origin = layout.Origin(slice);
-            int lane = Warp.LaneIdx;
-            var x0 = lane < length ? element.Load(a, Offset(layout, origin, lane)) : math.NegativeInfinity;
-            var x1 = lane + width < length ? element.Load(a, Offset(layout, origin, lane + width)) : math.NegativeInfinity;
-            var x2 = lane + 2 * width < length ? element.Load(a, Offset(layout, origin, lane + 2 * width)) : math.NegativeInfinity;
-            var x3 = lane + 3 * width < length ? element.Load(a, Offset(layout, origin, lane + 3 * width)) : math.NegativeInfinity;
+            var x0 = lane < length ? element.Load(a, OffsetAt(layout, origin, at0)) : math.NegativeInfinity;
+            var x1 = lane + width < length ? element.Load(a, OffsetAt(layout, origin, at1)) : math.NegativeInfinity;
+            var x2 = lane + 2 * width < length ? element.Load(a, OffsetAt(layout, origin, at2)) : math.NegativeInfinity;
+            var x3 = lane + 3 * width < length ? element.Load(a, OffsetAt(layout, origin, at3)) : math.NegativeInfinity;
 
             var max = math.Max(math.Max(x0, x1), math.Max(x2, x3));
             var shift = math.Shift(GpuReduce.WarpMax<TAccumulator, TMath>(max));
@@ -184,10 +217,10 @@ internal static class GpuKernels
             var sum = math.Add(math.Add(x0, x1), math.Add(x2, x3));
             var scale = math.Reciprocal(GpuReduce.WarpSum<TAccumulator, TMath>(sum));
 
-            if (lane < length) element.Store(b, Offset(layout, origin, lane), math.Multiply(x0, scale));
-            if (lane + width < length) element.Store(b, Offset(layout, origin, lane + width), math.Multiply(x1, scale));
-            if (lane + 2 * width < length) element.Store(b, Offset(layout, origin, lane + 2 * width), math.Multiply(x2, scale));
-            if (lane + 3 * width < length) element.Store(b, Offset(layout, origin, lane + 3 * width), math.Multiply(x3, scale));
+            if (lane < length) element.Store(b, OffsetAt(layout, origin, at0), math.Multiply(x0, scale));
+            if (lane + width < length) element.Store(b, OffsetAt(layout, origin, at1), math.Multiply(x1, scale));
+            if (lane + 2 * width < length) element.Store(b, OffsetAt(layout, origin, at2), math.Multiply(x2, scale));
+            if (lane + 3 * width < length) element.Store(b, OffsetAt(layout, origin, at3), math.Multiply(x3, scale));
         }
     }
 
@@ -323,18 +356,26 @@ internal static class GpuKernels
         var cache = SharedMemory.GetDynamic<TAccumulator>(); // B's slice, then (if cotangentCached) one cotangent's slice
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
+        int stride = Group.DimX;
+        var begin = Locate(layout, Group.IdxX); // this thread's first element of a slice
+        var step = Locate(layout, stride);
         int count = layout.SliceCount * length;
         for (int slice = Grid.IdxX; slice < layout.SliceCount; slice += Grid.DimX)
         {
             int origin = layout.Origin(slice);
-            int stride = Group.DimX;
             int e = Group.IdxX;
+            var walk = begin;
             for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
             {
-                var b0 = element.Load(b, Offset(layout, origin, e));
-                var b1 = element.Load(b, Offset(layout, origin, e + stride));
-                var b2 = element.Load(b, Offset(layout, origin, e + 2 * stride));
-                var b3 = element.Load(b, Offset(layout, origin, e + 3 * stride));
+                var at0 = walk;
+                var at1 = Next(layout, at0, step);
+                var at2 = Next(layout, at1, step);
+                var at3 = Next(layout, at2, step);
+                walk = Next(layout, at3, step);
+                var b0 = element.Load(b, OffsetAt(layout, origin, at0));
+                var b1 = element.Load(b, OffsetAt(layout, origin, at1));
+                var b2 = element.Load(b, OffsetAt(layout, origin, at2));
+                var b3 = element.Load(b, OffsetAt(layout, origin, at3));
                 cache[e] = b0;
                 cache[e + stride] = b1;
                 cache[e + 2 * stride] = b2;
@@ -343,7 +384,8 @@ internal static class GpuKernels
 
             for (; e < length; e += stride)
             {
-                cache[e] = element.Load(b, Offset(layout, origin, e));
+                cache[e] = element.Load(b, OffsetAt(layout, origin, walk));
+                walk = Next(layout, walk, step);
             }
 
             for (int k = 0; k < cotangents; k++)
@@ -351,12 +393,18 @@ internal static class GpuKernels
                 int first = k * count;
                 var dot = math.Zero;
                 e = Group.IdxX;
+                walk = begin;
                 for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
                 {
-                    var d0 = element.Load(dB, first + Offset(layout, origin, e));
-                    var d1 = element.Load(dB, first + Offset(layout, origin, e + stride));
-                    var d2 = element.Load(dB, first + Offset(layout, origin, e + 2 * stride));
-                    var d3 = element.Load(dB, first + Offset(layout, origin, e + 3 * stride));
+                    var at0 = walk;
+                    var at1 = Next(layout, at0, step);
+                    var at2 = Next(layout, at1, step);
+                    var at3 = Next(layout, at2, step);
+                    walk = Next(layout, at3, step);
+                    var d0 = element.Load(dB, first + OffsetAt(layout, origin, at0));
+                    var d1 = element.Load(dB, first + OffsetAt(layout, origin, at1));
+                    var d2 = element.Load(dB, first + OffsetAt(layout, origin, at2));
+                    var d3 = element.Load(dB, first + OffsetAt(layout, origin, at3));
                     if (cotangentCached != 0)
                     {
                         cache[length + e] = d0;
@@ -373,33 +421,42 @@ internal static class GpuKernels
 
                 for (; e < length; e += stride)
                 {
-                    var d = element.Load(dB, first + Offset(layout, origin, e));
+                    var d = element.Load(dB, first + OffsetAt(layout, origin, walk));
                     if (cotangentCached != 0)
                     {
                         cache[length + e] = d;
                     }
 
                     dot = math.Add(dot, math.Multiply(d, cache[e]));
+                    walk = Next(layout, walk, step);
                 }
 
                 dot = GpuReduce.GroupSum<TAccumulator, TMath>(dot, scratch);
                 if (cotangentCached != 0)
                 {
+                    walk = begin;
                     for (int i = Group.IdxX; i < length; i += stride)
                     {
-                        element.Store(dA, first + Offset(layout, origin, i), math.Multiply(cache[i], math.Subtract(cache[length + i], dot)));
+                        element.Store(dA, first + OffsetAt(layout, origin, walk), math.Multiply(cache[i], math.Subtract(cache[length + i], dot)));
+                        walk = Next(layout, walk, step);
                     }
 
                     continue;
                 }
 
                 e = Group.IdxX;
+                walk = begin;
                 for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
                 {
-                    int o0 = Offset(layout, origin, e);
-                    int o1 = Offset(layout, origin, e + stride);
-                    int o2 = Offset(layout, origin, e + 2 * stride);
-                    int o3 = Offset(layout, origin, e + 3 * stride);
+                    var at0 = walk;
+                    var at1 = Next(layout, at0, step);
+                    var at2 = Next(layout, at1, step);
+                    var at3 = Next(layout, at2, step);
+                    walk = Next(layout, at3, step);
+                    int o0 = OffsetAt(layout, origin, at0);
+                    int o1 = OffsetAt(layout, origin, at1);
+                    int o2 = OffsetAt(layout, origin, at2);
+                    int o3 = OffsetAt(layout, origin, at3);
                     var d0 = element.Load(dB, first + o0);
                     var d1 = element.Load(dB, first + o1);
                     var d2 = element.Load(dB, first + o2);
@@ -412,8 +469,9 @@ internal static class GpuKernels
 
                 for (; e < length; e += stride)
                 {
-                    int offset = Offset(layout, origin, e);
+                    int offset = OffsetAt(layout, origin, walk);
                     element.Store(dA, first + offset, math.Multiply(cache[e], math.Subtract(element.Load(dB, first + offset), dot)));
+                    walk = Next(layout, walk, step);
                 }
             }
         }
@@ -431,6 +489,9 @@ internal static class GpuKernels
         var math = default(TMath);
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
+        int stride = Group.DimX;
+        var begin = Locate(layout, Group.IdxX); // this thread's first element of a slice
+        var step = Locate(layout, stride);
         int count = layout.SliceCount * length;
         for (int slice = Grid.IdxX; slice < layout.SliceCount; slice += Grid.DimX)
         {
@@ -438,15 +499,20 @@ internal static class GpuKernels
             for (int k = 0; k < cotangents; k++)
             {
                 int first = k * count;
-                int stride = Group.DimX;
                 var dot = math.Zero;
                 int e = Group.IdxX;
+                var walk = begin;
                 for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
                 {
-                    int o0 = Offset(layout, origin, e);
-                    int o1 = Offset(layout, origin, e + stride);
-                    int o2 = Offset(layout, origin, e + 2 * stride);
-                    int o3 = Offset(layout, origin, e + 3 * stride);
+                    var at0 = walk;
+                    var at1 = Next(layout, at0, step);
+                    var at2 = Next(layout, at1, step);
+                    var at3 = Next(layout, at2, step);
+                    walk = Next(layout, at3, step);
+                    int o0 = OffsetAt(layout, origin, at0);
+                    int o1 = OffsetAt(layout, origin, at1);
+                    int o2 = OffsetAt(layout, origin, at2);
+                    int o3 = OffsetAt(layout, origin, at3);
                     var d0 = element.Load(dB, first + o0);
                     var d1 = element.Load(dB, first + o1);
                     var d2 = element.Load(dB, first + o2);
@@ -463,18 +529,25 @@ internal static class GpuKernels
 
                 for (; e < length; e += stride)
                 {
-                    int offset = Offset(layout, origin, e);
+                    int offset = OffsetAt(layout, origin, walk);
                     dot = math.Add(dot, math.Multiply(element.Load(dB, first + offset), element.Load(b, offset)));
+                    walk = Next(layout, walk, step);
                 }
 
                 dot = GpuReduce.GroupSum<TAccumulator, TMath>(dot, scratch);
                 e = Group.IdxX;
+                walk = begin;
                 for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
                 {
-                    int o0 = Offset(layout, origin, e);
-                    int o1 = Offset(layout, origin, e + stride);
-                    int o2 = Offset(layout, origin, e + 2 * stride);
-                    int o3 = Offset(layout, origin, e + 3 * stride);
+                    var at0 = walk;
+                    var at1 = Next(layout, at0, step);
+                    var at2 = Next(layout, at1, step);
+                    var at3 = Next(layout, at2, step);
+                    walk = Next(layout, at3, step);
+                    int o0 = OffsetAt(layout, origin, at0);
+                    int o1 = OffsetAt(layout, origin, at1);
+                    int o2 = OffsetAt(layout, origin, at2);
+                    int o3 = OffsetAt(layout, origin, at3);
                     var d0 = element.Load(dB, first + o0);
                     var d1 = element.Load(dB, first + o1);
                     var d2 = element.Load(dB, first + o2);
@@ -491,8 +564,9 @@ internal static class GpuKernels
 
                 for (; e < length; e += stride)
                 {
-                    int offset = Offset(layout, origin, e);
+                    int offset = OffsetAt(layout, origin, walk);
                     element.Store(dA, first + offset, math.Multiply(element.Load(b, offset), math.Subtract(element.Load(dB, first + offset), dot)));
+                    walk = Next(layout, walk, step);
                 }
             }
         }
@@ -512,15 +586,21 @@ internal static class GpuKernels
         int count = layout.SliceCount * length;
         int width = Warp.WarpSize;
         int warps = Group.DimX / width;
+        int lane = Warp.LaneIdx;
+        bool in0 = lane < length, in1 = lane + width < length, in2 = lane + 2 * width < length, in3 = lane + 3 * width < length;
+        // This lane's four elements of any slice: lane, lane + width, ...
+        var at0 = Locate(layout, lane);
+        var step = Locate(layout, width);
+        var at1 = Next(layout, at0, step);
+        var at2 = Next(layout, at1, step);
+        var at3 = Next(layout, at2, step);
         for (int slice = Grid.IdxX * warps + Warp.WarpIdx; slice < layout.SliceCount; slice += Grid.DimX * warps)
         {
             int origin = layout.Origin(slice);
-            int lane = Warp.LaneIdx;
-            bool in0 = lane < length, in1 = lane + width < length, in2 = lane + 2 * width < length, in3 = lane + 3 * width < length;
-            int o0 = in0 ? Offset(layout, origin, lane) : 0;
-            int o1 = in1 ? Offset(layout, origin, lane + width) : 0;
-            int o2 = in2 ? Offset(layout, origin, lane + 2 * width) : 0;
-            int o3 = in3 ? Offset(layout, origin, lane + 3 * width) : 0;
+            int o0 = in0 ? OffsetAt(layout, origin, at0) : 0;
+            int o1 = in1 ? OffsetAt(layout, origin, at1) : 0;
+            int o2 = in2 ? OffsetAt(layout, origin, at2) : 0;
+            int o3 = in3 ? OffsetAt(layout, origin, at3) : 0;
             // B's slice stays in registers for every cotangent.
             var b0 = in0 ? element.Load(b, o0) : math.Zero;
             var b1 = in1 ? element.Load(b, o1) : math.Zero;
@@ -711,17 +791,49 @@ internal static class GpuKernels
         return layout.Origin(outer) + (thread - outer * lanes);
     }
 
-    /// <summary>The offset of element <paramref name="element"/> (in row-major order) of the slice that starts at <paramref name="origin"/>.</summary>
-    private static int Offset<TLayout>(TLayout layout, int origin, int element)
+    /// <summary>
+    /// Element <paramref name="element"/> (in row-major order) of any slice, as its run and its position in that run. A
+    /// thread locates its first element once, then steps with <see cref="Next{TLayout}"/>: a division per element cost
+    /// more than its load on layouts of many short runs (on an H100, s1 = {1, 3} ran at half a copy's bandwidth).
+    /// </summary>
+    private static RunPosition Locate<TLayout>(TLayout layout, int element)
         where TLayout : struct, IGpuSoftmaxLayout
     {
         if (layout.RunCount == 1)
         {
-            return origin + element; // one contiguous run: no division
+            return new RunPosition(0, element); // one contiguous run: no division
         }
 
         int runLength = layout.InnerExtent;
         int run = element / runLength;
-        return origin + layout.RunOffset(run) + (element - run * runLength);
+        return new RunPosition(run, element - run * runLength);
+    }
+
+    /// <summary>The element <paramref name="step"/> (itself located) after <paramref name="at"/>.</summary>
+    private static RunPosition Next<TLayout>(TLayout layout, RunPosition at, RunPosition step)
+        where TLayout : struct, IGpuSoftmaxLayout
+    {
+        int run = at.Run + step.Run;
+        int position = at.Position + step.Position;
+        if (layout.RunCount != 1 && position >= layout.InnerExtent)
+        {
+            position -= layout.InnerExtent;
+            run++;
+        }
+
+        return new RunPosition(run, position);
+    }
+
+    /// <summary>The offset of the element at <paramref name="at"/> of the slice that starts at <paramref name="origin"/>.</summary>
+    private static int OffsetAt<TLayout>(TLayout layout, int origin, RunPosition at)
+        where TLayout : struct, IGpuSoftmaxLayout
+        => layout.RunCount == 1 ? origin + at.Position : origin + layout.RunOffset(at.Run) + at.Position;
+
+    /// <summary>An element of a slice: the run it lies in, and its position in that run.</summary>
+    private readonly struct RunPosition(int run, int position)
+    {
+        public readonly int Run = run;
+
+        public readonly int Position = position;
     }
 }
