@@ -301,17 +301,27 @@ internal static class GpuKernels
             int origin = LaneOrigin(layout, slice);
             var max = math.NegativeInfinity;
             int run = 0;
-            for (; run + Unroll - 1 < runs; run += Unroll)
+            // Eight loads in flight here, not four: shared memory holds fewer threads on a multiprocessor than the
+            // other kernels run (its capacity over a slice's bytes: 890 for 64 floats), so each must keep more in flight.
+            for (; run + 2 * Unroll - 1 < runs; run += 2 * Unroll)
             {
                 var x0 = element.Load(a, origin + layout.RunOffset(run));
                 var x1 = element.Load(a, origin + layout.RunOffset(run + 1));
                 var x2 = element.Load(a, origin + layout.RunOffset(run + 2));
                 var x3 = element.Load(a, origin + layout.RunOffset(run + 3));
+                var x4 = element.Load(a, origin + layout.RunOffset(run + 4));
+                var x5 = element.Load(a, origin + layout.RunOffset(run + 5));
+                var x6 = element.Load(a, origin + layout.RunOffset(run + 6));
+                var x7 = element.Load(a, origin + layout.RunOffset(run + 7));
                 cache[run * lanes + thread] = x0;
                 cache[(run + 1) * lanes + thread] = x1;
                 cache[(run + 2) * lanes + thread] = x2;
                 cache[(run + 3) * lanes + thread] = x3;
-                max = math.Max(math.Max(max, math.Max(x0, x1)), math.Max(x2, x3));
+                cache[(run + 4) * lanes + thread] = x4;
+                cache[(run + 5) * lanes + thread] = x5;
+                cache[(run + 6) * lanes + thread] = x6;
+                cache[(run + 7) * lanes + thread] = x7;
+                max = math.Max(math.Max(math.Max(max, math.Max(x0, x1)), math.Max(x2, x3)), math.Max(math.Max(x4, x5), math.Max(x6, x7)));
             }
 
             for (; run < runs; run++)
@@ -717,16 +727,24 @@ internal static class GpuKernels
         {
             int origin = LaneOrigin(layout, slice);
             int run = 0;
-            for (; run + Unroll - 1 < runs; run += Unroll)
+            for (; run + 2 * Unroll - 1 < runs; run += 2 * Unroll) // eight loads in flight, as in ForwardLanesCached
             {
                 var b0 = element.Load(b, origin + layout.RunOffset(run));
                 var b1 = element.Load(b, origin + layout.RunOffset(run + 1));
                 var b2 = element.Load(b, origin + layout.RunOffset(run + 2));
                 var b3 = element.Load(b, origin + layout.RunOffset(run + 3));
+                var b4 = element.Load(b, origin + layout.RunOffset(run + 4));
+                var b5 = element.Load(b, origin + layout.RunOffset(run + 5));
+                var b6 = element.Load(b, origin + layout.RunOffset(run + 6));
+                var b7 = element.Load(b, origin + layout.RunOffset(run + 7));
                 cache[run * lanes + thread] = b0;
                 cache[(run + 1) * lanes + thread] = b1;
                 cache[(run + 2) * lanes + thread] = b2;
                 cache[(run + 3) * lanes + thread] = b3;
+                cache[(run + 4) * lanes + thread] = b4;
+                cache[(run + 5) * lanes + thread] = b5;
+                cache[(run + 6) * lanes + thread] = b6;
+                cache[(run + 7) * lanes + thread] = b7;
             }
 
             for (; run < runs; run++)
