@@ -2,6 +2,7 @@ using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.IO;
 using System.Linq;
 using System.Reflection;
 using System.Threading;
@@ -28,7 +29,10 @@ public static class DeviceRunner
         and 2 when nothing was selected.
         """;
 
-    public static int Main(string[] args)
+    public static int Main(string[] args) => Run(args, Console.Out);
+
+    /// <summary><see cref="Main"/>, writing to <paramref name="output"/>.</summary>
+    public static int Run(string[] args, TextWriter output)
     {
         var classes = new List<string>();
         bool list = false;
@@ -39,11 +43,14 @@ public static class DeviceRunner
                 case "--class" when i + 1 < args.Length:
                     classes.Add(args[++i]);
                     break;
+                case "--class":
+                    output.WriteLine($"error: --class needs a value\n\n{Usage}");
+                    return 2;
                 case "--list":
                     list = true;
                     break;
                 default:
-                    Console.Error.WriteLine(args[i] is "--help" or "-h" ? Usage : $"error: unknown option {args[i]}\n\n{Usage}");
+                    output.WriteLine(args[i] is "--help" or "-h" ? Usage : $"error: unknown option {args[i]}\n\n{Usage}");
                     return args[i] is "--help" or "-h" ? 0 : 2;
             }
         }
@@ -55,17 +62,17 @@ public static class DeviceRunner
             .ToList();
         if (testCases.Count == 0)
         {
-            Console.Error.WriteLine("error: no test matches the --class filters");
+            output.WriteLine("error: no test matches the --class filters");
             return 2;
         }
 
         if (list)
         {
-            testCases.ForEach(testCase => Console.WriteLine(testCase.DisplayName));
+            testCases.ForEach(testCase => output.WriteLine(testCase.DisplayName));
             return 0;
         }
 
-        return Run(framework, assembly, testCases);
+        return Execute(framework, assembly, testCases, output);
     }
 
     private static List<ITestCase> Discover(XunitTestFramework framework, Assembly assembly)
@@ -91,8 +98,17 @@ public static class DeviceRunner
         return found.ToList();
     }
 
-    private static int Run(XunitTestFramework framework, Assembly assembly, List<ITestCase> testCases)
+    private static int Execute(XunitTestFramework framework, Assembly assembly, List<ITestCase> testCases, TextWriter output)
     {
+        var gate = new object();
+        void Report(string text)
+        {
+            lock (gate)
+            {
+                output.WriteLine(text);
+            }
+        }
+
         int passed = 0, failed = 0, skipped = 0;
         using var done = new ManualResetEventSlim();
         var clock = Stopwatch.StartNew();
@@ -125,18 +141,8 @@ public static class DeviceRunner
         using var executor = framework.GetExecutor(assembly.GetName());
         executor.RunTests(testCases, sink, new Options());
         done.Wait();
-        Console.WriteLine($"{passed} passed, {failed} failed, {skipped} skipped ({clock.Elapsed.TotalSeconds:F1} s)");
+        output.WriteLine($"{passed} passed, {failed} failed, {skipped} skipped ({clock.Elapsed.TotalSeconds:F1} s)");
         return failed == 0 ? 0 : 1;
-    }
-
-    private static readonly object ReportLock = new();
-
-    private static void Report(string line)
-    {
-        lock (ReportLock)
-        {
-            Console.WriteLine(line);
-        }
     }
 
     private sealed class Sink(Action<IMessageSinkMessage> handle) : Xunit.LongLivedMarshalByRefObject, IMessageSink
