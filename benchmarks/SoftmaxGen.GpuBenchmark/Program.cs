@@ -11,13 +11,18 @@ public static class Program
         usage: SoftmaxGen.GpuBenchmark [--device best|cuda|cpu] [--elements N] [--slices L1,L2,...] [--repeat R]
 
           --device    best (default): CUDA if present, else ILGPU's CPU accelerator (a slow simulation)
-          --elements  elements per tensor (default 67108864 = 256 MiB of float; use ~65536 on the CPU accelerator)
+          --elements  elements per tensor, at most 268435456 (default 67108864 = 256 MiB of float; use ~65536 on the
+                      CPU accelerator; the scattered case takes at least 1024)
           --slices    slice lengths of the row layout (default 128,512,2048,8192,32768,131072,262144)
           --repeat    timed runs per case, median reported (default 20)
         """;
 
     private static string Device(string name) =>
         name is "best" or "cuda" or "cpu" ? name : throw new ArgumentException($"--device takes best, cuda or cpu, not '{name}'");
+
+    /// <summary>The four-cotangent case holds 4 × elements in one array: at most 2^28 elements (1 GiB of float).</summary>
+    private static long Elements(long count) =>
+        count is >= 1 and <= 1L << 28 ? count : throw new ArgumentException($"--elements takes 1 to {1L << 28}, not {count}");
 
     public static int Main(string[] args)
     {
@@ -31,7 +36,7 @@ public static class Program
                 {
                     "--help" or "-h" => throw new OperationCanceledException(),
                     "--device" => options with { Device = Device(Value()) },
-                    "--elements" => options with { Elements = long.Parse(Value()) },
+                    "--elements" => options with { Elements = Elements(long.Parse(Value())) },
                     "--slices" => options with { SliceLengths = Value().Split(',').Select(int.Parse).ToArray() },
                     "--repeat" => options with { Repetitions = int.Parse(Value()) },
                     _ => throw new ArgumentException($"unknown option {args[i]}"),

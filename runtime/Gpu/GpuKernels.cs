@@ -18,11 +18,12 @@ namespace SoftmaxGen.Runtime;
 /// </list>
 /// Within a group every thread only reads back the shared-memory entries it wrote itself; barriers are needed only
 /// inside the reductions (<see cref="GpuReduce"/>).
-/// <para>Every loop that reads device memory takes four elements a step, issuing the four loads before it uses any
-/// (<see cref="Unroll"/>): with one load in flight a thread, even a full device keeps too few bytes in flight to cover
-/// the memory's latency (on an H100, a group per 2 048-float slice ran at 0.71 of a copy's bandwidth, against 0.91 for
-/// the warp kernel, which loads its four values up front). The elements are still combined in the same order, so the
-/// results are those of the one-at-a-time loops, bit for bit.</para>
+/// <para>Every loop that reads device memory takes four elements a step (eight where the lanes kernels fill shared
+/// memory), issuing the loads before it uses any (<see cref="Unroll"/>): with one load in flight a thread, even a full
+/// device keeps too few bytes in flight to cover the memory's latency (on an H100, a group per 2 048-float slice ran
+/// at 0.71 of a copy's bandwidth, against 0.91 for the warp kernel, which loads its four values up front). Sums and
+/// online accumulations still take the elements in the same order, and a maximum is exact however it is grouped, so
+/// the results are those of the one-at-a-time loops, bit for bit.</para>
 /// </remarks>
 internal static class GpuKernels
 {
@@ -302,7 +303,7 @@ internal static class GpuKernels
             var max = math.NegativeInfinity;
             int run = 0;
             // Eight loads in flight here, not four: shared memory holds fewer threads on a multiprocessor than the
-            // other kernels run (its capacity over a slice's bytes: 890 for 64 floats), so each must keep more in flight.
+            // other kernels run (64-float slices: 160 lanes a group, five groups, 800 threads), so each keeps more in flight.
             for (; run + 2 * Unroll - 1 < runs; run += 2 * Unroll)
             {
                 var x0 = element.Load(a, origin + layout.RunOffset(run));

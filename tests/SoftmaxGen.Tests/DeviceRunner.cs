@@ -25,8 +25,9 @@ public static class DeviceRunner
           --class  runs the test classes whose full name contains TEXT (any of them; default: every class)
           --list   prints the selected tests instead of running them
 
-        Prints one line per failed or skipped test, then "N passed, M failed, K skipped"; exits 1 on any failure
-        and 2 when nothing was selected.
+        Prints each failure (with its messages and stack traces) and each skip, then "N passed, M failed, K skipped";
+        a failure outside a test (a fixture's cleanup, say) counts as one. Exits 1 on any failure, 2 when nothing was
+        selected or an option is wrong.
         """;
 
     public static int Main(string[] args) => Run(args, Console.Out);
@@ -40,7 +41,7 @@ public static class DeviceRunner
         {
             switch (args[i])
             {
-                case "--class" when i + 1 < args.Length:
+                case "--class" when i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal):
                     classes.Add(args[++i]);
                     break;
                 case "--class":
@@ -56,7 +57,7 @@ public static class DeviceRunner
         }
 
         var assembly = typeof(DeviceRunner).Assembly;
-        var framework = new XunitTestFramework(new Sink(_ => { }));
+        using var framework = new XunitTestFramework(new Sink(_ => { }));
         var testCases = Discover(framework, assembly)
             .Where(testCase => classes.Count == 0 || classes.Any(text => testCase.TestMethod.TestClass.Class.Name.Contains(text, StringComparison.Ordinal)))
             .ToList();
@@ -127,10 +128,11 @@ public static class DeviceRunner
                     Interlocked.Increment(ref skipped);
                     Report($"SKIP {skip.Test.DisplayName}: {skip.Reason}");
                     break;
-                case IErrorMessage error:
-                    // A fixture or class that failed outside any test: counted, so that it cannot pass silently.
+                case IFailureInformation error:
+                    // A failure outside any test (an error message, or the cleanup of a test, class, collection or
+                    // fixture, e.g. an accelerator that fails as it is disposed): counted, so that it cannot pass silently.
                     Interlocked.Increment(ref failed);
-                    Report($"ERROR {string.Join("\n  ", error.Messages)}\n{string.Join("\n", error.StackTraces)}");
+                    Report($"ERROR ({message.GetType().Name}) {string.Join("\n  ", error.Messages)}\n{string.Join("\n", error.StackTraces)}");
                     break;
                 case ITestAssemblyFinished:
                     done.Set();

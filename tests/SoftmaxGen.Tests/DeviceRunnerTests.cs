@@ -8,13 +8,25 @@ public sealed class DeviceRunnerCollection
 {
 }
 
+/// <summary>A class fixture whose cleanup fails while <see cref="DeviceRunnerProbe.Armed"/> is set.</summary>
+public sealed class DeviceRunnerProbeFixture : System.IDisposable
+{
+    public void Dispose()
+    {
+        if (DeviceRunnerProbe.Armed)
+        {
+            throw new System.InvalidOperationException("armed by DeviceRunnerTests: this cleanup failure must be counted");
+        }
+    }
+}
+
 /// <summary>
-/// Tests that <see cref="DeviceRunnerTests"/> runs through the runner. Left alone they pass; armed, one fails and one
-/// skips, so that the runner's counting of failures and skips is checked. One collection, run alone: nothing else runs
-/// while they are armed.
+/// Tests that <see cref="DeviceRunnerTests"/> runs through the runner. Left alone they pass; armed, one fails, one
+/// skips and the class fixture's cleanup fails, so that the runner's counting of each is checked. One collection, run
+/// alone: nothing else runs while they are armed.
 /// </summary>
 [Collection(nameof(DeviceRunnerCollection))]
-public sealed class DeviceRunnerProbe
+public sealed class DeviceRunnerProbe : IClassFixture<DeviceRunnerProbeFixture>
 {
     internal static volatile bool Armed;
 
@@ -52,7 +64,8 @@ public sealed class DeviceRunnerTests
         }
 
         string text = output.ToString();
-        Assert.Contains("0 passed, 1 failed, 1 skipped", text);
+        Assert.Contains("0 passed, 2 failed, 1 skipped", text); // the failed test and the failed cleanup
+        Assert.Contains("this cleanup failure must be counted", text);
         Assert.Contains($"FAIL {typeof(DeviceRunnerProbe).FullName}.{nameof(DeviceRunnerProbe.PassesUnlessArmed)}", text);
         Assert.Contains("this failure must be counted", text);
         Assert.Contains($"SKIP {typeof(DeviceRunnerProbe).FullName}.{nameof(DeviceRunnerProbe.SkipsWhenArmed)}: armed by DeviceRunnerTests", text);
@@ -72,6 +85,7 @@ public sealed class DeviceRunnerTests
     [Theory]
     [InlineData(2, "--class", "NoSuchTestClass")]
     [InlineData(2, "--class")]
+    [InlineData(2, "--class", "--list")]
     [InlineData(2, "--frobnicate")]
     [InlineData(0, "--help")]
     public void ExitCodesForOptions(int expected, params string[] args)

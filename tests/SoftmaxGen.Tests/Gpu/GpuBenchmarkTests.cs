@@ -26,6 +26,8 @@ public sealed class GpuBenchmarkTests
     public void UnknownOptionsExitWithCode2()
     {
         Assert.Equal(2, Program.Main(["--elements"]));
+        Assert.Equal(2, Program.Main(["--elements", "0"]));
+        Assert.Equal(2, Program.Main(["--elements", "268435457"]));
         Assert.Equal(2, Program.Main(["--device"]));
         Assert.Equal(2, Program.Main(["--repeat", "many"]));
         Assert.Equal(2, Program.Main(["--device", "tpu"]));

@@ -31,6 +31,7 @@ public abstract class GpuStrategySuite(AcceleratorFixture fixture)
     [InlineData("RowsDouble", new[] { 2, 6500 }, "Streamed", "Streamed")]
     [InlineData("RowsHalf", new[] { 2, 13000 }, "Streamed", "Streamed")]
     [InlineData("Scattered", new[] { 40, 2, 3, 320 }, "Streamed", "Streamed")]
+    [InlineData("Scattered", new[] { 2500, 1, 2, 5 }, "Streamed", "Streamed")] // runs of 5: each step of a thread crosses runs
     [InlineData("Scattered", new[] { 3, 40, 5, 70 }, "Cached", "Cached")]
     [InlineData("Channels", new[] { 2, 13, 30, 30 }, "LanesCached", "LanesCached")]
     [InlineData("ChannelsDouble", new[] { 3, 5, 4, 9 }, "LanesCached", "LanesCached")]
@@ -105,9 +106,12 @@ public sealed class CudaStrategies(CudaFixture fixture) : GpuStrategySuite(fixtu
         RunsAndMatchesTheReference(name, shape, forwardKernel, backwardKernel);
 }
 
-/// <summary>The kernel cache, and a CPU device with NVIDIA's warp of 32 so that the 32-wide reductions run here too.</summary>
+/// <summary>
+/// The kernel cache, the launch choice where the launch counters cannot tell (whether a cached backward pass keeps the
+/// cotangent too), and a CPU device with NVIDIA's warp of 32 so that the 32-wide reductions run here too.
+/// </summary>
 [Collection(nameof(GpuStrategyCollection))]
-public sealed class GpuStrategyTests
+public sealed class GpuStrategyTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
 {
     [Fact]
     public void KernelsAreLoadedOncePerAcceleratorAndDroppedWithIt()
@@ -126,6 +130,23 @@ public sealed class GpuStrategyTests
 
         accelerator.Dispose();
         Assert.Equal(0, KernelCache.CountFor(accelerator));
+    }
+
+    [Theory]
+    [InlineData(700, true, 1400)] // B's slice and a cotangent's: 5.6 KB
+    [InlineData(6000, true, 12000)] // 48 KB: just fits
+    [InlineData(6200, false, 6200)] // both would not fit (49.6 KB): B's slice only
+    [InlineData(12000, false, 12000)]
+    public void ABackwardPassKeepsTheCotangentInSharedMemoryOnlyWhereBothFit(int length, bool cotangentCached, int sharedElements)
+    {
+        var layout = new SoftmaxGen.Generated.SoftmaxGen.Tests.Rows_Layout([3, length]);
+        var launch = GpuLaunch.Choose(fixture.Accelerator!, layout, sizeof(float), backward: true);
+        Assert.Equal(GpuStrategy.Cached, launch.Strategy);
+        Assert.Equal(cotangentCached, launch.CotangentCached);
+        Assert.Equal(sharedElements, launch.SharedElements);
+
+        var forward = GpuLaunch.Choose(fixture.Accelerator!, layout, sizeof(float), backward: false);
+        Assert.Equal((GpuStrategy.Cached, false, length), (forward.Strategy, forward.CotangentCached, forward.SharedElements));
     }
 
     [Theory]
