@@ -62,6 +62,43 @@ public static partial class SoftmaxArguments
         return count;
     }
 
+    /// <summary>
+    /// Validates the arguments of a Jacobian on an accelerator stream and returns the element count N; the Jacobian holds
+    /// N × N entries, at most int.MaxValue (the kernel numbers them with an int).
+    /// </summary>
+    public static int Jacobian<T>(AcceleratorStream stream, ArrayView<T> b, ArrayView<T> jacobian, ReadOnlySpan<int> shape, int rank)
+        where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        int count = ElementCount(shape, rank);
+        RequireView(stream, b, count, shape, nameof(b));
+        long entries = (long)count * count;
+        if (entries > int.MaxValue)
+        {
+            throw new ArgumentException(
+                $"shape {Format(shape)} has {count} elements, so its Jacobian would have {entries} entries, " +
+                $"more than the kernel numbers (int.MaxValue = {int.MaxValue}).",
+                nameof(shape));
+        }
+
+        long length = jacobian.IsValid ? jacobian.Length : 0;
+        if (length != entries)
+        {
+            throw new ArgumentException(
+                $"jacobian has {length} elements, but a tensor of {count} elements (shape {Format(shape)}) " +
+                $"needs exactly {count} × {count} = {entries}.",
+                nameof(jacobian));
+        }
+
+        RequireView(stream, jacobian, entries, shape, nameof(jacobian));
+        if (Overlap(b, jacobian) is not null)
+        {
+            throw new ArgumentException("jacobian overlaps b; they must be separate memory.", nameof(jacobian));
+        }
+
+        return count;
+    }
+
     private static void RequireView<T>(AcceleratorStream stream, ArrayView<T> view, long count, ReadOnlySpan<int> shape, string name)
         where T : unmanaged
     {

@@ -28,6 +28,8 @@ internal interface IGpuMath<T>
 {
     T Zero { get; }
 
+    T One { get; }
+
     T NegativeInfinity { get; }
 
     T Add(T left, T right);
@@ -87,6 +89,8 @@ internal readonly struct GpuFloatMath : IGpuMath<float>
 {
     public float Zero => 0f;
 
+    public float One => 1f;
+
     public float NegativeInfinity => float.NegativeInfinity;
 
     public float Add(float left, float right) => left + right;
@@ -114,6 +118,8 @@ internal readonly struct GpuFloatMath : IGpuMath<float>
 internal readonly struct GpuDoubleMath : IGpuMath<double>
 {
     public double Zero => 0.0;
+
+    public double One => 1.0;
 
     public double NegativeInfinity => double.NegativeInfinity;
 

@@ -801,6 +801,42 @@ internal static class GpuKernels
         }
     }
 
+    /// <summary>
+    /// One entry of the dense Jacobian a thread: <paramref name="index"/> numbers the entries [p, q] with p and q in one
+    /// slice (slice, then p's element, then q's, so that consecutive threads write consecutive q). The entries across
+    /// slices are 0: the launcher clears the whole matrix first.
+    /// </summary>
+    public static void Jacobian<TStorage, TAccumulator, TElement, TMath, TLayout>(Index1D index, ArrayView<TStorage> b, ArrayView<TStorage> jacobian, TLayout layout)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+    {
+        var element = default(TElement);
+        var math = default(TMath);
+        int length = layout.SliceLength;
+        int perSlice = length * length; // at most N², which the launcher keeps within int
+        int slice = index.X / perSlice;
+        int entry = index.X - slice * perSlice;
+        int i = entry / length;
+        int j = entry - i * length;
+        int p = ElementOffset(layout, slice, i);
+        int q = ElementOffset(layout, slice, j);
+        var bp = element.Load(b, p);
+        var bq = element.Load(b, q);
+        // ∂B_p/∂A_q = B_p (δ_pq - B_q)
+        var value = math.Multiply(bp, math.Subtract(i == j ? math.One : math.Zero, bq));
+        element.Store(jacobian, p * (layout.SliceCount * length) + q, value);
+    }
+
+    /// <summary>The offset of element <paramref name="element"/> (in row-major order) of slice <paramref name="slice"/>.</summary>
+    private static int ElementOffset<TLayout>(TLayout layout, int slice, int element)
+        where TLayout : struct, IGpuSoftmaxLayout
+        => layout.LanesInner
+            ? LaneOrigin(layout, slice) + layout.RunOffset(element)
+            : OffsetAt(layout, layout.Origin(slice), Locate(layout, element));
+
     /// <summary>The offset of the slice that lanes thread <paramref name="thread"/> owns: its row of adjacent slices, then its lane.</summary>
     private static int LaneOrigin<TLayout>(TLayout layout, int thread)
         where TLayout : struct, IGpuSoftmaxLayout

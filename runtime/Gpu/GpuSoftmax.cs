@@ -31,6 +31,21 @@ public static class GpuSoftmax
         where TLayout : struct, IGpuSoftmaxLayout
         => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout>.Forward(stream, a.Cast<ILGPU.Half>(), b.Cast<ILGPU.Half>(), layout);
 
+    /// <summary>Enqueues the dense Jacobian at B: N × N entries, [p · N + q] = B_p (δ_pq - B_q) within a slice, 0 across slices.</summary>
+    public static void Jacobian<TLayout>(AcceleratorStream stream, ArrayView<float> b, ArrayView<float> jacobian, TLayout layout)
+        where TLayout : struct, IGpuSoftmaxLayout
+        => GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout>.Jacobian(stream, b, jacobian, layout);
+
+    /// <inheritdoc cref="Jacobian{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout)"/>
+    public static void Jacobian<TLayout>(AcceleratorStream stream, ArrayView<double> b, ArrayView<double> jacobian, TLayout layout)
+        where TLayout : struct, IGpuSoftmaxLayout
+        => GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout>.Jacobian(stream, b, jacobian, layout);
+
+    /// <inheritdoc cref="Jacobian{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout)"/>
+    public static void Jacobian<TLayout>(AcceleratorStream stream, ArrayView<System.Half> b, ArrayView<System.Half> jacobian, TLayout layout)
+        where TLayout : struct, IGpuSoftmaxLayout
+        => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout>.Jacobian(stream, b.Cast<ILGPU.Half>(), jacobian.Cast<ILGPU.Half>(), layout);
+
     /// <summary>Enqueues dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each of the <paramref name="cotangents"/> tensors held back to back in dB.</summary>
     public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<float> b, ArrayView<float> dB, ArrayView<float> dA, int cotangents, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
@@ -84,6 +99,18 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardStreamed =
         GpuKernels.BackwardSlicesGlobal<TStorage, TAccumulator, TElement, TMath, TLayout>;
+
+    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout> JacobianEntries =
+        GpuKernels.Jacobian<TStorage, TAccumulator, TElement, TMath, TLayout>;
+
+    public static void Jacobian(AcceleratorStream stream, ArrayView<TStorage> b, ArrayView<TStorage> jacobian, TLayout layout)
+    {
+        var accelerator = stream.Accelerator;
+        RequireContextFor(accelerator);
+        jacobian.MemSetToZero(stream); // the entries across slices; the kernel writes those within them
+        var kernel = KernelCache.Get(accelerator, JacobianEntries, static owner => owner.LoadAutoGroupedKernel(JacobianEntries));
+        kernel(stream, layout.SliceCount * layout.SliceLength * layout.SliceLength, b, jacobian, layout);
+    }
 
     public static void Forward(AcceleratorStream stream, ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
     {

@@ -12,11 +12,13 @@ public delegate void GpuForwardMethod<T>(Accelerator accelerator, ArrayView<T> a
 public delegate void GpuBackwardMethod<T>(Accelerator accelerator, ArrayView<T> b, ArrayView<T> dB, ArrayView<T> dA, ReadOnlySpan<int> shape)
     where T : unmanaged;
 
+public delegate void GpuJacobianMethod<T>(Accelerator accelerator, ArrayView<T> b, ArrayView<T> jacobian, ReadOnlySpan<int> shape)
+    where T : unmanaged;
+
 /// <summary>
 /// A generated class's ILGPU launchers on one accelerator, seen as an <see cref="ITarget"/> so that the numerical suite
 /// runs through them unchanged. Data goes to the device, outputs are poisoned with NaN on the device, and results come
-/// back after a synchronisation. The Jacobian has no GPU kernel: the CPU one stands in (it then cross-checks the GPU
-/// backward through Jᵀ·dB).
+/// back after a synchronisation.
 /// </summary>
 public sealed class GpuTarget<T> : ITarget
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -25,13 +27,15 @@ public sealed class GpuTarget<T> : ITarget
     private readonly Target<T> _cpu;
     private readonly GpuForwardMethod<T> _forward;
     private readonly GpuBackwardMethod<T> _backward;
+    private readonly GpuJacobianMethod<T> _jacobian;
 
-    public GpuTarget(Accelerator accelerator, Target<T> cpu, GpuForwardMethod<T> forward, GpuBackwardMethod<T> backward)
+    public GpuTarget(Accelerator accelerator, Target<T> cpu, GpuForwardMethod<T> forward, GpuBackwardMethod<T> backward, GpuJacobianMethod<T> jacobian)
     {
         _accelerator = accelerator;
         _cpu = cpu;
         _forward = forward;
         _backward = backward;
+        _jacobian = jacobian;
     }
 
     public string Name => $"{_cpu.Name} on {_accelerator.AcceleratorType}";
@@ -63,7 +67,12 @@ public sealed class GpuTarget<T> : ITarget
         return Outcome.After(() => _backward(_accelerator, View(forward), View(cotangents), View(output), shape), () => Download(output));
     }
 
-    public Outcome Jacobian(double[] b, int[] shape, int? outputLength = null) => _cpu.Jacobian(b, shape, outputLength);
+    public Outcome Jacobian(double[] b, int[] shape, int? outputLength = null)
+    {
+        using var input = Upload(Elements<T>.From(b));
+        using var output = Upload(Elements<T>.Poisoned(outputLength ?? b.Length * b.Length));
+        return Outcome.After(() => _jacobian(_accelerator, View(input), View(output), shape), () => Download(output));
+    }
 
     public double[] ForwardInPlace(double[] a, int[] shape)
     {
@@ -111,7 +120,15 @@ public sealed class GpuTarget<T> : ITarget
         }
     }
 
-    public (Exception? Error, bool Changed) JacobianOverlapping(double[] b, int[] shape) => _cpu.JacobianOverlapping(b, shape);
+    public (Exception? Error, bool Changed) JacobianOverlapping(double[] b, int[] shape)
+    {
+        // B and the Jacobian in one buffer, the Jacobian starting at B's last element.
+        var initial = Elements<T>.From(b.Concat(Enumerable.Repeat(double.NaN, b.Length * b.Length - 1)).ToArray());
+        using var buffer = Upload(initial);
+        var view = View(buffer);
+        var error = Elements<T>.Catch(() => _jacobian(_accelerator, view.SubView(0, b.Length), view.SubView(b.Length - 1, b.Length * b.Length), shape));
+        return (error, !Elements<T>.Same(initial, DownloadRaw(buffer)));
+    }
 
     public override string ToString() => Name;
 

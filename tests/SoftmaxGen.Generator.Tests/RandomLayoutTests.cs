@@ -148,6 +148,6 @@ public sealed class RandomLayoutTests
             Method<JacobianMethod<T>>("Jacobian"));
         return accelerator is null
             ? cpu
-            : new GpuTarget<T>(accelerator, cpu, Method<GpuForwardMethod<T>>("Forward"), Method<GpuBackwardMethod<T>>("Backward"));
+            : new GpuTarget<T>(accelerator, cpu, Method<GpuForwardMethod<T>>("Forward"), Method<GpuBackwardMethod<T>>("Backward"), Method<GpuJacobianMethod<T>>("Jacobian"));
     }
 }

@@ -128,6 +128,38 @@ namespace Samples.Layouts
                 global::SoftmaxGen.Runtime.GpuSoftmax.Backward(stream, b, dB, dA, cotangents, new global::SoftmaxGen.Generated.Samples.Layouts.Rank8Even_Layout(shape));
             }
         }
+
+        /// <summary>
+        /// Enqueues the dense Jacobian of the softmax at B on the accelerator's default stream, and returns without waiting.
+        /// Same semantics as the span overload.
+        /// </summary>
+        /// <param name="accelerator">The accelerator whose default stream runs the kernels; the views live on it.</param>
+        /// <param name="b">The forward output B, N elements.</param>
+        /// <param name="jacobian">The N × N Jacobian; every entry is written. It must not overlap <paramref name="b"/>.</param>
+        /// <param name="shape">The 8 extents of B, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
+        public static void Jacobian(global::ILGPU.Runtime.Accelerator accelerator, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> jacobian, global::System.ReadOnlySpan<int> shape)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(accelerator);
+            Jacobian(accelerator.DefaultStream, b, jacobian, shape);
+        }
+
+        /// <summary>
+        /// Enqueues the dense Jacobian of the softmax at B on <paramref name="stream"/>, and returns without waiting.
+        /// Same semantics as the span overload.
+        /// </summary>
+        /// <param name="stream">The stream that runs the kernels; the views live on its accelerator.</param>
+        /// <param name="b">The forward output B, N elements.</param>
+        /// <param name="jacobian">The N × N Jacobian; every entry is written. It must not overlap <paramref name="b"/>.</param>
+        /// <param name="shape">The 8 extents of B, outermost first.</param>
+        /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
+        public static void Jacobian(global::ILGPU.Runtime.AcceleratorStream stream, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> jacobian, global::System.ReadOnlySpan<int> shape)
+        {
+            if (global::SoftmaxGen.Runtime.SoftmaxArguments.Jacobian(stream, b, jacobian, shape, global::SoftmaxGen.Generated.Samples.Layouts.Rank8Even_Layout.Rank) > 0)
+            {
+                global::SoftmaxGen.Runtime.GpuSoftmax.Jacobian(stream, b, jacobian, new global::SoftmaxGen.Generated.Samples.Layouts.Rank8Even_Layout(shape));
+            }
+        }
     }
 }
 

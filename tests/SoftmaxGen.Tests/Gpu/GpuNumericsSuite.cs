@@ -35,6 +35,9 @@ public abstract class GpuNumericsSuite
     public void BackwardMatchesJacobianTranspose(string name) => Checks.BackwardMatchesJacobianTranspose(Target(name), seed: 35);
 
     [SkippableTheory, MemberData(nameof(All))]
+    public void JacobianMatchesReference(string name) => Checks.JacobianMatchesReference(Target(name), seed: 42);
+
+    [SkippableTheory, MemberData(nameof(All))]
     public void ShiftingASliceLeavesItUnchanged(string name) => Checks.ShiftInvariant(Target(name), seed: 36);
 
     [SkippableTheory, MemberData(nameof(All))]

@@ -50,7 +50,7 @@ public sealed class PtxTests : IDisposable
             .Where(method => method.IsGenericMethodDefinition && method.GetGenericArguments().Length == 5)
             .Select(method => method.MakeGenericMethod(storage, accumulator, element, math, layout))
             .ToList();
-        Assert.Equal(10, kernels.Count);
+        Assert.Equal(11, kernels.Count);
 
         foreach (var (architecture, instructionSet, version) in Targets)
         {
