@@ -20,7 +20,7 @@ public static class Program
     private static string Device(string name) =>
         name is "best" or "cuda" or "cpu" ? name : throw new ArgumentException($"--device takes best, cuda or cpu, not '{name}'");
 
-    /// <summary>The four-cotangent case holds 4 × elements in one array: at most 2^28 elements (1 GiB of float).</summary>
+    /// <summary>The four-cotangent case holds 4 × elements in one array: at most 2^28 elements a tensor (1 GiB of float, 4 GiB for that array).</summary>
     private static long Elements(long count) =>
         count is >= 1 and <= 1L << 28 ? count : throw new ArgumentException($"--elements takes 1 to {1L << 28}, not {count}");
 

@@ -803,8 +803,8 @@ internal static class GpuKernels
 
     /// <summary>
     /// One entry of the dense Jacobian a thread: <paramref name="index"/> numbers the entries [p, q] with p and q in one
-    /// slice (slice, then p's element, then q's, so that consecutive threads write consecutive q). The entries across
-    /// slices are 0: the launcher clears the whole matrix first.
+    /// slice (slice, then p's element, then q's: consecutive threads write adjacent entries where a slice's elements
+    /// are contiguous). The entries across slices are 0: the launcher clears the matrix first where there are any.
     /// </summary>
     public static void Jacobian<TStorage, TAccumulator, TElement, TMath, TLayout>(Index1D index, ArrayView<TStorage> b, ArrayView<TStorage> jacobian, TLayout layout)
         where TStorage : unmanaged
@@ -816,7 +816,7 @@ internal static class GpuKernels
         var element = default(TElement);
         var math = default(TMath);
         int length = layout.SliceLength;
-        int perSlice = length * length; // at most N², which the launcher keeps within int
+        int perSlice = length * length; // at most N², which SoftmaxArguments.Jacobian keeps within int
         int slice = index.X / perSlice;
         int entry = index.X - slice * perSlice;
         int i = entry / length;

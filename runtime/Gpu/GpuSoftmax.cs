@@ -7,7 +7,7 @@ namespace SoftmaxGen.Runtime;
 
 /// <summary>
 /// The ILGPU launchers that generated code calls, one entry per element type. Each call enqueues one kernel on the
-/// stream and returns without synchronising. Arguments are validated by the generated method
+/// stream (the Jacobian: a clearing of the matrix, then one kernel) and returns without synchronising. Arguments are validated by the generated method
 /// (<see cref="SoftmaxArguments"/>) before these are called.
 /// </summary>
 /// <remarks>
@@ -107,7 +107,11 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     {
         var accelerator = stream.Accelerator;
         RequireContextFor(accelerator);
-        jacobian.MemSetToZero(stream); // the entries across slices; the kernel writes those within them
+        if (layout.SliceCount > 1)
+        {
+            jacobian.MemSetToZero(stream); // the entries across slices; the kernel writes those within them
+        }
+
         var kernel = KernelCache.Get(accelerator, JacobianEntries, static owner => owner.LoadAutoGroupedKernel(JacobianEntries));
         kernel(stream, layout.SliceCount * layout.SliceLength * layout.SliceLength, b, jacobian, layout);
     }

@@ -381,7 +381,7 @@ public static class Checks
         Refused(target.Jacobian(b.Skip(1).ToArray(), shape), "b", n);
         Refused(target.Jacobian(b, shape, count * count - 1), "jacobian", (count * count).ToString());
         (error, changed) = target.JacobianOverlapping(b, shape);
-        Refused(error, changed, "jacobian", "b");
+        Refused(error, changed, "jacobian", "overlaps b");
         var large = Enumerable.Repeat(1, target.Rank).ToArray();
         large[0] = 50_000;
         Refused(target.Jacobian(new double[50_000], large, 0), "shape", "int.MaxValue");
