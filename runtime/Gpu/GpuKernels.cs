@@ -59,15 +59,11 @@ internal static class GpuKernels
             var walk = begin;
             for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
             {
-                var at0 = walk;
-                var at1 = Next(layout, at0, step);
-                var at2 = Next(layout, at1, step);
-                var at3 = Next(layout, at2, step);
-                walk = Next(layout, at3, step);
-                var x0 = element.Load(a, OffsetAt(layout, origin, at0));
-                var x1 = element.Load(a, OffsetAt(layout, origin, at1));
-                var x2 = element.Load(a, OffsetAt(layout, origin, at2));
-                var x3 = element.Load(a, OffsetAt(layout, origin, at3));
+                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
+                var x0 = element.Load(a, o0);
+                var x1 = element.Load(a, o1);
+                var x2 = element.Load(a, o2);
+                var x3 = element.Load(a, o3);
                 cache[e] = x0;
                 cache[e + stride] = x1;
                 cache[e + 2 * stride] = x2;
@@ -125,15 +121,11 @@ internal static class GpuKernels
             var walk = begin;
             for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
             {
-                var at0 = walk;
-                var at1 = Next(layout, at0, step);
-                var at2 = Next(layout, at1, step);
-                var at3 = Next(layout, at2, step);
-                walk = Next(layout, at3, step);
-                var x0 = element.Load(a, OffsetAt(layout, origin, at0));
-                var x1 = element.Load(a, OffsetAt(layout, origin, at1));
-                var x2 = element.Load(a, OffsetAt(layout, origin, at2));
-                var x3 = element.Load(a, OffsetAt(layout, origin, at3));
+                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
+                var x0 = element.Load(a, o0);
+                var x1 = element.Load(a, o1);
+                var x2 = element.Load(a, o2);
+                var x3 = element.Load(a, o3);
                 math.Accumulate(ref max, ref sum, x0);
                 math.Accumulate(ref max, ref sum, x1);
                 math.Accumulate(ref max, ref sum, x2);
@@ -153,15 +145,7 @@ internal static class GpuKernels
             walk = begin;
             for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
             {
-                var at0 = walk;
-                var at1 = Next(layout, at0, step);
-                var at2 = Next(layout, at1, step);
-                var at3 = Next(layout, at2, step);
-                walk = Next(layout, at3, step);
-                int o0 = OffsetAt(layout, origin, at0);
-                int o1 = OffsetAt(layout, origin, at1);
-                int o2 = OffsetAt(layout, origin, at2);
-                int o3 = OffsetAt(layout, origin, at3);
+                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
                 var x0 = element.Load(a, o0);
                 var x1 = element.Load(a, o1);
                 var x2 = element.Load(a, o2);
@@ -378,15 +362,11 @@ internal static class GpuKernels
             var walk = begin;
             for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
             {
-                var at0 = walk;
-                var at1 = Next(layout, at0, step);
-                var at2 = Next(layout, at1, step);
-                var at3 = Next(layout, at2, step);
-                walk = Next(layout, at3, step);
-                var b0 = element.Load(b, OffsetAt(layout, origin, at0));
-                var b1 = element.Load(b, OffsetAt(layout, origin, at1));
-                var b2 = element.Load(b, OffsetAt(layout, origin, at2));
-                var b3 = element.Load(b, OffsetAt(layout, origin, at3));
+                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
+                var b0 = element.Load(b, o0);
+                var b1 = element.Load(b, o1);
+                var b2 = element.Load(b, o2);
+                var b3 = element.Load(b, o3);
                 cache[e] = b0;
                 cache[e + stride] = b1;
                 cache[e + 2 * stride] = b2;
@@ -407,15 +387,11 @@ internal static class GpuKernels
                 walk = begin;
                 for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
                 {
-                    var at0 = walk;
-                    var at1 = Next(layout, at0, step);
-                    var at2 = Next(layout, at1, step);
-                    var at3 = Next(layout, at2, step);
-                    walk = Next(layout, at3, step);
-                    var d0 = element.Load(dB, first + OffsetAt(layout, origin, at0));
-                    var d1 = element.Load(dB, first + OffsetAt(layout, origin, at1));
-                    var d2 = element.Load(dB, first + OffsetAt(layout, origin, at2));
-                    var d3 = element.Load(dB, first + OffsetAt(layout, origin, at3));
+                    var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
+                    var d0 = element.Load(dB, first + o0);
+                    var d1 = element.Load(dB, first + o1);
+                    var d2 = element.Load(dB, first + o2);
+                    var d3 = element.Load(dB, first + o3);
                     if (cotangentCached != 0)
                     {
                         cache[length + e] = d0;
@@ -459,15 +435,7 @@ internal static class GpuKernels
                 walk = begin;
                 for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
                 {
-                    var at0 = walk;
-                    var at1 = Next(layout, at0, step);
-                    var at2 = Next(layout, at1, step);
-                    var at3 = Next(layout, at2, step);
-                    walk = Next(layout, at3, step);
-                    int o0 = OffsetAt(layout, origin, at0);
-                    int o1 = OffsetAt(layout, origin, at1);
-                    int o2 = OffsetAt(layout, origin, at2);
-                    int o3 = OffsetAt(layout, origin, at3);
+                    var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
                     var d0 = element.Load(dB, first + o0);
                     var d1 = element.Load(dB, first + o1);
                     var d2 = element.Load(dB, first + o2);
@@ -515,15 +483,7 @@ internal static class GpuKernels
                 var walk = begin;
                 for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
                 {
-                    var at0 = walk;
-                    var at1 = Next(layout, at0, step);
-                    var at2 = Next(layout, at1, step);
-                    var at3 = Next(layout, at2, step);
-                    walk = Next(layout, at3, step);
-                    int o0 = OffsetAt(layout, origin, at0);
-                    int o1 = OffsetAt(layout, origin, at1);
-                    int o2 = OffsetAt(layout, origin, at2);
-                    int o3 = OffsetAt(layout, origin, at3);
+                    var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
                     var d0 = element.Load(dB, first + o0);
                     var d1 = element.Load(dB, first + o1);
                     var d2 = element.Load(dB, first + o2);
@@ -550,15 +510,7 @@ internal static class GpuKernels
                 walk = begin;
                 for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
                 {
-                    var at0 = walk;
-                    var at1 = Next(layout, at0, step);
-                    var at2 = Next(layout, at1, step);
-                    var at3 = Next(layout, at2, step);
-                    walk = Next(layout, at3, step);
-                    int o0 = OffsetAt(layout, origin, at0);
-                    int o1 = OffsetAt(layout, origin, at1);
-                    int o2 = OffsetAt(layout, origin, at2);
-                    int o3 = OffsetAt(layout, origin, at3);
+                    var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
                     var d0 = element.Load(dB, first + o0);
                     var d1 = element.Load(dB, first + o1);
                     var d2 = element.Load(dB, first + o2);
@@ -879,10 +831,37 @@ internal static class GpuKernels
         return new RunPosition(run, position);
     }
 
+    /// <summary>
+    /// The offsets of the four elements a thread takes in one step of a loop, from <paramref name="walk"/> on
+    /// (<paramref name="step"/> apart), in the slice that starts at <paramref name="origin"/>; moves the walk past them.
+    /// </summary>
+    private static Offsets TakeFour<TLayout>(TLayout layout, int origin, ref RunPosition walk, RunPosition step)
+        where TLayout : struct, IGpuSoftmaxLayout
+    {
+        var at1 = Next(layout, walk, step);
+        var at2 = Next(layout, at1, step);
+        var at3 = Next(layout, at2, step);
+        var offsets = new Offsets(OffsetAt(layout, origin, walk), OffsetAt(layout, origin, at1), OffsetAt(layout, origin, at2), OffsetAt(layout, origin, at3));
+        walk = Next(layout, at3, step);
+        return offsets;
+    }
+
     /// <summary>The offset of the element at <paramref name="at"/> of the slice that starts at <paramref name="origin"/>.</summary>
     private static int OffsetAt<TLayout>(TLayout layout, int origin, RunPosition at)
         where TLayout : struct, IGpuSoftmaxLayout
         => layout.RunCount == 1 ? origin + at.Position : origin + layout.RunOffset(at.Run) + at.Position;
+
+    /// <summary>Four element offsets, taken apart as <c>var (o0, o1, o2, o3) = ...</c>.</summary>
+    private readonly struct Offsets(int o0, int o1, int o2, int o3)
+    {
+        public void Deconstruct(out int first, out int second, out int third, out int fourth)
+        {
+            first = o0;
+            second = o1;
+            third = o2;
+            fourth = o3;
+        }
+    }
 
     /// <summary>An element of a slice: the run it lies in, and its position in that run.</summary>
     private readonly struct RunPosition(int run, int position)
