@@ -1,3 +1,4 @@
+using System;
 using ILGPU;
 
 namespace SoftmaxGen.Runtime;
@@ -456,6 +457,11 @@ internal static class GpuKernels
         }
     }
 
+    /// <summary>
+    /// A group per slice too long for shared memory: a dot pass, then the output pass, each reading B from device memory.
+    /// The cotangents go four at a time, so that each pass reads B once for four of them (four cotangents: B read twice
+    /// rather than eight times). Each cotangent's dot still adds its terms in the same order.
+    /// </summary>
     public static void BackwardSlicesGlobal<TStorage, TAccumulator, TElement, TMath, TLayout>(
         ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
         where TStorage : unmanaged
@@ -475,64 +481,109 @@ internal static class GpuKernels
         for (int slice = Grid.IdxX; slice < layout.SliceCount; slice += Grid.DimX)
         {
             int origin = layout.Origin(slice);
-            for (int k = 0; k < cotangents; k++)
+            for (int k = 0; k < cotangents; k += 4)
             {
+                int block = Math.Min(4, cotangents - k); // cotangents k .. k + block - 1, at first, first + count, ...
                 int first = k * count;
-                var dot = math.Zero;
+                var dot0 = math.Zero;
+                var dot1 = math.Zero;
+                var dot2 = math.Zero;
+                var dot3 = math.Zero;
                 int e = Group.IdxX;
                 var walk = begin;
                 for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
                 {
                     var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
-                    var d0 = element.Load(dB, first + o0);
-                    var d1 = element.Load(dB, first + o1);
-                    var d2 = element.Load(dB, first + o2);
-                    var d3 = element.Load(dB, first + o3);
                     var b0 = element.Load(b, o0);
                     var b1 = element.Load(b, o1);
                     var b2 = element.Load(b, o2);
                     var b3 = element.Load(b, o3);
-                    dot = math.Add(dot, math.Multiply(d0, b0));
-                    dot = math.Add(dot, math.Multiply(d1, b1));
-                    dot = math.Add(dot, math.Multiply(d2, b2));
-                    dot = math.Add(dot, math.Multiply(d3, b3));
+                    dot0 = DotFour(dB, first, o0, o1, o2, o3, b0, b1, b2, b3, dot0, element, math);
+                    if (block > 1) dot1 = DotFour(dB, first + count, o0, o1, o2, o3, b0, b1, b2, b3, dot1, element, math);
+                    if (block > 2) dot2 = DotFour(dB, first + 2 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot2, element, math);
+                    if (block > 3) dot3 = DotFour(dB, first + 3 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot3, element, math);
                 }
 
                 for (; e < length; e += stride)
                 {
                     int offset = OffsetAt(layout, origin, walk);
-                    dot = math.Add(dot, math.Multiply(element.Load(dB, first + offset), element.Load(b, offset)));
+                    var bx = element.Load(b, offset);
+                    dot0 = math.Add(dot0, math.Multiply(element.Load(dB, first + offset), bx));
+                    if (block > 1) dot1 = math.Add(dot1, math.Multiply(element.Load(dB, first + count + offset), bx));
+                    if (block > 2) dot2 = math.Add(dot2, math.Multiply(element.Load(dB, first + 2 * count + offset), bx));
+                    if (block > 3) dot3 = math.Add(dot3, math.Multiply(element.Load(dB, first + 3 * count + offset), bx));
                     walk = Next(layout, walk, step);
                 }
 
-                dot = GpuReduce.GroupSum<TAccumulator, TMath>(dot, scratch);
+                dot0 = GpuReduce.GroupSum<TAccumulator, TMath>(dot0, scratch);
+                if (block > 1) dot1 = GpuReduce.GroupSum<TAccumulator, TMath>(dot1, scratch);
+                if (block > 2) dot2 = GpuReduce.GroupSum<TAccumulator, TMath>(dot2, scratch);
+                if (block > 3) dot3 = GpuReduce.GroupSum<TAccumulator, TMath>(dot3, scratch);
                 e = Group.IdxX;
                 walk = begin;
                 for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
                 {
                     var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
-                    var d0 = element.Load(dB, first + o0);
-                    var d1 = element.Load(dB, first + o1);
-                    var d2 = element.Load(dB, first + o2);
-                    var d3 = element.Load(dB, first + o3);
                     var b0 = element.Load(b, o0);
                     var b1 = element.Load(b, o1);
                     var b2 = element.Load(b, o2);
                     var b3 = element.Load(b, o3);
-                    element.Store(dA, first + o0, math.Multiply(b0, math.Subtract(d0, dot)));
-                    element.Store(dA, first + o1, math.Multiply(b1, math.Subtract(d1, dot)));
-                    element.Store(dA, first + o2, math.Multiply(b2, math.Subtract(d2, dot)));
-                    element.Store(dA, first + o3, math.Multiply(b3, math.Subtract(d3, dot)));
+                    StoreFour(dB, dA, first, o0, o1, o2, o3, b0, b1, b2, b3, dot0, element, math);
+                    if (block > 1) StoreFour(dB, dA, first + count, o0, o1, o2, o3, b0, b1, b2, b3, dot1, element, math);
+                    if (block > 2) StoreFour(dB, dA, first + 2 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot2, element, math);
+                    if (block > 3) StoreFour(dB, dA, first + 3 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot3, element, math);
                 }
 
                 for (; e < length; e += stride)
                 {
                     int offset = OffsetAt(layout, origin, walk);
-                    element.Store(dA, first + offset, math.Multiply(element.Load(b, offset), math.Subtract(element.Load(dB, first + offset), dot)));
+                    var bx = element.Load(b, offset);
+                    element.Store(dA, first + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + offset), dot0)));
+                    if (block > 1) element.Store(dA, first + count + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + count + offset), dot1)));
+                    if (block > 2) element.Store(dA, first + 2 * count + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + 2 * count + offset), dot2)));
+                    if (block > 3) element.Store(dA, first + 3 * count + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + 3 * count + offset), dot3)));
                     walk = Next(layout, walk, step);
                 }
             }
         }
+    }
+
+    /// <summary><paramref name="dot"/> plus the four terms dB ∘ B at the given offsets of one cotangent (starting at <paramref name="first"/>), in order.</summary>
+    private static TAccumulator DotFour<TStorage, TAccumulator, TElement, TMath>(
+        ArrayView<TStorage> dB, int first, int o0, int o1, int o2, int o3,
+        TAccumulator b0, TAccumulator b1, TAccumulator b2, TAccumulator b3, TAccumulator dot, TElement element, TMath math)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+    {
+        var d0 = element.Load(dB, first + o0);
+        var d1 = element.Load(dB, first + o1);
+        var d2 = element.Load(dB, first + o2);
+        var d3 = element.Load(dB, first + o3);
+        dot = math.Add(dot, math.Multiply(d0, b0));
+        dot = math.Add(dot, math.Multiply(d1, b1));
+        dot = math.Add(dot, math.Multiply(d2, b2));
+        return math.Add(dot, math.Multiply(d3, b3));
+    }
+
+    /// <summary>dA = B ∘ (dB - dot) at the given offsets of one cotangent (starting at <paramref name="first"/>).</summary>
+    private static void StoreFour<TStorage, TAccumulator, TElement, TMath>(
+        ArrayView<TStorage> dB, ArrayView<TStorage> dA, int first, int o0, int o1, int o2, int o3,
+        TAccumulator b0, TAccumulator b1, TAccumulator b2, TAccumulator b3, TAccumulator dot, TElement element, TMath math)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+    {
+        var d0 = element.Load(dB, first + o0);
+        var d1 = element.Load(dB, first + o1);
+        var d2 = element.Load(dB, first + o2);
+        var d3 = element.Load(dB, first + o3);
+        element.Store(dA, first + o0, math.Multiply(b0, math.Subtract(d0, dot)));
+        element.Store(dA, first + o1, math.Multiply(b1, math.Subtract(d1, dot)));
+        element.Store(dA, first + o2, math.Multiply(b2, math.Subtract(d2, dot)));
+        element.Store(dA, first + o3, math.Multiply(b3, math.Subtract(d3, dot)));
     }
 
     public static void BackwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout>(
@@ -586,6 +637,10 @@ internal static class GpuKernels
         }
     }
 
+    /// <summary>
+    /// A thread per slice whose group of slices does not fit in shared memory: a dot pass, then the output pass, each
+    /// reading B once for four cotangents at a time, as <see cref="BackwardSlicesGlobal"/> does.
+    /// </summary>
     public static void BackwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout>(
         Index1D index, ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
         where TStorage : unmanaged
@@ -599,10 +654,14 @@ internal static class GpuKernels
         int origin = LaneOrigin(layout, index.X);
         int runs = layout.RunCount;
         int count = layout.SliceCount * layout.SliceLength;
-        for (int k = 0; k < cotangents; k++)
+        for (int k = 0; k < cotangents; k += 4)
         {
+            int block = Math.Min(4, cotangents - k); // cotangents k .. k + block - 1, at first, first + count, ...
             int first = k * count;
-            var dot = math.Zero;
+            var dot0 = math.Zero;
+            var dot1 = math.Zero;
+            var dot2 = math.Zero;
+            var dot3 = math.Zero;
             int run = 0;
             for (; run + Unroll - 1 < runs; run += Unroll)
             {
@@ -610,24 +669,24 @@ internal static class GpuKernels
                 int o1 = origin + layout.RunOffset(run + 1);
                 int o2 = origin + layout.RunOffset(run + 2);
                 int o3 = origin + layout.RunOffset(run + 3);
-                var d0 = element.Load(dB, first + o0);
-                var d1 = element.Load(dB, first + o1);
-                var d2 = element.Load(dB, first + o2);
-                var d3 = element.Load(dB, first + o3);
                 var b0 = element.Load(b, o0);
                 var b1 = element.Load(b, o1);
                 var b2 = element.Load(b, o2);
                 var b3 = element.Load(b, o3);
-                dot = math.Add(dot, math.Multiply(d0, b0));
-                dot = math.Add(dot, math.Multiply(d1, b1));
-                dot = math.Add(dot, math.Multiply(d2, b2));
-                dot = math.Add(dot, math.Multiply(d3, b3));
+                dot0 = DotFour(dB, first, o0, o1, o2, o3, b0, b1, b2, b3, dot0, element, math);
+                if (block > 1) dot1 = DotFour(dB, first + count, o0, o1, o2, o3, b0, b1, b2, b3, dot1, element, math);
+                if (block > 2) dot2 = DotFour(dB, first + 2 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot2, element, math);
+                if (block > 3) dot3 = DotFour(dB, first + 3 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot3, element, math);
             }
 
             for (; run < runs; run++)
             {
                 int offset = origin + layout.RunOffset(run);
-                dot = math.Add(dot, math.Multiply(element.Load(dB, first + offset), element.Load(b, offset)));
+                var bx = element.Load(b, offset);
+                dot0 = math.Add(dot0, math.Multiply(element.Load(dB, first + offset), bx));
+                if (block > 1) dot1 = math.Add(dot1, math.Multiply(element.Load(dB, first + count + offset), bx));
+                if (block > 2) dot2 = math.Add(dot2, math.Multiply(element.Load(dB, first + 2 * count + offset), bx));
+                if (block > 3) dot3 = math.Add(dot3, math.Multiply(element.Load(dB, first + 3 * count + offset), bx));
             }
 
             run = 0;
@@ -637,24 +696,24 @@ internal static class GpuKernels
                 int o1 = origin + layout.RunOffset(run + 1);
                 int o2 = origin + layout.RunOffset(run + 2);
                 int o3 = origin + layout.RunOffset(run + 3);
-                var d0 = element.Load(dB, first + o0);
-                var d1 = element.Load(dB, first + o1);
-                var d2 = element.Load(dB, first + o2);
-                var d3 = element.Load(dB, first + o3);
                 var b0 = element.Load(b, o0);
                 var b1 = element.Load(b, o1);
                 var b2 = element.Load(b, o2);
                 var b3 = element.Load(b, o3);
-                element.Store(dA, first + o0, math.Multiply(b0, math.Subtract(d0, dot)));
-                element.Store(dA, first + o1, math.Multiply(b1, math.Subtract(d1, dot)));
-                element.Store(dA, first + o2, math.Multiply(b2, math.Subtract(d2, dot)));
-                element.Store(dA, first + o3, math.Multiply(b3, math.Subtract(d3, dot)));
+                StoreFour(dB, dA, first, o0, o1, o2, o3, b0, b1, b2, b3, dot0, element, math);
+                if (block > 1) StoreFour(dB, dA, first + count, o0, o1, o2, o3, b0, b1, b2, b3, dot1, element, math);
+                if (block > 2) StoreFour(dB, dA, first + 2 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot2, element, math);
+                if (block > 3) StoreFour(dB, dA, first + 3 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot3, element, math);
             }
 
             for (; run < runs; run++)
             {
                 int offset = origin + layout.RunOffset(run);
-                element.Store(dA, first + offset, math.Multiply(element.Load(b, offset), math.Subtract(element.Load(dB, first + offset), dot)));
+                var bx = element.Load(b, offset);
+                element.Store(dA, first + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + offset), dot0)));
+                if (block > 1) element.Store(dA, first + count + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + count + offset), dot1)));
+                if (block > 2) element.Store(dA, first + 2 * count + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + 2 * count + offset), dot2)));
+                if (block > 3) element.Store(dA, first + 3 * count + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + 3 * count + offset), dot3)));
             }
         }
     }

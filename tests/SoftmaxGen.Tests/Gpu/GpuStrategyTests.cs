@@ -39,6 +39,45 @@ public abstract class GpuStrategySuite(AcceleratorFixture fixture)
     public void EachKernelShapeRunsAndMatchesTheReference(string name, int[] shape, string forwardKernel, string backwardKernel) =>
         RunsAndMatchesTheReference(name, shape, forwardKernel, backwardKernel);
 
+    /// <summary>
+    /// The backward kernels that read B from device memory (streamed slices, lanes without shared memory) take the
+    /// cotangents four at a time: a full block, a partial one, both.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("Rows", 1, "Streamed")]
+    [InlineData("Rows", 4, "Streamed")]
+    [InlineData("RowsDouble", 6, "Streamed")]
+    [InlineData("Scattered", 9, "Streamed")]
+    [InlineData("Channels", 5, "Lanes")]
+    [InlineData("ChannelsHalf", 3, "Lanes")]
+    public void BackwardReadingBFromMemoryTakesAnyNumberOfCotangents(string name, int cotangents, string kernel)
+    {
+        var target = Layouts.GetGpu(name, Accelerator);
+        // Past shared memory: slices of 13 000 floats, 7 000 doubles, 21 000 floats; lanes of 2 000 floats.
+        int[] shape = name switch
+        {
+            "Scattered" => [300, 1, 2, 70],
+            "RowsDouble" => [2, 7000],
+            "Rows" => [2, 13000],
+            _ => [2, 2000, 3, 3],
+        };
+        int count = TestData.Count(shape);
+        var random = new Random(cotangents);
+        var b = target.Round(Reference.Forward(TestData.Logits(random, count), shape, target.Axes));
+        var dB = target.Round(TestData.Logits(random, cotangents * count, 1));
+        var strategy = Enum.Parse<GpuStrategy>(kernel);
+        long before = GpuLaunch.Launched(strategy);
+        var dA = target.Backward(b, dB, shape).Value;
+        Assert.Equal(before + 1, GpuLaunch.Launched(strategy));
+        var expected = Reference.Backward(b, dB, shape, target.Axes);
+        var magnitude = Reference.BackwardMagnitude(b, dB, shape, target.Axes);
+        double tolerance = Checks.Tolerance(target, Checks.SliceLength(target, shape));
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.True(Math.Abs(expected[i] - dA[i]) <= tolerance * magnitude[i] + 4 * target.Tiny, $"{name} × {cotangents}: dA[{i}] = {dA[i]}, expected {expected[i]}");
+        }
+    }
+
     protected Accelerator Accelerator
     {
         get
