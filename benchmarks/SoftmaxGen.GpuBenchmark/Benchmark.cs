@@ -63,10 +63,15 @@ public static class Benchmark
             output.WriteLine(Format(rows[^1]));
         }
 
-        int spatial = (int)Math.Max(1, Math.Sqrt(options.Elements / 64 / 16));
-        int[] channels = [16, 64, spatial, spatial];
-        rows.Add(Measure(accelerator, options, $"channels [{string.Join(", ", channels)}], s1 = {{1}}", 64, channels, ChannelSoftmax.Forward, ChannelSoftmax.Backward));
-        output.WriteLine(Format(rows[^1]));
+        // Channels: 64, and the counts on either side of where the lanes kernels stop keeping slices in shared memory
+        // (at least two warps of lanes in 48 KB: up to about 190 floats forward, 95 backward on a CUDA device).
+        foreach (int count in new[] { 64, 128, 256 })
+        {
+            int spatial = (int)Math.Max(1, Math.Sqrt(options.Elements / count / 16));
+            int[] channels = [16, count, spatial, spatial];
+            rows.Add(Measure(accelerator, options, $"channels [{string.Join(", ", channels)}], s1 = {{1}}", count, channels, ChannelSoftmax.Forward, ChannelSoftmax.Backward));
+            output.WriteLine(Format(rows[^1]));
+        }
 
         // The CPU issue's scattered case, [128, 32, 256, 32] at 128 Mi elements: slices of 32 × 32 gathered from 32 runs.
         long inner = Math.Max(1, options.Elements / (32 * 32));

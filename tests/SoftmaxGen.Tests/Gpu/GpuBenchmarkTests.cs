@@ -14,11 +14,11 @@ public sealed class GpuBenchmarkTests
         var output = new StringWriter();
         var rows = Benchmark.Run(new BenchmarkOptions { Device = "cpu", Elements = 4096, SliceLengths = [16, 128, 2048], Repetitions = 1 }, output);
 
-        Assert.Equal(5, rows.Count); // three row layouts, the channel layout and the scattered one
+        Assert.Equal(7, rows.Count); // three row layouts, three channel counts and the scattered layout
         Assert.All(rows, row => Assert.True(row.CopyGBs > 0 && row.ForwardGBs > 0 && row.BackwardGBs > 0 && row.FourCotangentsRatio > 0, row.ToString()));
         string text = output.ToString();
         Assert.Contains("| layout | slice | copy GB/s | forward GB/s | forward / copy | backward GB/s | backward / copy | 4 cotangents / 1 |", text);
-        Assert.Equal(5, text.Split('\n').Count(line => line.StartsWith("| rows") || line.StartsWith("| channels") || line.StartsWith("| scattered")));
+        Assert.Equal(7, text.Split('\n').Count(line => line.StartsWith("| rows") || line.StartsWith("| channels") || line.StartsWith("| scattered")));
         Assert.Contains("goals: forward ≥ 0.8× copy", text);
     }
 
