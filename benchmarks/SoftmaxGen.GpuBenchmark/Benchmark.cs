@@ -3,6 +3,8 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -22,6 +24,9 @@ public sealed record BenchmarkOptions
 
     /// <summary>Timed repetitions per case; the median is reported.</summary>
     public int Repetitions { get; init; } = 20;
+
+    /// <summary>The element type: "float", "double" or "half".</summary>
+    public string Type { get; init; } = "float";
 }
 
 /// <summary>One measured case: effective bandwidths, and their ratios to a device-to-device copy of the same bytes.</summary>
@@ -44,13 +49,34 @@ public static class Benchmark
     public const double ForwardGoal = 0.8;
     public const double BackwardGoal = 0.7;
 
-    public static IReadOnlyList<BenchmarkRow> Run(BenchmarkOptions options, TextWriter output)
+    public static IReadOnlyList<BenchmarkRow> Run(BenchmarkOptions options, TextWriter output) => options.Type switch
+    {
+        "float" => Run(options, output, new Kernels<float>(
+            new(RowSoftmax.Forward, RowSoftmax.Backward, RowSoftmax.Forward, RowSoftmax.Backward),
+            new(ChannelSoftmax.Forward, ChannelSoftmax.Backward, ChannelSoftmax.Forward, ChannelSoftmax.Backward),
+            new(ScatteredSoftmax.Forward, ScatteredSoftmax.Backward, ScatteredSoftmax.Forward, ScatteredSoftmax.Backward),
+            Relative: 1e-4, Absolute: 1e-5, Tiny: 1e-30)),
+        "double" => Run(options, output, new Kernels<double>(
+            new(RowSoftmaxDouble.Forward, RowSoftmaxDouble.Backward, RowSoftmaxDouble.Forward, RowSoftmaxDouble.Backward),
+            new(ChannelSoftmaxDouble.Forward, ChannelSoftmaxDouble.Backward, ChannelSoftmaxDouble.Forward, ChannelSoftmaxDouble.Backward),
+            new(ScatteredSoftmaxDouble.Forward, ScatteredSoftmaxDouble.Backward, ScatteredSoftmaxDouble.Forward, ScatteredSoftmaxDouble.Backward),
+            Relative: 1e-10, Absolute: 1e-12, Tiny: 1e-300)),
+        "half" => Run(options, output, new Kernels<System.Half>(
+            new(RowSoftmaxHalf.Forward, RowSoftmaxHalf.Backward, RowSoftmaxHalf.Forward, RowSoftmaxHalf.Backward),
+            new(ChannelSoftmaxHalf.Forward, ChannelSoftmaxHalf.Backward, ChannelSoftmaxHalf.Forward, ChannelSoftmaxHalf.Backward),
+            new(ScatteredSoftmaxHalf.Forward, ScatteredSoftmaxHalf.Backward, ScatteredSoftmaxHalf.Forward, ScatteredSoftmaxHalf.Backward),
+            Relative: 4e-3, Absolute: 4e-3, Tiny: 1e-7)),
+        _ => throw new ArgumentException($"unknown element type '{options.Type}': use float, double or half", nameof(options)),
+    };
+
+    private static IReadOnlyList<BenchmarkRow> Run<T>(BenchmarkOptions options, TextWriter output, Kernels<T> kernels)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         using var context = Context.Create(builder => builder.Default());
         using var accelerator = CreateAccelerator(context, options.Device);
         output.WriteLine($"device: {accelerator.Name} ({accelerator.AcceleratorType}), warp {accelerator.WarpSize}, " +
                          $"max group {accelerator.MaxNumThreadsPerGroup}, memory {accelerator.MemorySize / (1 << 20)} MiB");
-        output.WriteLine($"tensor: {options.Elements} float elements ({options.Elements * 4 / (1 << 20)} MiB), median of {options.Repetitions} runs");
+        output.WriteLine($"tensor: {options.Elements} {options.Type} elements ({options.Elements * Unsafe.SizeOf<T>() / (1 << 20)} MiB), median of {options.Repetitions} runs");
         output.WriteLine();
         output.WriteLine("| layout | slice | copy GB/s | forward GB/s | forward / copy | backward GB/s | backward / copy | 4 cotangents / 1 |");
         output.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
@@ -59,7 +85,7 @@ public static class Benchmark
         foreach (int length in options.SliceLengths.Where(length => length <= options.Elements))
         {
             int[] shape = [(int)(options.Elements / length), length];
-            rows.Add(Measure(accelerator, options, $"rows [{shape[0]}, {shape[1]}], s1 = {{1}}", length, shape, RowSoftmax.Forward, RowSoftmax.Backward));
+            rows.Add(Measure(accelerator, options, $"rows [{shape[0]}, {shape[1]}], s1 = {{1}}", length, shape, kernels.Rows, kernels));
             output.WriteLine(Format(rows[^1]));
         }
 
@@ -69,7 +95,7 @@ public static class Benchmark
         {
             int spatial = (int)Math.Max(1, Math.Sqrt(options.Elements / count / 16));
             int[] channels = [16, count, spatial, spatial];
-            rows.Add(Measure(accelerator, options, $"channels [{string.Join(", ", channels)}], s1 = {{1}}", count, channels, ChannelSoftmax.Forward, ChannelSoftmax.Backward));
+            rows.Add(Measure(accelerator, options, $"channels [{string.Join(", ", channels)}], s1 = {{1}}", count, channels, kernels.Channels, kernels));
             output.WriteLine(Format(rows[^1]));
         }
 
@@ -77,7 +103,7 @@ public static class Benchmark
         long inner = Math.Max(1, options.Elements / (32 * 32));
         int middle = (int)Math.Min(256, inner);
         int[] scattered = [(int)Math.Max(1, inner / middle), 32, middle, 32];
-        rows.Add(Measure(accelerator, options, $"scattered [{string.Join(", ", scattered)}], s1 = {{1, 3}}", 32 * 32, scattered, ScatteredSoftmax.Forward, ScatteredSoftmax.Backward));
+        rows.Add(Measure(accelerator, options, $"scattered [{string.Join(", ", scattered)}], s1 = {{1, 3}}", 32 * 32, scattered, kernels.Scattered, kernels));
         output.WriteLine(Format(rows[^1]));
 
         output.WriteLine();
@@ -101,27 +127,46 @@ public static class Benchmark
         };
     }
 
-    private delegate void Forward(Accelerator accelerator, ArrayView<float> a, ArrayView<float> b, ReadOnlySpan<int> shape);
+    private delegate void GpuForward<T>(Accelerator accelerator, ArrayView<T> a, ArrayView<T> b, ReadOnlySpan<int> shape)
+        where T : unmanaged;
 
-    private delegate void Backward(Accelerator accelerator, ArrayView<float> b, ArrayView<float> dB, ArrayView<float> dA, ReadOnlySpan<int> shape);
+    private delegate void GpuBackward<T>(Accelerator accelerator, ArrayView<T> b, ArrayView<T> dB, ArrayView<T> dA, ReadOnlySpan<int> shape)
+        where T : unmanaged;
 
-    private static BenchmarkRow Measure(Accelerator accelerator, BenchmarkOptions options, string name, int sliceLength, int[] shape, Forward forward, Backward backward)
+    private delegate void CpuForward<T>(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<int> shape);
+
+    private delegate void CpuBackward<T>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<int> shape);
+
+    /// <summary>One layout's generated members: the ILGPU launchers measured, the CPU path they are checked against.</summary>
+    private sealed record Layout<T>(GpuForward<T> Forward, GpuBackward<T> Backward, CpuForward<T> CpuForward, CpuBackward<T> CpuBackward)
+        where T : unmanaged;
+
+    /// <summary>
+    /// The three layouts for one element type, and how closely the device must agree with the CPU path: B within
+    /// <paramref name="Relative"/> (plus <paramref name="Tiny"/>, for values Half keeps as subnormals), dA within
+    /// <paramref name="Absolute"/>.
+    /// </summary>
+    private sealed record Kernels<T>(Layout<T> Rows, Layout<T> Channels, Layout<T> Scattered, double Relative, double Absolute, double Tiny)
+        where T : unmanaged;
+
+    private static BenchmarkRow Measure<T>(Accelerator accelerator, BenchmarkOptions options, string name, int sliceLength, int[] shape, Layout<T> layout, Kernels<T> kernels)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         long count = shape.Aggregate(1L, (product, extent) => product * extent);
         var random = new Random(1);
-        var a = new float[count];
-        var dB = new float[count];
+        var a = new T[count];
+        var dB = new T[count];
         for (long i = 0; i < count; i++)
         {
-            a[i] = (float)(random.NextDouble() * 8 - 4);
-            dB[i] = (float)(random.NextDouble() * 2 - 1);
+            a[i] = T.CreateTruncating(random.NextDouble() * 8 - 4);
+            dB[i] = T.CreateTruncating(random.NextDouble() * 2 - 1);
         }
 
         // Four cotangents: the first is dB, the others dB scaled, so each pullback differs.
-        var dB4 = new float[4 * count];
+        var dB4 = new T[4 * count];
         for (int k = 0; k < 4; k++)
         {
-            float scale = 1 - 0.25f * k;
+            var scale = T.CreateTruncating(1 - 0.25 * k);
             for (long i = 0; i < count; i++)
             {
                 dB4[k * count + i] = scale * dB[i];
@@ -129,66 +174,58 @@ public static class Benchmark
         }
 
         using var aBuffer = accelerator.Allocate1D(a);
-        using var bBuffer = accelerator.Allocate1D<float>(count);
+        using var bBuffer = accelerator.Allocate1D<T>(count);
         using var dBBuffer = accelerator.Allocate1D(dB);
-        using var dABuffer = accelerator.Allocate1D<float>(count);
+        using var dABuffer = accelerator.Allocate1D<T>(count);
         using var dB4Buffer = accelerator.Allocate1D(dB4);
-        using var dA4Buffer = accelerator.Allocate1D<float>(4 * count);
+        using var dA4Buffer = accelerator.Allocate1D<T>(4 * count);
 
-        Verify(accelerator, name, shape, a, dB, aBuffer, bBuffer, dBBuffer, dABuffer, forward, backward);
-        Verify(accelerator, $"{name}, 4 cotangents", shape, a, dB4, aBuffer, bBuffer, dB4Buffer, dA4Buffer, forward, backward);
+        Verify(accelerator, name, shape, a, dB, aBuffer, bBuffer, dBBuffer, dABuffer, layout, kernels);
+        Verify(accelerator, $"{name}, 4 cotangents", shape, a, dB4, aBuffer, bBuffer, dB4Buffer, dA4Buffer, layout, kernels);
 
-        double bytes = count * sizeof(float);
+        double bytes = count * Unsafe.SizeOf<T>();
         double copy = 2 * bytes / Median(options.Repetitions, accelerator, () => aBuffer.View.CopyTo(dABuffer.View));
-        double forwardRate = 2 * bytes / Median(options.Repetitions, accelerator, () => forward(accelerator, aBuffer.View, bBuffer.View, shape));
-        double backwardTime = Median(options.Repetitions, accelerator, () => backward(accelerator, bBuffer.View, dBBuffer.View, dABuffer.View, shape));
-        double backward4Time = Median(options.Repetitions, accelerator, () => backward(accelerator, bBuffer.View, dB4Buffer.View, dA4Buffer.View, shape));
+        double forwardRate = 2 * bytes / Median(options.Repetitions, accelerator, () => layout.Forward(accelerator, aBuffer.View, bBuffer.View, shape));
+        double backwardTime = Median(options.Repetitions, accelerator, () => layout.Backward(accelerator, bBuffer.View, dBBuffer.View, dABuffer.View, shape));
+        double backward4Time = Median(options.Repetitions, accelerator, () => layout.Backward(accelerator, bBuffer.View, dB4Buffer.View, dA4Buffer.View, shape));
         return new BenchmarkRow(name, sliceLength, copy / 1e9, forwardRate / 1e9, 3 * bytes / backwardTime / 1e9, backward4Time / backwardTime);
     }
 
-    /// <summary>The measured kernels must give the CPU path's results (within float rounding) before they are timed.</summary>
-    private static void Verify(
-        Accelerator accelerator, string name, int[] shape, float[] a, float[] dB,
-        MemoryBuffer1D<float, Stride1D.Dense> aBuffer, MemoryBuffer1D<float, Stride1D.Dense> bBuffer,
-        MemoryBuffer1D<float, Stride1D.Dense> dBBuffer, MemoryBuffer1D<float, Stride1D.Dense> dABuffer,
-        Forward forward, Backward backward)
+    /// <summary>The measured kernels must give the CPU path's results (within the element type's rounding) before they are timed.</summary>
+    private static void Verify<T>(
+        Accelerator accelerator, string name, int[] shape, T[] a, T[] dB,
+        MemoryBuffer1D<T, Stride1D.Dense> aBuffer, MemoryBuffer1D<T, Stride1D.Dense> bBuffer,
+        MemoryBuffer1D<T, Stride1D.Dense> dBBuffer, MemoryBuffer1D<T, Stride1D.Dense> dABuffer,
+        Layout<T> layout, Kernels<T> kernels)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        forward(accelerator, aBuffer.View, bBuffer.View, shape);
-        backward(accelerator, bBuffer.View, dBBuffer.View, dABuffer.View, shape);
+        layout.Forward(accelerator, aBuffer.View, bBuffer.View, shape);
+        layout.Backward(accelerator, bBuffer.View, dBBuffer.View, dABuffer.View, shape);
         accelerator.Synchronize();
         var b = bBuffer.GetAsArray1D();
         var dA = dABuffer.GetAsArray1D();
 
-        var expectedB = new float[a.Length];
-        var expectedDA = new float[dB.Length];
-        if (shape.Length == 2)
-        {
-            RowSoftmax.Forward(a, expectedB, shape);
-            RowSoftmax.Backward(b, dB, expectedDA, shape);
-        }
-        else if (name.StartsWith("channels", StringComparison.Ordinal))
-        {
-            ChannelSoftmax.Forward(a, expectedB, shape);
-            ChannelSoftmax.Backward(b, dB, expectedDA, shape);
-        }
-        else
-        {
-            ScatteredSoftmax.Forward(a, expectedB, shape);
-            ScatteredSoftmax.Backward(b, dB, expectedDA, shape);
-        }
+        var expectedB = new T[a.Length];
+        var expectedDA = new T[dB.Length];
+        layout.CpuForward(a, expectedB, shape);
+        layout.CpuBackward(b, dB, expectedDA, shape);
 
         double worstB = 0, worstDA = 0;
+        bool close = true;
         for (int i = 0; i < a.Length; i++)
         {
-            worstB = Math.Max(worstB, Math.Abs(b[i] - expectedB[i]) / (Math.Abs(expectedB[i]) + 1e-30));
+            double expected = double.CreateTruncating(expectedB[i]);
+            double error = Math.Abs(double.CreateTruncating(b[i]) - expected);
+            worstB = Math.Max(worstB, error / (Math.Abs(expected) + 1e-30));
+            close &= error <= kernels.Relative * Math.Abs(expected) + kernels.Tiny;
         }
 
         for (int i = 0; i < dA.Length; i++)
         {
-            worstDA = Math.Max(worstDA, Math.Abs(dA[i] - expectedDA[i]));
+            worstDA = Math.Max(worstDA, Math.Abs(double.CreateTruncating(dA[i]) - double.CreateTruncating(expectedDA[i])));
         }
 
-        if (!(worstB < 1e-4) || !(worstDA < 1e-5))
+        if (!close || !(worstDA < kernels.Absolute))
         {
             throw new InvalidOperationException($"{name}: the accelerator disagrees with the CPU path (forward relative {worstB:G3}, backward {worstDA:G3})");
         }

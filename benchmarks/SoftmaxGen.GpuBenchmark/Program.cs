@@ -8,9 +8,10 @@ public static class Program
     private const string Usage = """
         SoftmaxGen GPU benchmark: forward and backward softmax as effective bandwidth against a device-to-device copy.
 
-        usage: SoftmaxGen.GpuBenchmark [--device best|cuda|cpu] [--elements N] [--slices L1,L2,...] [--repeat R]
+        usage: SoftmaxGen.GpuBenchmark [--device best|cuda|cpu] [--type float|double|half] [--elements N] [--slices L1,L2,...] [--repeat R]
 
           --device    best (default): CUDA if present, else ILGPU's CPU accelerator (a slow simulation)
+          --type      the element type (default float; half is computed in float)
           --elements  elements per tensor, at most 268435456 (default 67108864 = 256 MiB of float; use ~65536 on the
                       CPU accelerator; the scattered case takes at least 1024)
           --slices    slice lengths of the row layout (default 128,512,2048,8192,32768,131072,262144)
@@ -19,6 +20,9 @@ public static class Program
 
     private static string Device(string name) =>
         name is "best" or "cuda" or "cpu" ? name : throw new ArgumentException($"--device takes best, cuda or cpu, not '{name}'");
+
+    private static string Type(string name) =>
+        name is "float" or "double" or "half" ? name : throw new ArgumentException($"--type takes float, double or half, not '{name}'");
 
     /// <summary>The four-cotangent case holds 4 × elements in one array: at most 2^28 elements a tensor (1 GiB of float, 4 GiB for that array).</summary>
     private static long Elements(long count) =>
@@ -36,6 +40,7 @@ public static class Program
                 {
                     "--help" or "-h" => throw new OperationCanceledException(),
                     "--device" => options with { Device = Device(Value()) },
+                    "--type" => options with { Type = Type(Value()) },
                     "--elements" => options with { Elements = Elements(long.Parse(Value())) },
                     "--slices" => options with { SliceLengths = Value().Split(',').Select(int.Parse).ToArray() },
                     "--repeat" => options with { Repetitions = int.Parse(Value()) },

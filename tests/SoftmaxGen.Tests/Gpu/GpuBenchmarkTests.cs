@@ -22,6 +22,19 @@ public sealed class GpuBenchmarkTests
         Assert.Contains("goals: forward ≥ 0.8× copy", text);
     }
 
+    [Theory]
+    [InlineData("double")]
+    [InlineData("half")]
+    public void OtherElementTypesAreVerifiedAndMeasuredToo(string type)
+    {
+        var output = new StringWriter();
+        var rows = Benchmark.Run(new BenchmarkOptions { Device = "cpu", Type = type, Elements = 4096, SliceLengths = [128], Repetitions = 1 }, output);
+
+        Assert.Equal(5, rows.Count); // one row layout, three channel counts, the scattered layout
+        Assert.All(rows, row => Assert.True(row.CopyGBs > 0 && row.ForwardGBs > 0 && row.BackwardGBs > 0, row.ToString()));
+        Assert.Contains($"tensor: 4096 {type} elements", output.ToString());
+    }
+
     [Fact]
     public void UnknownOptionsExitWithCode2()
     {
@@ -31,6 +44,7 @@ public sealed class GpuBenchmarkTests
         Assert.Equal(2, Program.Main(["--device"]));
         Assert.Equal(2, Program.Main(["--repeat", "many"]));
         Assert.Equal(2, Program.Main(["--device", "tpu"]));
+        Assert.Equal(2, Program.Main(["--type", "int8"]));
         Assert.Equal(0, Program.Main(["--help"]));
     }
 }
