@@ -41,7 +41,8 @@ public sealed record BenchmarkRow(string Layout, int SliceLength, double CopyGBs
 /// Forward and backward softmax on an ILGPU accelerator, as effective bandwidth (bytes that must move: forward reads A
 /// and writes B, backward reads B and dB and writes dA) against a device-to-device copy of the same array, measured
 /// in the same process; and the time of a backward pass with four cotangents over that with one (B is read once for
-/// all four, so its floor is 3: nine arrays move instead of three). Each case is first checked against
+/// all four where it stays on chip, so the floor is 3: nine arrays move instead of three; 2.8 for the kernels that read
+/// B from device memory, once per pass for four cotangents: 14 against 5). Each case is first checked against
 /// the CPU path, so a fast wrong kernel cannot pass.
 /// </summary>
 public static class Benchmark
@@ -55,17 +56,17 @@ public static class Benchmark
             new(RowSoftmax.Forward, RowSoftmax.Backward, RowSoftmax.Forward, RowSoftmax.Backward),
             new(ChannelSoftmax.Forward, ChannelSoftmax.Backward, ChannelSoftmax.Forward, ChannelSoftmax.Backward),
             new(ScatteredSoftmax.Forward, ScatteredSoftmax.Backward, ScatteredSoftmax.Forward, ScatteredSoftmax.Backward),
-            Relative: 1e-4, Absolute: 1e-5, Tiny: 1e-30)),
+            Relative: 1e-4, Tiny: 1e-30)),
         "double" => Run(options, output, new Kernels<double>(
             new(RowSoftmaxDouble.Forward, RowSoftmaxDouble.Backward, RowSoftmaxDouble.Forward, RowSoftmaxDouble.Backward),
             new(ChannelSoftmaxDouble.Forward, ChannelSoftmaxDouble.Backward, ChannelSoftmaxDouble.Forward, ChannelSoftmaxDouble.Backward),
             new(ScatteredSoftmaxDouble.Forward, ScatteredSoftmaxDouble.Backward, ScatteredSoftmaxDouble.Forward, ScatteredSoftmaxDouble.Backward),
-            Relative: 1e-10, Absolute: 1e-12, Tiny: 1e-300)),
+            Relative: 1e-10, Tiny: 1e-300)),
         "half" => Run(options, output, new Kernels<System.Half>(
             new(RowSoftmaxHalf.Forward, RowSoftmaxHalf.Backward, RowSoftmaxHalf.Forward, RowSoftmaxHalf.Backward),
             new(ChannelSoftmaxHalf.Forward, ChannelSoftmaxHalf.Backward, ChannelSoftmaxHalf.Forward, ChannelSoftmaxHalf.Backward),
             new(ScatteredSoftmaxHalf.Forward, ScatteredSoftmaxHalf.Backward, ScatteredSoftmaxHalf.Forward, ScatteredSoftmaxHalf.Backward),
-            Relative: 4e-3, Absolute: 4e-3, Tiny: 1e-7)),
+            Relative: 4e-3, Tiny: 1e-7)),
         _ => throw new ArgumentException($"unknown element type '{options.Type}': use float, double or half", nameof(options)),
     };
 
@@ -90,7 +91,7 @@ public static class Benchmark
         }
 
         // Channels: 64, and the counts on either side of where the lanes kernels stop keeping slices in shared memory
-        // (at least two warps of lanes in 48 KB: up to about 190 floats forward, 95 backward on a CUDA device).
+        // (at least two warps of lanes in 48 KB: up to about 190 floats, forward and backward, on a CUDA device).
         foreach (int count in new[] { 64, 128, 256 })
         {
             int spatial = (int)Math.Max(1, Math.Sqrt(options.Elements / count / 16));
@@ -143,10 +144,10 @@ public static class Benchmark
 
     /// <summary>
     /// The three layouts for one element type, and how closely the device must agree with the CPU path: B within
-    /// <paramref name="Relative"/> (plus <paramref name="Tiny"/>, for values Half keeps as subnormals), dA within
-    /// <paramref name="Absolute"/>.
+    /// <paramref name="Relative"/> of itself, dA = B ∘ (dB - dot) within <paramref name="Relative"/> of the size of its
+    /// terms, |B ∘ dB| + |B · dot| (plus <paramref name="Tiny"/>, for values Half keeps as subnormals).
     /// </summary>
-    private sealed record Kernels<T>(Layout<T> Rows, Layout<T> Channels, Layout<T> Scattered, double Relative, double Absolute, double Tiny)
+    private sealed record Kernels<T>(Layout<T> Rows, Layout<T> Channels, Layout<T> Scattered, double Relative, double Tiny)
         where T : unmanaged;
 
     private static BenchmarkRow Measure<T>(Accelerator accelerator, BenchmarkOptions options, string name, int sliceLength, int[] shape, Layout<T> layout, Kernels<T> kernels)
@@ -222,12 +223,17 @@ public static class Benchmark
 
         for (int i = 0; i < dA.Length; i++)
         {
-            worstDA = Math.Max(worstDA, Math.Abs(double.CreateTruncating(dA[i]) - double.CreateTruncating(expectedDA[i])));
+            double expected = double.CreateTruncating(expectedDA[i]);
+            double product = double.CreateTruncating(b[i % b.Length]) * double.CreateTruncating(dB[i]); // B ∘ dB
+            double magnitude = Math.Abs(product) + Math.Abs(product - expected); // |B ∘ dB| + |B · dot|
+            double error = Math.Abs(double.CreateTruncating(dA[i]) - expected);
+            worstDA = Math.Max(worstDA, error / (magnitude + 1e-30));
+            close &= error <= kernels.Relative * magnitude + kernels.Tiny;
         }
 
-        if (!close || !(worstDA < kernels.Absolute))
+        if (!close)
         {
-            throw new InvalidOperationException($"{name}: the accelerator disagrees with the CPU path (forward relative {worstB:G3}, backward {worstDA:G3})");
+            throw new InvalidOperationException($"{name}: the accelerator disagrees with the CPU path (worst relative errors: forward {worstB:G3}, backward {worstDA:G3})");
         }
     }
 

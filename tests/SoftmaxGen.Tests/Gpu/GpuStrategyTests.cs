@@ -41,25 +41,30 @@ public abstract class GpuStrategySuite(AcceleratorFixture fixture)
 
     /// <summary>
     /// The backward kernels that read B from device memory (streamed slices, lanes without shared memory) take the
-    /// cotangents four at a time: a full block, a partial one, both.
+    /// cotangents four at a time: blocks of 1, 2, 3 and 4, alone and after full ones; run lengths that are not a multiple
+    /// of four (the loops' tails); in place too (dA the same memory as dB), which must give the same bits.
     /// </summary>
     [SkippableTheory]
     [InlineData("Rows", 1, "Streamed")]
+    [InlineData("Rows", 3, "Streamed")]
     [InlineData("Rows", 4, "Streamed")]
     [InlineData("RowsDouble", 6, "Streamed")]
     [InlineData("Scattered", 9, "Streamed")]
+    [InlineData("Channels", 2, "Lanes")]
     [InlineData("Channels", 5, "Lanes")]
+    [InlineData("Channels", 7, "Lanes")]
     [InlineData("ChannelsHalf", 3, "Lanes")]
+    [InlineData("ChannelsDouble", 4, "Lanes")]
     public void BackwardReadingBFromMemoryTakesAnyNumberOfCotangents(string name, int cotangents, string kernel)
     {
         var target = Layouts.GetGpu(name, Accelerator);
-        // Past shared memory: slices of 13 000 floats, 7 000 doubles, 21 000 floats; lanes of 2 000 floats.
+        // Past shared memory: slices of 13 001 floats, 7 001 doubles, 21 000 floats; lanes of 2 001 channels.
         int[] shape = name switch
         {
             "Scattered" => [300, 1, 2, 70],
-            "RowsDouble" => [2, 7000],
-            "Rows" => [2, 13000],
-            _ => [2, 2000, 3, 3],
+            "RowsDouble" => [2, 7001],
+            "Rows" => [2, 13001],
+            _ => [2, 2001, 3, 3],
         };
         int count = TestData.Count(shape);
         var random = new Random(cotangents);
@@ -76,6 +81,9 @@ public abstract class GpuStrategySuite(AcceleratorFixture fixture)
         {
             Assert.True(Math.Abs(expected[i] - dA[i]) <= tolerance * magnitude[i] + 4 * target.Tiny, $"{name} × {cotangents}: dA[{i}] = {dA[i]}, expected {expected[i]}");
         }
+
+        var inPlace = target.BackwardInPlace(b, dB, shape);
+        Assert.True(dA.AsSpan().SequenceEqual(inPlace), $"{name} × {cotangents}: in place differs from out of place");
     }
 
     protected Accelerator Accelerator
