@@ -227,10 +227,11 @@ internal static class GpuKernels
         int run = 0;
         for (; run + Unroll - 1 < runs; run += Unroll)
         {
-            var x0 = element.Load(a, origin + layout.RunOffset(run));
-            var x1 = element.Load(a, origin + layout.RunOffset(run + 1));
-            var x2 = element.Load(a, origin + layout.RunOffset(run + 2));
-            var x3 = element.Load(a, origin + layout.RunOffset(run + 3));
+            var (o0, o1, o2, o3) = RunsFour(layout, origin, run);
+            var x0 = element.Load(a, o0);
+            var x1 = element.Load(a, o1);
+            var x2 = element.Load(a, o2);
+            var x3 = element.Load(a, o3);
             math.Accumulate(ref max, ref sum, x0);
             math.Accumulate(ref max, ref sum, x1);
             math.Accumulate(ref max, ref sum, x2);
@@ -247,10 +248,7 @@ internal static class GpuKernels
         run = 0;
         for (; run + Unroll - 1 < runs; run += Unroll)
         {
-            int o0 = origin + layout.RunOffset(run);
-            int o1 = origin + layout.RunOffset(run + 1);
-            int o2 = origin + layout.RunOffset(run + 2);
-            int o3 = origin + layout.RunOffset(run + 3);
+            var (o0, o1, o2, o3) = RunsFour(layout, origin, run);
             var x0 = element.Load(a, o0);
             var x1 = element.Load(a, o1);
             var x2 = element.Load(a, o2);
@@ -285,39 +283,7 @@ internal static class GpuKernels
         for (int slice = Grid.IdxX * lanes + thread; slice < layout.SliceCount; slice += Grid.DimX * lanes)
         {
             int origin = LaneOrigin(layout, slice);
-            var max = math.NegativeInfinity;
-            int run = 0;
-            // Eight loads in flight here, not four: shared memory holds fewer threads on a multiprocessor than the
-            // other kernels run (64-float slices: 160 lanes a group, five groups, 800 threads), so each keeps more in flight.
-            for (; run + 2 * Unroll - 1 < runs; run += 2 * Unroll)
-            {
-                var x0 = element.Load(a, origin + layout.RunOffset(run));
-                var x1 = element.Load(a, origin + layout.RunOffset(run + 1));
-                var x2 = element.Load(a, origin + layout.RunOffset(run + 2));
-                var x3 = element.Load(a, origin + layout.RunOffset(run + 3));
-                var x4 = element.Load(a, origin + layout.RunOffset(run + 4));
-                var x5 = element.Load(a, origin + layout.RunOffset(run + 5));
-                var x6 = element.Load(a, origin + layout.RunOffset(run + 6));
-                var x7 = element.Load(a, origin + layout.RunOffset(run + 7));
-                cache[run * lanes + thread] = x0;
-                cache[(run + 1) * lanes + thread] = x1;
-                cache[(run + 2) * lanes + thread] = x2;
-                cache[(run + 3) * lanes + thread] = x3;
-                cache[(run + 4) * lanes + thread] = x4;
-                cache[(run + 5) * lanes + thread] = x5;
-                cache[(run + 6) * lanes + thread] = x6;
-                cache[(run + 7) * lanes + thread] = x7;
-                max = math.Max(math.Max(math.Max(max, math.Max(x0, x1)), math.Max(x2, x3)), math.Max(math.Max(x4, x5), math.Max(x6, x7)));
-            }
-
-            for (; run < runs; run++)
-            {
-                var x = element.Load(a, origin + layout.RunOffset(run));
-                cache[run * lanes + thread] = x;
-                max = math.Max(max, x);
-            }
-
-            var shift = math.Shift(max);
+            var shift = math.Shift(CacheLane(a, cache, layout, origin, lanes, thread, element, math));
             var sum = math.Zero;
             for (int r = 0; r < runs; r++)
             {
@@ -548,6 +514,56 @@ internal static class GpuKernels
         }
     }
 
+    /// <summary>
+    /// Copies this thread's slice of <paramref name="source"/> (the one whose row of lanes starts at
+    /// <paramref name="origin"/>) into shared memory, element r at <c>cache[r · lanes + thread]</c>, and returns its
+    /// maximum. Eight loads in flight, not four: shared memory holds fewer threads on a multiprocessor than the other
+    /// kernels run (64-float slices: 160 lanes a group, five groups, 800 threads), so each keeps more in flight.
+    /// </summary>
+    private static TAccumulator CacheLane<TStorage, TAccumulator, TElement, TMath, TLayout>(
+        ArrayView<TStorage> source, ArrayView<TAccumulator> cache, TLayout layout, int origin, int lanes, int thread, TElement element, TMath math)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+    {
+        int runs = layout.RunCount;
+        var max = math.NegativeInfinity;
+        int run = 0;
+        for (; run + 2 * Unroll - 1 < runs; run += 2 * Unroll)
+        {
+            var (o0, o1, o2, o3) = RunsFour(layout, origin, run);
+            var (o4, o5, o6, o7) = RunsFour(layout, origin, run + 4);
+            var x0 = element.Load(source, o0);
+            var x1 = element.Load(source, o1);
+            var x2 = element.Load(source, o2);
+            var x3 = element.Load(source, o3);
+            var x4 = element.Load(source, o4);
+            var x5 = element.Load(source, o5);
+            var x6 = element.Load(source, o6);
+            var x7 = element.Load(source, o7);
+            cache[run * lanes + thread] = x0;
+            cache[(run + 1) * lanes + thread] = x1;
+            cache[(run + 2) * lanes + thread] = x2;
+            cache[(run + 3) * lanes + thread] = x3;
+            cache[(run + 4) * lanes + thread] = x4;
+            cache[(run + 5) * lanes + thread] = x5;
+            cache[(run + 6) * lanes + thread] = x6;
+            cache[(run + 7) * lanes + thread] = x7;
+            max = math.Max(math.Max(math.Max(max, math.Max(x0, x1)), math.Max(x2, x3)), math.Max(math.Max(x4, x5), math.Max(x6, x7)));
+        }
+
+        for (; run < runs; run++)
+        {
+            var x = element.Load(source, origin + layout.RunOffset(run));
+            cache[run * lanes + thread] = x;
+            max = math.Max(max, x);
+        }
+
+        return max;
+    }
+
     /// <summary><paramref name="dot"/> plus the four terms dB ∘ B at the given offsets of one cotangent (starting at <paramref name="first"/>), in order.</summary>
     private static TAccumulator DotFour<TStorage, TAccumulator, TElement, TMath>(
         ArrayView<TStorage> dB, int first, int o0, int o1, int o2, int o3,
@@ -665,10 +681,7 @@ internal static class GpuKernels
             int run = 0;
             for (; run + Unroll - 1 < runs; run += Unroll)
             {
-                int o0 = origin + layout.RunOffset(run);
-                int o1 = origin + layout.RunOffset(run + 1);
-                int o2 = origin + layout.RunOffset(run + 2);
-                int o3 = origin + layout.RunOffset(run + 3);
+                var (o0, o1, o2, o3) = RunsFour(layout, origin, run);
                 var b0 = element.Load(b, o0);
                 var b1 = element.Load(b, o1);
                 var b2 = element.Load(b, o2);
@@ -692,10 +705,7 @@ internal static class GpuKernels
             run = 0;
             for (; run + Unroll - 1 < runs; run += Unroll)
             {
-                int o0 = origin + layout.RunOffset(run);
-                int o1 = origin + layout.RunOffset(run + 1);
-                int o2 = origin + layout.RunOffset(run + 2);
-                int o3 = origin + layout.RunOffset(run + 3);
+                var (o0, o1, o2, o3) = RunsFour(layout, origin, run);
                 var b0 = element.Load(b, o0);
                 var b1 = element.Load(b, o1);
                 var b2 = element.Load(b, o2);
@@ -738,47 +748,17 @@ internal static class GpuKernels
         for (int slice = Grid.IdxX * lanes + thread; slice < layout.SliceCount; slice += Grid.DimX * lanes)
         {
             int origin = LaneOrigin(layout, slice);
-            int run = 0;
-            for (; run + 2 * Unroll - 1 < runs; run += 2 * Unroll) // eight loads in flight, as in ForwardLanesCached
-            {
-                var b0 = element.Load(b, origin + layout.RunOffset(run));
-                var b1 = element.Load(b, origin + layout.RunOffset(run + 1));
-                var b2 = element.Load(b, origin + layout.RunOffset(run + 2));
-                var b3 = element.Load(b, origin + layout.RunOffset(run + 3));
-                var b4 = element.Load(b, origin + layout.RunOffset(run + 4));
-                var b5 = element.Load(b, origin + layout.RunOffset(run + 5));
-                var b6 = element.Load(b, origin + layout.RunOffset(run + 6));
-                var b7 = element.Load(b, origin + layout.RunOffset(run + 7));
-                cache[run * lanes + thread] = b0;
-                cache[(run + 1) * lanes + thread] = b1;
-                cache[(run + 2) * lanes + thread] = b2;
-                cache[(run + 3) * lanes + thread] = b3;
-                cache[(run + 4) * lanes + thread] = b4;
-                cache[(run + 5) * lanes + thread] = b5;
-                cache[(run + 6) * lanes + thread] = b6;
-                cache[(run + 7) * lanes + thread] = b7;
-            }
-
-            for (; run < runs; run++)
-            {
-                cache[run * lanes + thread] = element.Load(b, origin + layout.RunOffset(run));
-            }
-
+            CacheLane(b, cache, layout, origin, lanes, thread, element, math); // its maximum is not needed here
             for (int k = 0; k < cotangents; k++)
             {
                 int first = k * count + origin;
                 var dot = math.Zero;
-                run = 0;
+                int run = 0;
                 for (; run + Unroll - 1 < runs; run += Unroll)
                 {
-                    var d0 = element.Load(dB, first + layout.RunOffset(run));
-                    var d1 = element.Load(dB, first + layout.RunOffset(run + 1));
-                    var d2 = element.Load(dB, first + layout.RunOffset(run + 2));
-                    var d3 = element.Load(dB, first + layout.RunOffset(run + 3));
-                    dot = math.Add(dot, math.Multiply(d0, cache[run * lanes + thread]));
-                    dot = math.Add(dot, math.Multiply(d1, cache[(run + 1) * lanes + thread]));
-                    dot = math.Add(dot, math.Multiply(d2, cache[(run + 2) * lanes + thread]));
-                    dot = math.Add(dot, math.Multiply(d3, cache[(run + 3) * lanes + thread]));
+                    var (o0, o1, o2, o3) = RunsFour(layout, first, run);
+                    dot = DotFour(dB, 0, o0, o1, o2, o3, cache[run * lanes + thread], cache[(run + 1) * lanes + thread],
+                        cache[(run + 2) * lanes + thread], cache[(run + 3) * lanes + thread], dot, element, math);
                 }
 
                 for (; run < runs; run++)
@@ -789,18 +769,9 @@ internal static class GpuKernels
                 run = 0;
                 for (; run + Unroll - 1 < runs; run += Unroll)
                 {
-                    int o0 = first + layout.RunOffset(run);
-                    int o1 = first + layout.RunOffset(run + 1);
-                    int o2 = first + layout.RunOffset(run + 2);
-                    int o3 = first + layout.RunOffset(run + 3);
-                    var d0 = element.Load(dB, o0);
-                    var d1 = element.Load(dB, o1);
-                    var d2 = element.Load(dB, o2);
-                    var d3 = element.Load(dB, o3);
-                    element.Store(dA, o0, math.Multiply(cache[run * lanes + thread], math.Subtract(d0, dot)));
-                    element.Store(dA, o1, math.Multiply(cache[(run + 1) * lanes + thread], math.Subtract(d1, dot)));
-                    element.Store(dA, o2, math.Multiply(cache[(run + 2) * lanes + thread], math.Subtract(d2, dot)));
-                    element.Store(dA, o3, math.Multiply(cache[(run + 3) * lanes + thread], math.Subtract(d3, dot)));
+                    var (o0, o1, o2, o3) = RunsFour(layout, first, run);
+                    StoreFour(dB, dA, 0, o0, o1, o2, o3, cache[run * lanes + thread], cache[(run + 1) * lanes + thread],
+                        cache[(run + 2) * lanes + thread], cache[(run + 3) * lanes + thread], dot, element, math);
                 }
 
                 for (; run < runs; run++)
@@ -909,6 +880,11 @@ internal static class GpuKernels
     private static int OffsetAt<TLayout>(TLayout layout, int origin, RunPosition at)
         where TLayout : struct, IGpuSoftmaxLayout
         => layout.RunCount == 1 ? origin + at.Position : origin + layout.RunOffset(at.Run) + at.Position;
+
+    /// <summary>The offsets of runs <paramref name="run"/> to <paramref name="run"/> + 3 from <paramref name="origin"/>: four elements of a lanes thread's slice.</summary>
+    private static Offsets RunsFour<TLayout>(TLayout layout, int origin, int run)
+        where TLayout : struct, IGpuSoftmaxLayout
+        => new(origin + layout.RunOffset(run), origin + layout.RunOffset(run + 1), origin + layout.RunOffset(run + 2), origin + layout.RunOffset(run + 3));
 
     /// <summary>Four element offsets, taken apart as <c>var (o0, o1, o2, o3) = ...</c>.</summary>
     private readonly struct Offsets(int o0, int o1, int o2, int o3)
