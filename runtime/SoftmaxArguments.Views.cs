@@ -72,25 +72,8 @@ public static partial class SoftmaxArguments
         ArgumentNullException.ThrowIfNull(stream);
         int count = ElementCount(shape, rank);
         RequireView(stream, b, count, shape, nameof(b));
-        long entries = (long)count * count;
-        if (entries > int.MaxValue)
-        {
-            throw new ArgumentException(
-                $"shape {Format(shape)} has {count} elements, so its Jacobian would have {entries} entries, " +
-                $"more than the kernel numbers (int.MaxValue = {int.MaxValue}).",
-                nameof(shape));
-        }
-
-        long length = jacobian.IsValid ? jacobian.Length : 0;
-        if (length != entries)
-        {
-            throw new ArgumentException(
-                $"jacobian has {length} elements, but a tensor of {count} elements (shape {Format(shape)}) " +
-                $"needs exactly {count} × {count} = {entries}.",
-                nameof(jacobian));
-        }
-
-        RequireView(stream, jacobian, entries, shape, nameof(jacobian));
+        RequireJacobianLength(jacobian.IsValid ? jacobian.Length : 0, count, shape, "more than the kernel numbers");
+        RequireView(stream, jacobian, (long)count * count, shape, nameof(jacobian));
         if (Overlap(b, jacobian) is not null)
         {
             throw new ArgumentException("jacobian overlaps b; they must be separate memory.", nameof(jacobian));

@@ -111,29 +111,37 @@ public static partial class SoftmaxArguments
     {
         int count = ElementCount(shape, rank);
         RequireLength(b.Length, count, shape, nameof(b));
-        long entries = (long)count * count;
-        if (entries > int.MaxValue)
-        {
-            throw new ArgumentException(
-                $"shape {Format(shape)} has {count} elements, so its Jacobian would have {entries} entries, " +
-                $"more than a span can hold (int.MaxValue = {int.MaxValue}).",
-                nameof(shape));
-        }
-
-        if (jacobian.Length != entries)
-        {
-            throw new ArgumentException(
-                $"jacobian has {jacobian.Length} elements, but a tensor of {count} elements (shape {Format(shape)}) " +
-                $"needs exactly {count} × {count} = {entries}.",
-                nameof(jacobian));
-        }
-
+        RequireJacobianLength(jacobian.Length, count, shape, "more than a span can hold");
         if (b.Overlaps(jacobian))
         {
             throw new ArgumentException("jacobian overlaps b; they must be separate memory.", nameof(jacobian));
         }
 
         return count;
+    }
+
+    /// <summary>
+    /// Refuses a Jacobian of more than int.MaxValue entries (<paramref name="limit"/> says why, in the message), then one
+    /// whose length is not N × N.
+    /// </summary>
+    private static void RequireJacobianLength(long length, int count, ReadOnlySpan<int> shape, string limit)
+    {
+        long entries = (long)count * count;
+        if (entries > int.MaxValue)
+        {
+            throw new ArgumentException(
+                $"shape {Format(shape)} has {count} elements, so its Jacobian would have {entries} entries, " +
+                $"{limit} (int.MaxValue = {int.MaxValue}).",
+                nameof(shape));
+        }
+
+        if (length != entries)
+        {
+            throw new ArgumentException(
+                $"jacobian has {length} elements, but a tensor of {count} elements (shape {Format(shape)}) " +
+                $"needs exactly {count} × {count} = {entries}.",
+                "jacobian");
+        }
     }
 
     /// <summary>Formats a shape the way messages show it: <c>[2, 3, 4]</c>.</summary>
