@@ -36,17 +36,25 @@ public static class Checks
             int count = TestData.Count(shape);
             var b = target.Round(Reference.Forward(TestData.Logits(random, count), shape, target.Axes));
             var dB = target.Round(TestData.Logits(random, count * cotangents, 1));
-            var expected = Reference.Backward(b, dB, shape, target.Axes);
-            var magnitude = Reference.BackwardMagnitude(b, dB, shape, target.Axes);
-            var actual = target.Backward(b, dB, shape).Value;
-            double tolerance = Tolerance(target, SliceLength(target, shape));
-            for (int i = 0; i < expected.Length; i++)
+            AssertBackwardClose(target, b, dB, target.Backward(b, dB, shape).Value, shape, $"backward {Describe(target, shape)} s3={cotangents}");
+        }
+    }
+
+    /// <summary>
+    /// dA against the float64 reference pullback of <paramref name="dB"/> at <paramref name="b"/>: each element within the
+    /// target's tolerance of the size of its terms, |B ∘ dB| + |B · dot|.
+    /// </summary>
+    public static void AssertBackwardClose(ITarget target, double[] b, double[] dB, double[] actual, int[] shape, string what)
+    {
+        var expected = Reference.Backward(b, dB, shape, target.Axes);
+        var magnitude = Reference.BackwardMagnitude(b, dB, shape, target.Axes);
+        double tolerance = Tolerance(target, SliceLength(target, shape));
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double bound = tolerance * magnitude[i] + 4 * target.Tiny;
+            if (!(Math.Abs(expected[i] - actual[i]) <= bound))
             {
-                double bound = tolerance * magnitude[i] + 4 * target.Tiny;
-                if (!(Math.Abs(expected[i] - actual[i]) <= bound))
-                {
-                    Fail($"backward {Describe(target, shape)} s3={cotangents}: dA[{i}] = {actual[i]:R}, expected {expected[i]:R} (bound {bound:G3})");
-                }
+                Fail($"{what}: dA[{i}] = {actual[i]:R}, expected {expected[i]:R} (bound {bound:G3})");
             }
         }
     }
