@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root, after tests/device/pack.sh built publish/device.tar.xz here:
-# the CUDA test classes, the attention sample on CUDA against the CPU path, then the GPU benchmark. Each output also
+# the CUDA test classes, the attention sample on CUDA against the CPU path, then the GPU benchmark (once per type in
+# BENCH_TYPES, default float). Each output also
 # goes to $OUT (when set) as a file. Exits non-zero when any of the three fails.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,7 +18,11 @@ timeout "${TESTS_TIMEOUT:-200}" "$bin/SoftmaxGen.Tests" --class Cuda 2>&1 | tee 
 if grep -q '^SKIP' "$out/tests.txt"; then echo "CUDA tests were skipped: no device found"; status=1; fi
 timeout "${ATTENTION_TIMEOUT:-60}" "$bin/Attention" --device both --batch 4 --heads 8 --seq 512 --dim 64 2>&1 | tee "$out/attention.txt" | tail -16
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-timeout "${BENCH_TIMEOUT:-180}" "$bin/SoftmaxGen.GpuBenchmark" --device cuda "$@" 2>&1 | tee "$out/benchmark.txt"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# BENCH_TYPES: the element types to benchmark, one run each (default float); the float run keeps the name benchmark.txt.
+for type in ${BENCH_TYPES:-float}; do
+  file=$out/benchmark.txt; [ "$type" = float ] || file=$out/benchmark-$type.txt
+  timeout "${BENCH_TIMEOUT:-180}" "$bin/SoftmaxGen.GpuBenchmark" --device cuda --type "$type" "$@" 2>&1 | tee "$file"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+done
 echo "device run: $([ $status -eq 0 ] && echo passed || echo FAILED)"
 exit $status
