@@ -58,6 +58,29 @@ internal static class GpuKernels
             var max = math.NegativeInfinity;
             int e = Group.IdxX;
             var walk = begin;
+            for (; e + (2 * Unroll - 1) * stride < length; e += 2 * Unroll * stride)
+            {
+                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
+                var (o4, o5, o6, o7) = TakeFour(layout, origin, ref walk, step);
+                var x0 = element.Load(a, o0);
+                var x1 = element.Load(a, o1);
+                var x2 = element.Load(a, o2);
+                var x3 = element.Load(a, o3);
+                var x4 = element.Load(a, o4);
+                var x5 = element.Load(a, o5);
+                var x6 = element.Load(a, o6);
+                var x7 = element.Load(a, o7);
+                cache[e] = x0;
+                cache[e + stride] = x1;
+                cache[e + 2 * stride] = x2;
+                cache[e + 3 * stride] = x3;
+                cache[e + 4 * stride] = x4;
+                cache[e + 5 * stride] = x5;
+                cache[e + 6 * stride] = x6;
+                cache[e + 7 * stride] = x7;
+                max = math.Max(math.Max(math.Max(max, math.Max(x0, x1)), math.Max(x2, x3)), math.Max(math.Max(x4, x5), math.Max(x6, x7)));
+            }
+
             for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
             {
                 var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
@@ -120,6 +143,28 @@ internal static class GpuKernels
             var sum = math.Zero;
             int e = Group.IdxX;
             var walk = begin;
+            for (; e + (2 * Unroll - 1) * stride < length; e += 2 * Unroll * stride)
+            {
+                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
+                var (o4, o5, o6, o7) = TakeFour(layout, origin, ref walk, step);
+                var x0 = element.Load(a, o0);
+                var x1 = element.Load(a, o1);
+                var x2 = element.Load(a, o2);
+                var x3 = element.Load(a, o3);
+                var x4 = element.Load(a, o4);
+                var x5 = element.Load(a, o5);
+                var x6 = element.Load(a, o6);
+                var x7 = element.Load(a, o7);
+                math.Accumulate(ref max, ref sum, x0);
+                math.Accumulate(ref max, ref sum, x1);
+                math.Accumulate(ref max, ref sum, x2);
+                math.Accumulate(ref max, ref sum, x3);
+                math.Accumulate(ref max, ref sum, x4);
+                math.Accumulate(ref max, ref sum, x5);
+                math.Accumulate(ref max, ref sum, x6);
+                math.Accumulate(ref max, ref sum, x7);
+            }
+
             for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
             {
                 var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
@@ -144,6 +189,28 @@ internal static class GpuKernels
             var scale = math.Reciprocal(math.PoisonIfInfinite(max, sum));
             e = Group.IdxX;
             walk = begin;
+            for (; e + (2 * Unroll - 1) * stride < length; e += 2 * Unroll * stride)
+            {
+                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
+                var (o4, o5, o6, o7) = TakeFour(layout, origin, ref walk, step);
+                var x0 = element.Load(a, o0);
+                var x1 = element.Load(a, o1);
+                var x2 = element.Load(a, o2);
+                var x3 = element.Load(a, o3);
+                var x4 = element.Load(a, o4);
+                var x5 = element.Load(a, o5);
+                var x6 = element.Load(a, o6);
+                var x7 = element.Load(a, o7);
+                element.Store(b, o0, math.Multiply(math.Exp(math.Subtract(x0, shift)), scale));
+                element.Store(b, o1, math.Multiply(math.Exp(math.Subtract(x1, shift)), scale));
+                element.Store(b, o2, math.Multiply(math.Exp(math.Subtract(x2, shift)), scale));
+                element.Store(b, o3, math.Multiply(math.Exp(math.Subtract(x3, shift)), scale));
+                element.Store(b, o4, math.Multiply(math.Exp(math.Subtract(x4, shift)), scale));
+                element.Store(b, o5, math.Multiply(math.Exp(math.Subtract(x5, shift)), scale));
+                element.Store(b, o6, math.Multiply(math.Exp(math.Subtract(x6, shift)), scale));
+                element.Store(b, o7, math.Multiply(math.Exp(math.Subtract(x7, shift)), scale));
+            }
+
             for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
             {
                 var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
