@@ -19,10 +19,11 @@ namespace SoftmaxGen.Runtime;
 /// </list>
 /// Within a group every thread only reads back the shared-memory entries it wrote itself; barriers are needed only
 /// inside the reductions (<see cref="GpuReduce"/>).
-/// <para>Every loop that reads device memory takes four elements a step (eight where the lanes kernels fill shared
-/// memory), issuing the loads before it uses any (<see cref="Unroll"/>): with one load in flight a thread, even a full
-/// device keeps too few bytes in flight to cover the memory's latency (on an H100, a group per 2 048-float slice ran
-/// at 0.71 of a copy's bandwidth, against 0.91 for the warp kernel, which loads its four values up front). Sums and
+/// <para>Every loop that reads device memory takes four elements a step (eight in the forward slice kernels and where
+/// the lanes kernels fill shared memory), issuing the loads before it uses any (<see cref="Unroll"/>): with one load
+/// in flight a thread, even a full device keeps too few bytes in flight to cover the memory's latency (on an H100, a
+/// group per 2 048-float slice ran at 0.71 of a copy's bandwidth, against 0.91 for the warp kernel, which loads its
+/// four values up front; eight took rows of 8 192 floats on an H200 from 0.73 to 0.78). Sums and
 /// online accumulations still take the elements in the same order, and a maximum is exact however it is grouped, so
 /// the results are those of the one-at-a-time loops, bit for bit.</para>
 /// </remarks>
