@@ -147,13 +147,18 @@ internal readonly struct GpuDoubleMath : IGpuMath<double>
 /// <summary>Scalar exp and the online-softmax combination, written for ILGPU kernels (no library intrinsics).</summary>
 internal static class GpuMath
 {
+    /// <summary>2^-64 (exactly: tested).</summary>
+    internal const float TwoToMinus64 = 5.42101086242752217E-20f;
+
+    /// <summary>2^-64 (exactly: tested).</summary>
+    internal const double TwoToMinus64Double = 5.4210108624275222E-20;
+
     public static float Exp(float x)
     {
         const float Shifter = 12582912f; // 1.5 · 2^23: adding it rounds to an integer kept in the low mantissa bits
         x = x < -104f ? -104f : x; // below, e^x rounds to 0; a NaN passes through the comparison unchanged
         float shifted = x * 1.44269504088896341f + Shifter;
         float k = shifted - Shifter;
-        int exponent = (int)Interop.FloatAsInt(shifted) - (int)Interop.FloatAsInt(Shifter);
         float r = x - k * 0.693359375f;
         r = r + k * 2.12194440e-4f;
         float p = 1.9875691500e-4f;
@@ -163,8 +168,10 @@ internal static class GpuMath
         p = p * r + 1.6666665459e-1f;
         p = p * r + 5.0000001201e-1f;
         p = p * (r * r) + r + 1f;
-        int half = exponent >> 1;
-        return p * Interop.IntAsFloat((uint)((half + 127) << 23)) * Interop.IntAsFloat((uint)((exponent - half + 127) << 23));
+        // p · 2^k as p · 2^(k + 64) · 2^-64: for x ≤ 0 (k from -150 to 0) the first factor is normal and exact, and the
+        // last multiply rounds once, also where e^x is subnormal. 2^(k + 64) is built from shifted's low bits, which hold
+        // k: shifting them into the exponent field drops the Shifter's own bits. A NaN x leaves p NaN, and so the result.
+        return p * Interop.IntAsFloat((Interop.FloatAsInt(shifted) + 127 + 64) << 23) * TwoToMinus64;
     }
 
     public static double Exp(double x)
@@ -173,7 +180,6 @@ internal static class GpuMath
         x = x < -746.0 ? -746.0 : x;
         double shifted = x * 1.4426950408889634 + Shifter;
         double k = shifted - Shifter;
-        long exponent = (long)Interop.FloatAsInt(shifted) - (long)Interop.FloatAsInt(Shifter);
         double r = x - k * 6.93147180369123816490e-01;
         r = r - k * 1.90821492927058770002e-10;
         double p = 1.0 / 6227020800.0;
@@ -189,8 +195,8 @@ internal static class GpuMath
         p = p * r + 1.0 / 6.0;
         p = p * r + 0.5;
         p = p * (r * r) + r + 1.0;
-        long half = exponent >> 1;
-        return p * Interop.IntAsFloat((ulong)((half + 1023) << 52)) * Interop.IntAsFloat((ulong)((exponent - half + 1023) << 52));
+        // As for float: k from -1 076 to 0, so 2^(k + 64) is normal.
+        return p * Interop.IntAsFloat((Interop.FloatAsInt(shifted) + 1023 + 64) << 52) * TwoToMinus64Double;
     }
 
     /// <summary>
