@@ -23,9 +23,12 @@ namespace SoftmaxGen.Runtime;
 /// the lanes kernels fill shared memory), issuing the loads before it uses any (<see cref="Unroll"/>): with one load
 /// in flight a thread, even a full device keeps too few bytes in flight to cover the memory's latency (on an H100, a
 /// group per 2 048-float slice ran at 0.71 of a copy's bandwidth, against 0.91 for the warp kernel, which loads its
-/// four values up front; eight took rows of 8 192 floats on an H200 from 0.73 to 0.78). Sums and
-/// online accumulations still take the elements in the same order, and a maximum is exact however it is grouped, so
-/// the results are those of the one-at-a-time loops, bit for bit.</para>
+/// four values up front; eight took rows of 8 192 floats on an H200 from 0.73 to 0.78). Sums and online
+/// accumulations still take the elements in the same order, and a maximum of numbers is exact however it is grouped
+/// (with a NaN among them, the grouping decides which elements the NaN hides, but the sum of exponentials is NaN
+/// either way, and so is every output of the slice), so the results are those of the one-at-a-time loops, bit for
+/// bit. Loop bounds are written as <c>e &lt; length - 7 · stride</c>, not <c>e + 7 · stride &lt; length</c>, which
+/// would overflow for slices within a few thousand elements of int.MaxValue.</para>
 /// </remarks>
 internal static class GpuKernels
 {
@@ -59,7 +62,7 @@ internal static class GpuKernels
             var max = math.NegativeInfinity;
             int e = Group.IdxX;
             var walk = begin;
-            for (; e + (2 * Unroll - 1) * stride < length; e += 2 * Unroll * stride)
+            for (; e < length - (2 * Unroll - 1) * stride; e += 2 * Unroll * stride)
             {
                 var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
                 var (o4, o5, o6, o7) = TakeFour(layout, origin, ref walk, step);
@@ -82,7 +85,7 @@ internal static class GpuKernels
                 max = math.Max(math.Max(math.Max(max, math.Max(x0, x1)), math.Max(x2, x3)), math.Max(math.Max(x4, x5), math.Max(x6, x7)));
             }
 
-            for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
+            for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
             {
                 var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
                 var x0 = element.Load(a, o0);
@@ -144,7 +147,7 @@ internal static class GpuKernels
             var sum = math.Zero;
             int e = Group.IdxX;
             var walk = begin;
-            for (; e + (2 * Unroll - 1) * stride < length; e += 2 * Unroll * stride)
+            for (; e < length - (2 * Unroll - 1) * stride; e += 2 * Unroll * stride)
             {
                 var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
                 var (o4, o5, o6, o7) = TakeFour(layout, origin, ref walk, step);
@@ -166,7 +169,7 @@ internal static class GpuKernels
                 math.Accumulate(ref max, ref sum, x7);
             }
 
-            for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
+            for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
             {
                 var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
                 var x0 = element.Load(a, o0);
@@ -190,7 +193,7 @@ internal static class GpuKernels
             var scale = math.Reciprocal(math.PoisonIfInfinite(max, sum));
             e = Group.IdxX;
             walk = begin;
-            for (; e + (2 * Unroll - 1) * stride < length; e += 2 * Unroll * stride)
+            for (; e < length - (2 * Unroll - 1) * stride; e += 2 * Unroll * stride)
             {
                 var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
                 var (o4, o5, o6, o7) = TakeFour(layout, origin, ref walk, step);
@@ -212,7 +215,7 @@ internal static class GpuKernels
                 element.Store(b, o7, math.Multiply(math.Exp(math.Subtract(x7, shift)), scale));
             }
 
-            for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
+            for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
             {
                 var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
                 var x0 = element.Load(a, o0);
@@ -395,7 +398,7 @@ internal static class GpuKernels
             int origin = layout.Origin(slice);
             int e = Group.IdxX;
             var walk = begin;
-            for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
+            for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
             {
                 var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
                 var b0 = element.Load(b, o0);
@@ -420,7 +423,7 @@ internal static class GpuKernels
                 var dot = math.Zero;
                 e = Group.IdxX;
                 walk = begin;
-                for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
+                for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
                 {
                     var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
                     var d0 = element.Load(dB, first + o0);
@@ -468,7 +471,7 @@ internal static class GpuKernels
 
                 e = Group.IdxX;
                 walk = begin;
-                for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
+                for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
                 {
                     var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
                     var d0 = element.Load(dB, first + o0);
@@ -525,7 +528,7 @@ internal static class GpuKernels
                 var dot3 = math.Zero;
                 int e = Group.IdxX;
                 var walk = begin;
-                for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
+                for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
                 {
                     var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
                     var b0 = element.Load(b, o0);
@@ -555,7 +558,7 @@ internal static class GpuKernels
                 if (block > 3) dot3 = GpuReduce.GroupSum<TAccumulator, TMath>(dot3, scratch);
                 e = Group.IdxX;
                 walk = begin;
-                for (; e + (Unroll - 1) * stride < length; e += Unroll * stride)
+                for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
                 {
                     var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
                     var b0 = element.Load(b, o0);
