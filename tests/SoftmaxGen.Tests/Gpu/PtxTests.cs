@@ -68,6 +68,19 @@ public sealed class PtxTests : IDisposable
         }
     }
 
+    /// <summary>The kernels of <see cref="GpuExpSuite"/> too, so that its CUDA run is not the first to compile them.</summary>
+    [Fact]
+    public void TheExpTestKernelsCompileToPtx()
+    {
+        using var backend = new PTXBackend(_context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_78, null);
+        foreach (var name in new[] { nameof(GpuExpSuite.FloatExp), nameof(GpuExpSuite.DoubleExp) })
+        {
+            var kernel = typeof(GpuExpSuite).GetMethod(name, BindingFlags.NonPublic | BindingFlags.Static)!;
+            var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromImplicitlyGroupedKernel(kernel), new KernelSpecialization());
+            Assert.Contains(".entry", compiled.PTXAssembly);
+        }
+    }
+
     public void Dispose() => _context.Dispose();
 
     /// <summary>The layout struct the generator emitted for a class: its namespace mirrored under SoftmaxGen.Generated.</summary>
