@@ -155,8 +155,8 @@ internal static class GpuMath
 
     /// <summary>
     /// e^x for x ≤ 0, -∞ or NaN (what softmax passes: an element minus its slice's max, or a difference of maxima), to
-    /// about an ulp. Positive x is outside that contract: the scaling holds up to x ≈ 43 (double: 665), gives ∞ past
-    /// it.
+    /// about an ulp. Positive x is outside that contract: past x ≈ 44 (double: 665) the exponent built for 2^(k + 64)
+    /// overflows its field and the result is wrong (∞, a negative number, 0 or NaN, depending on x).
     /// </summary>
     public static float Exp(float x)
     {

@@ -28,7 +28,8 @@ namespace SoftmaxGen.Runtime;
 /// (with a NaN among them, the grouping decides which elements the NaN hides, but the sum of exponentials is NaN
 /// either way, and so is every output of the slice), so the results are those of the one-at-a-time loops, bit for
 /// bit. Loop bounds are written as <c>e &lt; length - 7 · stride</c>, not <c>e + 7 · stride &lt; length</c>, which
-/// would overflow for slices within a few thousand elements of int.MaxValue.</para>
+/// would overflow for long slices; the steps themselves could still wrap within 8 · stride of int.MaxValue, so the
+/// launcher refuses slices longer than <see cref="MaxSliceLength"/>.</para>
 /// </remarks>
 internal static class GpuKernels
 {
@@ -37,6 +38,12 @@ internal static class GpuKernels
 
     /// <summary>Shared memory (in accumulators) the reductions use: two per warp, for up to 32 warps.</summary>
     public const int ScratchLength = 64;
+
+    /// <summary>
+    /// The longest slice the kernels take: their int indices step by up to eight group widths (at most 8 · 1 024
+    /// elements), which must not wrap past int.MaxValue.
+    /// </summary>
+    public const int MaxSliceLength = int.MaxValue - 8 * 1024;
 
     /// <summary>Elements a thread loads per step of a loop over device memory, before it uses any of them.</summary>
     private const int Unroll = 4;

@@ -120,6 +120,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     {
         var accelerator = stream.Accelerator;
         RequireContextFor(accelerator);
+        RequireSliceLength(layout);
         var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), backward: false);
         GpuLaunch.Count(launch.Strategy);
         if (launch.Strategy == GpuStrategy.Lanes)
@@ -144,6 +145,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     {
         var accelerator = stream.Accelerator;
         RequireContextFor(accelerator);
+        RequireSliceLength(layout);
         var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), backward: true);
         GpuLaunch.Count(launch.Strategy);
         if (launch.Strategy == GpuStrategy.Lanes)
@@ -182,6 +184,21 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
                 "A double softmax needs 64-bit arithmetic on the device, but this accelerator's context was built with " +
                 "Math(MathMode.Fast32BitOnly), which computes doubles as floats. Build the context without it, e.g. " +
                 "Context.Create(builder => builder.Default()), or use float data.");
+        }
+    }
+
+    /// <summary>
+    /// The kernels step through a slice with int indices, up to eight group widths (8 · 1 024) at a time: a slice
+    /// closer than that to int.MaxValue would wrap them. Refused before anything is enqueued.
+    /// </summary>
+    private static void RequireSliceLength(TLayout layout)
+    {
+        if (layout.SliceLength > GpuKernels.MaxSliceLength)
+        {
+            throw new ArgumentException(
+                $"A slice of {layout.SliceLength} elements is too long for the GPU kernels, which take at most " +
+                $"{GpuKernels.MaxSliceLength} (int.MaxValue less 8 192) per slice; use the CPU path for it.",
+                "shape");
         }
     }
 

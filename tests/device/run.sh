@@ -2,8 +2,8 @@
 # Runs on the GPU machine, from the repository root, after tests/device/pack.sh built publish/device.tar.xz here:
 # the CUDA test classes, the attention sample on CUDA against the CPU path, then the GPU benchmark (once per type in
 # BENCH_TYPES, default float). Each output also goes to $OUT (when set) as a file. Exits non-zero when any part fails.
-# On the H200 the three types took about 3 minutes of benchmark besides the tests' 30 s: within a 600 s device call,
-# but not with every timeout below at its default.
+# On the H200 the three types took about 5 minutes of benchmark besides the tests' 30 s: within a 600 s device call,
+# but not with every timeout below at its default (lower BENCH_TIMEOUT, or run the types in separate calls).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 for arg in "$@"; do

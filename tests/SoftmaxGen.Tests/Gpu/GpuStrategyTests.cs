@@ -30,8 +30,9 @@ public abstract class GpuStrategySuite(AcceleratorFixture fixture)
     [InlineData("Rows", new[] { 2, 13000 }, "Streamed", "Streamed")]
     // 1 009 and 13 041 leave 113 elements past the last multiple of 128: with 16 threads a group (the CPU accelerator's
     // most) some threads have 7 elements left after the forward loops' eight-wide steps, so a bound that let an
-    // eight-wide step start one element short would read past the slice. On CUDA (128 and 512 threads) they take a
-    // four-wide step and singles, and three eight-wide steps and singles.
+    // eight-wide step start one element short would read past the slice. On CUDA, 1 009 has 128 threads (most take one
+    // eight-wide step, the last fifteen a four-wide one and singles) and 13 041 has 512 (three eight-wide steps, then
+    // singles).
     [InlineData("Rows", new[] { 3, 1009 }, "Cached", "Cached")]
     [InlineData("Rows", new[] { 3, 13041 }, "Streamed", "Streamed")]
     [InlineData("RowsDouble", new[] { 2, 6500 }, "Streamed", "Streamed")]

@@ -2,6 +2,7 @@ using System;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
+using SoftmaxGen.Runtime;
 using Xunit;
 
 namespace SoftmaxGen.Tests.Gpu;
@@ -70,5 +71,28 @@ public sealed class GpuStreamTests
         Assert.Equal("b", refused.ParamName);
         Assert.Contains("lives on", refused.Message);
         Assert.All(jacobian.GetAsArray1D(), value => Assert.Equal(0f, value));
+    }
+
+    /// <summary>
+    /// A slice within 8 192 elements of int.MaxValue would wrap the kernels' int indices: refused, naming the shape,
+    /// before any kernel runs (the views here are far too short for the layout, so a launch would fail otherwise).
+    /// </summary>
+    [Fact]
+    public void ASliceTooLongForTheKernelsIndicesIsRefusedBeforeAnythingRuns()
+    {
+        using var context = Context.Create(builder => builder.CPU());
+        using var accelerator = context.CreateCPUAccelerator(0);
+        using var a = accelerator.Allocate1D(new float[] { 1f, 2f, 3f, 4f });
+        using var b = accelerator.Allocate1D(new[] { float.NaN, float.NaN, float.NaN, float.NaN });
+        var layout = new SoftmaxGen.Generated.SoftmaxGen.Tests.Rows_Layout([1, GpuKernels.MaxSliceLength + 1]);
+
+        var forward = Assert.Throws<ArgumentException>(() => GpuSoftmax.Forward(accelerator.DefaultStream, a.View, b.View, layout));
+        Assert.Equal("shape", forward.ParamName);
+        Assert.Contains("too long for the GPU kernels", forward.Message);
+        var backward = Assert.Throws<ArgumentException>(() => GpuSoftmax.Backward(accelerator.DefaultStream, a.View, a.View, b.View, 1, layout));
+        Assert.Equal("shape", backward.ParamName);
+        accelerator.Synchronize();
+        Assert.All(b.GetAsArray1D(), value => Assert.True(float.IsNaN(value)));
+        Assert.Equal(int.MaxValue - 8192, GpuKernels.MaxSliceLength);
     }
 }
