@@ -71,39 +71,18 @@ internal static class GpuKernels
             var walk = begin;
             for (; e < length - (2 * Unroll - 1) * stride; e += 2 * Unroll * stride)
             {
-                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
-                var (o4, o5, o6, o7) = TakeFour(layout, origin, ref walk, step);
-                var x0 = element.Load(a, o0);
-                var x1 = element.Load(a, o1);
-                var x2 = element.Load(a, o2);
-                var x3 = element.Load(a, o3);
-                var x4 = element.Load(a, o4);
-                var x5 = element.Load(a, o5);
-                var x6 = element.Load(a, o6);
-                var x7 = element.Load(a, o7);
-                cache[e] = x0;
-                cache[e + stride] = x1;
-                cache[e + 2 * stride] = x2;
-                cache[e + 3 * stride] = x3;
-                cache[e + 4 * stride] = x4;
-                cache[e + 5 * stride] = x5;
-                cache[e + 6 * stride] = x6;
-                cache[e + 7 * stride] = x7;
-                max = math.Max(math.Max(math.Max(max, math.Max(x0, x1)), math.Max(x2, x3)), math.Max(math.Max(x4, x5), math.Max(x6, x7)));
+                var x = LoadFour<TStorage, TAccumulator, TElement>(a, TakeFour(layout, origin, ref walk, step), element);
+                var y = LoadFour<TStorage, TAccumulator, TElement>(a, TakeFour(layout, origin, ref walk, step), element);
+                CacheFour(cache, e, stride, x);
+                CacheFour(cache, e + Unroll * stride, stride, y);
+                max = math.Max(MaxFour(max, x, math), math.Max(math.Max(y.A, y.B), math.Max(y.C, y.D)));
             }
 
             for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
             {
-                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
-                var x0 = element.Load(a, o0);
-                var x1 = element.Load(a, o1);
-                var x2 = element.Load(a, o2);
-                var x3 = element.Load(a, o3);
-                cache[e] = x0;
-                cache[e + stride] = x1;
-                cache[e + 2 * stride] = x2;
-                cache[e + 3 * stride] = x3;
-                max = math.Max(math.Max(max, math.Max(x0, x1)), math.Max(x2, x3));
+                var x = LoadFour<TStorage, TAccumulator, TElement>(a, TakeFour(layout, origin, ref walk, step), element);
+                CacheFour(cache, e, stride, x);
+                max = MaxFour(max, x, math);
             }
 
             for (; e < length; e += stride)
@@ -156,37 +135,16 @@ internal static class GpuKernels
             var walk = begin;
             for (; e < length - (2 * Unroll - 1) * stride; e += 2 * Unroll * stride)
             {
-                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
-                var (o4, o5, o6, o7) = TakeFour(layout, origin, ref walk, step);
-                var x0 = element.Load(a, o0);
-                var x1 = element.Load(a, o1);
-                var x2 = element.Load(a, o2);
-                var x3 = element.Load(a, o3);
-                var x4 = element.Load(a, o4);
-                var x5 = element.Load(a, o5);
-                var x6 = element.Load(a, o6);
-                var x7 = element.Load(a, o7);
-                math.Accumulate(ref max, ref sum, x0);
-                math.Accumulate(ref max, ref sum, x1);
-                math.Accumulate(ref max, ref sum, x2);
-                math.Accumulate(ref max, ref sum, x3);
-                math.Accumulate(ref max, ref sum, x4);
-                math.Accumulate(ref max, ref sum, x5);
-                math.Accumulate(ref max, ref sum, x6);
-                math.Accumulate(ref max, ref sum, x7);
+                var x = LoadFour<TStorage, TAccumulator, TElement>(a, TakeFour(layout, origin, ref walk, step), element);
+                var y = LoadFour<TStorage, TAccumulator, TElement>(a, TakeFour(layout, origin, ref walk, step), element);
+                AccumulateFour(ref max, ref sum, x, math);
+                AccumulateFour(ref max, ref sum, y, math);
             }
 
             for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
             {
-                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
-                var x0 = element.Load(a, o0);
-                var x1 = element.Load(a, o1);
-                var x2 = element.Load(a, o2);
-                var x3 = element.Load(a, o3);
-                math.Accumulate(ref max, ref sum, x0);
-                math.Accumulate(ref max, ref sum, x1);
-                math.Accumulate(ref max, ref sum, x2);
-                math.Accumulate(ref max, ref sum, x3);
+                var x = LoadFour<TStorage, TAccumulator, TElement>(a, TakeFour(layout, origin, ref walk, step), element);
+                AccumulateFour(ref max, ref sum, x, math);
             }
 
             for (; e < length; e += stride)
@@ -202,37 +160,18 @@ internal static class GpuKernels
             walk = begin;
             for (; e < length - (2 * Unroll - 1) * stride; e += 2 * Unroll * stride)
             {
-                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
-                var (o4, o5, o6, o7) = TakeFour(layout, origin, ref walk, step);
-                var x0 = element.Load(a, o0);
-                var x1 = element.Load(a, o1);
-                var x2 = element.Load(a, o2);
-                var x3 = element.Load(a, o3);
-                var x4 = element.Load(a, o4);
-                var x5 = element.Load(a, o5);
-                var x6 = element.Load(a, o6);
-                var x7 = element.Load(a, o7);
-                element.Store(b, o0, math.Multiply(math.Exp(math.Subtract(x0, shift)), scale));
-                element.Store(b, o1, math.Multiply(math.Exp(math.Subtract(x1, shift)), scale));
-                element.Store(b, o2, math.Multiply(math.Exp(math.Subtract(x2, shift)), scale));
-                element.Store(b, o3, math.Multiply(math.Exp(math.Subtract(x3, shift)), scale));
-                element.Store(b, o4, math.Multiply(math.Exp(math.Subtract(x4, shift)), scale));
-                element.Store(b, o5, math.Multiply(math.Exp(math.Subtract(x5, shift)), scale));
-                element.Store(b, o6, math.Multiply(math.Exp(math.Subtract(x6, shift)), scale));
-                element.Store(b, o7, math.Multiply(math.Exp(math.Subtract(x7, shift)), scale));
+                var at = TakeFour(layout, origin, ref walk, step);
+                var next = TakeFour(layout, origin, ref walk, step);
+                var x = LoadFour<TStorage, TAccumulator, TElement>(a, at, element);
+                var y = LoadFour<TStorage, TAccumulator, TElement>(a, next, element);
+                StoreSoftmaxFour(b, at, x, shift, scale, element, math);
+                StoreSoftmaxFour(b, next, y, shift, scale, element, math);
             }
 
             for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
             {
-                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
-                var x0 = element.Load(a, o0);
-                var x1 = element.Load(a, o1);
-                var x2 = element.Load(a, o2);
-                var x3 = element.Load(a, o3);
-                element.Store(b, o0, math.Multiply(math.Exp(math.Subtract(x0, shift)), scale));
-                element.Store(b, o1, math.Multiply(math.Exp(math.Subtract(x1, shift)), scale));
-                element.Store(b, o2, math.Multiply(math.Exp(math.Subtract(x2, shift)), scale));
-                element.Store(b, o3, math.Multiply(math.Exp(math.Subtract(x3, shift)), scale));
+                var at = TakeFour(layout, origin, ref walk, step);
+                StoreSoftmaxFour(b, at, LoadFour<TStorage, TAccumulator, TElement>(a, at, element), shift, scale, element, math);
             }
 
             for (; e < length; e += stride)
@@ -305,15 +244,7 @@ internal static class GpuKernels
         int run = 0;
         for (; run + Unroll - 1 < runs; run += Unroll)
         {
-            var (o0, o1, o2, o3) = RunsFour(layout, origin, run);
-            var x0 = element.Load(a, o0);
-            var x1 = element.Load(a, o1);
-            var x2 = element.Load(a, o2);
-            var x3 = element.Load(a, o3);
-            math.Accumulate(ref max, ref sum, x0);
-            math.Accumulate(ref max, ref sum, x1);
-            math.Accumulate(ref max, ref sum, x2);
-            math.Accumulate(ref max, ref sum, x3);
+            AccumulateFour(ref max, ref sum, LoadFour<TStorage, TAccumulator, TElement>(a, RunsFour(layout, origin, run), element), math);
         }
 
         for (; run < runs; run++)
@@ -326,15 +257,8 @@ internal static class GpuKernels
         run = 0;
         for (; run + Unroll - 1 < runs; run += Unroll)
         {
-            var (o0, o1, o2, o3) = RunsFour(layout, origin, run);
-            var x0 = element.Load(a, o0);
-            var x1 = element.Load(a, o1);
-            var x2 = element.Load(a, o2);
-            var x3 = element.Load(a, o3);
-            element.Store(b, o0, math.Multiply(math.Exp(math.Subtract(x0, shift)), scale));
-            element.Store(b, o1, math.Multiply(math.Exp(math.Subtract(x1, shift)), scale));
-            element.Store(b, o2, math.Multiply(math.Exp(math.Subtract(x2, shift)), scale));
-            element.Store(b, o3, math.Multiply(math.Exp(math.Subtract(x3, shift)), scale));
+            var at = RunsFour(layout, origin, run);
+            StoreSoftmaxFour(b, at, LoadFour<TStorage, TAccumulator, TElement>(a, at, element), shift, scale, element, math);
         }
 
         for (; run < runs; run++)
@@ -611,25 +535,11 @@ internal static class GpuKernels
         int run = 0;
         for (; run + 2 * Unroll - 1 < runs; run += 2 * Unroll)
         {
-            var (o0, o1, o2, o3) = RunsFour(layout, origin, run);
-            var (o4, o5, o6, o7) = RunsFour(layout, origin, run + 4);
-            var x0 = element.Load(source, o0);
-            var x1 = element.Load(source, o1);
-            var x2 = element.Load(source, o2);
-            var x3 = element.Load(source, o3);
-            var x4 = element.Load(source, o4);
-            var x5 = element.Load(source, o5);
-            var x6 = element.Load(source, o6);
-            var x7 = element.Load(source, o7);
-            cache[run * lanes + thread] = x0;
-            cache[(run + 1) * lanes + thread] = x1;
-            cache[(run + 2) * lanes + thread] = x2;
-            cache[(run + 3) * lanes + thread] = x3;
-            cache[(run + 4) * lanes + thread] = x4;
-            cache[(run + 5) * lanes + thread] = x5;
-            cache[(run + 6) * lanes + thread] = x6;
-            cache[(run + 7) * lanes + thread] = x7;
-            max = math.Max(math.Max(math.Max(max, math.Max(x0, x1)), math.Max(x2, x3)), math.Max(math.Max(x4, x5), math.Max(x6, x7)));
+            var x = LoadFour<TStorage, TAccumulator, TElement>(source, RunsFour(layout, origin, run), element);
+            var y = LoadFour<TStorage, TAccumulator, TElement>(source, RunsFour(layout, origin, run + Unroll), element);
+            CacheFour(cache, run * lanes + thread, lanes, x);
+            CacheFour(cache, (run + Unroll) * lanes + thread, lanes, y);
+            max = math.Max(MaxFour(max, x, math), math.Max(math.Max(y.A, y.B), math.Max(y.C, y.D)));
         }
 
         for (; run < runs; run++)
@@ -640,6 +550,58 @@ internal static class GpuKernels
         }
 
         return max;
+    }
+
+    /// <summary>The elements at four offsets, all loaded before any is used.</summary>
+    private static Four<TAccumulator> LoadFour<TStorage, TAccumulator, TElement>(ArrayView<TStorage> view, Offsets at, TElement element)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+    {
+        var (o0, o1, o2, o3) = at;
+        return new Four<TAccumulator>(element.Load(view, o0), element.Load(view, o1), element.Load(view, o2), element.Load(view, o3));
+    }
+
+    /// <summary>Four values into shared memory at <paramref name="first"/>, then <paramref name="spacing"/> apart.</summary>
+    private static void CacheFour<T>(ArrayView<T> cache, int first, int spacing, Four<T> x)
+        where T : unmanaged
+    {
+        cache[first] = x.A;
+        cache[first + spacing] = x.B;
+        cache[first + 2 * spacing] = x.C;
+        cache[first + 3 * spacing] = x.D;
+    }
+
+    /// <summary>The larger of <paramref name="max"/> and four values, grouped as max(max(max, max(a, b)), max(c, d)).</summary>
+    private static T MaxFour<T, TMath>(T max, Four<T> x, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>
+        => math.Max(math.Max(max, math.Max(x.A, x.B)), math.Max(x.C, x.D));
+
+    /// <summary>Folds four values into an online (max, sum), in order.</summary>
+    private static void AccumulateFour<T, TMath>(ref T max, ref T sum, Four<T> x, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>
+    {
+        math.Accumulate(ref max, ref sum, x.A);
+        math.Accumulate(ref max, ref sum, x.B);
+        math.Accumulate(ref max, ref sum, x.C);
+        math.Accumulate(ref max, ref sum, x.D);
+    }
+
+    /// <summary>B = e^(x - shift) · scale at four offsets.</summary>
+    private static void StoreSoftmaxFour<TStorage, TAccumulator, TElement, TMath>(
+        ArrayView<TStorage> b, Offsets at, Four<TAccumulator> x, TAccumulator shift, TAccumulator scale, TElement element, TMath math)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+    {
+        var (o0, o1, o2, o3) = at;
+        element.Store(b, o0, math.Multiply(math.Exp(math.Subtract(x.A, shift)), scale));
+        element.Store(b, o1, math.Multiply(math.Exp(math.Subtract(x.B, shift)), scale));
+        element.Store(b, o2, math.Multiply(math.Exp(math.Subtract(x.C, shift)), scale));
+        element.Store(b, o3, math.Multiply(math.Exp(math.Subtract(x.D, shift)), scale));
     }
 
     /// <summary><paramref name="dot"/> plus the four terms dB ∘ B at the given offsets of one cotangent (starting at <paramref name="first"/>), in order.</summary>
@@ -974,6 +936,19 @@ internal static class GpuKernels
             third = o2;
             fourth = o3;
         }
+    }
+
+    /// <summary>Four values loaded together (<see cref="LoadFour"/>).</summary>
+    private readonly struct Four<T>(T a, T b, T c, T d)
+        where T : unmanaged
+    {
+        public readonly T A = a;
+
+        public readonly T B = b;
+
+        public readonly T C = c;
+
+        public readonly T D = d;
     }
 
     /// <summary>An element of a slice: the run it lies in, and its position in that run.</summary>
