@@ -138,7 +138,9 @@ internal static unsafe class Scratch<T>
 /// larger than the scratch go in strips of lanes, each strip taking its max and exp (from L2) while the previous
 /// strip is written out and the next one prefetched. Every variant computes the same values in the same order.</para>
 /// <para>Backward, per slice (tile) and cotangent k: d = Σ B ∘ dB_k, then dA_k = B ∘ (dB_k - d), written with
-/// non-temporal stores for large tensors; B's slice comes from memory once and from the cache for every other k.</para>
+/// non-temporal stores for large tensors; B's slice comes from memory once and from the cache for every other k.
+/// Rows (streamed, AVX-512) go row by row instead, the write of dA_k and the dot of dB_{k+1} in one loop over
+/// aligned lines (<see cref="BackwardRowsBody"/>); the sums are the same.</para>
 /// </remarks>
 [SkipLocalsInit]
 internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
@@ -171,7 +173,11 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
     public static void Backward(T* b, T* dB, T* dA, int count, int cotangents, TLayout layout)
     {
         bool stream = Streams((long)count * cotangents) && (nuint)dA % (nuint)sizeof(T) == 0;
-        if (Tiling.For(layout, Streaming.BackwardTileWidth) is { } tiling)
+        if (FusesRows(b, dB, dA, count, cotangents, layout, stream))
+        {
+            CpuParallel.For(layout.SliceCount, (long)layout.SliceLength * cotangents, new BackwardRowsBody(b, dB, dA, count, cotangents, layout));
+        }
+        else if (Tiling.For(layout, Streaming.BackwardTileWidth) is { } tiling)
         {
             var body = new BackwardTilesBody(b, dB, dA, count, cotangents, layout, tiling, stream);
             CpuParallel.For(tiling.Items(layout), tiling.ElementsPerItem(layout) * cotangents, body);

@@ -55,6 +55,15 @@ public class LargeTensorTests
         // Backward tiles whose runs lie back to back and are over a KiB long: the dot pass requests two runs ahead.
         ["Channels", new[] { 5, 70, 1, 301 }],
         ["ChannelsDouble", new[] { 5, 70, 1, 150 }],
+        // Rows whose element count is a whole number of vectors, so that every dB_k and dA_k lies in its lines as B
+        // does: the rows backward with joined vectors (BackwardRowsBody). Rows ending mid-line (with vectors after the
+        // last group of four and a partial one), rows of a line, rows of 2.5 vectors, rows of many sum blocks.
+        ["Rows", new[] { 2048, 1031 }],
+        ["Rows", new[] { 16384, 64 }],
+        ["Rows", new[] { 65536, 40 }],
+        ["Rows", new[] { 32, 70000 }],
+        ["RowsDouble", new[] { 1024, 1031 }],
+        ["RowsDouble", new[] { 64, 33001 }],
     ];
 
     [Fact]
@@ -214,15 +223,96 @@ public class LargeTensorTests
         Checks.AssertClose(reference, Array.ConvertAll(expectedB!, value => (double)value), tolerance, 4 * target.Tiny, $"forward {Checks.Describe(target, shape)}");
     });
 
-    /// <summary>A span of <paramref name="count"/> floats and 16 more, starting on a 64-byte boundary (pinned).</summary>
-    private static Span<float> Line(int count)
+    /// <summary>
+    /// The rows backward visits a row once for all its cotangents and reads whole aligned lines, joining them into the
+    /// vectors of consecutive elements its dot adds up, when B, dB and dA lie alike in their lines; otherwise the
+    /// per-cotangent path runs. Three cotangents with B, dB and dA at every element of a line (alike, so joined, in
+    /// most rounds; dB elsewhere, so per cotangent, in every third), on all cores and on one: the same bits every
+    /// time (the sums do not depend on where the arrays lie), and close to the float64 reference.
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { 2048, 1031 })]
+    [InlineData(new[] { 1024, 1024 })]
+    [InlineData(new[] { 65536, 41 })]
+    [InlineData(new[] { 16, 140000 })]
+    public void RowsBackwardGetsTheSameBitsAtAnyOffsetInALine(int[] shape) => KernelWidths.Run(VectorOnly, () =>
+        RowsBackwardAtEveryOffset<float>(shape, Rows.Backward));
+
+    [Theory]
+    [InlineData(new[] { 1024, 1031 })]
+    [InlineData(new[] { 32768, 37 })]
+    public void RowsDoubleBackwardGetsTheSameBitsAtAnyOffsetInALine(int[] shape) => KernelWidths.Run(VectorOnly, () =>
+        RowsBackwardAtEveryOffset<double>(shape, RowsDouble.Backward));
+
+    private static void RowsBackwardAtEveryOffset<T>(int[] shape, RowsBackward<T> backward)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        var array = GC.AllocateArray<float>(count + 32, pinned: true);
+        const int cotangents = 3;
+        int lanes = 64 / System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        int count = TestData.Count(shape);
+        var random = new Random(count + 7);
+        var name = typeof(T) == typeof(float) ? "Rows" : "RowsDouble";
+        var target = Layouts.Get(name);
+        var reference = target.Forward(TestData.Logits(random, count), shape).Value;
+        var output = Array.ConvertAll(reference, value => T.CreateChecked(value));
+        var cotangent = Array.ConvertAll(TestData.Logits(random, cotangents * count, 1), value => T.CreateChecked(value));
+        var b = Line<T>(count);
+        var dB = Line<T>(cotangents * count);
+        var dA = Line<T>(cotangents * count);
+        T[]? expected = null;
+        int previous = CpuSoftmax.MaxDegreeOfParallelism;
+        try
+        {
+            for (int round = 0; round <= lanes; round++)
+            {
+                int place = round % lanes;
+                int other = round % 3 == 1 && round < lanes ? (place + 5) % lanes : place;
+                CpuSoftmax.MaxDegreeOfParallelism = round == lanes ? 1 : previous;
+                output.CopyTo(b.Slice(place, count));
+                cotangent.CopyTo(dB.Slice(other, cotangents * count));
+                var gradient = dA.Slice(place, cotangents * count);
+                gradient.Fill(T.NaN);
+                backward(b.Slice(place, count), dB.Slice(other, cotangents * count), gradient, shape);
+                if (expected is null)
+                {
+                    expected = gradient.ToArray();
+                    continue;
+                }
+
+                if (!System.Runtime.InteropServices.MemoryMarshal.AsBytes(gradient).SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(expected.AsSpan())))
+                {
+                    var actual = gradient.ToArray();
+                    int differs = Enumerable.Range(0, expected.Length).First(i => !actual.AsSpan(i, 1).SequenceEqual(expected.AsSpan(i, 1)));
+                    Assert.Fail($"backward {name} {string.Join("x", shape)}: B and dA at element {place} of a line, dB at {other}, {CpuSoftmax.MaxDegreeOfParallelism} thread(s): element {differs} is {actual[differs]}, at element 0 of a line {expected[differs]}");
+                }
+            }
+        }
+        finally
+        {
+            CpuSoftmax.MaxDegreeOfParallelism = previous;
+        }
+
+        var rounded = Array.ConvertAll(output, value => double.CreateChecked(value));
+        var dBRounded = Array.ConvertAll(cotangent, value => double.CreateChecked(value));
+        Checks.AssertBackwardClose(target, rounded, dBRounded, Array.ConvertAll(expected!, value => double.CreateChecked(value)), shape, $"backward {Checks.Describe(target, shape)}, {cotangents} cotangents");
+    }
+
+    private delegate void RowsBackward<T>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<int> shape);
+
+    /// <summary>A span of <paramref name="count"/> floats and 16 more, starting on a 64-byte boundary (pinned).</summary>
+    private static Span<float> Line(int count) => Line<float>(count);
+
+    /// <summary>A span of <paramref name="count"/> elements and a line more, starting on a 64-byte boundary (pinned).</summary>
+    private static Span<T> Line<T>(int count)
+        where T : unmanaged
+    {
+        int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        var array = GC.AllocateArray<T>(count + (128 / size), pinned: true);
         var handle = System.Runtime.InteropServices.GCHandle.Alloc(array, System.Runtime.InteropServices.GCHandleType.Pinned);
         long start = handle.AddrOfPinnedObject();
         handle.Free();
-        int skip = (int)((64 - (start % 64)) % 64 / sizeof(float));
-        return array.AsSpan(skip, count + 16);
+        int skip = (int)((64 - (start % 64)) % 64 / size);
+        return array.AsSpan(skip, count + (64 / size));
     }
 
     private delegate void SpanForward(ReadOnlySpan<float> a, Span<float> b, ReadOnlySpan<int> shape);
