@@ -8,10 +8,13 @@ namespace SoftmaxGen.Runtime;
 internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
 {
     /// <summary>
-    /// Whether <see cref="BackwardRowsBody"/> takes this backward: slices of one run (rows), streamed outputs, AVX-512
-    /// (a join is one instruction), rows of at least two vectors, and B, every dB_k and every dA_k at the same element
-    /// of a line (so with several cotangents a tensor of whole vectors), so that one set of aligned lines serves them
-    /// all. Otherwise <see cref="BackwardSlicesBody"/> (or the tiles) run, with the same sums.
+    /// Whether <see cref="BackwardRowsBody"/> takes this backward: slices of one run (rows, which the layouts place back
+    /// to back); streamed outputs (which also means dA is element-aligned); the Vector512 kernels with AVX-512
+    /// (<c>CheapPartial</c> holds for them only: a join is one <c>vpermt2ps</c>, a padded load one masked move); rows
+    /// of at least two vectors (a row's first and last whole vectors, which the joined head and the held tail take,
+    /// then lie within it); and B, every dB_k and every dA_k at the same element of a line (so with several
+    /// cotangents a tensor of whole vectors), so that one set of aligned lines serves them all; room in the scratch
+    /// for a held vector per cotangent. Otherwise <see cref="BackwardSlicesBody"/> (or the tiles) run, with the same sums.
     /// </summary>
     private static bool FusesRows(T* b, T* dB, T* dA, int count, int cotangents, TLayout layout, bool stream) =>
         stream && TS.CanStream && TS.CheapPartial
@@ -25,12 +28,13 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
     /// Rows. Per row: d_0 = Σ B ∘ dB_0, then for each k one loop that writes dA_k = B ∘ (dB_k - d_k) and takes
     /// d_{k+1} = Σ B ∘ dB_{k+1}, so that memory sees the reads of dB_{k+1} interleaved with the non-temporal writes of
     /// dA_k (as in a plain streaming multiply) instead of a burst of reads (a dot pass) and then a burst of writes;
-    /// B's row stays in L1 for all the cotangents. Four cotangents of [32768, 1024] floats on two cores took 1.05–1.08×
-    /// the traffic floor's time, against 1.22–1.25× with a dot pass and a write pass per cotangent (docs/benchmarks.md).
+    /// B's row stays in the nearest cache for all the cotangents (L1 for rows of up to a few thousand elements). Four
+    /// cotangents of [32768, 1024] floats on two cores took 1.05–1.08× the traffic floor's time, against 1.20–1.26×
+    /// with a dot pass and a write pass per cotangent (docs/benchmarks.md, stop 14).
     /// </summary>
     /// <remarks>
-    /// Memory is read and written in whole aligned lines: a row that starts mid-line is loaded from the line before
-    /// it, and the vectors of consecutive elements that the dot adds up are joined from two aligned loads, so the sums
+    /// Memory is read and written in whole aligned lines: a row that starts mid-line is loaded from the start of the
+    /// line it begins in, and the vectors of consecutive elements that the dot adds up are joined from two aligned loads, so the sums
     /// are those of <see cref="DotRuns"/> (same vectors, same order: the same bits as the one-cotangent path). The
     /// elements of a row's last partial line are held (per cotangent) and written with the next row's first ones as
     /// one line, as <see cref="StreamWriter"/> does for B; at the two ends of a thread's range they get plain stores.
@@ -53,14 +57,14 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                 bool endsMidLine = (behind + length) % width != 0;
                 bool holdTail = endsMidLine && slice + 1 < end && layout.Origin(slice + 1) == origin + (int)length;
                 var rows = new RowPass(row, length, behind, pad);
-                T dot = rows.Run<DotPass>(null, null, dB + origin, T.Zero, null, false, false);
+                T dot = rows.Run<FirstDotPass>(null, null, dB + origin, T.Zero, null, false, false);
                 for (int k = 0; k < cotangents; k++)
                 {
                     nint at = ((nint)k * count) + origin;
                     T* slot = held + ((nuint)k * width);
                     dot = k + 1 < cotangents
-                        ? rows.Run<WriteDotPass>(dB + at, dA + at, dB + at + count, dot, slot, holding, holdTail)
-                        : rows.Run<WritePass>(dB + at, dA + at, null, dot, slot, holding, holdTail);
+                        ? rows.Run<WriteAndDotPass>(dB + at, dA + at, dB + at + count, dot, slot, holding, holdTail)
+                        : rows.Run<LastWritePass>(dB + at, dA + at, null, dot, slot, holding, holdTail);
                 }
 
                 holding = holdTail;
@@ -70,17 +74,17 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
         }
     }
 
-    /// <summary>One pass over a row of B: optionally writes dA = B ∘ (dB - dot), optionally returns Σ B ∘ z.</summary>
+    /// <summary>One pass over a row of B: writes dA = B ∘ (dB - dot), or returns Σ B ∘ z, or both (see <see cref="IBackwardRowPass"/>).</summary>
     private readonly ref struct RowPass(T* x, nuint length, nuint behind, T* pad)
     {
         /// <summary>
-        /// Writes <paramref name="d"/> = B ∘ (<paramref name="y"/> - <paramref name="dot"/>) unless it is null, and returns
-        /// Σ B ∘ <paramref name="z"/> (added up as <see cref="DotRuns"/> does) unless z is null (then zero).
+        /// Writes <paramref name="d"/> = B ∘ (<paramref name="y"/> - <paramref name="dot"/>) if the pass writes, and returns
+        /// Σ B ∘ <paramref name="z"/> (added up as <see cref="DotRuns"/> does) if it dots (else zero).
         /// <paramref name="joinHead"/>: the previous row's end is held in <paramref name="held"/> and completes this
         /// row's first line; <paramref name="holdTail"/>: hold this row's end there for the next row.
         /// </summary>
         public T Run<TPass>(T* y, T* d, T* z, T dot, T* held, bool joinHead, bool holdTail)
-            where TPass : struct, IRowPass
+            where TPass : struct, IBackwardRowPass
         {
             nuint width = (nuint)TS.Count;
             var zero = TS.Create(T.Zero);
@@ -97,17 +101,17 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                 }
                 else
                 {
-                    for (nuint k = 0; k < lead; k++)
+                    for (nuint e = 0; e < lead; e++)
                     {
-                        d[k] = x[k] * (y[k] - dot);
+                        d[e] = x[e] * (y[e] - dot);
                     }
                 }
             }
 
             // Index vector j (elements j·W to j·W + W - 1) is aligned line j when the row starts on a line, else the
             // last lanes of line j - 1 (line -1 being the one the row starts in) joined with the first lanes of line j.
-            // Lines up to the last index vector's each hold an element of the row (its first lies at most at n - 1),
-            // so none of these loads leaves the row's lines; only whole lines are written.
+            // Every line loaded holds an element of the row: the last one, line 4·groups - 1, starts at element
+            // 4·groups·W - behind ≤ n - 1. So no load leaves the row's lines; only whole lines are written.
             T* xl = x + lead, yl = y + lead, dl = d + lead, zl = z + lead;
             var xBefore = behind > 0 ? TS.Load(x - behind) : zero;
             var zBefore = behind > 0 && TPass.Dots ? TS.Load(z - behind) : zero;
@@ -142,9 +146,9 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                         else
                         {
                             // The row's last group: its last line may end past the row (written below, as the tail).
-                            for (nuint k = i; k < lines * width; k += width)
+                            for (nuint e = i; e < lines * width; e += width)
                             {
-                                TS.StoreAlignedNonTemporal(TS.Multiply(TS.Load(xl + k), TS.Subtract(TS.Load(yl + k), dotVector)), dl + k);
+                                TS.StoreAlignedNonTemporal(TS.Multiply(TS.Load(xl + e), TS.Subtract(TS.Load(yl + e), dotVector)), dl + e);
                             }
                         }
                     }
@@ -199,9 +203,9 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                     }
                     else
                     {
-                        for (nuint k = done; k < length; k++)
+                        for (nuint e = done; e < length; e++)
                         {
-                            d[k] = x[k] * (y[k] - dot);
+                            d[e] = x[e] * (y[e] - dot);
                         }
                     }
                 }
@@ -212,24 +216,15 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                 return T.Zero;
             }
 
-            nuint j = groups * 4 * width;
-            for (; j + width <= length; j += width)
-            {
-                sum0 = TS.MultiplyAdd(TS.Load(x + j), TS.Load(z + j), sum0);
-            }
-
-            if (j < length)
-            {
-                sum1 = TS.MultiplyAdd(LoadPadded(pad, x + j, length - j, T.Zero), LoadPadded(pad, z + j, length - j, T.Zero), sum1);
-            }
-
+            // As DotRuns for a slice of one run: the rest of the row, then (sum0 + sum2) + (sum1 + sum3) across lanes.
+            DotRest(x, z, groups * 4 * width, length, pad, ref sum0, ref sum1);
             return TS.Sum(TS.Add(TS.Add(sum0, sum2), TS.Add(sum1, sum3)));
         }
     }
 }
 
 /// <summary>What a pass over a row of <see cref="FastKernels{T, TV, TS, TLayout}.BackwardRowsBody"/> does (compiled once per pass).</summary>
-internal interface IRowPass
+internal interface IBackwardRowPass
 {
     /// <summary>Whether it writes dA_k = B ∘ (dB_k - d_k).</summary>
     static abstract bool Writes { get; }
@@ -239,7 +234,7 @@ internal interface IRowPass
 }
 
 /// <summary>The first pass over a row: d_0 alone.</summary>
-internal readonly struct DotPass : IRowPass
+internal readonly struct FirstDotPass : IBackwardRowPass
 {
     public static bool Writes => false;
 
@@ -247,7 +242,7 @@ internal readonly struct DotPass : IRowPass
 }
 
 /// <summary>dA_k written while d_{k+1} is taken.</summary>
-internal readonly struct WriteDotPass : IRowPass
+internal readonly struct WriteAndDotPass : IBackwardRowPass
 {
     public static bool Writes => true;
 
@@ -255,7 +250,7 @@ internal readonly struct WriteDotPass : IRowPass
 }
 
 /// <summary>The last cotangent's dA written.</summary>
-internal readonly struct WritePass : IRowPass
+internal readonly struct LastWritePass : IBackwardRowPass
 {
     public static bool Writes => true;
 

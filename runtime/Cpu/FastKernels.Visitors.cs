@@ -205,20 +205,31 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                 sum3 = TS.Add(sum3, block3);
             }
 
-            for (; i + width <= n; i += width)
-            {
-                sum0 = TS.MultiplyAdd(TS.Load(x + i), TS.Load(y + i), sum0);
-            }
-
-            if (i < n)
-            {
-                var left = LoadPadded(pad, x + i, n - i, T.Zero);
-                var right = LoadPadded(pad, y + i, n - i, T.Zero);
-                sum1 = TS.MultiplyAdd(left, right, sum1);
-            }
-
+            DotRest(x, y, i, n, pad, ref sum0, ref sum1);
             _sum0 = TS.Add(sum0, sum2);
             _sum1 = TS.Add(sum1, sum3);
+        }
+    }
+
+    /// <summary>
+    /// The end of a dot product along a run, after its groups of four vectors (from element <paramref name="i"/>, a
+    /// multiple of four vectors): whole vectors into <paramref name="sum0"/>, the partial one (zero-padded) into
+    /// <paramref name="sum1"/>. Shared by <see cref="DotRuns"/> and <see cref="RowPass"/>, whose sums must agree to the bit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void DotRest(T* x, T* y, nuint i, nuint n, T* pad, ref TV sum0, ref TV sum1)
+    {
+        nuint width = (nuint)TS.Count;
+        for (; i + width <= n; i += width)
+        {
+            sum0 = TS.MultiplyAdd(TS.Load(x + i), TS.Load(y + i), sum0);
+        }
+
+        if (i < n)
+        {
+            var left = LoadPadded(pad, x + i, n - i, T.Zero);
+            var right = LoadPadded(pad, y + i, n - i, T.Zero);
+            sum1 = TS.MultiplyAdd(left, right, sum1);
         }
     }
 

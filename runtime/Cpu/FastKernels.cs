@@ -139,8 +139,8 @@ internal static unsafe class Scratch<T>
 /// strip is written out and the next one prefetched. Every variant computes the same values in the same order.</para>
 /// <para>Backward, per slice (tile) and cotangent k: d = Σ B ∘ dB_k, then dA_k = B ∘ (dB_k - d), written with
 /// non-temporal stores for large tensors; B's slice comes from memory once and from the cache for every other k.
-/// Rows (streamed, AVX-512) go row by row instead, the write of dA_k and the dot of dB_{k+1} in one loop over
-/// aligned lines (<see cref="BackwardRowsBody"/>); the sums are the same.</para>
+/// Rows (streamed, AVX-512, B, dB and dA alike in their lines) go row by row instead, the write of dA_k and the dot
+/// of dB_{k+1} in one loop over aligned lines (<see cref="BackwardRowsBody"/>); the sums are the same.</para>
 /// </remarks>
 [SkipLocalsInit]
 internal static unsafe partial class FastKernels<T, TV, TS, TLayout>

@@ -156,7 +156,16 @@ internal struct Accurate
     public void Add(double term)
     {
         double total = _sum + term;
-        _compensation += Math.Abs(_sum) >= Math.Abs(term) ? (_sum - total) + term : (term - total) + _sum;
+        if (double.IsFinite(total))
+        {
+            _compensation += Math.Abs(_sum) >= Math.Abs(term) ? (_sum - total) + term : (term - total) + _sum;
+        }
+        else
+        {
+            // An infinite or NaN term (or an overflow): the plain sum's result, not ∞ - ∞ in the compensation.
+            _compensation = 0;
+        }
+
         _sum = total;
     }
 }
