@@ -83,9 +83,9 @@ public static class Baselines
     }
 
     /// <summary>
-    /// The least work that moves the bytes of the backward pass in the order our kernel moves them: rows in chunks of
-    /// 128 KiB of B, each cotangent in turn over the chunk, dA_k = B ∘ dB_k (one multiply) written with non-temporal
-    /// stores where AVX-512 has them. Its time for 4 cotangents over its time for 1 is what the memory system allows
+    /// The least work that moves the bytes of the backward pass: rows in chunks of 128 KiB of B, each cotangent in turn
+    /// over the chunk (the order of the per-cotangent kernel; the rows kernel goes row by row, all cotangents per row),
+    /// dA_k = B ∘ dB_k (one multiply) written with non-temporal stores where AVX-512 has them. Its time for 4 cotangents over its time for 1 is what the memory system allows
     /// the backward's 4/1 ratio on this machine, whatever the arithmetic.
     /// </summary>
     public static unsafe void BackwardTrafficFloor<T>(T[] b, T[] dB, T[] dA, int length)

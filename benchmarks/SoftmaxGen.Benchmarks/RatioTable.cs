@@ -86,7 +86,7 @@ public static class RatioTable
             new("bwd1Scalar", "backward, 1 cotangent, scalar loop", backward1Bytes, () => Baselines.ScalarBackward(b, dB1, dA1, length)),
             new("bwd4", "backward, 4 cotangents", backward4Bytes, () => Kernels.Backward(Layout.Rows, b, dB4, dA4, rows)),
             new("bwd4TP", "backward, 4 cotangents, TensorPrimitives per row", backward4Bytes, () => Baselines.TensorPrimitivesBackward(b, dB4, dA4, length)),
-            new("floor1", "backward traffic floor (dA = B ∘ dB, same order), 1 cotangent", backward1Bytes, () => Baselines.BackwardTrafficFloor(b, dB1, dA1, length)),
+            new("floor1", "backward traffic floor (dA = B ∘ dB, the same bytes), 1 cotangent", backward1Bytes, () => Baselines.BackwardTrafficFloor(b, dB1, dA1, length)),
             new("floor4", "backward traffic floor, 4 cotangents", backward4Bytes, () => Baselines.BackwardTrafficFloor(b, dB4, dA4, length)),
         };
 
@@ -135,7 +135,7 @@ public static class RatioTable
         Goal(table, "tiny [3, 100]: TensorPrimitives.SoftMax rows time / ours", "> 1", byKey["fwd-tinyTPSoftMax"].Seconds / byKey["fwd-tiny"].Seconds, value => value > 1);
         Goal(table, "forward and backward bitwise identical, 1 thread vs all", "yes", SameForAnyThreadCount(a, dB4, rows) ? 1 : 0, value => value == 1, yesNo: true);
         table.AppendLine();
-        table.AppendLine(culture, $"Backward traffic floor (the same bytes in the same order, one multiply per element): 4 cotangents / 1 cotangent = {byKey["floor4"].Seconds / byKey["floor1"].Seconds:F2}; ours / floor: 1 cotangent {byKey["bwd1"].Seconds / byKey["floor1"].Seconds:F2}, 4 cotangents {byKey["bwd4"].Seconds / byKey["floor4"].Seconds:F2}.");
+        table.AppendLine(culture, $"Backward traffic floor (the same bytes, one multiply per element): 4 cotangents / 1 cotangent = {byKey["floor4"].Seconds / byKey["floor1"].Seconds:F2}; ours / floor: 1 cotangent {byKey["bwd1"].Seconds / byKey["floor1"].Seconds:F2}, 4 cotangents {byKey["bwd4"].Seconds / byKey["floor4"].Seconds:F2}.");
         return table.ToString();
     }
 
