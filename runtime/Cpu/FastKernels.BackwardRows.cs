@@ -29,13 +29,15 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
     /// d_{k+1} = Σ B ∘ dB_{k+1}, so that memory sees the reads of dB_{k+1} interleaved with the non-temporal writes of
     /// dA_k (as in a plain streaming multiply) instead of a burst of reads (a dot pass) and then a burst of writes;
     /// B's row stays in the nearest cache for all the cotangents (L1 for rows of up to a few thousand elements). Four
-    /// cotangents of [32768, 1024] floats on two cores took 1.05–1.08× the traffic floor's time, against 1.20–1.26×
-    /// with a dot pass and a write pass per cotangent (docs/benchmarks.md, stop 14).
+    /// cotangents of [32768, 1024] floats on two cores: 1.08× the traffic floor's time paired in-process, a median of
+    /// 1.045× over twelve ratio runs, against 1.20–1.26× with a dot pass and a write pass per cotangent
+    /// (docs/benchmarks.md, stop 14).
     /// </summary>
     /// <remarks>
-    /// Memory is read and written in whole aligned lines: a row that starts mid-line is loaded from the start of the
-    /// line it begins in, and the vectors of consecutive elements that the dot adds up are joined from two aligned loads, so the sums
-    /// are those of <see cref="DotRuns"/> (same vectors, same order: the same bits as the one-cotangent path). The
+    /// The main loop reads and writes whole aligned lines (the few vectors after the last group of four, and the held
+    /// tail, are loaded unaligned): a row that starts mid-line is loaded from the start of the line it begins in, and
+    /// the vectors of consecutive elements that the dot adds up are joined from two aligned loads, so the sums are
+    /// those of <see cref="DotRuns"/> (same vectors, same order: the same bits as the per-cotangent path). The
     /// elements of a row's last partial line are held (per cotangent) and written with the next row's first ones as
     /// one line, as <see cref="StreamWriter"/> does for B; at the two ends of a thread's range they get plain stores.
     /// </remarks>
@@ -111,7 +113,8 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
             // Index vector j (elements j·W to j·W + W - 1) is aligned line j when the row starts on a line, else the
             // last lanes of line j - 1 (line -1 being the one the row starts in) joined with the first lanes of line j.
             // Every line loaded holds an element of the row: the last one, line 4·groups - 1, starts at element
-            // 4·groups·W - behind ≤ n - 1. So no load leaves the row's lines; only whole lines are written.
+            // 4·groups·W - behind ≤ n - 1 when behind > 0, and at (4·groups - 1)·W < n when the row starts on a line.
+            // So no load leaves the row's lines; only whole lines are written.
             T* xl = x + lead, yl = y + lead, dl = d + lead, zl = z + lead;
             var xBefore = behind > 0 ? TS.Load(x - behind) : zero;
             var zBefore = behind > 0 && TPass.Dots ? TS.Load(z - behind) : zero;
