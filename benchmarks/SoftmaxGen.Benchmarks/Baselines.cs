@@ -83,10 +83,11 @@ public static class Baselines
     }
 
     /// <summary>
-    /// The least work that moves the bytes of the backward pass: rows in chunks of 128 KiB of B, each cotangent in turn
-    /// over the chunk (the order of the per-cotangent kernel; the rows kernel goes row by row, all cotangents per row),
-    /// dA_k = B ∘ dB_k (one multiply) written with non-temporal stores where AVX-512 has them. Its time for 4 cotangents over its time for 1 is what the memory system allows
-    /// the backward's 4/1 ratio on this machine, whatever the arithmetic.
+    /// A reference stream that moves the bytes of the backward pass with one multiply per element: rows in chunks of
+    /// 128 KiB of B, each cotangent in turn over the chunk (the order of the per-cotangent kernel; the rows kernel goes
+    /// row by row, all cotangents per row, and can be faster), dA_k = B ∘ dB_k written with non-temporal stores where
+    /// AVX-512 has them. Its time for 4 cotangents over its time for 1 is what the memory system gives that traffic in
+    /// this order, whatever the arithmetic.
     /// </summary>
     public static unsafe void BackwardTrafficFloor<T>(T[] b, T[] dB, T[] dA, int length)
         where T : unmanaged, IFloatingPointIeee754<T>
