@@ -3,8 +3,8 @@ using System.Numerics;
 
 namespace SoftmaxGen.Runtime;
 
-// The backward for rows: each row visited once, its cotangents in turn, with the write of dA_k and the dot of
-// dB_{k+1} in one loop.
+// The backward for rows: each row finished for all its cotangents before the next, with the write of dA_k and the
+// dot of dB_{k+1} in one loop.
 internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
 {
     /// <summary>
