@@ -331,15 +331,7 @@ internal static class GpuKernels
             var walk = begin;
             for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
             {
-                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
-                var b0 = element.Load(b, o0);
-                var b1 = element.Load(b, o1);
-                var b2 = element.Load(b, o2);
-                var b3 = element.Load(b, o3);
-                cache[e] = b0;
-                cache[e + stride] = b1;
-                cache[e + 2 * stride] = b2;
-                cache[e + 3 * stride] = b3;
+                CacheFour(cache, e, stride, LoadFour<TStorage, TAccumulator, TElement>(b, TakeFour(layout, origin, ref walk, step), element));
             }
 
             for (; e < length; e += stride)
@@ -461,15 +453,12 @@ internal static class GpuKernels
                 var walk = begin;
                 for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
                 {
-                    var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
-                    var b0 = element.Load(b, o0);
-                    var b1 = element.Load(b, o1);
-                    var b2 = element.Load(b, o2);
-                    var b3 = element.Load(b, o3);
-                    dot0 = DotFour(dB, first, o0, o1, o2, o3, b0, b1, b2, b3, dot0, element, math);
-                    if (block > 1) dot1 = DotFour(dB, first + count, o0, o1, o2, o3, b0, b1, b2, b3, dot1, element, math);
-                    if (block > 2) dot2 = DotFour(dB, first + 2 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot2, element, math);
-                    if (block > 3) dot3 = DotFour(dB, first + 3 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot3, element, math);
+                    var at = TakeFour(layout, origin, ref walk, step);
+                    var bx = LoadFour<TStorage, TAccumulator, TElement>(b, at, element);
+                    dot0 = DotFour(dB, first, at, bx, dot0, element, math);
+                    if (block > 1) dot1 = DotFour(dB, first + count, at, bx, dot1, element, math);
+                    if (block > 2) dot2 = DotFour(dB, first + 2 * count, at, bx, dot2, element, math);
+                    if (block > 3) dot3 = DotFour(dB, first + 3 * count, at, bx, dot3, element, math);
                 }
 
                 for (; e < length; e += stride)
@@ -491,15 +480,12 @@ internal static class GpuKernels
                 walk = begin;
                 for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
                 {
-                    var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
-                    var b0 = element.Load(b, o0);
-                    var b1 = element.Load(b, o1);
-                    var b2 = element.Load(b, o2);
-                    var b3 = element.Load(b, o3);
-                    StoreFour(dB, dA, first, o0, o1, o2, o3, b0, b1, b2, b3, dot0, element, math);
-                    if (block > 1) StoreFour(dB, dA, first + count, o0, o1, o2, o3, b0, b1, b2, b3, dot1, element, math);
-                    if (block > 2) StoreFour(dB, dA, first + 2 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot2, element, math);
-                    if (block > 3) StoreFour(dB, dA, first + 3 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot3, element, math);
+                    var at = TakeFour(layout, origin, ref walk, step);
+                    var bx = LoadFour<TStorage, TAccumulator, TElement>(b, at, element);
+                    StoreFour(dB, dA, first, at, bx, dot0, element, math);
+                    if (block > 1) StoreFour(dB, dA, first + count, at, bx, dot1, element, math);
+                    if (block > 2) StoreFour(dB, dA, first + 2 * count, at, bx, dot2, element, math);
+                    if (block > 3) StoreFour(dB, dA, first + 3 * count, at, bx, dot3, element, math);
                 }
 
                 for (; e < length; e += stride)
@@ -572,6 +558,11 @@ internal static class GpuKernels
         cache[first + 3 * spacing] = x.D;
     }
 
+    /// <summary>Four values from shared memory at <paramref name="first"/>, then <paramref name="spacing"/> apart (as <see cref="CacheFour"/> put them).</summary>
+    private static Four<T> CachedFour<T>(ArrayView<T> cache, int first, int spacing)
+        where T : unmanaged
+        => new(cache[first], cache[first + spacing], cache[first + 2 * spacing], cache[first + 3 * spacing]);
+
     /// <summary>The larger of <paramref name="max"/> and four values, grouped as max(max(max, max(a, b)), max(c, d)).</summary>
     private static T MaxFour<T, TMath>(T max, Four<T> x, TMath math)
         where T : unmanaged
@@ -606,40 +597,34 @@ internal static class GpuKernels
 
     /// <summary><paramref name="dot"/> plus the four terms dB ∘ B at the given offsets of one cotangent (starting at <paramref name="first"/>), in order.</summary>
     private static TAccumulator DotFour<TStorage, TAccumulator, TElement, TMath>(
-        ArrayView<TStorage> dB, int first, int o0, int o1, int o2, int o3,
-        TAccumulator b0, TAccumulator b1, TAccumulator b2, TAccumulator b3, TAccumulator dot, TElement element, TMath math)
+        ArrayView<TStorage> dB, int first, Offsets at, Four<TAccumulator> b, TAccumulator dot, TElement element, TMath math)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
     {
-        var d0 = element.Load(dB, first + o0);
-        var d1 = element.Load(dB, first + o1);
-        var d2 = element.Load(dB, first + o2);
-        var d3 = element.Load(dB, first + o3);
-        dot = math.Add(dot, math.Multiply(d0, b0));
-        dot = math.Add(dot, math.Multiply(d1, b1));
-        dot = math.Add(dot, math.Multiply(d2, b2));
-        return math.Add(dot, math.Multiply(d3, b3));
+        var d = LoadFour<TStorage, TAccumulator, TElement>(dB, at.Plus(first), element);
+        dot = math.Add(dot, math.Multiply(d.A, b.A));
+        dot = math.Add(dot, math.Multiply(d.B, b.B));
+        dot = math.Add(dot, math.Multiply(d.C, b.C));
+        return math.Add(dot, math.Multiply(d.D, b.D));
     }
 
     /// <summary>dA = B ∘ (dB - dot) at the given offsets of one cotangent (starting at <paramref name="first"/>).</summary>
     private static void StoreFour<TStorage, TAccumulator, TElement, TMath>(
-        ArrayView<TStorage> dB, ArrayView<TStorage> dA, int first, int o0, int o1, int o2, int o3,
-        TAccumulator b0, TAccumulator b1, TAccumulator b2, TAccumulator b3, TAccumulator dot, TElement element, TMath math)
+        ArrayView<TStorage> dB, ArrayView<TStorage> dA, int first, Offsets at, Four<TAccumulator> b, TAccumulator dot, TElement element, TMath math)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
     {
-        var d0 = element.Load(dB, first + o0);
-        var d1 = element.Load(dB, first + o1);
-        var d2 = element.Load(dB, first + o2);
-        var d3 = element.Load(dB, first + o3);
-        element.Store(dA, first + o0, math.Multiply(b0, math.Subtract(d0, dot)));
-        element.Store(dA, first + o1, math.Multiply(b1, math.Subtract(d1, dot)));
-        element.Store(dA, first + o2, math.Multiply(b2, math.Subtract(d2, dot)));
-        element.Store(dA, first + o3, math.Multiply(b3, math.Subtract(d3, dot)));
+        var shifted = at.Plus(first);
+        var d = LoadFour<TStorage, TAccumulator, TElement>(dB, shifted, element);
+        var (o0, o1, o2, o3) = shifted;
+        element.Store(dA, o0, math.Multiply(b.A, math.Subtract(d.A, dot)));
+        element.Store(dA, o1, math.Multiply(b.B, math.Subtract(d.B, dot)));
+        element.Store(dA, o2, math.Multiply(b.C, math.Subtract(d.C, dot)));
+        element.Store(dA, o3, math.Multiply(b.D, math.Subtract(d.D, dot)));
     }
 
     public static void BackwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout>(
@@ -721,15 +706,12 @@ internal static class GpuKernels
             int run = 0;
             for (; run + Unroll - 1 < runs; run += Unroll)
             {
-                var (o0, o1, o2, o3) = RunsFour(layout, origin, run);
-                var b0 = element.Load(b, o0);
-                var b1 = element.Load(b, o1);
-                var b2 = element.Load(b, o2);
-                var b3 = element.Load(b, o3);
-                dot0 = DotFour(dB, first, o0, o1, o2, o3, b0, b1, b2, b3, dot0, element, math);
-                if (block > 1) dot1 = DotFour(dB, first + count, o0, o1, o2, o3, b0, b1, b2, b3, dot1, element, math);
-                if (block > 2) dot2 = DotFour(dB, first + 2 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot2, element, math);
-                if (block > 3) dot3 = DotFour(dB, first + 3 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot3, element, math);
+                var at = RunsFour(layout, origin, run);
+                var bx = LoadFour<TStorage, TAccumulator, TElement>(b, at, element);
+                dot0 = DotFour(dB, first, at, bx, dot0, element, math);
+                if (block > 1) dot1 = DotFour(dB, first + count, at, bx, dot1, element, math);
+                if (block > 2) dot2 = DotFour(dB, first + 2 * count, at, bx, dot2, element, math);
+                if (block > 3) dot3 = DotFour(dB, first + 3 * count, at, bx, dot3, element, math);
             }
 
             for (; run < runs; run++)
@@ -745,15 +727,12 @@ internal static class GpuKernels
             run = 0;
             for (; run + Unroll - 1 < runs; run += Unroll)
             {
-                var (o0, o1, o2, o3) = RunsFour(layout, origin, run);
-                var b0 = element.Load(b, o0);
-                var b1 = element.Load(b, o1);
-                var b2 = element.Load(b, o2);
-                var b3 = element.Load(b, o3);
-                StoreFour(dB, dA, first, o0, o1, o2, o3, b0, b1, b2, b3, dot0, element, math);
-                if (block > 1) StoreFour(dB, dA, first + count, o0, o1, o2, o3, b0, b1, b2, b3, dot1, element, math);
-                if (block > 2) StoreFour(dB, dA, first + 2 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot2, element, math);
-                if (block > 3) StoreFour(dB, dA, first + 3 * count, o0, o1, o2, o3, b0, b1, b2, b3, dot3, element, math);
+                var at = RunsFour(layout, origin, run);
+                var bx = LoadFour<TStorage, TAccumulator, TElement>(b, at, element);
+                StoreFour(dB, dA, first, at, bx, dot0, element, math);
+                if (block > 1) StoreFour(dB, dA, first + count, at, bx, dot1, element, math);
+                if (block > 2) StoreFour(dB, dA, first + 2 * count, at, bx, dot2, element, math);
+                if (block > 3) StoreFour(dB, dA, first + 3 * count, at, bx, dot3, element, math);
             }
 
             for (; run < runs; run++)
@@ -796,9 +775,7 @@ internal static class GpuKernels
                 int run = 0;
                 for (; run + Unroll - 1 < runs; run += Unroll)
                 {
-                    var (o0, o1, o2, o3) = RunsFour(layout, first, run);
-                    dot = DotFour(dB, 0, o0, o1, o2, o3, cache[run * lanes + thread], cache[(run + 1) * lanes + thread],
-                        cache[(run + 2) * lanes + thread], cache[(run + 3) * lanes + thread], dot, element, math);
+                    dot = DotFour(dB, 0, RunsFour(layout, first, run), CachedFour(cache, run * lanes + thread, lanes), dot, element, math);
                 }
 
                 for (; run < runs; run++)
@@ -809,9 +786,7 @@ internal static class GpuKernels
                 run = 0;
                 for (; run + Unroll - 1 < runs; run += Unroll)
                 {
-                    var (o0, o1, o2, o3) = RunsFour(layout, first, run);
-                    StoreFour(dB, dA, 0, o0, o1, o2, o3, cache[run * lanes + thread], cache[(run + 1) * lanes + thread],
-                        cache[(run + 2) * lanes + thread], cache[(run + 3) * lanes + thread], dot, element, math);
+                    StoreFour(dB, dA, 0, RunsFour(layout, first, run), CachedFour(cache, run * lanes + thread, lanes), dot, element, math);
                 }
 
                 for (; run < runs; run++)
@@ -929,6 +904,9 @@ internal static class GpuKernels
     /// <summary>Four element offsets, taken apart as <c>var (o0, o1, o2, o3) = ...</c>.</summary>
     private readonly struct Offsets(int o0, int o1, int o2, int o3)
     {
+        /// <summary>The same four offsets, each <paramref name="shift"/> further on (another cotangent's elements).</summary>
+        public Offsets Plus(int shift) => new(o0 + shift, o1 + shift, o2 + shift, o3 + shift);
+
         public void Deconstruct(out int first, out int second, out int third, out int fourth)
         {
             first = o0;
