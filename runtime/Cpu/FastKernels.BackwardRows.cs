@@ -137,23 +137,13 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
                     var x1 = TS.Load(xl + i + width);
                     var x2 = TS.Load(xl + i + (2 * width));
                     var x3 = TS.Load(xl + i + (3 * width));
-                    if (TPass.Writes)
+                    // Only groups of four whole lines are written here; the row's other whole lines after the loop.
+                    if (TPass.Writes && line + 3 < lines)
                     {
-                        if (line + 3 < lines)
-                        {
-                            TS.StoreAlignedNonTemporal(TS.Multiply(x0, TS.Subtract(TS.Load(yl + i), dotVector)), dl + i);
-                            TS.StoreAlignedNonTemporal(TS.Multiply(x1, TS.Subtract(TS.Load(yl + i + width), dotVector)), dl + i + width);
-                            TS.StoreAlignedNonTemporal(TS.Multiply(x2, TS.Subtract(TS.Load(yl + i + (2 * width)), dotVector)), dl + i + (2 * width));
-                            TS.StoreAlignedNonTemporal(TS.Multiply(x3, TS.Subtract(TS.Load(yl + i + (3 * width)), dotVector)), dl + i + (3 * width));
-                        }
-                        else
-                        {
-                            // The row's last group: its last line may end past the row (written below, as the tail).
-                            for (nuint e = i; e < lines * width; e += width)
-                            {
-                                TS.StoreAlignedNonTemporal(TS.Multiply(TS.Load(xl + e), TS.Subtract(TS.Load(yl + e), dotVector)), dl + e);
-                            }
-                        }
+                        TS.StoreAlignedNonTemporal(TS.Multiply(x0, TS.Subtract(TS.Load(yl + i), dotVector)), dl + i);
+                        TS.StoreAlignedNonTemporal(TS.Multiply(x1, TS.Subtract(TS.Load(yl + i + width), dotVector)), dl + i + width);
+                        TS.StoreAlignedNonTemporal(TS.Multiply(x2, TS.Subtract(TS.Load(yl + i + (2 * width)), dotVector)), dl + i + (2 * width));
+                        TS.StoreAlignedNonTemporal(TS.Multiply(x3, TS.Subtract(TS.Load(yl + i + (3 * width)), dotVector)), dl + i + (3 * width));
                     }
 
                     if (!TPass.Dots)
@@ -191,7 +181,7 @@ internal static unsafe partial class FastKernels<T, TV, TS, TLayout>
 
             if (TPass.Writes)
             {
-                for (nuint i = Math.Min(groups * 4, lines) * width; i < lines * width; i += width)
+                for (nuint i = Math.Min(groups, lines / 4) * 4 * width; i < lines * width; i += width)
                 {
                     TS.StoreAlignedNonTemporal(TS.Multiply(TS.Load(xl + i), TS.Subtract(TS.Load(yl + i), dotVector)), dl + i);
                 }
