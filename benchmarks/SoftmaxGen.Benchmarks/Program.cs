@@ -7,6 +7,7 @@ namespace SoftmaxGen.Benchmarks;
 /// <summary>
 /// <c>dotnet run -c Release --project benchmarks/SoftmaxGen.Benchmarks -- ratios [--rounds N] [--float-only]</c>: the quick
 /// ratio table of issue 4; <c>-- chart [--out docs/benchmarks-bandwidth.svg]</c>: the bandwidth sweep and its chart;
+/// <c>-- cores [--rounds N]</c>: one core against all, for plain streams and the backward kernels;
 /// <c>-- bdn [BenchmarkDotNet arguments]</c>: the BenchmarkDotNet suite (short jobs).
 /// </summary>
 public static class Program
@@ -30,11 +31,14 @@ public static class Program
                 // profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS], e.g. profile forward float rows 100 or profile forward float 3x100 100000
                 Profile.Run(args[1], args[2], args[3], int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture), args.Length > 5 ? int.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture) : 1);
                 return 0;
+            case "cores":
+                Console.WriteLine(CoreLimits.Run(Option(args, "--rounds", 9)));
+                return 0;
             case "bdn":
                 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Skip(1).ToArray());
                 return 0;
             default:
-                Console.Error.WriteLine("usage: ratios [--rounds N] [--float-only] | profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS] | chart [--out PATH] [--rounds N] [--min L] [--max L] | bdn [BenchmarkDotNet arguments]");
+                Console.Error.WriteLine("usage: ratios [--rounds N] [--float-only] | profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS] | chart [--out PATH] [--rounds N] [--min L] [--max L] | cores [--rounds N] | bdn [BenchmarkDotNet arguments]");
                 return 2;
         }
     }
