@@ -11,9 +11,10 @@ namespace SoftmaxGen.Benchmarks;
 
 /// <summary>
 /// The cores mode: what one core moves against what all of them move, for the plain streams and the backward kernels
-/// (float, 128 MiB, one cotangent). A read stream (a dot product of two arrays) and a non-temporal write stream
-/// (a plain fill where Vector512 is not accelerated) show each core's own limits; the rows, channels and scattered backward show which of them the kernels hit. Each
-/// case is timed with one thread and with all, round-robin in one process, and printed as effective bandwidth.
+/// (float, 128 MiB, one cotangent). A read stream (a dot product of two arrays) and a non-temporal write stream (a
+/// plain fill where Vector512 is not accelerated) show each core's own limits; the rows, channels and scattered
+/// backward show which of them the kernels hit. Each case is timed with one thread and with all, round-robin in one
+/// process, and printed as effective bandwidth.
 /// </summary>
 public static class CoreLimits
 {
@@ -43,7 +44,8 @@ public static class CoreLimits
             => pairs.Add((label, new Case(key + "1", label, moved, () => run(1)), new Case(key + "N", label, moved, () => run(all))));
 
         Add("read", "read stream: dot product of two arrays (2·N·4 bytes)", 2 * bytes, threads => ReadStream(a, dB, threads));
-        Add("write", "write stream: non-temporal fill (N·4 bytes)", bytes, threads => WriteStream(written, threads));
+        string fill = Vector512.IsHardwareAccelerated ? "non-temporal fill" : "fill";
+        Add("write", $"write stream: {fill} (N·4 bytes)", bytes, threads => WriteStream(written, threads));
         foreach (var layout in new[] { Layout.Rows, Layout.Channels, Layout.Scattered })
         {
             var (b, shape) = softmax[layout];
