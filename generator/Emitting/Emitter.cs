@@ -115,6 +115,7 @@ internal static class Emitter
                 ? $"The last axis is a batch axis: adjacent elements belong to adjacent slices, so the kernels run the g{last} slices side by side as lanes."
                 : $"The last axis is reduced: every slice is made of contiguous runs of g{last}, which the kernels vectorise.",
             ["lanes_inner"] = plan.LanesInner ? "true" : "false",
+            ["block_capable"] = plan.BlockCapable ? "true" : "false",
             ["slice_count"] = Product(plan.BatchGroups),
             ["slice_length"] = Product(plan.ReducedGroups),
             ["inner"] = last,

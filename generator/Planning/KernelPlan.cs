@@ -38,6 +38,13 @@ internal sealed record KernelPlan(SoftmaxSpec Spec, EquatableArray<AxisGroup> Gr
     /// </summary>
     public bool LanesInner => Inner.Kind == AxisKind.Batch;
 
+    /// <summary>
+    /// True when the slices of the innermost batch group can be processed together in rows (block mode): the last
+    /// group is reduced, a batch group lies just before it, and another reduced group further out gives each slice
+    /// several runs.
+    /// </summary>
+    public bool BlockCapable => !LanesInner && Groups.Count >= 3;
+
     public IEnumerable<AxisGroup> BatchGroups => Groups.Where(group => group.Kind == AxisKind.Batch);
 
     public IEnumerable<AxisGroup> ReducedGroups => Groups.Where(group => group.Kind == AxisKind.Reduced);

@@ -1,5 +1,4 @@
 using System;
-using System.Numerics;
 using System.Threading;
 
 namespace SoftmaxGen.Runtime;
@@ -31,32 +30,32 @@ public static class CpuSoftmax
     /// <summary>B = softmax of A over the layout's reduced axes.</summary>
     public static void Forward<TLayout>(ReadOnlySpan<float> a, Span<float> b, TLayout layout)
         where TLayout : struct, ISoftmaxLayout
-        => FastSoftmax<float>.Forward(a, b, layout);
+        => CpuEngine<Softmax>.Forward(a, b, layout, default(Logits));
 
     /// <inheritdoc cref="Forward{TLayout}(ReadOnlySpan{float}, Span{float}, TLayout)"/>
     public static void Forward<TLayout>(ReadOnlySpan<double> a, Span<double> b, TLayout layout)
         where TLayout : struct, ISoftmaxLayout
-        => FastSoftmax<double>.Forward(a, b, layout);
+        => CpuEngine<Softmax>.Forward(a, b, layout, default(Logits));
 
     /// <inheritdoc cref="Forward{TLayout}(ReadOnlySpan{float}, Span{float}, TLayout)"/>
     public static void Forward<TLayout>(ReadOnlySpan<Half> a, Span<Half> b, TLayout layout)
         where TLayout : struct, ISoftmaxLayout
-        => SoftmaxKernels<Half, float, HalfOps, TLayout>.Forward(a, b, layout);
+        => CpuEngine<Softmax>.Forward(a, b, layout, default(Logits));
 
     /// <summary>dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each of the <paramref name="cotangents"/> tensors held back to back in dB.</summary>
     public static void Backward<TLayout>(ReadOnlySpan<float> b, ReadOnlySpan<float> dB, Span<float> dA, int cotangents, TLayout layout)
         where TLayout : struct, ISoftmaxLayout
-        => FastSoftmax<float>.Backward(b, dB, dA, cotangents, layout);
+        => CpuEngine<Softmax>.Backward(b, dB, dA, cotangents, layout);
 
     /// <inheritdoc cref="Backward{TLayout}(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, TLayout)"/>
     public static void Backward<TLayout>(ReadOnlySpan<double> b, ReadOnlySpan<double> dB, Span<double> dA, int cotangents, TLayout layout)
         where TLayout : struct, ISoftmaxLayout
-        => FastSoftmax<double>.Backward(b, dB, dA, cotangents, layout);
+        => CpuEngine<Softmax>.Backward(b, dB, dA, cotangents, layout);
 
     /// <inheritdoc cref="Backward{TLayout}(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, TLayout)"/>
     public static void Backward<TLayout>(ReadOnlySpan<Half> b, ReadOnlySpan<Half> dB, Span<Half> dA, int cotangents, TLayout layout)
         where TLayout : struct, ISoftmaxLayout
-        => SoftmaxKernels<Half, float, HalfOps, TLayout>.Backward(b, dB, dA, cotangents, layout);
+        => CpuEngine<Softmax>.Backward(b, dB, dA, cotangents, layout);
 
     /// <summary>The dense Jacobian ∂B/∂A, N × N row-major, from B.</summary>
     public static void Jacobian<TLayout>(ReadOnlySpan<float> b, Span<float> jacobian, TLayout layout)

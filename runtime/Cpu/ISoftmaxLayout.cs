@@ -23,6 +23,12 @@ public interface ISoftmaxLayout
     /// <summary>True when the last axis is a batch axis, so that neighbouring elements belong to different slices.</summary>
     bool LanesInner { get; }
 
+    /// <summary>
+    /// True when the planner found a batch group just before the last (reduced) group and another reduced group further
+    /// out: the short runs of neighbouring slices then lie side by side and can be processed together as rows.
+    /// </summary>
+    bool BlockCapable { get; }
+
     /// <summary>The number of slices: the product of the batch extents.</summary>
     int SliceCount { get; }
 

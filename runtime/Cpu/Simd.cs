@@ -7,7 +7,7 @@ using System.Runtime.Intrinsics.X86;
 namespace SoftmaxGen.Runtime;
 
 /// <summary>
-/// The vector operations the streaming kernels (<see cref="FastKernels{T, TV, TS, TLayout}"/>) are written with,
+/// The vector operations the CPU engine (<see cref="CpuKernels{TStorage, T, TV, TS, TIO, TLayout, TOp, TInput}"/>) is written with,
 /// over one vector type <typeparamref name="TV"/> of <typeparamref name="T"/>: <see cref="Vector512{T}"/> where the
 /// hardware accelerates it, else <see cref="Vector{T}"/>. Every implementation is a struct, so the JIT compiles the
 /// kernels once per vector type with every call inlined.
@@ -44,19 +44,14 @@ internal unsafe interface ISimd<TV, T>
     static abstract TV Max(TV x, TV y);
 
     /// <summary>
-    /// exp per lane of shifted logits x - max, with no data-dependent path (<see cref="VectorExp"/>; the
-    /// <see cref="Vector{T}"/> kernels take <see cref="VectorExp.ExpShifted(Vector{float})"/>, exact only up to 43).
-    /// x ≤ 0 or NaN in every lane whose result is kept, except in slices that hold a NaN: the native max may drop
-    /// the NaN and the true maximum with it, but the NaN reaches the slice's sum, so every output there is NaN
-    /// whatever exp returned. Lanes computed only to be thrown away (windows, padding) may see anything.
+    /// exp per lane of shifted logits z − shift (<see cref="VectorExp"/>): x ≤ 0, −∞ or NaN in every lane whose result
+    /// is kept, except in slices that hold a NaN: the native max may drop the NaN and the true maximum with it, but the
+    /// NaN reaches the slice's sum, so every output there is NaN whatever exp returned.
     /// </summary>
     static abstract TV Exp(TV x);
 
     /// <summary>Per lane: 0 where <paramref name="max"/> is -∞ (a fully masked slice), else max.</summary>
     static abstract TV Shift(TV max);
-
-    /// <summary>Per lane: 0 where <paramref name="sum"/> is 0, else 1 / sum.</summary>
-    static abstract TV Reciprocal(TV sum);
 
     /// <summary>The sum of the lanes, in a fixed order.</summary>
     static abstract T Sum(TV x);
@@ -74,21 +69,10 @@ internal unsafe interface ISimd<TV, T>
     static abstract void StorePartial(TV value, T* destination, nuint count, T* pad);
 
     /// <summary>
-    /// Whether <see cref="LoadPartial"/> and <see cref="StorePartial"/> cost about what whole loads and stores do
-    /// (AVX-512's masked moves). AVX's masked store is microcode on AMD processors (a [1, 100] forward with AVX2 spent
-    /// 0.04 of its 0.09 µs on the 4 elements past the last whole vector), and the other paths go through the stack.
+    /// <paramref name="x"/> in its first <paramref name="count"/> lanes, <paramref name="other"/> in the rest (the lanes
+    /// of a partial vector that lie past the end of a run).
     /// </summary>
-    static abstract bool CheapPartial { get; }
-
-    /// <summary><paramref name="x"/> with its first <paramref name="count"/> lanes set to zero.</summary>
-    static abstract TV ZeroFirst(TV x, nuint count);
-
-    /// <summary>
-    /// The last <paramref name="held"/> lanes of <paramref name="tail"/> followed by the first lanes of
-    /// <paramref name="head"/>: lane k is tail[Count - held + k] for k &lt; held, else head[k - held].
-    /// <paramref name="pad"/> is room for two vectors.
-    /// </summary>
-    static abstract TV Join(TV tail, TV head, int held, T* pad);
+    static abstract TV FirstOr(TV x, nuint count, T other);
 }
 
 /// <summary><see cref="ISimd{TV, T}"/> over <see cref="Vector512{T}"/>, for <see cref="float"/> and <see cref="double"/>.</summary>
@@ -134,10 +118,8 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T>
         Avx512F.MaskStore((double*)destination, mask.As<T, double>(), value.As<T, double>());
     }
 
-    public static bool CheapPartial => true;
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> ZeroFirst(Vector512<T> x, nuint count) => Vector512.ConditionalSelect(Mask(count), Vector512<T>.Zero, x);
+    public static Vector512<T> FirstOr(Vector512<T> x, nuint count, T other) => Vector512.ConditionalSelect(Mask(count), x, Vector512.Create(other));
 
     /// <summary>All bits set in the first <paramref name="count"/> lanes, clear in the others.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -145,27 +127,6 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T>
         => typeof(T) == typeof(float)
             ? Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((int)count)).As<int, T>()
             : Vector512.LessThan(Vector512<long>.Indices, Vector512.Create((long)count)).As<long, T>();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> Join(Vector512<T> tail, Vector512<T> head, int held, T* pad)
-    {
-        if (!Avx512F.IsSupported)
-        {
-            tail.Store(pad);
-            head.Store(pad + Vector512<T>.Count);
-            return Vector512.Load(pad + Vector512<T>.Count - held);
-        }
-
-        // One vpermt2ps/vpermt2pd: indices from Count on pick lanes of the second operand.
-        if (typeof(T) == typeof(float))
-        {
-            var indices = Vector512<int>.Indices + Vector512.Create(Vector512<float>.Count - held);
-            return Avx512F.PermuteVar16x32x2(tail.As<T, float>(), indices, head.As<T, float>()).As<float, T>();
-        }
-
-        var wide = Vector512<long>.Indices + Vector512.Create((long)(Vector512<double>.Count - held));
-        return Avx512F.PermuteVar8x64x2(tail.As<T, double>(), wide, head.As<T, double>()).As<double, T>();
-    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Add(Vector512<T> x, Vector512<T> y) => x + y;
@@ -204,10 +165,6 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Shift(Vector512<T> max)
         => Vector512.ConditionalSelect(Vector512.Equals(max, Vector512.Create(T.NegativeInfinity)), Vector512<T>.Zero, max);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> Reciprocal(Vector512<T> sum)
-        => Vector512.ConditionalSelect(Vector512.Equals(sum, Vector512<T>.Zero), Vector512<T>.Zero, Vector512<T>.One / sum);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector512<T> x) => Vector512.Sum(x);
@@ -300,10 +257,8 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
         }
     }
 
-    public static bool CheapPartial => false;
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector<T> ZeroFirst(Vector<T> x, nuint count) => Vector.ConditionalSelect(Mask(count), Vector<T>.Zero, x);
+    public static Vector<T> FirstOr(Vector<T> x, nuint count, T other) => Vector.ConditionalSelect(Mask(count), x, Vector.Create(other));
 
     /// <summary>All bits set in the first <paramref name="count"/> lanes, clear in the others.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -311,14 +266,6 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
         => typeof(T) == typeof(float)
             ? Vector.LessThan(Vector<int>.Indices, Vector.Create((int)count)).As<int, T>()
             : Vector.LessThan(Vector<long>.Indices, Vector.Create((long)count)).As<long, T>();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector<T> Join(Vector<T> tail, Vector<T> head, int held, T* pad)
-    {
-        tail.Store(pad);
-        head.Store(pad + Vector<T>.Count);
-        return Vector.Load(pad + Vector<T>.Count - held);
-    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> Add(Vector<T> x, Vector<T> y) => x + y;
@@ -348,19 +295,15 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
     {
         if (typeof(T) == typeof(float))
         {
-            return VectorExp.ExpShifted(x.As<T, float>()).As<float, T>();
+            return VectorExp.Exp(x.As<T, float>()).As<float, T>();
         }
 
-        return VectorExp.ExpShifted(x.As<T, double>()).As<double, T>();
+        return VectorExp.Exp(x.As<T, double>()).As<double, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> Shift(Vector<T> max)
         => Vector.ConditionalSelect(Vector.Equals(max, Vector.Create(T.NegativeInfinity)), Vector<T>.Zero, max);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector<T> Reciprocal(Vector<T> sum)
-        => Vector.ConditionalSelect(Vector.Equals(sum, Vector<T>.Zero), Vector<T>.Zero, Vector<T>.One / sum);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector<T> x) => Vector.Sum(x);

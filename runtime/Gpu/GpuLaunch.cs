@@ -1,5 +1,4 @@
 using System;
-using System.Threading;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -77,13 +76,6 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
             ? new GpuLaunch(GpuStrategy.Cached, groups, threads, length)
             : new GpuLaunch(GpuStrategy.Streamed, groups, threads, 0);
     }
-
-    private static readonly long[] Launches = new long[Enum.GetValues<GpuStrategy>().Length];
-
-    /// <summary>How many launches used <paramref name="strategy"/> in this process (tests check that each strategy runs).</summary>
-    public static long Launched(GpuStrategy strategy) => Interlocked.Read(ref Launches[(int)strategy]);
-
-    public static void Count(GpuStrategy strategy) => Interlocked.Increment(ref Launches[(int)strategy]);
 
     /// <summary>Enough groups to fill the device a few times over; the kernels stride over the rest.</summary>
     private static int Grid(Accelerator accelerator, int groupsWanted, int groupSize)

@@ -122,7 +122,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         RequireContextFor(accelerator);
         RequireSliceLength(layout);
         var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), backward: false);
-        GpuLaunch.Count(launch.Strategy);
+        EngineDiagnostics.CountLaunch(launch.Strategy);
         if (launch.Strategy == GpuStrategy.Lanes)
         {
             var lanes = KernelCache.Get(accelerator, ForwardLanes, static owner => owner.LoadAutoGroupedKernel(ForwardLanes));
@@ -147,7 +147,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         RequireContextFor(accelerator);
         RequireSliceLength(layout);
         var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), backward: true);
-        GpuLaunch.Count(launch.Strategy);
+        EngineDiagnostics.CountLaunch(launch.Strategy);
         if (launch.Strategy == GpuStrategy.Lanes)
         {
             var lanes = KernelCache.Get(accelerator, BackwardLanes, static owner => owner.LoadAutoGroupedKernel(BackwardLanes));

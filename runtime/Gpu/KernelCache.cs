@@ -18,7 +18,7 @@ internal sealed class KernelCache
 
     private readonly ConcurrentDictionary<MethodInfo, Lazy<Delegate>> _kernels = new();
 
-    /// <summary>The number of kernels loaded for <paramref name="accelerator"/> so far (for tests).</summary>
+    /// <summary>The number of kernels loaded for <paramref name="accelerator"/> so far (see <see cref="EngineDiagnostics"/>).</summary>
     public static int CountFor(Accelerator accelerator) => Caches.TryGetValue(accelerator, out var cache) ? cache._kernels.Count : 0;
 
     /// <summary>The kernel <paramref name="kernel"/> loaded on <paramref name="accelerator"/> by <paramref name="load"/>, loading it the first time.</summary>

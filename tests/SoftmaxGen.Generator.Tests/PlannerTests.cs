@@ -5,20 +5,21 @@ using Xunit;
 
 namespace SoftmaxGen.Generator.Tests;
 
-/// <summary>The plan stage alone: axes become alternating groups, and the groups decide the loop nest.</summary>
+/// <summary>The plan stage alone: axes become alternating groups, and the groups decide the loop nest and whether block mode can apply.</summary>
 public sealed class PlannerTests
 {
     [Theory]
-    [InlineData(1, new[] { 0 }, "R[0]", false, "", "")]
-    [InlineData(2, new[] { 1 }, "B[0] R[1]", false, "0", "")]
-    [InlineData(2, new[] { 0 }, "R[0] B[1]", true, "", "0")]
-    [InlineData(4, new[] { 1 }, "B[0] R[1] B[2,3]", true, "0", "1")]
-    [InlineData(5, new[] { 4, 2, 3 }, "B[0,1] R[2,3,4]", false, "0", "")]
-    [InlineData(5, new[] { 0, 2, 4 }, "R[0] B[1] R[2] B[3] R[4]", false, "1,3", "0,2")]
-    [InlineData(6, new[] { 3, 1 }, "B[0] R[1] B[2] R[3] B[4,5]", true, "0,2", "1,3")]
-    [InlineData(8, new[] { 7, 6, 5, 4, 3, 2, 1, 0 }, "R[0,1,2,3,4,5,6,7]", false, "", "")]
-    [InlineData(8, new[] { 0, 2, 4, 6 }, "R[0] B[1] R[2] B[3] R[4] B[5] R[6] B[7]", true, "1,3,5", "0,2,4,6")]
-    public void MergesAdjacentAxesOfOneKindAndChoosesTheLoopNest(int rank, int[] axes, string groups, bool lanesInner, string originGroups, string runGroups)
+    [InlineData(1, new[] { 0 }, "R[0]", false, "", "", false)]
+    [InlineData(2, new[] { 1 }, "B[0] R[1]", false, "0", "", false)]
+    [InlineData(2, new[] { 0 }, "R[0] B[1]", true, "", "0", false)]
+    [InlineData(4, new[] { 1 }, "B[0] R[1] B[2,3]", true, "0", "1", false)]
+    [InlineData(5, new[] { 4, 2, 3 }, "B[0,1] R[2,3,4]", false, "0", "", false)]
+    [InlineData(5, new[] { 0, 2, 4 }, "R[0] B[1] R[2] B[3] R[4]", false, "1,3", "0,2", true)]
+    [InlineData(4, new[] { 0, 3 }, "R[0] B[1,2] R[3]", false, "1", "0", true)]
+    [InlineData(6, new[] { 3, 1 }, "B[0] R[1] B[2] R[3] B[4,5]", true, "0,2", "1,3", false)]
+    [InlineData(8, new[] { 7, 6, 5, 4, 3, 2, 1, 0 }, "R[0,1,2,3,4,5,6,7]", false, "", "", false)]
+    [InlineData(8, new[] { 0, 2, 4, 6 }, "R[0] B[1] R[2] B[3] R[4] B[5] R[6] B[7]", true, "1,3,5", "0,2,4,6", false)]
+    public void MergesAdjacentAxesOfOneKindAndChoosesTheLoopNest(int rank, int[] axes, string groups, bool lanesInner, string originGroups, string runGroups, bool blockCapable)
     {
         var spec = new SoftmaxSpec(new TypeHierarchy("", EquatableArray<ContainingType>.Empty, "C"), rank, axes.ToEquatableArray(), ElementKind.Single);
         var plan = Planner.Plan(spec);
@@ -28,6 +29,7 @@ public sealed class PlannerTests
         Assert.Equal(lanesInner, plan.LanesInner);
         Assert.Equal(originGroups, string.Join(",", plan.OriginGroups.Select(group => group.Index)));
         Assert.Equal(runGroups, string.Join(",", plan.RunGroups.Select(group => group.Index)));
+        Assert.Equal(blockCapable, plan.BlockCapable);
         Assert.Equal(Enumerable.Range(0, plan.Groups.Count), plan.Groups.Select(group => group.Index));
         for (int i = 1; i < plan.Groups.Count; i++)
         {

@@ -5,7 +5,7 @@ using SoftmaxGen.Runtime;
 
 namespace SoftmaxGen.Tests;
 
-/// <summary>Runs a check with the CPU kernels of one vector width (see <see cref="KernelWidth"/>).</summary>
+/// <summary>Runs a check with the CPU kernels of one vector width (see <see cref="EngineDiagnostics.VectorOnly"/>).</summary>
 public static class KernelWidths
 {
     /// <summary>
@@ -15,14 +15,14 @@ public static class KernelWidths
     /// </summary>
     public static void Run(bool vectorOnly, Action check)
     {
-        KernelWidth.VectorOnly = vectorOnly;
+        EngineDiagnostics.VectorOnly = vectorOnly;
         try
         {
             check();
         }
         finally
         {
-            KernelWidth.VectorOnly = false;
+            EngineDiagnostics.VectorOnly = false;
         }
     }
 }
@@ -46,7 +46,7 @@ public sealed class KernelWidthTests
         var narrow = new float[count];
         Rows.Forward(a, wide, shape);
         KernelWidths.Run(vectorOnly: true, () => Rows.Forward(a, narrow, shape));
-        Assert.False(KernelWidth.VectorOnly, "the setting outlives its check");
+        Assert.False(EngineDiagnostics.VectorOnly, "the setting outlives its check");
         Assert.Contains(Enumerable.Range(0, count), i => BitConverter.SingleToInt32Bits(wide[i]) != BitConverter.SingleToInt32Bits(narrow[i]));
 
         var target = Layouts.Get("Rows");

@@ -8,10 +8,8 @@ namespace SoftmaxGen.Tests;
 
 /// <summary>
 /// The paths the small tensors of the numerical suite do not reach: tensors past
-/// <see cref="Streaming.NonTemporalBytes"/> (outputs written with non-temporal stores), slices and tiles longer
-/// than the per-thread scratch buffer (exp written to the output, then rescaled in place), tiles past it that are
-/// done in strips of lanes, block mode with slices of whole vectors (folded by vector), and all of them split over
-/// threads.
+/// <see cref="CpuTuning.NonTemporalBytes"/> (outputs written with non-temporal stores), slices and tiles too long
+/// for the per-thread scratch (exp computed again from A), tiles of many rows, and all of them split over threads.
 /// </summary>
 /// <remarks><see cref="LargeTensorTestsOnVectorT"/> runs them again with the <c>Vector&lt;T&gt;</c> kernels.</remarks>
 [Collection(nameof(ThreadCountCollection))]
@@ -66,49 +64,73 @@ public class LargeTensorTests
         ["Rows", new[] { 32, 70000 }],
         ["RowsDouble", new[] { 1024, 1031 }],
         ["RowsDouble", new[] { 64, 33001 }],
+        // Rows longer than the scratch (exp computed again from A); Half rows, cached and streamed (exp kept in the scratch).
+        ["Rows", new[] { 20, 140001 }],
+        ["RowsHalf", new[] { 300, 1031 }],
+        ["RowsHalf", new[] { 4100, 1031 }],
+        // Slices of several runs too long for block mode: cached, streamed, and longer than the scratch.
+        ["Scattered", new[] { 4, 10, 10, 300 }],
+        ["Scattered", new[] { 20, 30, 20, 200 }],
+        ["Scattered", new[] { 100, 4, 5, 1400 }],
+        // Lanes and block tiles too tall for the tile budget (A read again from memory).
+        ["Channels", new[] { 1, 9000, 1, 300 }],
+        ["Scattered", new[] { 3000, 3, 10, 32 }],
+        ["ChannelsHalf", new[] { 4, 67, 127, 131 }],
+        ["ScatteredHalf", new[] { 40, 11, 150, 32 }],
     ];
 
+    /// <summary>
+    /// Every strategy of the CPU engine, streamed and not, with each place a forward keeps exp, is reached by a case of
+    /// this suite at this vector width (the decision the kernels take, from <see cref="CpuLaunch.Choose"/>).
+    /// </summary>
     [Fact]
-    public void TheCasesReachTheLargePaths()
+    public void TheCasesReachEveryPath()
     {
-        Assert.True(2049L * 1031 * sizeof(float) >= Streaming.NonTemporalBytes);
-        Assert.True(1025L * 1031 * sizeof(double) >= Streaming.NonTemporalBytes);
-        Assert.True(70001 * sizeof(float) > Streaming.TileScratchBytes);
-        Assert.True(16L * 40000 * sizeof(float) > Streaming.TileScratchBytes);
-        Assert.True(8L * 6000 * sizeof(double) > Streaming.TileScratchBytes);
+        var reached = new SortedSet<string>();
+        foreach (var row in Cases)
+        {
+            string name = (string)row[0];
+            int[] shape = (int[])row[1];
+            var layout = LayoutOf(name, shape);
+            int size = name.EndsWith("Double", StringComparison.Ordinal) ? 8 : name.EndsWith("Half", StringComparison.Ordinal) ? 2 : 4;
+            int compute = Math.Max(size, 4);
+            int vector = (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && !VectorOnly ? 64 : System.Numerics.Vector<byte>.Count) / compute;
+            long count = TestData.Count(shape);
+            var forward = CpuLaunch.Choose(layout, count * size, size, compute, vector, canStream: true, valueIsExp: true, backward: false);
+            var backward = CpuLaunch.Choose(layout, 2 * count * size, size, compute, vector, canStream: true, valueIsExp: true, backward: true);
+            reached.Add($"forward {forward.Strategy} {(forward.Stream ? "streamed" : "cached")} {forward.Keep}");
+            reached.Add($"backward {backward.Strategy} {(backward.Stream ? "streamed" : "cached")}");
+        }
 
-        // Scattered [40, 11, 150, 32] and ScatteredDouble [40, 11, 150, 16]: streamed block-mode strips, whose runs meet
-        // mid-line at strip boundaries (the end of each run held and joined with the next strip's start).
-        Assert.True(40L * 11 * 150 * 32 * sizeof(float) >= Streaming.NonTemporalBytes && 40L * 11 * 150 * 16 * sizeof(double) >= Streaming.NonTemporalBytes);
-        Assert.True(4096L * 40 * sizeof(float) > Streaming.TileScratchBytes / 2 && 40 <= Streaming.MaxHeldRuns);
-
-        // Rows [70001, 33] and [300007, 7]: streamed rows that share their lines with their neighbours (joined into
-        // one line), and rows shorter than a vector (plain stores).
-        Assert.True(70001L * 33 * sizeof(float) >= Streaming.NonTemporalBytes && 300007L * 7 * sizeof(float) >= Streaming.NonTemporalBytes);
-
-        // Rows [60, 40001]: pipelined slices longer than the tile budget, their two halves within the whole scratch.
-        Assert.True(40001 * sizeof(float) > Streaming.TileScratchBytes / 2 && 2 * 40032 * sizeof(float) <= Streaming.ScratchBytes);
-        Assert.True(60L * 40001 * sizeof(float) >= Streaming.NonTemporalBytes);
-
-        // Channels [2, 67, 127, 131]: tiles of 4096 lanes × 67 rows (8192 would pass BlockBytes) are past the scratch,
-        // strips of them are not, and the last tile of each block (of 16637 lanes) is narrower (253 lanes); Scattered
-        // [40, 11, 10, 32]: block-mode tiles of 110 slices × 32 lanes × 40 rows likewise, strips cut at whole slices.
-        // Both take a max per strip; Channels [24, 500, 1, 196] (strips of 64 lanes, four 16-float vectors: fewer than
-        // StripMaxVectors with AVX-512, as many with 8-float vectors) takes the tile's first with AVX-512.
-        Assert.True(4096L * 67 * sizeof(float) > Streaming.TileScratchBytes && 16L * 67 * sizeof(float) < Streaming.TileScratchBytes);
-        Assert.True(110L * 32 * 40 * sizeof(float) > Streaming.TileScratchBytes && 32L * 40 * sizeof(float) < Streaming.TileScratchBytes);
-        Assert.True(127 * 131 % Streaming.BackwardTileWidth != 0 && 8192L * 67 * sizeof(float) > Streaming.BlockBytes);
-        Assert.True(64 < Streaming.StripMaxVectors * 16 && (Streaming.TileScratchBytes / 2 / sizeof(float) - 16) / 500 < 80);
-
-        // Channels [9, 30, 1, 8000]: a block of 8000 lanes is one forward tile (past BackwardTileWidth, within
-        // ForwardTileWidth and BlockBytes), done in strips and streamed; the backward cuts it in two.
-        Assert.True(8000 > Streaming.BackwardTileWidth && 8000 <= Streaming.ForwardTileWidth && 8000L * 30 * sizeof(float) <= Streaming.BlockBytes);
-        Assert.True(8000L * 30 * sizeof(float) > Streaming.TileScratchBytes && 9L * 30 * 8000 * sizeof(float) >= Streaming.NonTemporalBytes);
-
-        // Channels [2, 67, 128, 128]: rows a multiple of 64 bytes apart, so that the strips written while the next is
-        // computed go through the fused non-temporal stores (past NonTemporalBytes); 67 rows leave three to Complete.
-        Assert.True(2L * 67 * 128 * 128 * sizeof(float) >= Streaming.NonTemporalBytes && 128 * 128 % 16 == 0);
+        string[] expected =
+        [
+            "forward Rows streamed Scratch", "forward Rows streamed None", "forward Rows cached Output", "forward Rows cached Scratch",
+            "forward Slices streamed Scratch", "forward Slices cached Scratch", "forward Slices streamed None",
+            "forward Lanes streamed Scratch", "forward Lanes cached Scratch", "forward Lanes streamed None",
+            "forward Block streamed Scratch", "forward Block cached Scratch", "forward Block streamed None",
+            "backward Rows streamed", "backward Rows cached", "backward Slices streamed", "backward Slices cached",
+            "backward Lanes streamed", "backward Lanes cached", "backward Block streamed", "backward Block cached",
+        ];
+        Assert.True(!expected.Except(reached).Any(), $"not reached: {string.Join("; ", expected.Except(reached))}; reached: {string.Join("; ", reached)}");
     }
+
+    private static ISoftmaxLayout LayoutOf(string name, int[] shape) => name switch
+    {
+        "Rows" => new Generated.SoftmaxGen.Tests.Rows_Layout(shape),
+        "RowsDouble" => new Generated.SoftmaxGen.Tests.RowsDouble_Layout(shape),
+        "RowsHalf" => new Generated.SoftmaxGen.Tests.RowsHalf_Layout(shape),
+        "Vector" => new Generated.SoftmaxGen.Tests.Vector_Layout(shape),
+        "Columns" => new Generated.SoftmaxGen.Tests.Columns_Layout(shape),
+        "ColumnsDouble" => new Generated.SoftmaxGen.Tests.ColumnsDouble_Layout(shape),
+        "Channels" => new Generated.SoftmaxGen.Tests.Channels_Layout(shape),
+        "ChannelsDouble" => new Generated.SoftmaxGen.Tests.ChannelsDouble_Layout(shape),
+        "ChannelsHalf" => new Generated.SoftmaxGen.Tests.ChannelsHalf_Layout(shape),
+        "Scattered" => new Generated.SoftmaxGen.Tests.Scattered_Layout(shape),
+        "ScatteredDouble" => new Generated.SoftmaxGen.Tests.ScatteredDouble_Layout(shape),
+        "ScatteredHalf" => new Generated.SoftmaxGen.Tests.ScatteredHalf_Layout(shape),
+        "Seed" => new Generated.SoftmaxGen.Tests.Seed_Layout(shape),
+        _ => throw new ArgumentException($"no layout case for {name}", nameof(name)),
+    };
 
     /// <summary>
     /// Outputs that start one byte past an element boundary (a span cast from bytes) cannot take non-temporal stores:

@@ -8,9 +8,9 @@ using Xunit;
 namespace SoftmaxGen.Tests;
 
 /// <summary>
-/// The vector exp the CPU kernels use, against Math.Exp in float64, lane by lane: the <see cref="Vector{T}"/> version
-/// and the <see cref="Vector512{T}"/> one (which scales with <c>vscalefps</c>/<c>vscalefpd</c> where AVX-512 is present,
-/// and runs the <see cref="Vector{T}"/> arithmetic otherwise).
+/// The vector exp the CPU kernels use, over what softmax gives it (x ≤ 0, −∞, NaN), against Math.Exp in float64, lane
+/// by lane: the <see cref="Vector{T}"/> version and the <see cref="Vector512{T}"/> one (AVX-512's <c>vscalef</c>), which
+/// give the same bits.
 /// </summary>
 public sealed class VectorExpTests
 {
@@ -20,6 +20,9 @@ public sealed class VectorExpTests
         Vector512,
     }
 
+    private static void SkipUnlessAccelerated(Width width)
+        => Skip.If(width == Width.Vector512 && !Vector512.IsHardwareAccelerated, "Vector512 is not accelerated here: the kernels never take it");
+
     private static float[] Exp(Width width, float[] lanes) => width == Width.Vector
         ? Lanes(VectorExp.Exp(new Vector<float>(Fit(lanes, Vector<float>.Count))), Vector<float>.Count)
         : Lanes(VectorExp.Exp(Vector512.Create(Fit(lanes, Vector512<float>.Count))), Vector512<float>.Count);
@@ -28,7 +31,11 @@ public sealed class VectorExpTests
         ? Lanes(VectorExp.Exp(new Vector<double>(Fit(lanes, Vector<double>.Count))), Vector<double>.Count)
         : Lanes(VectorExp.Exp(Vector512.Create(Fit(lanes, Vector512<double>.Count))), Vector512<double>.Count);
 
-    private static int Count<T>(Width width) => width == Width.Vector ? Vector<T>.Count : Vector512<T>.Count;
+    private static int Count<T>(Width width)
+    {
+        SkipUnlessAccelerated(width);
+        return width == Width.Vector ? Vector<T>.Count : Vector512<T>.Count;
+    }
 
     private static T[] Fit<T>(T[] lanes, int count) => lanes.Length == count ? lanes : throw new ArgumentException("lane count");
 
@@ -46,7 +53,7 @@ public sealed class VectorExpTests
         return lanes;
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(Width.Vector)]
     [InlineData(Width.Vector512)]
     public void FloatIsWithinTwoUlpsOverTheSoftmaxRange(Width width)
@@ -72,7 +79,7 @@ public sealed class VectorExpTests
         Assert.True(worst <= 2, $"worst error {worst:F2} ulp");
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(Width.Vector)]
     [InlineData(Width.Vector512)]
     public void FloatSubnormalResultsAreWithinOneSubnormalStep(Width width)
@@ -95,7 +102,7 @@ public sealed class VectorExpTests
         }
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(Width.Vector)]
     [InlineData(Width.Vector512)]
     public void DoubleIsWithinTwoUlpsOverTheSoftmaxRange(Width width)
@@ -122,28 +129,17 @@ public sealed class VectorExpTests
         Assert.True(worst <= 2, $"worst error {worst:F2} ulp");
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(Width.Vector, float.NegativeInfinity, 0f)]
+    [InlineData(Width.Vector, -1e30f, 0f)]
     [InlineData(Width.Vector, -104f, 0f)]
     [InlineData(Width.Vector, -90f, 8.194012623990515e-40f)]
     [InlineData(Width.Vector, 0f, 1f)]
-    [InlineData(Width.Vector, 1f, 2.7182817f)]
-    [InlineData(Width.Vector, 88.72f, 3.3931806e38f)]
-    [InlineData(Width.Vector, 88.7229f, float.PositiveInfinity)]
-    [InlineData(Width.Vector, 89f, float.PositiveInfinity)]
-    [InlineData(Width.Vector, 1e30f, float.PositiveInfinity)]
-    [InlineData(Width.Vector, float.PositiveInfinity, float.PositiveInfinity)]
     [InlineData(Width.Vector512, float.NegativeInfinity, 0f)]
     [InlineData(Width.Vector512, -1e30f, 0f)]
     [InlineData(Width.Vector512, -104f, 0f)]
     [InlineData(Width.Vector512, -90f, 8.194012623990515e-40f)]
     [InlineData(Width.Vector512, 0f, 1f)]
-    [InlineData(Width.Vector512, 1f, 2.7182817f)]
-    [InlineData(Width.Vector512, 88.72f, 3.3931806e38f)]
-    [InlineData(Width.Vector512, 88.7229f, float.PositiveInfinity)]
-    [InlineData(Width.Vector512, 89f, float.PositiveInfinity)]
-    [InlineData(Width.Vector512, 1e30f, float.PositiveInfinity)]
-    [InlineData(Width.Vector512, float.PositiveInfinity, float.PositiveInfinity)]
     public void FloatSpecialValues(Width width, float x, float expected)
     {
         var lanes = new float[Count<float>(width)];
@@ -152,22 +148,17 @@ public sealed class VectorExpTests
         Assert.All(result, value => Assert.Equal(expected, value, (float)Math.Max(Math.Abs(expected) * 2.5e-7, 1e-45)));
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(Width.Vector, double.NegativeInfinity, 0.0)]
+    [InlineData(Width.Vector, -1e300, 0.0)]
     [InlineData(Width.Vector, -746.0, 0.0)]
     [InlineData(Width.Vector, -740.0, 4.2e-322)]
     [InlineData(Width.Vector, 0.0, 1.0)]
-    [InlineData(Width.Vector, 709.78, 1.7928227943945e308)]
-    [InlineData(Width.Vector, 709.8, double.PositiveInfinity)]
-    [InlineData(Width.Vector, 1e300, double.PositiveInfinity)]
     [InlineData(Width.Vector512, double.NegativeInfinity, 0.0)]
     [InlineData(Width.Vector512, -1e300, 0.0)]
     [InlineData(Width.Vector512, -746.0, 0.0)]
     [InlineData(Width.Vector512, -740.0, 4.2e-322)]
     [InlineData(Width.Vector512, 0.0, 1.0)]
-    [InlineData(Width.Vector512, 709.78, 1.7928227943945e308)]
-    [InlineData(Width.Vector512, 709.8, double.PositiveInfinity)]
-    [InlineData(Width.Vector512, 1e300, double.PositiveInfinity)]
     public void DoubleSpecialValues(Width width, double x, double expected)
     {
         var lanes = new double[Count<double>(width)];
@@ -176,21 +167,20 @@ public sealed class VectorExpTests
         Assert.All(result, value => Assert.Equal(expected, value, Math.Max(Math.Abs(expected) * 1e-12, 1e-323)));
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(Width.Vector)]
     [InlineData(Width.Vector512)]
     public void NaNLanesStayNaNAndLeaveTheirNeighboursAlone(Width width)
         => SpecialLanesStayInTheirLane<float>(Count<float>(width), lanes => Exp(width, lanes));
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(Width.Vector)]
     [InlineData(Width.Vector512)]
     public void DoubleNaNLanesStayNaNAndLeaveTheirNeighboursAlone(Width width)
         => SpecialLanesStayInTheirLane<double>(Count<double>(width), lanes => Exp(width, lanes));
 
     /// <summary>
-    /// -∞, NaN and +∞ in lanes 0, 1 and 2 give 0, NaN and +∞ there and leave every other lane bit for bit as it was
-    /// (vectors of fewer lanes, as double on SSE or NEON, take the three in turns of as many as they have).
+    /// −∞ and NaN in lanes 0 and 1 give 0 and NaN there and leave every other lane bit for bit as it was.
     /// </summary>
     private static void SpecialLanesStayInTheirLane<T>(int count, Func<T[], T[]> exp)
         where T : IFloatingPointIeee754<T>
@@ -198,7 +188,7 @@ public sealed class VectorExpTests
         var lanes = new T[count];
         for (int lane = 0; lane < lanes.Length; lane++) lanes[lane] = T.CreateChecked(-lane * 0.37);
         var clean = exp(lanes);
-        T[] specials = [T.NegativeInfinity, T.NaN, T.PositiveInfinity];
+        T[] specials = [T.NegativeInfinity, T.NaN];
         for (int first = 0; first < specials.Length; first += count)
         {
             int taken = Math.Min(count, specials.Length - first);
@@ -208,7 +198,7 @@ public sealed class VectorExpTests
             for (int lane = 0; lane < taken; lane++)
             {
                 T special = specials[first + lane];
-                T expected = T.IsNaN(special) ? special : (T.IsNegative(special) ? T.Zero : special);
+                T expected = T.IsNaN(special) ? special : T.Zero;
                 Assert.True(T.IsNaN(expected) ? T.IsNaN(result[lane]) : result[lane] == expected, $"exp({special}) = {result[lane]}");
             }
 
@@ -220,27 +210,22 @@ public sealed class VectorExpTests
     }
 
     /// <summary>
-    /// The kernels' exp of shifted logits gives the same bits as the general one wherever it is exact (x ≤ 43 for
-    /// float, 620 for double): over that range at random, in the subnormal results, at the clamp, and at -∞ and NaN.
+    /// One exp per precision: the Vector512 form (vscalef) and the <see cref="Vector{T}"/> form (exponent arithmetic) give
+    /// the same bits over the whole softmax range, in the subnormal results, at the clamp, and at −∞ and NaN.
     /// </summary>
-    [Fact]
-    public void FloatExpOfShiftedLogitsHasTheBitsOfExp()
-        => ShiftedHasTheBitsOfExp<float>(
-            lanes => Lanes(VectorExp.ExpShifted(new Vector<float>(lanes)), Vector<float>.Count),
-            lanes => Lanes(VectorExp.Exp(new Vector<float>(lanes)), Vector<float>.Count),
-            low: -110, high: 43, subnormal: -87.4, special: [-104f, -103.9f, -87.33655f, -0f, 0f, 43f]);
+    [SkippableFact]
+    public void FloatWidthsGiveTheSameBits()
+        => WidthsGiveTheSameBits<float>(low: -110, subnormal: -87.4, special: [-104f, -103.9f, -87.33655f, -0f, 0f]);
 
-    [Fact]
-    public void DoubleExpOfShiftedLogitsHasTheBitsOfExp()
-        => ShiftedHasTheBitsOfExp<double>(
-            lanes => Lanes(VectorExp.ExpShifted(new Vector<double>(lanes)), Vector<double>.Count),
-            lanes => Lanes(VectorExp.Exp(new Vector<double>(lanes)), Vector<double>.Count),
-            low: -760, high: 620, subnormal: -708.4, special: [-746.0, -745.1, -708.3964, -0.0, 0.0, 620.0]);
+    [SkippableFact]
+    public void DoubleWidthsGiveTheSameBits()
+        => WidthsGiveTheSameBits<double>(low: -760, subnormal: -708.4, special: [-746.0, -745.1, -708.3964, -0.0, 0.0]);
 
-    private static void ShiftedHasTheBitsOfExp<T>(Func<T[], T[]> shifted, Func<T[], T[]> exp, double low, double high, double subnormal, T[] special)
+    private static void WidthsGiveTheSameBits<T>(double low, double subnormal, T[] special)
         where T : IFloatingPointIeee754<T>
     {
-        int count = Vector<T>.Count;
+        Skip.IfNot(Vector512.IsHardwareAccelerated, "Vector512 is not accelerated here");
+        int count = Vector512<T>.Count;
         var random = new Random(41);
         var lanes = new T[count];
         int subnormals = 0;
@@ -249,27 +234,45 @@ public sealed class VectorExpTests
             for (int lane = 0; lane < count; lane++)
             {
                 // A third of the trials fall where e^x is subnormal or 0.
-                double x = trial % 3 == 0 ? subnormal - (random.NextDouble() * (subnormal - low) * 0.2) : low + (random.NextDouble() * (high - low));
+                double x = trial % 3 == 0 ? subnormal - (random.NextDouble() * (subnormal - low) * 0.2) : low * random.NextDouble();
                 lanes[lane] = T.CreateTruncating(x);
             }
 
-            var expected = exp(lanes);
-            Assert.Equal(expected, shifted(lanes));
-            subnormals += expected.Count(T.IsSubnormal);
+            var wide = Wide(lanes);
+            Assert.Equal(wide, Narrow(lanes));
+            subnormals += wide.Count(T.IsSubnormal);
         }
 
         Assert.True(subnormals > 1000, $"only {subnormals} subnormal results");
-        T[] edges = [.. special, T.NegativeInfinity, T.NaN, T.Epsilon, -T.Epsilon];
-        for (int first = 0; first < edges.Length; first += count)
+        T[] edges = [.. special, T.NegativeInfinity, T.NaN, -T.Epsilon];
+        Array.Fill(lanes, T.Zero);
+        Array.Copy(edges, lanes, Math.Min(count, edges.Length));
+        var expected = Wide(lanes);
+        var actual = Narrow(lanes);
+        for (int lane = 0; lane < count; lane++)
         {
-            Array.Fill(lanes, T.Zero);
-            Array.Copy(edges, first, lanes, 0, Math.Min(count, edges.Length - first));
-            var expected = exp(lanes);
-            var actual = shifted(lanes);
-            for (int lane = 0; lane < count; lane++)
+            Assert.True(T.IsNaN(expected[lane]) ? T.IsNaN(actual[lane]) : expected[lane] == actual[lane], $"exp({lanes[lane]}): {actual[lane]}, Vector512 {expected[lane]}");
+        }
+
+        static T[] Wide(T[] lanes) => typeof(T) == typeof(float)
+            ? (T[])(object)Lanes(VectorExp.Exp(Vector512.Create((float[])(object)lanes)), Vector512<float>.Count)
+            : (T[])(object)Lanes(VectorExp.Exp(Vector512.Create((double[])(object)lanes)), Vector512<double>.Count);
+
+        // The Vector<T> form over the same lanes, as many at a time as it holds.
+        static T[] Narrow(T[] lanes)
+        {
+            var result = new T[lanes.Length];
+            int width = Vector<T>.Count;
+            for (int first = 0; first < lanes.Length; first += width)
             {
-                Assert.True(T.IsNaN(expected[lane]) ? T.IsNaN(actual[lane]) : expected[lane] == actual[lane], $"exp({lanes[lane]}): {actual[lane]}, expected {expected[lane]}");
+                var part = lanes[first..(first + width)];
+                var exp = typeof(T) == typeof(float)
+                    ? (T[])(object)Lanes(VectorExp.Exp(new Vector<float>((float[])(object)part)), width)
+                    : (T[])(object)Lanes(VectorExp.Exp(new Vector<double>((double[])(object)part)), width);
+                exp.CopyTo(result, first);
             }
+
+            return result;
         }
     }
 

@@ -198,6 +198,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public bool LanesInner => false;
 
+        public bool BlockCapable => true;
+
         public int SliceCount => _extent1;
 
         public int SliceLength => _extent0 * _extent2;
@@ -221,6 +223,7 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         }
 
         // Visits the runs of a slice: one per index of the reduced group g0; each run is g2, contiguous.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void ForEachRun<TVisitor>(int origin, ref TVisitor visitor)
             where TVisitor : global::SoftmaxGen.Runtime.IRunVisitor, allows ref struct
         {

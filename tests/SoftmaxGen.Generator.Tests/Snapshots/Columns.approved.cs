@@ -193,6 +193,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public bool LanesInner => true;
 
+        public bool BlockCapable => false;
+
         public int SliceCount => _extent1;
 
         public int SliceLength => _extent0;
@@ -216,6 +218,7 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         }
 
         // Visits the runs of a row of lanes: one per index of the reduced group g0; a run holds one element of each slice.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void ForEachRun<TVisitor>(int origin, ref TVisitor visitor)
             where TVisitor : global::SoftmaxGen.Runtime.IRunVisitor, allows ref struct
         {

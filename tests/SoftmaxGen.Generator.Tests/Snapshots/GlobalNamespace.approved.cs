@@ -189,6 +189,8 @@ namespace SoftmaxGen.Generated
 
         public bool LanesInner => false;
 
+        public bool BlockCapable => false;
+
         public int SliceCount => _extent0;
 
         public int SliceLength => _extent1;
@@ -212,6 +214,7 @@ namespace SoftmaxGen.Generated
         }
 
         // Visits the runs of a slice: just one, g1, contiguous.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void ForEachRun<TVisitor>(int origin, ref TVisitor visitor)
             where TVisitor : global::SoftmaxGen.Runtime.IRunVisitor, allows ref struct
         {

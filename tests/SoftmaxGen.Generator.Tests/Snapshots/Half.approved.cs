@@ -193,6 +193,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public bool LanesInner => false;
 
+        public bool BlockCapable => false;
+
         public int SliceCount => _extent0;
 
         public int SliceLength => _extent1;
@@ -216,6 +218,7 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         }
 
         // Visits the runs of a slice: just one, g1, contiguous.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void ForEachRun<TVisitor>(int origin, ref TVisitor visitor)
             where TVisitor : global::SoftmaxGen.Runtime.IRunVisitor, allows ref struct
         {

@@ -204,6 +204,8 @@ namespace SoftmaxGen.Generated.Samples.Nesting
 
         public bool LanesInner => true;
 
+        public bool BlockCapable => false;
+
         public int SliceCount => _extent0 * _extent2;
 
         public int SliceLength => _extent1;
@@ -227,6 +229,7 @@ namespace SoftmaxGen.Generated.Samples.Nesting
         }
 
         // Visits the runs of a row of lanes: one per index of the reduced group g1; a run holds one element of each slice.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void ForEachRun<TVisitor>(int origin, ref TVisitor visitor)
             where TVisitor : global::SoftmaxGen.Runtime.IRunVisitor, allows ref struct
         {

@@ -223,6 +223,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public bool LanesInner => true;
 
+        public bool BlockCapable => false;
+
         public int SliceCount => _extent1 * _extent3 * _extent5 * _extent7;
 
         public int SliceLength => _extent0 * _extent2 * _extent4 * _extent6;
@@ -256,6 +258,7 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         }
 
         // Visits the runs of a row of lanes: one per index of the reduced groups g0, g2, g4, g6; a run holds one element of each slice.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void ForEachRun<TVisitor>(int origin, ref TVisitor visitor)
             where TVisitor : global::SoftmaxGen.Runtime.IRunVisitor, allows ref struct
         {

@@ -223,6 +223,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public bool LanesInner => false;
 
+        public bool BlockCapable => true;
+
         public int SliceCount => _extent0 * _extent2 * _extent4 * _extent6;
 
         public int SliceLength => _extent1 * _extent3 * _extent5 * _extent7;
@@ -256,6 +258,7 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         }
 
         // Visits the runs of a slice: one per index of the reduced groups g1, g3, g5; each run is g7, contiguous.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void ForEachRun<TVisitor>(int origin, ref TVisitor visitor)
             where TVisitor : global::SoftmaxGen.Runtime.IRunVisitor, allows ref struct
         {

@@ -208,6 +208,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public bool LanesInner => false;
 
+        public bool BlockCapable => true;
+
         public int SliceCount => _extent1 * _extent3;
 
         public int SliceLength => _extent0 * _extent2 * _extent4;
@@ -235,6 +237,7 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         }
 
         // Visits the runs of a slice: one per index of the reduced groups g0, g2; each run is g4, contiguous.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void ForEachRun<TVisitor>(int origin, ref TVisitor visitor)
             where TVisitor : global::SoftmaxGen.Runtime.IRunVisitor, allows ref struct
         {

@@ -208,6 +208,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public bool LanesInner => true;
 
+        public bool BlockCapable => false;
+
         public int SliceCount => _extent0 * _extent2 * _extent4;
 
         public int SliceLength => _extent1 * _extent3;
@@ -235,6 +237,7 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         }
 
         // Visits the runs of a row of lanes: one per index of the reduced groups g1, g3; a run holds one element of each slice.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void ForEachRun<TVisitor>(int origin, ref TVisitor visitor)
             where TVisitor : global::SoftmaxGen.Runtime.IRunVisitor, allows ref struct
         {

@@ -188,6 +188,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public bool LanesInner => false;
 
+        public bool BlockCapable => false;
+
         public int SliceCount => 1;
 
         public int SliceLength => _extent0;
@@ -211,6 +213,7 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         }
 
         // Visits the runs of a slice: just one, g0, contiguous.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void ForEachRun<TVisitor>(int origin, ref TVisitor visitor)
             where TVisitor : global::SoftmaxGen.Runtime.IRunVisitor, allows ref struct
         {

@@ -78,9 +78,9 @@ public abstract class GpuStrategySuite(AcceleratorFixture fixture)
         var b = target.Round(Reference.Forward(TestData.Logits(random, count), shape, target.Axes));
         var dB = target.Round(TestData.Logits(random, cotangents * count, 1));
         var strategy = Enum.Parse<GpuStrategy>(kernel);
-        long before = GpuLaunch.Launched(strategy);
+        long before = EngineDiagnostics.Launched(strategy);
         var dA = target.Backward(b, dB, shape).Value;
-        Assert.Equal(before + 1, GpuLaunch.Launched(strategy));
+        Assert.Equal(before + 1, EngineDiagnostics.Launched(strategy));
         Checks.AssertBackwardClose(target, b, dB, dA, shape, $"{name} × {cotangents}");
 
         var inPlace = target.BackwardInPlace(b, dB, shape);
@@ -106,15 +106,15 @@ public abstract class GpuStrategySuite(AcceleratorFixture fixture)
         var a = target.Round(TestData.Logits(random, count));
         var dB = target.Round(TestData.Logits(random, 2 * count, 1));
 
-        long before = GpuLaunch.Launched(forward);
+        long before = EngineDiagnostics.Launched(forward);
         var b = target.Forward(a, shape).Value;
-        Assert.Equal(before + 1, GpuLaunch.Launched(forward));
+        Assert.Equal(before + 1, EngineDiagnostics.Launched(forward));
         Checks.AssertClose(Reference.Forward(a, shape, target.Axes), b, Checks.Tolerance(target, Checks.SliceLength(target, shape)), 4 * target.Tiny, $"{name} forward");
 
         var rounded = target.Round(b);
-        before = GpuLaunch.Launched(backward);
+        before = EngineDiagnostics.Launched(backward);
         var dA = target.Backward(rounded, dB, shape).Value;
-        Assert.Equal(before + 1, GpuLaunch.Launched(backward));
+        Assert.Equal(before + 1, EngineDiagnostics.Launched(backward));
         Checks.AssertBackwardClose(target, rounded, dB, dA, shape, $"{name} backward");
     }
 }
@@ -164,14 +164,14 @@ public sealed class GpuStrategyTests(CpuAcceleratorFixture fixture) : IClassFixt
         var shape = new[] { 2, 3, 4, 5 };
         var a = TestData.Logits(new Random(5), TestData.Count(shape));
 
-        Assert.Equal(0, KernelCache.CountFor(accelerator));
+        Assert.Equal(0, EngineDiagnostics.KernelsLoaded(accelerator));
         var first = target.Forward(a, shape).Value;
-        Assert.Equal(1, KernelCache.CountFor(accelerator));
+        Assert.Equal(1, EngineDiagnostics.KernelsLoaded(accelerator));
         Parallel.For(0, 8, _ => Assert.Equal(first, target.Forward(a, shape).Value));
-        Assert.Equal(1, KernelCache.CountFor(accelerator));
+        Assert.Equal(1, EngineDiagnostics.KernelsLoaded(accelerator));
 
         accelerator.Dispose();
-        Assert.Equal(0, KernelCache.CountFor(accelerator));
+        Assert.Equal(0, EngineDiagnostics.KernelsLoaded(accelerator));
     }
 
     [Theory]

@@ -1,0 +1,264 @@
+using System.Runtime.CompilerServices;
+
+namespace SoftmaxGen.Runtime;
+
+/// <summary>The <see cref="CpuStrategy.Rows"/> and <see cref="CpuStrategy.Slices"/> strategies: a slice at a time, run by run.</summary>
+internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayout, TOp, TInput>
+{
+    private readonly struct ForwardSlices(TStorage* a, TStorage* b, TLayout layout, TInput input, CpuLaunch launch) : IParallelBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int first, int end)
+        {
+            T* pad = stackalloc T[CpuTuning.PadElements];
+            int length = layout.InnerExtent;
+            T* scratch = launch.Keep == CpuKeep.Scratch ? Scratch<T>.Get() : null;
+            for (int slice = first; slice < end; slice++)
+            {
+                int origin = layout.Origin(slice);
+                var max = new MaxRun(a, length, input, pad);
+                layout.ForEachRun(origin, ref max);
+                T top = TS.MaxAcross(max.Max);
+                T shift = T.IsNegativeInfinity(top) ? T.Zero : top;
+
+                // Exp is kept packed in the scratch, or in B at the elements' own places (CpuKeep.Output: B is the compute type).
+                T* kept = launch.Keep switch
+                {
+                    CpuKeep.Scratch => scratch,
+                    CpuKeep.Output => (T*)b,
+                    _ => null,
+                };
+                bool packed = launch.Keep == CpuKeep.Scratch;
+                var sum = new ExpSumRun(a, kept, packed, length, shift, input, pad);
+                layout.ForEachRun(origin, ref sum);
+                T parameter = TOp.Parameter(shift, sum.Sum.Result());
+
+                var write = new WriteRun(a, b, kept, packed, length, shift, parameter, launch.Stream, input, pad);
+                layout.ForEachRun(origin, ref write);
+            }
+
+            Fence(launch.Stream);
+        }
+    }
+
+    /// <summary>Pass 1: the max of the logits over the runs.</summary>
+    private ref struct MaxRun(TStorage* a, int length, TInput input, T* pad) : IRunVisitor
+    {
+        public TV Max = TS.Create(T.NegativeInfinity);
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Visit(int offset)
+        {
+            TStorage* x = a + offset;
+            nuint n = (nuint)length;
+            nuint w = Width;
+            var m0 = Max;
+            var m1 = m0;
+            var m2 = m0;
+            var m3 = m0;
+            nuint i = 0;
+            for (; i + (4 * w) <= n; i += 4 * w)
+            {
+                m0 = TS.Max(m0, input.Apply<T, TV, TS>(TIO.Load(x + i)));
+                m1 = TS.Max(m1, input.Apply<T, TV, TS>(TIO.Load(x + i + w)));
+                m2 = TS.Max(m2, input.Apply<T, TV, TS>(TIO.Load(x + i + (2 * w))));
+                m3 = TS.Max(m3, input.Apply<T, TV, TS>(TIO.Load(x + i + (3 * w))));
+            }
+
+            for (; i + w <= n; i += w)
+            {
+                m0 = TS.Max(m0, input.Apply<T, TV, TS>(TIO.Load(x + i)));
+            }
+
+            if (i < n)
+            {
+                m1 = TS.Max(m1, LoadTail(x + i, n - i, input, pad));
+            }
+
+            Max = TS.Max(TS.Max(m0, m1), TS.Max(m2, m3));
+        }
+    }
+
+    /// <summary>Pass 2: Σ exp(z − shift) over the runs, kept at <c>kept</c> (packed, or at the runs' offsets) unless null.</summary>
+    private ref struct ExpSumRun(TStorage* a, T* kept, bool packed, int length, T shift, TInput input, T* pad) : IRunVisitor
+    {
+        public BlockSum Sum = BlockSum.Zero;
+        private nuint _position;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Visit(int offset)
+        {
+            TStorage* x = a + offset;
+            T* keep = kept == null ? null : packed ? kept + _position : kept + offset;
+            nuint n = (nuint)length;
+            nuint w = Width;
+            var s = TS.Create(shift);
+            var sum = Sum;
+            nuint i = 0;
+            for (; i + (4 * w) <= n; i += 4 * w)
+            {
+                var e0 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i)), s));
+                var e1 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i + w)), s));
+                var e2 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i + (2 * w))), s));
+                var e3 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i + (3 * w))), s));
+                if (keep != null)
+                {
+                    TS.Store(e0, keep + i);
+                    TS.Store(e1, keep + i + w);
+                    TS.Store(e2, keep + i + (2 * w));
+                    TS.Store(e3, keep + i + (3 * w));
+                }
+
+                sum.S0 = TS.Add(sum.S0, e0);
+                sum.S1 = TS.Add(sum.S1, e1);
+                sum.S2 = TS.Add(sum.S2, e2);
+                sum.S3 = TS.Add(sum.S3, e3);
+                sum.Step();
+            }
+
+            for (; i + w <= n; i += w)
+            {
+                var e = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i)), s));
+                if (keep != null)
+                {
+                    TS.Store(e, keep + i);
+                }
+
+                sum.S0 = TS.Add(sum.S0, e);
+            }
+
+            if (i < n)
+            {
+                var e = TS.Exp(TS.Subtract(LoadTail(x + i, n - i, input, pad), s));
+                if (keep != null)
+                {
+                    TS.StorePartial(e, keep + i, n - i, pad);
+                }
+
+                sum.S1 = TS.Add(sum.S1, e);
+            }
+
+            Sum = sum;
+            _position += n;
+        }
+    }
+
+    /// <summary>Pass 3: B over the runs, from the kept exp or from A.</summary>
+    private ref struct WriteRun(TStorage* a, TStorage* b, T* kept, bool packed, int length, T shift, T parameter, bool stream, TInput input, T* pad) : IRunVisitor
+    {
+        private nuint _position;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Visit(int offset)
+        {
+            var producer = new OutputOf(a + offset, kept == null ? null : packed ? kept + _position : kept + offset, TS.Create(shift), TS.Create(parameter), input);
+            StoreRun(b + offset, (nuint)length, stream, ref producer, pad);
+            _position += (nuint)length;
+        }
+    }
+
+    /// <summary>B = output(value, parameter), the value kept or computed again from A.</summary>
+    private readonly struct OutputOf(TStorage* x, T* kept, TV shift, TV parameter, TInput input) : IProducer
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV Full(nuint i)
+        {
+            var value = kept != null ? TS.Load(kept + i) : TOp.Value<T, TV, TS>(input.Apply<T, TV, TS>(TIO.Load(x + i)), shift);
+            return TOp.Output<T, TV, TS>(value, parameter);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV Partial(nuint i, nuint count, T* pad)
+        {
+            var value = kept != null
+                ? TS.LoadPartial(kept + i, count, T.Zero, pad)
+                : TOp.Value<T, TV, TS>(input.Apply<T, TV, TS>(TIO.LoadPartial(x + i, count, pad)), shift);
+            return TOp.Output<T, TV, TS>(value, parameter);
+        }
+    }
+
+    private readonly struct BackwardSlices(TStorage* b, TStorage* dB, TStorage* dA, int count, int cotangents, TLayout layout, bool stream) : IParallelBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int first, int end)
+        {
+            T* pad = stackalloc T[CpuTuning.PadElements];
+            int length = layout.InnerExtent;
+            for (int slice = first; slice < end; slice++)
+            {
+                int origin = layout.Origin(slice);
+                for (int k = 0; k < cotangents; k++)
+                {
+                    // B's slice comes from memory for k = 0 and from the cache for the other cotangents.
+                    TStorage* cotangent = dB + ((nint)k * count);
+                    var dot = new DotRun(b, cotangent, length, pad);
+                    layout.ForEachRun(origin, ref dot);
+                    var write = new PullbackRun(b, cotangent, dA + ((nint)k * count), length, dot.Sum.Result(), stream, pad);
+                    layout.ForEachRun(origin, ref write);
+                }
+            }
+
+            Fence(stream);
+        }
+    }
+
+    /// <summary>The backward's d over the runs of one cotangent.</summary>
+    private ref struct DotRun(TStorage* b, TStorage* dB, int length, T* pad) : IRunVisitor
+    {
+        public BlockSum Sum = BlockSum.Zero;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Visit(int offset)
+        {
+            TStorage* x = b + offset;
+            TStorage* y = dB + offset;
+            nuint n = (nuint)length;
+            nuint w = Width;
+            var sum = Sum;
+            nuint i = 0;
+            for (; i + (4 * w) <= n; i += 4 * w)
+            {
+                sum.S0 = TOp.Accumulate<T, TV, TS>(sum.S0, TIO.Load(x + i), TIO.Load(y + i));
+                sum.S1 = TOp.Accumulate<T, TV, TS>(sum.S1, TIO.Load(x + i + w), TIO.Load(y + i + w));
+                sum.S2 = TOp.Accumulate<T, TV, TS>(sum.S2, TIO.Load(x + i + (2 * w)), TIO.Load(y + i + (2 * w)));
+                sum.S3 = TOp.Accumulate<T, TV, TS>(sum.S3, TIO.Load(x + i + (3 * w)), TIO.Load(y + i + (3 * w)));
+                sum.Step();
+            }
+
+            for (; i + w <= n; i += w)
+            {
+                sum.S0 = TOp.Accumulate<T, TV, TS>(sum.S0, TIO.Load(x + i), TIO.Load(y + i));
+            }
+
+            if (i < n)
+            {
+                // Both partial loads give 0 past the run's end, whose terms are 0.
+                sum.S1 = TOp.Accumulate<T, TV, TS>(sum.S1, TIO.LoadPartial(x + i, n - i, pad), TIO.LoadPartial(y + i, n - i, pad));
+            }
+
+            Sum = sum;
+        }
+    }
+
+    /// <summary>dA over the runs of one cotangent.</summary>
+    private ref struct PullbackRun(TStorage* b, TStorage* dB, TStorage* dA, int length, T dot, bool stream, T* pad) : IRunVisitor
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Visit(int offset)
+        {
+            var producer = new PullbackOf(b + offset, dB + offset, TS.Create(dot));
+            StoreRun(dA + offset, (nuint)length, stream, ref producer, pad);
+        }
+    }
+
+    /// <summary>dA = pullback(B, dB, d).</summary>
+    private readonly struct PullbackOf(TStorage* b, TStorage* dB, TV dot) : IProducer
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV Full(nuint i) => TOp.Pullback<T, TV, TS>(TIO.Load(b + i), TIO.Load(dB + i), dot);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV Partial(nuint i, nuint count, T* pad)
+            => TOp.Pullback<T, TV, TS>(TIO.LoadPartial(b + i, count, pad), TIO.LoadPartial(dB + i, count, pad), dot);
+    }
+}

@@ -1,0 +1,77 @@
+using System.Numerics;
+
+namespace SoftmaxGen.Runtime;
+
+/// <summary>
+/// What an operation of the softmax family computes from a slice, given the passes every engine runs: the slice's max
+/// (the shift, 0 for a slice with nothing included) and the sum of exp(z − shift) over it. The engines own the walk
+/// (tiles, runs, lanes, threads, stores); an operation owns only this arithmetic. One struct per operation serves the
+/// CPU engine (the vector members, specialised per vector type) and the GPU kernels (the scalar members, compiled by
+/// ILGPU through <c>default(TOperation)</c>).
+/// </summary>
+/// <remarks>
+/// The forward of a slice, on every path: z = the logits after the input transform (<see cref="IInput"/>);
+/// shift = max z (0 when it is −∞); sum = Σ exp(z − shift); B = <see cref="Output{T, TV, TS}"/>(value, parameter),
+/// where value is <see cref="Value{T, TV, TS}"/>(z, shift) and parameter is <see cref="Parameter{T}"/>(shift, sum).
+/// The backward of a cotangent dB of B: d is the sum that <see cref="Accumulate{T, TV, TS}"/> builds over B and dB, then
+/// dA = <see cref="Pullback{T, TV, TS}"/>(B, dB, d).
+/// </remarks>
+internal interface IOperation
+{
+    /// <summary>
+    /// Whether <see cref="Value{T, TV, TS}"/> is the exp the sum pass computes anyway, so that an engine with room keeps
+    /// it from that pass instead of computing it again (softmax); otherwise the value is z itself (log-softmax).
+    /// </summary>
+    static abstract bool ValueIsExp { get; }
+
+    /// <summary>The per-slice number the output is made with, from the slice's shift and sum.</summary>
+    static abstract T Parameter<T>(T shift, T sum)
+        where T : IFloatingPointIeee754<T>;
+
+    /// <summary>What the output is made of, per element: exp(z − shift) or z.</summary>
+    static abstract TV Value<T, TV, TS>(TV z, TV shift)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>;
+
+    /// <summary>The output B from a value and the slice's parameter.</summary>
+    static abstract TV Output<T, TV, TS>(TV value, TV parameter)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>;
+
+    /// <summary>Adds the backward's per-element terms of d for B and dB to <paramref name="sum"/>.</summary>
+    static abstract TV Accumulate<T, TV, TS>(TV sum, TV b, TV dB)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>;
+
+    /// <summary>dA from B, dB and the slice's d.</summary>
+    static abstract TV Pullback<T, TV, TS>(TV b, TV dB, TV dot)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>;
+}
+
+/// <summary>
+/// What happens to an element of A on its way into an operation: today the identity; scale, bias and masks are further
+/// implementations. The engines call <see cref="Apply{T, TV, TS}"/> on every vector they load from A.
+/// </summary>
+internal interface IInput
+{
+    /// <summary>The logits z for the vector <paramref name="a"/> of A.</summary>
+    TV Apply<T, TV, TS>(TV a)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>;
+}
+
+/// <summary>z = A: the plain operations.</summary>
+internal readonly struct Logits : IInput
+{
+    public TV Apply<T, TV, TS>(TV a)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>
+        => a;
+}

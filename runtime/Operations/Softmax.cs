@@ -1,0 +1,40 @@
+using System.Numerics;
+
+namespace SoftmaxGen.Runtime;
+
+/// <summary>
+/// Softmax: B = exp(z − shift) / sum; backward dA = B ∘ (dB − Σ dB ∘ B). A slice that sums to 0 (nothing included, or
+/// all −∞) gets parameter 0, so all its outputs are 0, and so is its backward (B = 0 everywhere).
+/// </summary>
+internal readonly struct Softmax : IOperation
+{
+    public static bool ValueIsExp => true;
+
+    public static T Parameter<T>(T shift, T sum)
+        where T : IFloatingPointIeee754<T>
+        => sum == T.Zero ? T.Zero : T.One / sum;
+
+    public static TV Value<T, TV, TS>(TV z, TV shift)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>
+        => TS.Exp(TS.Subtract(z, shift));
+
+    public static TV Output<T, TV, TS>(TV value, TV parameter)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>
+        => TS.Multiply(value, parameter);
+
+    public static TV Accumulate<T, TV, TS>(TV sum, TV b, TV dB)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>
+        => TS.MultiplyAdd(b, dB, sum);
+
+    public static TV Pullback<T, TV, TS>(TV b, TV dB, TV dot)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>
+        => TS.Multiply(b, TS.Subtract(dB, dot));
+}
