@@ -6,14 +6,17 @@ using ILGPU.Runtime;
 namespace SoftmaxGen.Runtime;
 
 /// <summary>
-/// What the tests observe of the engines, and the one choice they may make: the launch counts per GPU strategy, the
-/// kernels loaded per accelerator, and the CPU vector width of the calling thread. Nothing else in the runtime exists
-/// for the tests.
+/// What the tests observe of the engines, and the choices they may make for their own thread: the launch counts per GPU
+/// strategy, the kernels loaded per accelerator, the CPU vector width and the size from which CPU outputs are streamed.
+/// Nothing else in the runtime exists for the tests.
 /// </summary>
 internal static class EngineDiagnostics
 {
     [ThreadStatic]
     private static bool vectorOnly;
+
+    [ThreadStatic]
+    private static long nonTemporalBytes;
 
     private static readonly long[] GpuLaunches = new long[Enum.GetValues<GpuStrategy>().Length];
 
@@ -29,6 +32,17 @@ internal static class EngineDiagnostics
 
     /// <summary>Whether CPU calls from this thread take the Vector512 kernels.</summary>
     public static bool Vector512 => System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && !vectorOnly;
+
+    /// <summary>
+    /// From how many output bytes CPU calls from this thread stream their outputs past the caches: the machine's
+    /// <see cref="CpuTuning.NonTemporalBytes"/> unless set (0 resets it), so that the streamed paths are tested on any
+    /// machine whatever its cache.
+    /// </summary>
+    public static long NonTemporalBytes
+    {
+        get => nonTemporalBytes > 0 ? nonTemporalBytes : CpuTuning.NonTemporalBytes;
+        set => nonTemporalBytes = value;
+    }
 
     /// <summary>How many launches used <paramref name="strategy"/> in this process.</summary>
     public static long Launched(GpuStrategy strategy) => Interlocked.Read(ref GpuLaunches[(int)strategy]);

@@ -2,7 +2,7 @@ using SoftmaxGen;
 
 namespace SoftmaxGen.Benchmarks;
 
-// The layouts of issue 4, compiled by the generator exactly as a user's project gets them.
+// The benchmarked layouts, compiled by the generator exactly as a user's project gets them.
 
 /// <summary>[rows, length], s1 = {1}: the last axis reduced (float).</summary>
 [Softmax(2, 1)]
@@ -11,6 +11,10 @@ public static partial class RowsFloat { }
 /// <summary>[rows, length], s1 = {1}: the last axis reduced (double).</summary>
 [Softmax(2, 1, ElementType = typeof(double))]
 public static partial class RowsDouble { }
+
+/// <summary>[rows, length], s1 = {1}: the last axis reduced (Half, computed in float).</summary>
+[Softmax(2, 1, ElementType = typeof(System.Half))]
+public static partial class RowsHalf { }
 
 /// <summary>[batch, channels, pixels], s1 = {1}: the last axis a batch axis, slices side by side as lanes (float).</summary>
 [Softmax(3, 1)]

@@ -31,6 +31,9 @@ public static class Program
                 // profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS], e.g. profile forward float rows 100 or profile forward float 3x100 100000
                 Profile.Run(args[1], args[2], args[3], int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture), args.Length > 5 ? int.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture) : 1);
                 return 0;
+            case "ort":
+                Console.WriteLine(OrtComparison.Run(Option(args, "--rounds", 15), Option(args, "--threads", Environment.ProcessorCount)));
+                return 0;
             case "cores":
                 Console.WriteLine(CoreLimits.Run(Option(args, "--rounds", 9)));
                 return 0;
@@ -38,7 +41,7 @@ public static class Program
                 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Skip(1).ToArray());
                 return 0;
             default:
-                Console.Error.WriteLine("usage: ratios [--rounds N] [--float-only] | profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS] | chart [--out PATH] [--rounds N] [--min L] [--max L] | cores [--rounds N] | bdn [BenchmarkDotNet arguments]");
+                Console.Error.WriteLine("usage: ratios [--rounds N] [--float-only] | ort [--rounds N] [--threads N] | profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS] | chart [--out PATH] [--rounds N] [--min L] [--max L] | cores [--rounds N] | bdn [BenchmarkDotNet arguments]");
                 return 2;
         }
     }

@@ -66,7 +66,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     /// <summary>Pass 1: the per-lane max of the logits over the rows.</summary>
     private ref struct MaxLanes(TStorage* a, T* max, int width, TInput input, T* pad) : IRunVisitor
     {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             TStorage* x = a + offset;
@@ -92,7 +92,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     {
         private int _row;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             TStorage* x = a + offset;
@@ -134,7 +134,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     {
         private int _row;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             var producer = new LanesOutputOf(a + offset, kept == null ? null : kept + ((nuint)_row++ * pitch), shift, parameter, input);
@@ -203,7 +203,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     {
         private int _row;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             TStorage* x = b + offset;
@@ -230,7 +230,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     /// <summary>dA over the rows of one cotangent.</summary>
     private ref struct PullbackLanes(TStorage* b, TStorage* dB, TStorage* dA, T* dot, int width, bool stream, T* pad) : IRunVisitor
     {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             var producer = new LanesPullbackOf(b + offset, dB + offset, dot);

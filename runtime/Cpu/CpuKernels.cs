@@ -154,7 +154,11 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         public TV Total;
         public int Blocks;
 
-        public static BlockSum Zero => new() { S0 = TS.Create(T.Zero), S1 = TS.Create(T.Zero), S2 = TS.Create(T.Zero), S3 = TS.Create(T.Zero), Total = TS.Create(T.Zero) };
+        public static BlockSum Zero
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => new() { S0 = TS.Create(T.Zero), S1 = TS.Create(T.Zero), S2 = TS.Create(T.Zero), S3 = TS.Create(T.Zero), Total = TS.Create(T.Zero) };
+        }
 
         /// <summary>Counts a group of four vectors; folds the accumulators every <see cref="CpuTuning.SumBlock"/> vectors.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -174,6 +178,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             Blocks = 0;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public T Result()
         {
             Fold();

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.Intrinsics.X86;
 
 namespace SoftmaxGen.Runtime;
 
@@ -51,9 +52,12 @@ internal static class CpuTuning
 
     /// <summary>
     /// From this many output bytes on, outputs are written with non-temporal stores: the tensor cannot stay in the
-    /// caches anyway, and skipping them saves reading every output line before writing it.
+    /// caches anyway, and skipping them saves reading every output line before writing it. A quarter of the last-level
+    /// cache, at least 8 MiB: below it, input and output together stay in the cache, and ordinary stores leave the
+    /// output there for the next operation (measured with a 300 MiB cache: [8192, 1024] floats 1.13× faster with
+    /// ordinary stores, [32768, 1024] 1.11× faster with non-temporal ones).
     /// </summary>
-    public const long NonTemporalBytes = 8L << 20;
+    public static readonly long NonTemporalBytes = Math.Max(8L << 20, LastLevelCacheBytes() / 4);
 
     /// <summary>
     /// Sums add this many vectors (per lane: this many runs) into a partial sum before adding it to the total, so that
@@ -63,6 +67,42 @@ internal static class CpuTuning
 
     /// <summary>Room for one vector of any width and element type, for partial loads and stores.</summary>
     public const int PadElements = 64;
+
+    /// <summary>
+    /// The size of the largest data cache, from CPUID's cache parameters on x86 (leaf 4 on Intel, 0x8000001D on AMD);
+    /// 32 MiB where the processor does not say.
+    /// </summary>
+    private static long LastLevelCacheBytes()
+    {
+        const long Unknown = 32L << 20;
+        if (!X86Base.IsSupported)
+        {
+            return Unknown;
+        }
+
+        int vendorLeaf = X86Base.CpuId(0, 0).Ebx == 0x68747541 ? unchecked((int)0x8000001D) : 4; // "Auth": AMD
+        long largest = 0;
+        for (int index = 0; index < 16; index++)
+        {
+            var (eax, ebx, ecx, _) = X86Base.CpuId(vendorLeaf, index);
+            int type = eax & 0x1F;
+            if (type == 0)
+            {
+                break;
+            }
+
+            if (type is 1 or 3)
+            {
+                long ways = ((ebx >> 22) & 0x3FF) + 1;
+                long partitions = ((ebx >> 12) & 0x3FF) + 1;
+                long line = (ebx & 0xFFF) + 1;
+                long sets = (uint)ecx + 1L;
+                largest = Math.Max(largest, ways * partitions * line * sets);
+            }
+        }
+
+        return largest > 0 ? largest : Unknown;
+    }
 }
 
 /// <summary>
@@ -84,7 +124,7 @@ internal readonly record struct CpuLaunch(CpuStrategy Strategy, bool Stream, Cpu
     public static CpuLaunch Choose(
         ISoftmaxLayout layout, long outputBytes, int storageSize, int computeSize, int vector, bool canStream, bool valueIsExp, bool backward)
     {
-        bool stream = canStream && outputBytes >= CpuTuning.NonTemporalBytes;
+        bool stream = canStream && outputBytes >= EngineDiagnostics.NonTemporalBytes;
         int length = layout.SliceLength;
         if (layout.LanesInner)
         {

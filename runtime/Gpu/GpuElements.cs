@@ -155,52 +155,49 @@ internal static class GpuMath
 
     /// <summary>
     /// e^x for x ≤ 0, -∞ or NaN (what softmax passes: an element minus its slice's max, or a difference of maxima), to
-    /// about an ulp. Positive x is outside that contract: past x ≈ 44 (double: 665) the exponent built for 2^(k + 64)
-    /// overflows its field and the result is wrong (∞, a negative number, 0 or NaN, depending on x).
+    /// about an ulp: the exp of every path (<see cref="ExpConstants"/>). Positive x is outside that contract: past
+    /// x ≈ 44 (double: 665) the exponent built for 2^(k + 64) overflows its field and the result is wrong.
     /// </summary>
     public static float Exp(float x)
     {
-        const float Shifter = 12582912f; // 1.5 · 2^23: adding it rounds to an integer kept in the low mantissa bits
-        x = x < -104f ? -104f : x; // below, e^x rounds to 0; a NaN passes through the comparison unchanged
-        float shifted = x * 1.44269504088896341f + Shifter;
-        float k = shifted - Shifter;
-        float r = x - k * 0.693359375f;
-        r = r + k * 2.12194440e-4f;
-        float p = 1.9875691500e-4f;
-        p = p * r + 1.3981999507e-3f;
-        p = p * r + 8.3334519073e-3f;
-        p = p * r + 4.1665795894e-2f;
-        p = p * r + 1.6666665459e-1f;
-        p = p * r + 5.0000001201e-1f;
-        p = p * (r * r) + r + 1f;
+        x = x < ExpConstants.FloatUnderflow ? ExpConstants.FloatUnderflow : x; // a NaN passes through the comparison unchanged
+        float shifted = x * ExpConstants.FloatLog2E + ExpConstants.FloatShifter;
+        float k = shifted - ExpConstants.FloatShifter;
+        float r = x - k * ExpConstants.FloatLn2High;
+        r = r - k * ExpConstants.FloatLn2Low;
+        float p = ExpConstants.FloatC6 * r + ExpConstants.FloatC5;
+        p = p * r + ExpConstants.FloatC4;
+        p = p * r + ExpConstants.FloatC3;
+        p = p * r + ExpConstants.FloatC2;
+        p = p * r + 1f;
+        p = p * r + 1f;
         // p · 2^k as p · 2^(k + 64) · 2^-64: for x ≤ 0 (k from -150 to 0) the first factor is normal and exact, and the
         // last multiply rounds once, also where e^x is subnormal. 2^(k + 64) is built from shifted's low bits, which hold
-        // k: shifting them into the exponent field drops the Shifter's own bits. A NaN x leaves p NaN, and so the result.
+        // k: shifting them into the exponent field drops the shifter's own bits. A NaN x leaves p NaN, and so the result.
         return p * Interop.IntAsFloat((Interop.FloatAsInt(shifted) + 127 + 64) << 23) * TwoToMinus64;
     }
 
     /// <inheritdoc cref="Exp(float)"/>
     public static double Exp(double x)
     {
-        const double Shifter = 6755399441055744.0; // 1.5 · 2^52
-        x = x < -746.0 ? -746.0 : x;
-        double shifted = x * 1.4426950408889634 + Shifter;
-        double k = shifted - Shifter;
-        double r = x - k * 6.93147180369123816490e-01;
-        r = r - k * 1.90821492927058770002e-10;
-        double p = 1.0 / 6227020800.0;
-        p = p * r + 1.0 / 479001600.0;
-        p = p * r + 1.0 / 39916800.0;
-        p = p * r + 1.0 / 3628800.0;
-        p = p * r + 1.0 / 362880.0;
-        p = p * r + 1.0 / 40320.0;
-        p = p * r + 1.0 / 5040.0;
-        p = p * r + 1.0 / 720.0;
-        p = p * r + 1.0 / 120.0;
-        p = p * r + 1.0 / 24.0;
-        p = p * r + 1.0 / 6.0;
-        p = p * r + 0.5;
-        p = p * (r * r) + r + 1.0;
+        x = x < ExpConstants.DoubleUnderflow ? ExpConstants.DoubleUnderflow : x;
+        double shifted = x * ExpConstants.DoubleLog2E + ExpConstants.DoubleShifter;
+        double k = shifted - ExpConstants.DoubleShifter;
+        double r = x - k * ExpConstants.DoubleLn2High;
+        r = r - k * ExpConstants.DoubleLn2Low;
+        double p = ExpConstants.DoubleC13 * r + ExpConstants.DoubleC12;
+        p = p * r + ExpConstants.DoubleC11;
+        p = p * r + ExpConstants.DoubleC10;
+        p = p * r + ExpConstants.DoubleC9;
+        p = p * r + ExpConstants.DoubleC8;
+        p = p * r + ExpConstants.DoubleC7;
+        p = p * r + ExpConstants.DoubleC6;
+        p = p * r + ExpConstants.DoubleC5;
+        p = p * r + ExpConstants.DoubleC4;
+        p = p * r + ExpConstants.DoubleC3;
+        p = p * r + ExpConstants.DoubleC2;
+        p = p * r + 1.0;
+        p = p * r + 1.0;
         // As for float: k from -1 076 to 0, so 2^(k + 64) is normal.
         return p * Interop.IntAsFloat((Interop.FloatAsInt(shifted) + 1023 + 64) << 52) * TwoToMinus64Double;
     }

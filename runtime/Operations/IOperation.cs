@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace SoftmaxGen.Runtime;
 
@@ -69,6 +70,7 @@ internal interface IInput
 /// <summary>z = A: the plain operations.</summary>
 internal readonly struct Logits : IInput
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV Apply<T, TV, TS>(TV a)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : unmanaged

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace SoftmaxGen.Runtime;
 
@@ -10,28 +11,33 @@ internal readonly struct Softmax : IOperation
 {
     public static bool ValueIsExp => true;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Parameter<T>(T shift, T sum)
         where T : IFloatingPointIeee754<T>
         => sum == T.Zero ? T.Zero : T.One / sum;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Value<T, TV, TS>(TV z, TV shift)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : unmanaged
         where TS : struct, ISimd<TV, T>
         => TS.Exp(TS.Subtract(z, shift));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Output<T, TV, TS>(TV value, TV parameter)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : unmanaged
         where TS : struct, ISimd<TV, T>
         => TS.Multiply(value, parameter);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Accumulate<T, TV, TS>(TV sum, TV b, TV dB)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : unmanaged
         where TS : struct, ISimd<TV, T>
         => TS.MultiplyAdd(b, dB, sum);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Pullback<T, TV, TS>(TV b, TV dB, TV dot)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : unmanaged

@@ -5,17 +5,24 @@ using SoftmaxGen.Runtime;
 
 namespace SoftmaxGen.Tests;
 
-/// <summary>Runs a check with the CPU kernels of one vector width (see <see cref="EngineDiagnostics.VectorOnly"/>).</summary>
+/// <summary>
+/// Runs a check with the CPU kernels of one vector width (see <see cref="EngineDiagnostics.VectorOnly"/>), streaming
+/// outputs from <see cref="StreamedFrom"/> bytes on whatever this machine's cache.
+/// </summary>
 public static class KernelWidths
 {
+    /// <summary>The output size from which the checks' calls take non-temporal stores: the large suite's cases are past it.</summary>
+    public const long StreamedFrom = 8L << 20;
+
     /// <summary>
     /// Runs <paramref name="check"/> on this thread with the <c>Vector&lt;T&gt;</c> kernels when
-    /// <paramref name="vectorOnly"/> is set, else with the widest accelerated ones; the choice applies to the calls
-    /// made from this thread only, so suites running in parallel do not see it.
+    /// <paramref name="vectorOnly"/> is set, else with the widest accelerated ones; the choices apply to the calls
+    /// made from this thread only, so suites running in parallel do not see them.
     /// </summary>
     public static void Run(bool vectorOnly, Action check)
     {
         EngineDiagnostics.VectorOnly = vectorOnly;
+        EngineDiagnostics.NonTemporalBytes = StreamedFrom;
         try
         {
             check();
@@ -23,6 +30,7 @@ public static class KernelWidths
         finally
         {
             EngineDiagnostics.VectorOnly = false;
+            EngineDiagnostics.NonTemporalBytes = 0;
         }
     }
 }
