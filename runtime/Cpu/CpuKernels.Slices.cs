@@ -16,9 +16,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             for (int slice = first; slice < end; slice++)
             {
                 int origin = layout.Origin(slice);
-                var max = new MaxRun(a, length, input, pad);
-                layout.ForEachRun(origin, ref max);
-                T top = TS.MaxAcross(max.Max);
+                T top = MaxPass(a, layout, origin, length, input, pad);
                 T shift = T.IsNegativeInfinity(top) ? T.Zero : top;
 
                 // Exp is kept packed in the scratch, or in B at the elements' own places (CpuKeep.Output: B is the compute type).
@@ -29,16 +27,40 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                     _ => null,
                 };
                 bool packed = launch.Keep == CpuKeep.Scratch;
-                var sum = new ExpSumRun(a, kept, packed, length, shift, input, pad);
-                layout.ForEachRun(origin, ref sum);
-                T parameter = TOp.Parameter(shift, sum.Sum.Result());
-
-                var write = new WriteRun(a, b, kept, packed, length, shift, parameter, launch.Stream, input, pad);
-                layout.ForEachRun(origin, ref write);
+                T parameter = TOp.Parameter(shift, ExpSumPass(a, layout, origin, kept, packed, length, shift, input, pad));
+                WritePass(a, b, layout, origin, kept, packed, length, shift, parameter, launch.Stream, input, pad);
             }
 
             Fence(launch.Stream);
         }
+    }
+
+    // Each pass is compiled on its own (see the tiles' passes).
+
+    /// <summary>Pass 1 over a slice: the max of its logits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static T MaxPass(TStorage* a, TLayout layout, int origin, int length, TInput input, T* pad)
+    {
+        var visitor = new MaxRun(a, length, input, pad);
+        layout.ForEachRun(origin, ref visitor);
+        return TS.MaxAcross(visitor.Max);
+    }
+
+    /// <summary>Pass 2 over a slice: Σ exp(z − shift), kept at <paramref name="kept"/> unless it is null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static T ExpSumPass(TStorage* a, TLayout layout, int origin, T* kept, bool packed, int length, T shift, TInput input, T* pad)
+    {
+        var visitor = new ExpSumRun(a, kept, packed, length, shift, input, pad);
+        layout.ForEachRun(origin, ref visitor);
+        return visitor.Sum.Result();
+    }
+
+    /// <summary>Pass 3 over a slice: B.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WritePass(TStorage* a, TStorage* b, TLayout layout, int origin, T* kept, bool packed, int length, T shift, T parameter, bool stream, TInput input, T* pad)
+    {
+        var visitor = new WriteRun(a, b, kept, packed, length, shift, parameter, stream, input, pad);
+        layout.ForEachRun(origin, ref visitor);
     }
 
     /// <summary>Pass 1: the max of the logits over the runs.</summary>
@@ -46,7 +68,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     {
         public TV Max = TS.Create(T.NegativeInfinity);
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             TStorage* x = a + offset;
@@ -85,7 +107,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         public BlockSum Sum = BlockSum.Zero;
         private nuint _position;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             TStorage* x = a + offset;
@@ -148,7 +170,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     {
         private nuint _position;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             var producer = new OutputOf(a + offset, kept == null ? null : packed ? kept + _position : kept + offset, TS.Create(shift), TS.Create(parameter), input);
@@ -191,10 +213,8 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                 {
                     // B's slice comes from memory for k = 0 and from the cache for the other cotangents.
                     TStorage* cotangent = dB + ((nint)k * count);
-                    var dot = new DotRun(b, cotangent, length, pad);
-                    layout.ForEachRun(origin, ref dot);
-                    var write = new PullbackRun(b, cotangent, dA + ((nint)k * count), length, dot.Sum.Result(), stream, pad);
-                    layout.ForEachRun(origin, ref write);
+                    T dot = DotPass(b, cotangent, layout, origin, length, pad);
+                    PullbackPass(b, cotangent, dA + ((nint)k * count), layout, origin, length, dot, stream, pad);
                 }
             }
 
@@ -202,12 +222,29 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         }
     }
 
+    /// <summary>The backward's d over a slice and one cotangent.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static T DotPass(TStorage* b, TStorage* dB, TLayout layout, int origin, int length, T* pad)
+    {
+        var visitor = new DotRun(b, dB, length, pad);
+        layout.ForEachRun(origin, ref visitor);
+        return visitor.Sum.Result();
+    }
+
+    /// <summary>dA over a slice and one cotangent.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PullbackPass(TStorage* b, TStorage* dB, TStorage* dA, TLayout layout, int origin, int length, T dot, bool stream, T* pad)
+    {
+        var visitor = new PullbackRun(b, dB, dA, length, dot, stream, pad);
+        layout.ForEachRun(origin, ref visitor);
+    }
+
     /// <summary>The backward's d over the runs of one cotangent.</summary>
     private ref struct DotRun(TStorage* b, TStorage* dB, int length, T* pad) : IRunVisitor
     {
         public BlockSum Sum = BlockSum.Zero;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             TStorage* x = b + offset;
@@ -243,7 +280,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     /// <summary>dA over the runs of one cotangent.</summary>
     private ref struct PullbackRun(TStorage* b, TStorage* dB, TStorage* dA, int length, T dot, bool stream, T* pad) : IRunVisitor
     {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
             var producer = new PullbackOf(b + offset, dB + offset, TS.Create(dot));

@@ -27,9 +27,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             {
                 int origin = launch.Origin(layout, item, out int width);
                 nuint pitch = RoundUp((nuint)width);
-                Fill(shift, pitch, T.NegativeInfinity);
-                var max = new MaxLanes(a, shift, width, input, pad);
-                layout.ForEachRun(origin, ref max);
+                MaxPass(a, layout, origin, shift, width, input, pad);
                 if (group > 1)
                 {
                     FoldGroups(shift, width, group, max: true);
@@ -40,11 +38,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                     TS.Store(TS.Shift(TS.Load(shift + j)), shift + j);
                 }
 
-                Fill(partial, pitch, T.Zero);
-                Fill(total, pitch, T.Zero);
-                var sum = new ExpSumLanes(a, scratch, pitch, shift, partial, total, width, input, pad);
-                layout.ForEachRun(origin, ref sum);
-                Flush(partial, total, pitch);
+                ExpSumPass(a, layout, origin, scratch, pitch, shift, partial, total, width, input, pad);
                 if (group > 1)
                 {
                     FoldGroups(total, width, group, max: false);
@@ -55,48 +49,236 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                     parameter[j] = TOp.Parameter(shift[j], total[j]);
                 }
 
-                var write = new WriteLanes(a, b, scratch, pitch, shift, parameter, width, launch.Stream, input, pad);
-                layout.ForEachRun(origin, ref write);
+                WritePass(a, b, layout, origin, scratch, pitch, shift, parameter, width, launch.Stream, input, pad);
             }
 
             Fence(launch.Stream);
         }
     }
 
-    /// <summary>Pass 1: the per-lane max of the logits over the rows.</summary>
+    // Each pass is compiled on its own: one method holding all three would exhaust the JIT's inlining budget.
+
+    /// <summary>Pass 1 over a tile: the per-lane maxima of its logits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPass(TStorage* a, TLayout layout, int origin, T* max, int width, TInput input, T* pad)
+    {
+        Fill(max, RoundUp((nuint)width), T.NegativeInfinity);
+        var visitor = new MaxLanes(a, max, width, input, pad);
+        layout.ForEachRun(origin, ref visitor);
+        visitor.Complete();
+    }
+
+    /// <summary>Pass 2 over a tile: the per-lane sums of exp(z − shift) into <paramref name="total"/>, kept in the scratch unless it is null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ExpSumPass(TStorage* a, TLayout layout, int origin, T* kept, nuint pitch, T* shift, T* partial, T* total, int width, TInput input, T* pad)
+    {
+        Fill(partial, pitch, T.Zero);
+        Fill(total, pitch, T.Zero);
+        var visitor = new ExpSumLanes(a, kept, pitch, shift, partial, total, width, input, pad);
+        layout.ForEachRun(origin, ref visitor);
+        visitor.Complete();
+        Flush(partial, total, pitch);
+    }
+
+    /// <summary>Pass 3 over a tile: B.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WritePass(TStorage* a, TStorage* b, TLayout layout, int origin, T* kept, nuint pitch, T* shift, T* parameter, int width, bool stream, TInput input, T* pad)
+    {
+        var visitor = new WriteLanes(a, b, kept, pitch, shift, parameter, width, stream, input, pad);
+        layout.ForEachRun(origin, ref visitor);
+    }
+
+    /// <summary>
+    /// Up to four row offsets, gathered by the per-lane reducers so that each lane's running value is loaded and stored
+    /// once per four rows rather than once per row (the per-lane arrays' traffic would otherwise cost as much as the rows').
+    /// </summary>
+    private struct Rows4
+    {
+        public int R0;
+        public int R1;
+        public int R2;
+        public int R3;
+        public int Count;
+
+        /// <summary>Adds a row; true when four are waiting.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool Add(int offset)
+        {
+            switch (Count++)
+            {
+                case 0: R0 = offset; break;
+                case 1: R1 = offset; break;
+                case 2: R2 = offset; break;
+                default: R3 = offset; break;
+            }
+
+            return Count == 4;
+        }
+
+        public readonly int this[int row] => row switch { 0 => R0, 1 => R1, 2 => R2, _ => R3 };
+    }
+
+    /// <summary>Pass 1: the per-lane max of the logits over the rows (call <see cref="Complete"/> after the walk).</summary>
     private ref struct MaxLanes(TStorage* a, T* max, int width, TInput input, T* pad) : IRunVisitor
     {
+        private Rows4 _rows;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            TStorage* x = a + offset;
-            nuint n = (nuint)width;
-            nuint j = 0;
-            for (; j + Width <= n; j += Width)
+            if (_rows.Add(offset))
             {
-                TS.Store(TS.Max(TS.Load(max + j), input.Apply<T, TV, TS>(TIO.Load(x + j))), max + j);
+                Complete();
+            }
+        }
+
+        /// <summary>Folds the rows waiting into the maxima.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Complete()
+        {
+            nuint n = (nuint)width;
+            int count = _rows.Count;
+            _rows.Count = 0;
+            if (count == 4)
+            {
+                TStorage* x0 = a + _rows.R0;
+                TStorage* x1 = a + _rows.R1;
+                TStorage* x2 = a + _rows.R2;
+                TStorage* x3 = a + _rows.R3;
+                nuint j = 0;
+                for (; j + Width <= n; j += Width)
+                {
+                    var m = TS.Max(TS.Load(max + j), input.Apply<T, TV, TS>(TIO.Load(x0 + j)));
+                    m = TS.Max(m, input.Apply<T, TV, TS>(TIO.Load(x1 + j)));
+                    m = TS.Max(m, input.Apply<T, TV, TS>(TIO.Load(x2 + j)));
+                    TS.Store(TS.Max(m, input.Apply<T, TV, TS>(TIO.Load(x3 + j))), max + j);
+                }
+
+                if (j < n)
+                {
+                    var m = TS.Max(TS.Load(max + j), LoadTail(x0 + j, n - j, input, pad));
+                    m = TS.Max(m, LoadTail(x1 + j, n - j, input, pad));
+                    m = TS.Max(m, LoadTail(x2 + j, n - j, input, pad));
+                    TS.Store(TS.Max(m, LoadTail(x3 + j, n - j, input, pad)), max + j);
+                }
+
+                return;
             }
 
-            if (j < n)
+            for (int row = 0; row < count; row++)
             {
-                TS.Store(TS.Max(TS.Load(max + j), LoadTail(x + j, n - j, input, pad)), max + j);
+                TStorage* x = a + _rows[row];
+                nuint j = 0;
+                for (; j + Width <= n; j += Width)
+                {
+                    TS.Store(TS.Max(TS.Load(max + j), input.Apply<T, TV, TS>(TIO.Load(x + j))), max + j);
+                }
+
+                if (j < n)
+                {
+                    TS.Store(TS.Max(TS.Load(max + j), LoadTail(x + j, n - j, input, pad)), max + j);
+                }
             }
         }
     }
 
     /// <summary>
-    /// Pass 2: per-lane Σ exp(z − shift) over the rows, added up in blocks of <see cref="CpuTuning.SumBlock"/> rows, and
-    /// kept row by row in the scratch (<c>pitch</c> apart) unless it is null.
+    /// Pass 2: per-lane Σ exp(z − shift) over the rows (call <see cref="Complete"/> after the walk), added up in blocks of
+    /// <see cref="CpuTuning.SumBlock"/> rows, and kept row by row in the scratch (<c>pitch</c> apart) unless it is null.
+    /// Each lane adds its rows in order, whatever the batching.
     /// </summary>
     private ref struct ExpSumLanes(TStorage* a, T* kept, nuint pitch, T* shift, T* partial, T* total, int width, TInput input, T* pad) : IRunVisitor
     {
+        private Rows4 _rows;
         private int _row;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            TStorage* x = a + offset;
+            if (_rows.Add(offset))
+            {
+                Complete();
+            }
+        }
+
+        /// <summary>Adds the rows waiting to the sums; flushes the partial sums every block of rows.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Complete()
+        {
+            int count = _rows.Count;
+            _rows.Count = 0;
+            if (count == 4)
+            {
+                Four();
+            }
+            else
+            {
+                for (int row = 0; row < count; row++)
+                {
+                    One(_rows[row], _row + row);
+                }
+            }
+
+            _row += count;
+            if (_row % CpuTuning.SumBlock == 0)
+            {
+                Flush(partial, total, pitch);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly void Four()
+        {
+            TStorage* x0 = a + _rows.R0;
+            TStorage* x1 = a + _rows.R1;
+            TStorage* x2 = a + _rows.R2;
+            TStorage* x3 = a + _rows.R3;
             T* keep = kept == null ? null : kept + ((nuint)_row * pitch);
+            nuint n = (nuint)width;
+            nuint j = 0;
+            for (; j + Width <= n; j += Width)
+            {
+                var s = TS.Load(shift + j);
+                var e0 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x0 + j)), s));
+                var e1 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x1 + j)), s));
+                var e2 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x2 + j)), s));
+                var e3 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x3 + j)), s));
+                if (keep != null)
+                {
+                    TS.Store(e0, keep + j);
+                    TS.Store(e1, keep + pitch + j);
+                    TS.Store(e2, keep + (2 * pitch) + j);
+                    TS.Store(e3, keep + (3 * pitch) + j);
+                }
+
+                TS.Store(TS.Add(TS.Add(TS.Add(TS.Add(TS.Load(partial + j), e0), e1), e2), e3), partial + j);
+            }
+
+            if (j < n)
+            {
+                // The scratch's rows are whole vectors wide: the lanes past the tile get a store they never use.
+                var s = TS.Load(shift + j);
+                var e0 = TS.Exp(TS.Subtract(LoadTail(x0 + j, n - j, input, pad), s));
+                var e1 = TS.Exp(TS.Subtract(LoadTail(x1 + j, n - j, input, pad), s));
+                var e2 = TS.Exp(TS.Subtract(LoadTail(x2 + j, n - j, input, pad), s));
+                var e3 = TS.Exp(TS.Subtract(LoadTail(x3 + j, n - j, input, pad), s));
+                if (keep != null)
+                {
+                    TS.Store(e0, keep + j);
+                    TS.Store(e1, keep + pitch + j);
+                    TS.Store(e2, keep + (2 * pitch) + j);
+                    TS.Store(e3, keep + (3 * pitch) + j);
+                }
+
+                TS.Store(TS.Add(TS.Add(TS.Add(TS.Add(TS.Load(partial + j), e0), e1), e2), e3), partial + j);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly void One(int offset, int row)
+        {
+            TStorage* x = a + offset;
+            T* keep = kept == null ? null : kept + ((nuint)row * pitch);
             nuint n = (nuint)width;
             nuint j = 0;
             for (; j + Width <= n; j += Width)
@@ -112,7 +294,6 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
             if (j < n)
             {
-                // The scratch's rows are whole vectors wide: the lanes past the tile get a store they never use.
                 var e = TS.Exp(TS.Subtract(LoadTail(x + j, n - j, input, pad), TS.Load(shift + j)));
                 if (keep != null)
                 {
@@ -120,11 +301,6 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                 }
 
                 TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
-            }
-
-            if (++_row % CpuTuning.SumBlock == 0)
-            {
-                Flush(partial, total, pitch);
             }
         }
     }
@@ -179,18 +355,13 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                 {
                     // B's tile comes from memory for k = 0 and from the cache for the other cotangents.
                     TStorage* cotangent = dB + ((nint)k * count);
-                    Fill(dot, pitch, T.Zero);
-                    Fill(partial, pitch, T.Zero);
-                    var sum = new DotLanes(b, cotangent, partial, dot, pitch, width, pad);
-                    layout.ForEachRun(origin, ref sum);
-                    Flush(partial, dot, pitch);
+                    DotPass(b, cotangent, layout, origin, partial, dot, pitch, width, pad);
                     if (group > 1)
                     {
                         FoldGroups(dot, width, group, max: false);
                     }
 
-                    var write = new PullbackLanes(b, cotangent, dA + ((nint)k * count), dot, width, launch.Stream, pad);
-                    layout.ForEachRun(origin, ref write);
+                    PullbackPass(b, cotangent, dA + ((nint)k * count), layout, origin, dot, width, launch.Stream, pad);
                 }
             }
 
@@ -198,29 +369,93 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         }
     }
 
-    /// <summary>The backward's per-lane d over the rows of one cotangent, added up in blocks of rows.</summary>
+    /// <summary>The backward's per-lane d over a tile and one cotangent.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotPass(TStorage* b, TStorage* dB, TLayout layout, int origin, T* partial, T* dot, nuint pitch, int width, T* pad)
+    {
+        Fill(dot, pitch, T.Zero);
+        Fill(partial, pitch, T.Zero);
+        var visitor = new DotLanes(b, dB, partial, dot, pitch, width, pad);
+        layout.ForEachRun(origin, ref visitor);
+        visitor.Complete();
+        Flush(partial, dot, pitch);
+    }
+
+    /// <summary>dA over a tile and one cotangent.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PullbackPass(TStorage* b, TStorage* dB, TStorage* dA, TLayout layout, int origin, T* dot, int width, bool stream, T* pad)
+    {
+        var visitor = new PullbackLanes(b, dB, dA, dot, width, stream, pad);
+        layout.ForEachRun(origin, ref visitor);
+    }
+
+    /// <summary>
+    /// The backward's per-lane d over the rows of one cotangent (call <see cref="Complete"/> after the walk), added up in
+    /// blocks of rows, each lane's rows in order.
+    /// </summary>
     private ref struct DotLanes(TStorage* b, TStorage* dB, T* partial, T* dot, nuint pitch, int width, T* pad) : IRunVisitor
     {
+        private Rows4 _rows;
         private int _row;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            TStorage* x = b + offset;
-            TStorage* y = dB + offset;
+            if (_rows.Add(offset))
+            {
+                Complete();
+            }
+        }
+
+        /// <summary>Adds the rows waiting to the sums; flushes the partial sums every block of rows.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Complete()
+        {
+            int count = _rows.Count;
+            _rows.Count = 0;
             nuint n = (nuint)width;
-            nuint j = 0;
-            for (; j + Width <= n; j += Width)
+            if (count == 4)
             {
-                TS.Store(TOp.Accumulate<T, TV, TS>(TS.Load(partial + j), TIO.Load(x + j), TIO.Load(y + j)), partial + j);
+                int r0 = _rows.R0, r1 = _rows.R1, r2 = _rows.R2, r3 = _rows.R3;
+                nuint j = 0;
+                for (; j + Width <= n; j += Width)
+                {
+                    var s = TOp.Accumulate<T, TV, TS>(TS.Load(partial + j), TIO.Load(b + r0 + j), TIO.Load(dB + r0 + j));
+                    s = TOp.Accumulate<T, TV, TS>(s, TIO.Load(b + r1 + j), TIO.Load(dB + r1 + j));
+                    s = TOp.Accumulate<T, TV, TS>(s, TIO.Load(b + r2 + j), TIO.Load(dB + r2 + j));
+                    TS.Store(TOp.Accumulate<T, TV, TS>(s, TIO.Load(b + r3 + j), TIO.Load(dB + r3 + j)), partial + j);
+                }
+
+                if (j < n)
+                {
+                    // Both partial loads give 0 past the row's end, whose terms are 0.
+                    nuint rest = n - j;
+                    var s = TOp.Accumulate<T, TV, TS>(TS.Load(partial + j), TIO.LoadPartial(b + r0 + j, rest, pad), TIO.LoadPartial(dB + r0 + j, rest, pad));
+                    s = TOp.Accumulate<T, TV, TS>(s, TIO.LoadPartial(b + r1 + j, rest, pad), TIO.LoadPartial(dB + r1 + j, rest, pad));
+                    s = TOp.Accumulate<T, TV, TS>(s, TIO.LoadPartial(b + r2 + j, rest, pad), TIO.LoadPartial(dB + r2 + j, rest, pad));
+                    TS.Store(TOp.Accumulate<T, TV, TS>(s, TIO.LoadPartial(b + r3 + j, rest, pad), TIO.LoadPartial(dB + r3 + j, rest, pad)), partial + j);
+                }
+            }
+            else
+            {
+                for (int row = 0; row < count; row++)
+                {
+                    int r = _rows[row];
+                    nuint j = 0;
+                    for (; j + Width <= n; j += Width)
+                    {
+                        TS.Store(TOp.Accumulate<T, TV, TS>(TS.Load(partial + j), TIO.Load(b + r + j), TIO.Load(dB + r + j)), partial + j);
+                    }
+
+                    if (j < n)
+                    {
+                        TS.Store(TOp.Accumulate<T, TV, TS>(TS.Load(partial + j), TIO.LoadPartial(b + r + j, n - j, pad), TIO.LoadPartial(dB + r + j, n - j, pad)), partial + j);
+                    }
+                }
             }
 
-            if (j < n)
-            {
-                TS.Store(TOp.Accumulate<T, TV, TS>(TS.Load(partial + j), TIO.LoadPartial(x + j, n - j, pad), TIO.LoadPartial(y + j, n - j, pad)), partial + j);
-            }
-
-            if (++_row % CpuTuning.SumBlock == 0)
+            _row += count;
+            if (_row % CpuTuning.SumBlock == 0)
             {
                 Flush(partial, dot, pitch);
             }
@@ -249,6 +484,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             => TOp.Pullback<T, TV, TS>(TIO.LoadPartial(b + i, count, pad), TIO.LoadPartial(dB + i, count, pad), TS.Load(dot + i));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Fill(T* destination, nuint length, T value)
     {
         var vector = TS.Create(value);
@@ -259,6 +495,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     }
 
     /// <summary>total += partial; partial = 0, over whole vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Flush(T* partial, T* total, nuint length)
     {
         for (nuint j = 0; j < length; j += Width)
