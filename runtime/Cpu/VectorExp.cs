@@ -12,23 +12,19 @@ namespace SoftmaxGen.Runtime;
 /// slice's max). Every lane is computed the same way whatever its neighbours hold (lanes may be independent slices).
 /// </summary>
 /// <remarks>
-/// p · 2^k is formed by <c>vscalef</c> on 512-bit vectors, and on <see cref="Vector{T}"/> by multiplying p by
-/// 2^(k + bias), built in the exponent field, then by 2^−bias: p · 2^(k + bias) is normal and exact for every k from
-/// the clamp up, so both round the same product once and give the same bits. A NaN lane stays NaN. About 1 ulp in both
-/// precisions. Positive x is outside the contract: the <see cref="Vector{T}"/> forms overflow the exponent field from
-/// x ≈ 43 (float) or 620 (double).
+/// x is clamped at the normal bound, so that no step makes a subnormal, and lanes below it are set to 0 at the end.
+/// p · 2^k is formed by <c>vscalef</c> on 512-bit vectors and by building 2^k in the exponent field elsewhere: both are
+/// exact, so every width gives the same bits. A NaN lane stays NaN. About 1 ulp in both precisions. Positive x is
+/// outside the contract: the <see cref="Vector{T}"/> forms overflow the exponent field from x ≈ 88 (float) or 709 (double).
 /// </remarks>
 internal static class VectorExp
 {
-    private const int FloatBias = 64;
-    private const long DoubleBias = 128;
-
     /// <summary>exp of 16 floats (AVX-512).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x)
     {
         // vmaxps returns its second operand when either is NaN: a NaN x survives the clamp.
-        var clamped = Avx512F.Max(Vector512.Create(FloatUnderflow), x);
+        var clamped = Avx512F.Max(Vector512.Create(FloatNormalBound), x);
         var k = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(FloatLog2E), Vector512.Create(FloatShifter)) - Vector512.Create(FloatShifter);
         var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-FloatLn2High), clamped);
         r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-FloatLn2Low), r);
@@ -38,14 +34,14 @@ internal static class VectorExp
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(FloatC2));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
         p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        return Avx512F.Scale(p, k);
+        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(FloatNormalBound)), Vector512<float>.Zero, Avx512F.Scale(p, k));
     }
 
     /// <summary>exp of 8 doubles (AVX-512).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<double> Exp(Vector512<double> x)
     {
-        var clamped = Avx512F.Max(Vector512.Create(DoubleUnderflow), x);
+        var clamped = Avx512F.Max(Vector512.Create(DoubleNormalBound), x);
         var k = Vector512.FusedMultiplyAdd(clamped, Vector512.Create(DoubleLog2E), Vector512.Create(DoubleShifter)) - Vector512.Create(DoubleShifter);
         var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-DoubleLn2High), clamped);
         r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-DoubleLn2Low), r);
@@ -62,14 +58,14 @@ internal static class VectorExp
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(DoubleC2));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512<double>.One);
         p = Vector512.FusedMultiplyAdd(p, r, Vector512<double>.One);
-        return Avx512F.Scale(p, k);
+        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(DoubleNormalBound)), Vector512<double>.Zero, Avx512F.Scale(p, k));
     }
 
     /// <summary>exp of <see cref="Vector{T}"/> of float.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<float> Exp(Vector<float> x)
     {
-        var clamped = Vector.MaxNative(x, Vector.Create(FloatUnderflow));
+        var clamped = Vector.MaxNative(x, Vector.Create(FloatNormalBound));
         var shifted = Vector.MultiplyAddEstimate(clamped, Vector.Create(FloatLog2E), Vector.Create(FloatShifter));
         var k = shifted - Vector.Create(FloatShifter);
         var r = Vector.MultiplyAddEstimate(k, Vector.Create(-FloatLn2High), clamped);
@@ -82,8 +78,8 @@ internal static class VectorExp
         p = Vector.MultiplyAddEstimate(p, r, Vector<float>.One);
 
         // The bits of shifted are those of the shifter plus k: shifting them into the exponent field drops the shifter's.
-        var biased = Vector.ShiftLeft(shifted.As<float, int>() + Vector.Create(127 + FloatBias), 23);
-        var result = p * biased.As<int, float>() * Vector.Create(BitConverter.Int32BitsToSingle((127 - FloatBias) << 23));
+        var power = Vector.ShiftLeft(shifted.As<float, int>() + Vector.Create(127), 23).As<int, float>();
+        var result = Vector.ConditionalSelect(Vector.LessThan(x, Vector.Create(FloatNormalBound)), Vector<float>.Zero, p * power);
         return Vector.ConditionalSelect(Vector.Equals(x, x), result, x);
     }
 
@@ -91,7 +87,7 @@ internal static class VectorExp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<double> Exp(Vector<double> x)
     {
-        var clamped = Vector.MaxNative(x, Vector.Create(DoubleUnderflow));
+        var clamped = Vector.MaxNative(x, Vector.Create(DoubleNormalBound));
         var shifted = Vector.MultiplyAddEstimate(clamped, Vector.Create(DoubleLog2E), Vector.Create(DoubleShifter));
         var k = shifted - Vector.Create(DoubleShifter);
         var r = Vector.MultiplyAddEstimate(k, Vector.Create(-DoubleLn2High), clamped);
@@ -110,8 +106,8 @@ internal static class VectorExp
         p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
         p = Vector.MultiplyAddEstimate(p, r, Vector<double>.One);
 
-        var biased = Vector.ShiftLeft(shifted.As<double, long>() + Vector.Create(1023 + DoubleBias), 52);
-        var result = p * biased.As<long, double>() * Vector.Create(BitConverter.Int64BitsToDouble((1023 - DoubleBias) << 52));
+        var power = Vector.ShiftLeft(shifted.As<double, long>() + Vector.Create(1023L), 52).As<long, double>();
+        var result = Vector.ConditionalSelect(Vector.LessThan(x, Vector.Create(DoubleNormalBound)), Vector<double>.Zero, p * power);
         return Vector.ConditionalSelect(Vector.Equals(x, x), result, x);
     }
 }

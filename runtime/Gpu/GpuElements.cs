@@ -147,20 +147,16 @@ internal readonly struct GpuDoubleMath : IGpuMath<double>
 /// <summary>Scalar exp and the online-softmax combination, written for ILGPU kernels (no library intrinsics).</summary>
 internal static class GpuMath
 {
-    /// <summary>2^-64 (exactly: tested).</summary>
-    internal const float TwoToMinus64 = 5.42101086242752217E-20f;
-
-    /// <summary>2^-64 (exactly: tested).</summary>
-    internal const double TwoToMinus64Double = 5.4210108624275222E-20;
-
     /// <summary>
     /// e^x for x ≤ 0, -∞ or NaN (what softmax passes: an element minus its slice's max, or a difference of maxima), to
-    /// about an ulp: the exp of every path (<see cref="ExpConstants"/>). Positive x is outside that contract: past
-    /// x ≈ 44 (double: 665) the exponent built for 2^(k + 64) overflows its field and the result is wrong.
+    /// about an ulp, and 0 where e^x is below the normal range: the exp of every path (<see cref="ExpConstants"/>).
+    /// Positive x is outside that contract: past x ≈ 88 (double: 709) the exponent built for 2^k overflows its field.
     /// </summary>
     public static float Exp(float x)
     {
-        x = x < ExpConstants.FloatUnderflow ? ExpConstants.FloatUnderflow : x; // a NaN passes through the comparison unchanged
+        // A NaN x fails the comparison and the clamp, and stays NaN through to the result.
+        bool below = x < ExpConstants.FloatNormalBound;
+        x = below ? ExpConstants.FloatNormalBound : x;
         float shifted = x * ExpConstants.FloatLog2E + ExpConstants.FloatShifter;
         float k = shifted - ExpConstants.FloatShifter;
         float r = x - k * ExpConstants.FloatLn2High;
@@ -171,16 +167,16 @@ internal static class GpuMath
         p = p * r + ExpConstants.FloatC2;
         p = p * r + 1f;
         p = p * r + 1f;
-        // p · 2^k as p · 2^(k + 64) · 2^-64: for x ≤ 0 (k from -150 to 0) the first factor is normal and exact, and the
-        // last multiply rounds once, also where e^x is subnormal. 2^(k + 64) is built from shifted's low bits, which hold
-        // k: shifting them into the exponent field drops the shifter's own bits. A NaN x leaves p NaN, and so the result.
-        return p * Interop.IntAsFloat((Interop.FloatAsInt(shifted) + 127 + 64) << 23) * TwoToMinus64;
+        // 2^k from shifted's low bits, which hold k: shifting them into the exponent field drops the shifter's own bits.
+        float result = p * Interop.IntAsFloat((Interop.FloatAsInt(shifted) + 127) << 23);
+        return below ? 0f : result;
     }
 
     /// <inheritdoc cref="Exp(float)"/>
     public static double Exp(double x)
     {
-        x = x < ExpConstants.DoubleUnderflow ? ExpConstants.DoubleUnderflow : x;
+        bool below = x < ExpConstants.DoubleNormalBound;
+        x = below ? ExpConstants.DoubleNormalBound : x;
         double shifted = x * ExpConstants.DoubleLog2E + ExpConstants.DoubleShifter;
         double k = shifted - ExpConstants.DoubleShifter;
         double r = x - k * ExpConstants.DoubleLn2High;
@@ -198,8 +194,8 @@ internal static class GpuMath
         p = p * r + ExpConstants.DoubleC2;
         p = p * r + 1.0;
         p = p * r + 1.0;
-        // As for float: k from -1 076 to 0, so 2^(k + 64) is normal.
-        return p * Interop.IntAsFloat((Interop.FloatAsInt(shifted) + 1023 + 64) << 52) * TwoToMinus64Double;
+        double result = p * Interop.IntAsFloat((Interop.FloatAsInt(shifted) + 1023) << 52);
+        return below ? 0.0 : result;
     }
 
     /// <summary>
