@@ -27,7 +27,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                     _ => null,
                 };
                 bool packed = launch.Keep == CpuKeep.Scratch;
-                T parameter = TOp.Parameter(shift, ExpSumPass(a, layout, origin, kept, packed, length, shift, input, pad));
+                var parameter = TOp.Parameter<T, TV, TS>(TS.Create(shift), TS.Create(ExpSumPass(a, layout, origin, kept, packed, length, shift, input, pad)));
                 WritePass(a, b, layout, origin, kept, packed, length, shift, parameter, launch.Stream, input, pad);
             }
 
@@ -57,7 +57,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
     /// <summary>Pass 3 over a slice: B.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WritePass(TStorage* a, TStorage* b, TLayout layout, int origin, T* kept, bool packed, int length, T shift, T parameter, bool stream, TInput input, T* pad)
+    private static void WritePass(TStorage* a, TStorage* b, TLayout layout, int origin, T* kept, bool packed, int length, T shift, TV parameter, bool stream, TInput input, T* pad)
     {
         var visitor = new WriteRun(a, b, kept, packed, length, shift, parameter, stream, input, pad);
         layout.ForEachRun(origin, ref visitor);
@@ -166,14 +166,14 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     }
 
     /// <summary>Pass 3: B over the runs, from the kept exp or from A.</summary>
-    private ref struct WriteRun(TStorage* a, TStorage* b, T* kept, bool packed, int length, T shift, T parameter, bool stream, TInput input, T* pad) : IRunVisitor
+    private ref struct WriteRun(TStorage* a, TStorage* b, T* kept, bool packed, int length, T shift, TV parameter, bool stream, TInput input, T* pad) : IRunVisitor
     {
         private nuint _position;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            var producer = new OutputOf(a + offset, kept == null ? null : packed ? kept + _position : kept + offset, TS.Create(shift), TS.Create(parameter), input);
+            var producer = new OutputOf(a + offset, kept == null ? null : packed ? kept + _position : kept + offset, TS.Create(shift), parameter, input);
             StoreRun(b + offset, (nuint)length, stream, ref producer, pad);
             _position += (nuint)length;
         }

@@ -44,9 +44,9 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                     FoldGroups(total, width, group, max: false);
                 }
 
-                for (int j = 0; j < width; j++)
+                for (nuint j = 0; j < pitch; j += Width)
                 {
-                    parameter[j] = TOp.Parameter(shift[j], total[j]);
+                    TS.Store(TOp.Parameter<T, TV, TS>(TS.Load(shift + j), TS.Load(total + j)), parameter + j);
                 }
 
                 WritePass(a, b, layout, origin, scratch, pitch, shift, parameter, width, launch.Stream, input, pad);
@@ -511,6 +511,28 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     /// </summary>
     private static void FoldGroups(T* lanes, int width, int group, bool max)
     {
+        if (group % TS.Count == 0)
+        {
+            // Whole vectors per slice: fold them lane-wise, then across the lanes of one vector.
+            for (int first = 0; first < width; first += group)
+            {
+                T* start = lanes + first;
+                var fold = TS.Load(start);
+                for (int lane = TS.Count; lane < group; lane += TS.Count)
+                {
+                    fold = max ? TS.Max(fold, TS.Load(start + lane)) : TS.Add(fold, TS.Load(start + lane));
+                }
+
+                var value = TS.Create(max ? TS.MaxAcross(fold) : TS.Sum(fold));
+                for (int lane = 0; lane < group; lane += TS.Count)
+                {
+                    TS.Store(value, start + lane);
+                }
+            }
+
+            return;
+        }
+
         for (int first = 0; first < width; first += group)
         {
             T value = lanes[first];

@@ -37,6 +37,14 @@ internal unsafe interface ISimd<TV, T>
 
     static abstract TV Multiply(TV x, TV y);
 
+    static abstract TV Divide(TV x, TV y);
+
+    /// <summary>All bits set in the lanes where x equals y, clear elsewhere (a mask for <see cref="Select"/>).</summary>
+    static abstract TV Equal(TV x, TV y);
+
+    /// <summary>Per lane: <paramref name="whereTrue"/> where <paramref name="mask"/> is set, else <paramref name="whereFalse"/>.</summary>
+    static abstract TV Select(TV mask, TV whereTrue, TV whereFalse);
+
     /// <summary>x · y + z, rounded once where the hardware fuses them (always with AVX-512; <see cref="Vector{T}"/> on x86 without FMA rounds twice).</summary>
     static abstract TV MultiplyAdd(TV x, TV y, TV z);
 
@@ -136,6 +144,15 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Multiply(Vector512<T> x, Vector512<T> y) => x * y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Divide(Vector512<T> x, Vector512<T> y) => x / y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Equal(Vector512<T> x, Vector512<T> y) => Vector512.Equals(x, y);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Select(Vector512<T> mask, Vector512<T> whereTrue, Vector512<T> whereFalse) => Vector512.ConditionalSelect(mask, whereTrue, whereFalse);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> MultiplyAdd(Vector512<T> x, Vector512<T> y, Vector512<T> z)
@@ -275,6 +292,15 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> Multiply(Vector<T> x, Vector<T> y) => x * y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Divide(Vector<T> x, Vector<T> y) => x / y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Equal(Vector<T> x, Vector<T> y) => Vector.Equals(x, y);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Select(Vector<T> mask, Vector<T> whereTrue, Vector<T> whereFalse) => Vector.ConditionalSelect(mask, whereTrue, whereFalse);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> MultiplyAdd(Vector<T> x, Vector<T> y, Vector<T> z)

@@ -13,7 +13,7 @@ namespace SoftmaxGen.Runtime;
 /// <remarks>
 /// The forward of a slice, on every path: z = the logits after the input transform (<see cref="IInput"/>);
 /// shift = max z (0 when it is −∞); sum = Σ exp(z − shift); B = <see cref="Output{T, TV, TS}"/>(value, parameter),
-/// where value is <see cref="Value{T, TV, TS}"/>(z, shift) and parameter is <see cref="Parameter{T}"/>(shift, sum).
+/// where value is <see cref="Value{T, TV, TS}"/>(z, shift) and parameter is <see cref="Parameter{T, TV, TS}"/>(shift, sum).
 /// The backward of a cotangent dB of B: d is the sum that <see cref="Accumulate{T, TV, TS}"/> builds over B and dB, then
 /// dA = <see cref="Pullback{T, TV, TS}"/>(B, dB, d).
 /// </remarks>
@@ -25,9 +25,11 @@ internal interface IOperation
     /// </summary>
     static abstract bool ValueIsExp { get; }
 
-    /// <summary>The per-slice number the output is made with, from the slice's shift and sum.</summary>
-    static abstract T Parameter<T>(T shift, T sum)
-        where T : IFloatingPointIeee754<T>;
+    /// <summary>The per-slice number the output is made with, from the slice's shift and sum (per lane: one slice each).</summary>
+    static abstract TV Parameter<T, TV, TS>(TV shift, TV sum)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>;
 
     /// <summary>What the output is made of, per element: exp(z − shift) or z.</summary>
     static abstract TV Value<T, TV, TS>(TV z, TV shift)

@@ -12,9 +12,11 @@ internal readonly struct Softmax : IOperation
     public static bool ValueIsExp => true;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T Parameter<T>(T shift, T sum)
-        where T : IFloatingPointIeee754<T>
-        => sum == T.Zero ? T.Zero : T.One / sum;
+    public static TV Parameter<T, TV, TS>(TV shift, TV sum)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>
+        => TS.Select(TS.Equal(sum, TS.Create(T.Zero)), TS.Create(T.Zero), TS.Divide(TS.Create(T.One), sum));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Value<T, TV, TS>(TV z, TV shift)
