@@ -48,15 +48,17 @@ internal static class GpuKernels
     /// <summary>Elements a thread loads per step of a loop over device memory, before it uses any of them.</summary>
     private const int Unroll = 4;
 
-    public static void ForwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    public static void ForwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
     {
         var element = default(TElement);
         var math = default(TMath);
+        var op = default(TOp);
         var cache = SharedMemory.GetDynamic<TAccumulator>();
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
@@ -97,30 +99,33 @@ internal static class GpuKernels
             var sum = math.Zero;
             for (int i = Group.IdxX; i < length; i += stride)
             {
-                var exp = math.Exp(math.Subtract(cache[i], shift));
-                cache[i] = exp;
+                var z = cache[i];
+                var exp = math.Exp(math.Subtract(z, shift));
+                cache[i] = op.Kept(z, exp);
                 sum = math.Add(sum, exp);
             }
 
-            var scale = math.Reciprocal(GpuReduce.GroupSum<TAccumulator, TMath>(sum, scratch));
+            var parameter = op.Parameter(shift, GpuReduce.GroupSum<TAccumulator, TMath>(sum, scratch), math);
             walk = begin;
             for (int i = Group.IdxX; i < length; i += stride)
             {
-                element.Store(b, OffsetAt(layout, origin, walk), math.Multiply(cache[i], scale));
+                element.Store(b, OffsetAt(layout, origin, walk), op.Output(cache[i], parameter, math));
                 walk = Next(layout, walk, step);
             }
         }
     }
 
-    public static void ForwardSlicesOnline<TStorage, TAccumulator, TElement, TMath, TLayout>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    public static void ForwardSlicesOnline<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
     {
         var element = default(TElement);
         var math = default(TMath);
+        var op = default(TOp);
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
         int stride = Group.DimX;
@@ -155,7 +160,7 @@ internal static class GpuKernels
 
             GpuReduce.GroupCombine<TAccumulator, TMath>(ref max, ref sum, scratch);
             var shift = math.Shift(max);
-            var scale = math.Reciprocal(math.PoisonIfInfinite(max, sum));
+            var parameter = op.Parameter(shift, math.PoisonIfInfinite(max, sum), math);
             e = Group.IdxX;
             walk = begin;
             for (; e < length - (2 * Unroll - 1) * stride; e += 2 * Unroll * stride)
@@ -164,34 +169,36 @@ internal static class GpuKernels
                 var next = TakeFour(layout, origin, ref walk, step);
                 var x = LoadFour<TStorage, TAccumulator, TElement>(a, at, element);
                 var y = LoadFour<TStorage, TAccumulator, TElement>(a, next, element);
-                StoreSoftmaxFour(b, at, x, shift, scale, element, math);
-                StoreSoftmaxFour(b, next, y, shift, scale, element, math);
+                StoreOutputFour(b, at, x, shift, parameter, element, math, op);
+                StoreOutputFour(b, next, y, shift, parameter, element, math, op);
             }
 
             for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
             {
                 var at = TakeFour(layout, origin, ref walk, step);
-                StoreSoftmaxFour(b, at, LoadFour<TStorage, TAccumulator, TElement>(a, at, element), shift, scale, element, math);
+                StoreOutputFour(b, at, LoadFour<TStorage, TAccumulator, TElement>(a, at, element), shift, parameter, element, math, op);
             }
 
             for (; e < length; e += stride)
             {
                 int offset = OffsetAt(layout, origin, walk);
-                element.Store(b, offset, math.Multiply(math.Exp(math.Subtract(element.Load(a, offset), shift)), scale));
+                element.Store(b, offset, op.Output(op.Value(element.Load(a, offset), shift, math), parameter, math));
                 walk = Next(layout, walk, step);
             }
         }
     }
 
-    public static void ForwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    public static void ForwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
     {
         var element = default(TElement);
         var math = default(TMath);
+        var op = default(TOp);
         int length = layout.SliceLength;
         int width = Warp.WarpSize;
         int warps = Group.DimX / width;
@@ -213,29 +220,31 @@ internal static class GpuKernels
             var max = math.Max(math.Max(x0, x1), math.Max(x2, x3));
             var shift = math.Shift(GpuReduce.WarpMax<TAccumulator, TMath>(max));
             // Lanes past the slice hold -∞, whose exp is 0: they add nothing.
-            x0 = math.Exp(math.Subtract(x0, shift));
-            x1 = math.Exp(math.Subtract(x1, shift));
-            x2 = math.Exp(math.Subtract(x2, shift));
-            x3 = math.Exp(math.Subtract(x3, shift));
-            var sum = math.Add(math.Add(x0, x1), math.Add(x2, x3));
-            var scale = math.Reciprocal(GpuReduce.WarpSum<TAccumulator, TMath>(sum));
+            var e0 = math.Exp(math.Subtract(x0, shift));
+            var e1 = math.Exp(math.Subtract(x1, shift));
+            var e2 = math.Exp(math.Subtract(x2, shift));
+            var e3 = math.Exp(math.Subtract(x3, shift));
+            var sum = math.Add(math.Add(e0, e1), math.Add(e2, e3));
+            var parameter = op.Parameter(shift, GpuReduce.WarpSum<TAccumulator, TMath>(sum), math);
 
-            if (lane < length) element.Store(b, OffsetAt(layout, origin, at0), math.Multiply(x0, scale));
-            if (lane + width < length) element.Store(b, OffsetAt(layout, origin, at1), math.Multiply(x1, scale));
-            if (lane + 2 * width < length) element.Store(b, OffsetAt(layout, origin, at2), math.Multiply(x2, scale));
-            if (lane + 3 * width < length) element.Store(b, OffsetAt(layout, origin, at3), math.Multiply(x3, scale));
+            if (lane < length) element.Store(b, OffsetAt(layout, origin, at0), op.Output(op.Kept(x0, e0), parameter, math));
+            if (lane + width < length) element.Store(b, OffsetAt(layout, origin, at1), op.Output(op.Kept(x1, e1), parameter, math));
+            if (lane + 2 * width < length) element.Store(b, OffsetAt(layout, origin, at2), op.Output(op.Kept(x2, e2), parameter, math));
+            if (lane + 3 * width < length) element.Store(b, OffsetAt(layout, origin, at3), op.Output(op.Kept(x3, e3), parameter, math));
         }
     }
 
-    public static void ForwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout>(Index1D index, ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    public static void ForwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(Index1D index, ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
     {
         var element = default(TElement);
         var math = default(TMath);
+        var op = default(TOp);
         int origin = LaneOrigin(layout, index.X);
         int runs = layout.RunCount;
 
@@ -253,30 +262,32 @@ internal static class GpuKernels
         }
 
         var shift = math.Shift(max);
-        var scale = math.Reciprocal(math.PoisonIfInfinite(max, sum));
+        var parameter = op.Parameter(shift, math.PoisonIfInfinite(max, sum), math);
         run = 0;
         for (; run + Unroll - 1 < runs; run += Unroll)
         {
             var at = RunsFour(layout, origin, run);
-            StoreSoftmaxFour(b, at, LoadFour<TStorage, TAccumulator, TElement>(a, at, element), shift, scale, element, math);
+            StoreOutputFour(b, at, LoadFour<TStorage, TAccumulator, TElement>(a, at, element), shift, parameter, element, math, op);
         }
 
         for (; run < runs; run++)
         {
             int offset = origin + layout.RunOffset(run);
-            element.Store(b, offset, math.Multiply(math.Exp(math.Subtract(element.Load(a, offset), shift)), scale));
+            element.Store(b, offset, op.Output(op.Value(element.Load(a, offset), shift, math), parameter, math));
         }
     }
 
-    public static void ForwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    public static void ForwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
     {
         var element = default(TElement);
         var math = default(TMath);
+        var op = default(TOp);
         var cache = SharedMemory.GetDynamic<TAccumulator>(); // element r of this thread's slice at cache[r * lanes + thread]
         int lanes = Group.DimX;
         int thread = Group.IdxX;
@@ -289,15 +300,16 @@ internal static class GpuKernels
             var sum = math.Zero;
             for (int r = 0; r < runs; r++)
             {
-                var exp = math.Exp(math.Subtract(cache[r * lanes + thread], shift));
-                cache[r * lanes + thread] = exp;
+                var z = cache[r * lanes + thread];
+                var exp = math.Exp(math.Subtract(z, shift));
+                cache[r * lanes + thread] = op.Kept(z, exp);
                 sum = math.Add(sum, exp);
             }
 
-            var scale = math.Reciprocal(sum);
+            var parameter = op.Parameter(shift, sum, math);
             for (int r = 0; r < runs; r++)
             {
-                element.Store(b, origin + layout.RunOffset(r), math.Multiply(cache[r * lanes + thread], scale));
+                element.Store(b, origin + layout.RunOffset(r), op.Output(cache[r * lanes + thread], parameter, math));
             }
         }
     }
@@ -307,16 +319,18 @@ internal static class GpuKernels
     /// for both; an int, as kernel parameters must be blittable) the current cotangent's slice is kept there too;
     /// otherwise the output pass reads it again, just after the dot product read it, mostly from the L2 cache.
     /// </summary>
-    public static void BackwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout>(
+    public static void BackwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(
         ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents, int cotangentCached)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
     {
         var element = default(TElement);
         var math = default(TMath);
+        var op = default(TOp);
         var cache = SharedMemory.GetDynamic<TAccumulator>(); // B's slice, then (if cotangentCached) one cotangent's slice
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
@@ -361,10 +375,10 @@ internal static class GpuKernels
                         cache[length + e + 3 * stride] = d3;
                     }
 
-                    dot = math.Add(dot, math.Multiply(d0, cache[e]));
-                    dot = math.Add(dot, math.Multiply(d1, cache[e + stride]));
-                    dot = math.Add(dot, math.Multiply(d2, cache[e + 2 * stride]));
-                    dot = math.Add(dot, math.Multiply(d3, cache[e + 3 * stride]));
+                    dot = math.Add(dot, op.Term(cache[e], d0, math));
+                    dot = math.Add(dot, op.Term(cache[e + stride], d1, math));
+                    dot = math.Add(dot, op.Term(cache[e + 2 * stride], d2, math));
+                    dot = math.Add(dot, op.Term(cache[e + 3 * stride], d3, math));
                 }
 
                 for (; e < length; e += stride)
@@ -375,7 +389,7 @@ internal static class GpuKernels
                         cache[length + e] = d;
                     }
 
-                    dot = math.Add(dot, math.Multiply(d, cache[e]));
+                    dot = math.Add(dot, op.Term(cache[e], d, math));
                     walk = Next(layout, walk, step);
                 }
 
@@ -385,7 +399,7 @@ internal static class GpuKernels
                     walk = begin;
                     for (int i = Group.IdxX; i < length; i += stride)
                     {
-                        element.Store(dA, first + OffsetAt(layout, origin, walk), math.Multiply(cache[i], math.Subtract(cache[length + i], dot)));
+                        element.Store(dA, first + OffsetAt(layout, origin, walk), op.Pullback(cache[i], cache[length + i], dot, math));
                         walk = Next(layout, walk, step);
                     }
 
@@ -401,16 +415,16 @@ internal static class GpuKernels
                     var d1 = element.Load(dB, first + o1);
                     var d2 = element.Load(dB, first + o2);
                     var d3 = element.Load(dB, first + o3);
-                    element.Store(dA, first + o0, math.Multiply(cache[e], math.Subtract(d0, dot)));
-                    element.Store(dA, first + o1, math.Multiply(cache[e + stride], math.Subtract(d1, dot)));
-                    element.Store(dA, first + o2, math.Multiply(cache[e + 2 * stride], math.Subtract(d2, dot)));
-                    element.Store(dA, first + o3, math.Multiply(cache[e + 3 * stride], math.Subtract(d3, dot)));
+                    element.Store(dA, first + o0, op.Pullback(cache[e], d0, dot, math));
+                    element.Store(dA, first + o1, op.Pullback(cache[e + stride], d1, dot, math));
+                    element.Store(dA, first + o2, op.Pullback(cache[e + 2 * stride], d2, dot, math));
+                    element.Store(dA, first + o3, op.Pullback(cache[e + 3 * stride], d3, dot, math));
                 }
 
                 for (; e < length; e += stride)
                 {
                     int offset = OffsetAt(layout, origin, walk);
-                    element.Store(dA, first + offset, math.Multiply(cache[e], math.Subtract(element.Load(dB, first + offset), dot)));
+                    element.Store(dA, first + offset, op.Pullback(cache[e], element.Load(dB, first + offset), dot, math));
                     walk = Next(layout, walk, step);
                 }
             }
@@ -422,16 +436,18 @@ internal static class GpuKernels
     /// The cotangents go four at a time, so that each pass reads B once for four of them (four cotangents: B read twice
     /// rather than eight times). Each cotangent's dot still adds its terms in the same order.
     /// </summary>
-    public static void BackwardSlicesGlobal<TStorage, TAccumulator, TElement, TMath, TLayout>(
+    public static void BackwardSlicesGlobal<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(
         ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
     {
         var element = default(TElement);
         var math = default(TMath);
+        var op = default(TOp);
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
         int stride = Group.DimX;
@@ -455,20 +471,20 @@ internal static class GpuKernels
                 {
                     var at = TakeFour(layout, origin, ref walk, step);
                     var bx = LoadFour<TStorage, TAccumulator, TElement>(b, at, element);
-                    dot0 = DotFour(dB, first, at, bx, dot0, element, math);
-                    if (block > 1) dot1 = DotFour(dB, first + count, at, bx, dot1, element, math);
-                    if (block > 2) dot2 = DotFour(dB, first + 2 * count, at, bx, dot2, element, math);
-                    if (block > 3) dot3 = DotFour(dB, first + 3 * count, at, bx, dot3, element, math);
+                    dot0 = DotFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, first, at, bx, dot0, element, math);
+                    if (block > 1) dot1 = DotFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, first + count, at, bx, dot1, element, math);
+                    if (block > 2) dot2 = DotFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, first + 2 * count, at, bx, dot2, element, math);
+                    if (block > 3) dot3 = DotFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, first + 3 * count, at, bx, dot3, element, math);
                 }
 
                 for (; e < length; e += stride)
                 {
                     int offset = OffsetAt(layout, origin, walk);
                     var bx = element.Load(b, offset);
-                    dot0 = math.Add(dot0, math.Multiply(element.Load(dB, first + offset), bx));
-                    if (block > 1) dot1 = math.Add(dot1, math.Multiply(element.Load(dB, first + count + offset), bx));
-                    if (block > 2) dot2 = math.Add(dot2, math.Multiply(element.Load(dB, first + 2 * count + offset), bx));
-                    if (block > 3) dot3 = math.Add(dot3, math.Multiply(element.Load(dB, first + 3 * count + offset), bx));
+                    dot0 = math.Add(dot0, op.Term(bx, element.Load(dB, first + offset), math));
+                    if (block > 1) dot1 = math.Add(dot1, op.Term(bx, element.Load(dB, first + count + offset), math));
+                    if (block > 2) dot2 = math.Add(dot2, op.Term(bx, element.Load(dB, first + 2 * count + offset), math));
+                    if (block > 3) dot3 = math.Add(dot3, op.Term(bx, element.Load(dB, first + 3 * count + offset), math));
                     walk = Next(layout, walk, step);
                 }
 
@@ -482,20 +498,20 @@ internal static class GpuKernels
                 {
                     var at = TakeFour(layout, origin, ref walk, step);
                     var bx = LoadFour<TStorage, TAccumulator, TElement>(b, at, element);
-                    StoreFour(dB, dA, first, at, bx, dot0, element, math);
-                    if (block > 1) StoreFour(dB, dA, first + count, at, bx, dot1, element, math);
-                    if (block > 2) StoreFour(dB, dA, first + 2 * count, at, bx, dot2, element, math);
-                    if (block > 3) StoreFour(dB, dA, first + 3 * count, at, bx, dot3, element, math);
+                    StoreFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, dA, first, at, bx, dot0, element, math);
+                    if (block > 1) StoreFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, dA, first + count, at, bx, dot1, element, math);
+                    if (block > 2) StoreFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, dA, first + 2 * count, at, bx, dot2, element, math);
+                    if (block > 3) StoreFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, dA, first + 3 * count, at, bx, dot3, element, math);
                 }
 
                 for (; e < length; e += stride)
                 {
                     int offset = OffsetAt(layout, origin, walk);
                     var bx = element.Load(b, offset);
-                    element.Store(dA, first + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + offset), dot0)));
-                    if (block > 1) element.Store(dA, first + count + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + count + offset), dot1)));
-                    if (block > 2) element.Store(dA, first + 2 * count + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + 2 * count + offset), dot2)));
-                    if (block > 3) element.Store(dA, first + 3 * count + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + 3 * count + offset), dot3)));
+                    element.Store(dA, first + offset, op.Pullback(bx, element.Load(dB, first + offset), dot0, math));
+                    if (block > 1) element.Store(dA, first + count + offset, op.Pullback(bx, element.Load(dB, first + count + offset), dot1, math));
+                    if (block > 2) element.Store(dA, first + 2 * count + offset, op.Pullback(bx, element.Load(dB, first + 2 * count + offset), dot2, math));
+                    if (block > 3) element.Store(dA, first + 3 * count + offset, op.Pullback(bx, element.Load(dB, first + 3 * count + offset), dot3, math));
                     walk = Next(layout, walk, step);
                 }
             }
@@ -580,63 +596,70 @@ internal static class GpuKernels
         math.Accumulate(ref max, ref sum, x.D);
     }
 
-    /// <summary>B = e^(x - shift) · scale at four offsets.</summary>
-    private static void StoreSoftmaxFour<TStorage, TAccumulator, TElement, TMath>(
-        ArrayView<TStorage> b, Offsets at, Four<TAccumulator> x, TAccumulator shift, TAccumulator scale, TElement element, TMath math)
+    /// <summary>B = output(value(x, shift), parameter) at four offsets.</summary>
+    private static void StoreOutputFour<TStorage, TAccumulator, TElement, TMath, TOp>(
+        ArrayView<TStorage> b, Offsets at, Four<TAccumulator> x, TAccumulator shift, TAccumulator parameter, TElement element, TMath math, TOp op)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
+        where TOp : struct, IGpuOperation
     {
         var (o0, o1, o2, o3) = at;
-        element.Store(b, o0, math.Multiply(math.Exp(math.Subtract(x.A, shift)), scale));
-        element.Store(b, o1, math.Multiply(math.Exp(math.Subtract(x.B, shift)), scale));
-        element.Store(b, o2, math.Multiply(math.Exp(math.Subtract(x.C, shift)), scale));
-        element.Store(b, o3, math.Multiply(math.Exp(math.Subtract(x.D, shift)), scale));
+        element.Store(b, o0, op.Output(op.Value(x.A, shift, math), parameter, math));
+        element.Store(b, o1, op.Output(op.Value(x.B, shift, math), parameter, math));
+        element.Store(b, o2, op.Output(op.Value(x.C, shift, math), parameter, math));
+        element.Store(b, o3, op.Output(op.Value(x.D, shift, math), parameter, math));
     }
 
-    /// <summary><paramref name="dot"/> plus the four terms dB ∘ B at the given offsets of one cotangent (starting at <paramref name="first"/>), in order.</summary>
-    private static TAccumulator DotFour<TStorage, TAccumulator, TElement, TMath>(
+    /// <summary><paramref name="dot"/> plus the four terms of B and dB at the given offsets of one cotangent (starting at <paramref name="first"/>), in order.</summary>
+    private static TAccumulator DotFour<TStorage, TAccumulator, TElement, TMath, TOp>(
         ArrayView<TStorage> dB, int first, Offsets at, Four<TAccumulator> b, TAccumulator dot, TElement element, TMath math)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
+        where TOp : struct, IGpuOperation
     {
+        var op = default(TOp);
         var d = LoadFour<TStorage, TAccumulator, TElement>(dB, at.Plus(first), element);
-        dot = math.Add(dot, math.Multiply(d.A, b.A));
-        dot = math.Add(dot, math.Multiply(d.B, b.B));
-        dot = math.Add(dot, math.Multiply(d.C, b.C));
-        return math.Add(dot, math.Multiply(d.D, b.D));
+        dot = math.Add(dot, op.Term(b.A, d.A, math));
+        dot = math.Add(dot, op.Term(b.B, d.B, math));
+        dot = math.Add(dot, op.Term(b.C, d.C, math));
+        return math.Add(dot, op.Term(b.D, d.D, math));
     }
 
-    /// <summary>dA = B ∘ (dB - dot) at the given offsets of one cotangent (starting at <paramref name="first"/>).</summary>
-    private static void StoreFour<TStorage, TAccumulator, TElement, TMath>(
+    /// <summary>dA = pullback(B, dB, dot) at the given offsets of one cotangent (starting at <paramref name="first"/>).</summary>
+    private static void StoreFour<TStorage, TAccumulator, TElement, TMath, TOp>(
         ArrayView<TStorage> dB, ArrayView<TStorage> dA, int first, Offsets at, Four<TAccumulator> b, TAccumulator dot, TElement element, TMath math)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
+        where TOp : struct, IGpuOperation
     {
+        var op = default(TOp);
         var shifted = at.Plus(first);
         var d = LoadFour<TStorage, TAccumulator, TElement>(dB, shifted, element);
         var (o0, o1, o2, o3) = shifted;
-        element.Store(dA, o0, math.Multiply(b.A, math.Subtract(d.A, dot)));
-        element.Store(dA, o1, math.Multiply(b.B, math.Subtract(d.B, dot)));
-        element.Store(dA, o2, math.Multiply(b.C, math.Subtract(d.C, dot)));
-        element.Store(dA, o3, math.Multiply(b.D, math.Subtract(d.D, dot)));
+        element.Store(dA, o0, op.Pullback(b.A, d.A, dot, math));
+        element.Store(dA, o1, op.Pullback(b.B, d.B, dot, math));
+        element.Store(dA, o2, op.Pullback(b.C, d.C, dot, math));
+        element.Store(dA, o3, op.Pullback(b.D, d.D, dot, math));
     }
 
-    public static void BackwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout>(
+    public static void BackwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(
         ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
     {
         var element = default(TElement);
         var math = default(TMath);
+        var op = default(TOp);
         int length = layout.SliceLength;
         int count = layout.SliceCount * length;
         int width = Warp.WarpSize;
@@ -668,12 +691,12 @@ internal static class GpuKernels
                 var d1 = in1 ? element.Load(dB, first + o1) : math.Zero;
                 var d2 = in2 ? element.Load(dB, first + o2) : math.Zero;
                 var d3 = in3 ? element.Load(dB, first + o3) : math.Zero;
-                var dot = math.Add(math.Add(math.Multiply(d0, b0), math.Multiply(d1, b1)), math.Add(math.Multiply(d2, b2), math.Multiply(d3, b3)));
+                var dot = math.Add(math.Add(op.Term(b0, d0, math), op.Term(b1, d1, math)), math.Add(op.Term(b2, d2, math), op.Term(b3, d3, math)));
                 dot = GpuReduce.WarpSum<TAccumulator, TMath>(dot);
-                if (in0) element.Store(dA, first + o0, math.Multiply(b0, math.Subtract(d0, dot)));
-                if (in1) element.Store(dA, first + o1, math.Multiply(b1, math.Subtract(d1, dot)));
-                if (in2) element.Store(dA, first + o2, math.Multiply(b2, math.Subtract(d2, dot)));
-                if (in3) element.Store(dA, first + o3, math.Multiply(b3, math.Subtract(d3, dot)));
+                if (in0) element.Store(dA, first + o0, op.Pullback(b0, d0, dot, math));
+                if (in1) element.Store(dA, first + o1, op.Pullback(b1, d1, dot, math));
+                if (in2) element.Store(dA, first + o2, op.Pullback(b2, d2, dot, math));
+                if (in3) element.Store(dA, first + o3, op.Pullback(b3, d3, dot, math));
             }
         }
     }
@@ -682,16 +705,18 @@ internal static class GpuKernels
     /// A thread per slice whose group of slices does not fit in shared memory: a dot pass, then the output pass, each
     /// reading B once for four cotangents at a time, as <see cref="BackwardSlicesGlobal"/> does.
     /// </summary>
-    public static void BackwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout>(
+    public static void BackwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(
         Index1D index, ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
     {
         var element = default(TElement);
         var math = default(TMath);
+        var op = default(TOp);
         int origin = LaneOrigin(layout, index.X);
         int runs = layout.RunCount;
         int count = layout.SliceCount * layout.SliceLength;
@@ -708,20 +733,20 @@ internal static class GpuKernels
             {
                 var at = RunsFour(layout, origin, run);
                 var bx = LoadFour<TStorage, TAccumulator, TElement>(b, at, element);
-                dot0 = DotFour(dB, first, at, bx, dot0, element, math);
-                if (block > 1) dot1 = DotFour(dB, first + count, at, bx, dot1, element, math);
-                if (block > 2) dot2 = DotFour(dB, first + 2 * count, at, bx, dot2, element, math);
-                if (block > 3) dot3 = DotFour(dB, first + 3 * count, at, bx, dot3, element, math);
+                dot0 = DotFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, first, at, bx, dot0, element, math);
+                if (block > 1) dot1 = DotFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, first + count, at, bx, dot1, element, math);
+                if (block > 2) dot2 = DotFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, first + 2 * count, at, bx, dot2, element, math);
+                if (block > 3) dot3 = DotFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, first + 3 * count, at, bx, dot3, element, math);
             }
 
             for (; run < runs; run++)
             {
                 int offset = origin + layout.RunOffset(run);
                 var bx = element.Load(b, offset);
-                dot0 = math.Add(dot0, math.Multiply(element.Load(dB, first + offset), bx));
-                if (block > 1) dot1 = math.Add(dot1, math.Multiply(element.Load(dB, first + count + offset), bx));
-                if (block > 2) dot2 = math.Add(dot2, math.Multiply(element.Load(dB, first + 2 * count + offset), bx));
-                if (block > 3) dot3 = math.Add(dot3, math.Multiply(element.Load(dB, first + 3 * count + offset), bx));
+                dot0 = math.Add(dot0, op.Term(bx, element.Load(dB, first + offset), math));
+                if (block > 1) dot1 = math.Add(dot1, op.Term(bx, element.Load(dB, first + count + offset), math));
+                if (block > 2) dot2 = math.Add(dot2, op.Term(bx, element.Load(dB, first + 2 * count + offset), math));
+                if (block > 3) dot3 = math.Add(dot3, op.Term(bx, element.Load(dB, first + 3 * count + offset), math));
             }
 
             run = 0;
@@ -729,34 +754,36 @@ internal static class GpuKernels
             {
                 var at = RunsFour(layout, origin, run);
                 var bx = LoadFour<TStorage, TAccumulator, TElement>(b, at, element);
-                StoreFour(dB, dA, first, at, bx, dot0, element, math);
-                if (block > 1) StoreFour(dB, dA, first + count, at, bx, dot1, element, math);
-                if (block > 2) StoreFour(dB, dA, first + 2 * count, at, bx, dot2, element, math);
-                if (block > 3) StoreFour(dB, dA, first + 3 * count, at, bx, dot3, element, math);
+                StoreFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, dA, first, at, bx, dot0, element, math);
+                if (block > 1) StoreFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, dA, first + count, at, bx, dot1, element, math);
+                if (block > 2) StoreFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, dA, first + 2 * count, at, bx, dot2, element, math);
+                if (block > 3) StoreFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, dA, first + 3 * count, at, bx, dot3, element, math);
             }
 
             for (; run < runs; run++)
             {
                 int offset = origin + layout.RunOffset(run);
                 var bx = element.Load(b, offset);
-                element.Store(dA, first + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + offset), dot0)));
-                if (block > 1) element.Store(dA, first + count + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + count + offset), dot1)));
-                if (block > 2) element.Store(dA, first + 2 * count + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + 2 * count + offset), dot2)));
-                if (block > 3) element.Store(dA, first + 3 * count + offset, math.Multiply(bx, math.Subtract(element.Load(dB, first + 3 * count + offset), dot3)));
+                element.Store(dA, first + offset, op.Pullback(bx, element.Load(dB, first + offset), dot0, math));
+                if (block > 1) element.Store(dA, first + count + offset, op.Pullback(bx, element.Load(dB, first + count + offset), dot1, math));
+                if (block > 2) element.Store(dA, first + 2 * count + offset, op.Pullback(bx, element.Load(dB, first + 2 * count + offset), dot2, math));
+                if (block > 3) element.Store(dA, first + 3 * count + offset, op.Pullback(bx, element.Load(dB, first + 3 * count + offset), dot3, math));
             }
         }
     }
 
-    public static void BackwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout>(
+    public static void BackwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(
         ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
     {
         var element = default(TElement);
         var math = default(TMath);
+        var op = default(TOp);
         // Element r of this thread's slice of B at cache[r * lanes + thread]. The cotangents are not kept: room for them
         // would halve the threads a multiprocessor holds, and their second read, just after the first, mostly hits L2.
         var cache = SharedMemory.GetDynamic<TAccumulator>();
@@ -775,24 +802,24 @@ internal static class GpuKernels
                 int run = 0;
                 for (; run + Unroll - 1 < runs; run += Unroll)
                 {
-                    dot = DotFour(dB, 0, RunsFour(layout, first, run), CachedFour(cache, run * lanes + thread, lanes), dot, element, math);
+                    dot = DotFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, 0, RunsFour(layout, first, run), CachedFour(cache, run * lanes + thread, lanes), dot, element, math);
                 }
 
                 for (; run < runs; run++)
                 {
-                    dot = math.Add(dot, math.Multiply(element.Load(dB, first + layout.RunOffset(run)), cache[run * lanes + thread]));
+                    dot = math.Add(dot, op.Term(cache[run * lanes + thread], element.Load(dB, first + layout.RunOffset(run)), math));
                 }
 
                 run = 0;
                 for (; run + Unroll - 1 < runs; run += Unroll)
                 {
-                    StoreFour(dB, dA, 0, RunsFour(layout, first, run), CachedFour(cache, run * lanes + thread, lanes), dot, element, math);
+                    StoreFour<TStorage, TAccumulator, TElement, TMath, TOp>(dB, dA, 0, RunsFour(layout, first, run), CachedFour(cache, run * lanes + thread, lanes), dot, element, math);
                 }
 
                 for (; run < runs; run++)
                 {
                     int offset = first + layout.RunOffset(run);
-                    element.Store(dA, offset, math.Multiply(cache[run * lanes + thread], math.Subtract(element.Load(dB, offset), dot)));
+                    element.Store(dA, offset, op.Pullback(cache[run * lanes + thread], element.Load(dB, offset), dot, math));
                 }
             }
         }
@@ -803,15 +830,17 @@ internal static class GpuKernels
     /// slice (slice, then p's element, then q's: consecutive threads write adjacent entries where a slice's elements
     /// are contiguous). The entries across slices are 0: the launcher clears the matrix first where there are any.
     /// </summary>
-    public static void Jacobian<TStorage, TAccumulator, TElement, TMath, TLayout>(Index1D index, ArrayView<TStorage> b, ArrayView<TStorage> jacobian, TLayout layout)
+    public static void Jacobian<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(Index1D index, ArrayView<TStorage> b, ArrayView<TStorage> jacobian, TLayout layout)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
     {
         var element = default(TElement);
         var math = default(TMath);
+        var op = default(TOp);
         int length = layout.SliceLength;
         int perSlice = length * length; // at most N², which SoftmaxArguments.Jacobian keeps within int
         int slice = index.X / perSlice;
@@ -822,9 +851,7 @@ internal static class GpuKernels
         int q = ElementOffset(layout, slice, j);
         var bp = element.Load(b, p);
         var bq = element.Load(b, q);
-        // ∂B_p/∂A_q = B_p (δ_pq - B_q)
-        var value = math.Multiply(bp, math.Subtract(i == j ? math.One : math.Zero, bq));
-        element.Store(jacobian, p * (layout.SliceCount * length) + q, value);
+        element.Store(jacobian, p * (layout.SliceCount * length) + q, op.Jacobian(bp, bq, i == j, math));
     }
 
     /// <summary>The offset of element <paramref name="element"/> (in row-major order) of slice <paramref name="slice"/>.</summary>

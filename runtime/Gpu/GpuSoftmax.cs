@@ -19,89 +19,90 @@ public static class GpuSoftmax
     /// <summary>Enqueues B = softmax of A over the layout's reduced axes.</summary>
     public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> b, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout>.Forward(stream, a, b, layout);
+        => GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, Softmax>.Forward(stream, a, b, layout);
 
     /// <inheritdoc cref="Forward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout)"/>
     public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<double> a, ArrayView<double> b, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout>.Forward(stream, a, b, layout);
+        => GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, Softmax>.Forward(stream, a, b, layout);
 
     /// <inheritdoc cref="Forward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout)"/>
     public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<System.Half> a, ArrayView<System.Half> b, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout>.Forward(stream, a.Cast<ILGPU.Half>(), b.Cast<ILGPU.Half>(), layout);
+        => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, Softmax>.Forward(stream, a.Cast<ILGPU.Half>(), b.Cast<ILGPU.Half>(), layout);
 
     /// <summary>Enqueues the dense Jacobian at B: N × N entries, [p · N + q] = B_p (δ_pq - B_q) within a slice, 0 across slices.</summary>
     public static void Jacobian<TLayout>(AcceleratorStream stream, ArrayView<float> b, ArrayView<float> jacobian, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout>.Jacobian(stream, b, jacobian, layout);
+        => GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, Softmax>.Jacobian(stream, b, jacobian, layout);
 
     /// <inheritdoc cref="Jacobian{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout)"/>
     public static void Jacobian<TLayout>(AcceleratorStream stream, ArrayView<double> b, ArrayView<double> jacobian, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout>.Jacobian(stream, b, jacobian, layout);
+        => GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, Softmax>.Jacobian(stream, b, jacobian, layout);
 
     /// <inheritdoc cref="Jacobian{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout)"/>
     public static void Jacobian<TLayout>(AcceleratorStream stream, ArrayView<System.Half> b, ArrayView<System.Half> jacobian, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout>.Jacobian(stream, b.Cast<ILGPU.Half>(), jacobian.Cast<ILGPU.Half>(), layout);
+        => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, Softmax>.Jacobian(stream, b.Cast<ILGPU.Half>(), jacobian.Cast<ILGPU.Half>(), layout);
 
     /// <summary>Enqueues dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each of the <paramref name="cotangents"/> tensors held back to back in dB.</summary>
     public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<float> b, ArrayView<float> dB, ArrayView<float> dA, int cotangents, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout>.Backward(stream, b, dB, dA, cotangents, layout);
+        => GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, Softmax>.Backward(stream, b, dB, dA, cotangents, layout);
 
     /// <inheritdoc cref="Backward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, int, TLayout)"/>
     public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<double> b, ArrayView<double> dB, ArrayView<double> dA, int cotangents, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout>.Backward(stream, b, dB, dA, cotangents, layout);
+        => GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, Softmax>.Backward(stream, b, dB, dA, cotangents, layout);
 
     /// <inheritdoc cref="Backward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, int, TLayout)"/>
     public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<System.Half> b, ArrayView<System.Half> dB, ArrayView<System.Half> dA, int cotangents, TLayout layout)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout>.Backward(stream, b.Cast<ILGPU.Half>(), dB.Cast<ILGPU.Half>(), dA.Cast<ILGPU.Half>(), cotangents, layout);
+        => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, Softmax>.Backward(stream, b.Cast<ILGPU.Half>(), dB.Cast<ILGPU.Half>(), dA.Cast<ILGPU.Half>(), cotangents, layout);
 }
 
 /// <summary>Loads (through <see cref="KernelCache"/>) and launches the kernel that <see cref="GpuLaunch"/> picks.</summary>
-internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayout>
+internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>
     where TStorage : unmanaged
     where TAccumulator : unmanaged
     where TElement : struct, IGpuElement<TStorage, TAccumulator>
     where TMath : struct, IGpuMath<TAccumulator>
     where TLayout : struct, IGpuSoftmaxLayout
+    where TOp : struct, IGpuOperation
 {
     private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardLanes =
-        GpuKernels.ForwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout>;
+        GpuKernels.ForwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardLanesCached =
-        GpuKernels.ForwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout>;
+        GpuKernels.ForwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardWarp =
-        GpuKernels.ForwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout>;
+        GpuKernels.ForwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardCached =
-        GpuKernels.ForwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout>;
+        GpuKernels.ForwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardStreamed =
-        GpuKernels.ForwardSlicesOnline<TStorage, TAccumulator, TElement, TMath, TLayout>;
+        GpuKernels.ForwardSlicesOnline<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
     private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardLanes =
-        GpuKernels.BackwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout>;
+        GpuKernels.BackwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardLanesCached =
-        GpuKernels.BackwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout>;
+        GpuKernels.BackwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardWarp =
-        GpuKernels.BackwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout>;
+        GpuKernels.BackwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int> BackwardCached =
-        GpuKernels.BackwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout>;
+        GpuKernels.BackwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardStreamed =
-        GpuKernels.BackwardSlicesGlobal<TStorage, TAccumulator, TElement, TMath, TLayout>;
+        GpuKernels.BackwardSlicesGlobal<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
     private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout> JacobianEntries =
-        GpuKernels.Jacobian<TStorage, TAccumulator, TElement, TMath, TLayout>;
+        GpuKernels.Jacobian<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
     public static void Jacobian(AcceleratorStream stream, ArrayView<TStorage> b, ArrayView<TStorage> jacobian, TLayout layout)
     {

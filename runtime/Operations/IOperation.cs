@@ -57,6 +57,48 @@ internal interface IOperation
 }
 
 /// <summary>
+/// The scalar form of <see cref="IOperation"/> for the ILGPU kernels, which call it through <c>default(TOperation)</c> in
+/// the kernels' accumulator type (float for float and Half, double for double) with its arithmetic
+/// (<see cref="IGpuMath{T}"/>).
+/// </summary>
+internal interface IGpuOperation
+{
+    /// <summary>What a kernel that keeps the slice on chip keeps of an element between its sum and its output: the exp it summed, or z.</summary>
+    T Kept<T>(T z, T exp)
+        where T : unmanaged;
+
+    /// <summary><see cref="IOperation.Value{T, TV, TS}"/> for one element.</summary>
+    T Value<T, TMath>(T z, T shift, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>;
+
+    /// <summary><see cref="IOperation.Parameter{T, TV, TS}"/> for one slice.</summary>
+    T Parameter<T, TMath>(T shift, T sum, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>;
+
+    /// <summary><see cref="IOperation.Output{T, TV, TS}"/> for one element.</summary>
+    T Output<T, TMath>(T value, T parameter, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>;
+
+    /// <summary>The backward's term of d for one element (d is their sum).</summary>
+    T Term<T, TMath>(T b, T dB, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>;
+
+    /// <summary><see cref="IOperation.Pullback{T, TV, TS}"/> for one element.</summary>
+    T Pullback<T, TMath>(T b, T dB, T dot, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>;
+
+    /// <summary>The Jacobian's entry ∂B_p/∂A_q for two elements of one slice (<paramref name="diagonal"/>: p = q).</summary>
+    T Jacobian<T, TMath>(T bp, T bq, bool diagonal, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>;
+}
+
+/// <summary>
 /// What happens to an element of A on its way into an operation: today the identity; scale, bias and masks are further
 /// implementations. The engines call <see cref="Apply{T, TV, TS}"/> on every vector they load from A.
 /// </summary>

@@ -7,7 +7,7 @@ namespace SoftmaxGen.Runtime;
 /// Softmax: B = exp(z − shift) / sum; backward dA = B ∘ (dB − Σ dB ∘ B). A slice that sums to 0 (nothing included, or
 /// all −∞) gets parameter 0, so all its outputs are 0, and so is its backward (B = 0 everywhere).
 /// </summary>
-internal readonly struct Softmax : IOperation
+internal readonly struct Softmax : IOperation, IGpuOperation
 {
     public static bool ValueIsExp => true;
 
@@ -45,4 +45,39 @@ internal readonly struct Softmax : IOperation
         where TV : unmanaged
         where TS : struct, ISimd<TV, T>
         => TS.Multiply(b, TS.Subtract(dB, dot));
+
+    public T Kept<T>(T z, T exp)
+        where T : unmanaged
+        => exp;
+
+    public T Value<T, TMath>(T z, T shift, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>
+        => math.Exp(math.Subtract(z, shift));
+
+    public T Parameter<T, TMath>(T shift, T sum, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>
+        => math.Reciprocal(sum);
+
+    public T Output<T, TMath>(T value, T parameter, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>
+        => math.Multiply(value, parameter);
+
+    public T Term<T, TMath>(T b, T dB, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>
+        => math.Multiply(dB, b);
+
+    public T Pullback<T, TMath>(T b, T dB, T dot, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>
+        => math.Multiply(b, math.Subtract(dB, dot));
+
+    /// <summary>∂B_p/∂A_q = B_p (δ_pq − B_q).</summary>
+    public T Jacobian<T, TMath>(T bp, T bq, bool diagonal, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>
+        => math.Multiply(bp, math.Subtract(diagonal ? math.One : math.Zero, bq));
 }

@@ -47,8 +47,8 @@ public sealed class PtxTests : IDisposable
         var layout = LayoutOf(type);
         var (storage, accumulator, element, math) = ElementTypes(type.GetCustomAttribute<SoftmaxAttribute>()!.ElementType);
         var kernels = typeof(GpuKernels).GetMethods(BindingFlags.Public | BindingFlags.Static)
-            .Where(method => method.IsGenericMethodDefinition && method.GetGenericArguments().Length == 5)
-            .Select(method => method.MakeGenericMethod(storage, accumulator, element, math, layout))
+            .Where(method => method.IsGenericMethodDefinition && method.GetGenericArguments().Length == 6)
+            .Select(method => method.MakeGenericMethod(storage, accumulator, element, math, layout, typeof(Softmax)))
             .ToList();
         Assert.Equal(11, kernels.Count);
 
