@@ -24,6 +24,10 @@ public static partial class ChannelsFloat { }
 [Softmax(3, 1, ElementType = typeof(double))]
 public static partial class ChannelsDouble { }
 
+/// <summary>[batch, channels, pixels], s1 = {1} (Half, computed in float).</summary>
+[Softmax(3, 1, ElementType = typeof(System.Half))]
+public static partial class ChannelsHalf { }
+
 /// <summary>[a, b, c, d], s1 = {1, 3}: a slice is b runs of d elements, strided (float).</summary>
 [Softmax(4, 1, 3)]
 public static partial class ScatteredFloat { }
@@ -31,3 +35,7 @@ public static partial class ScatteredFloat { }
 /// <summary>[a, b, c, d], s1 = {1, 3} (double).</summary>
 [Softmax(4, 1, 3, ElementType = typeof(double))]
 public static partial class ScatteredDouble { }
+
+/// <summary>[a, b, c, d], s1 = {1, 3} (Half, computed in float).</summary>
+[Softmax(4, 1, 3, ElementType = typeof(System.Half))]
+public static partial class ScatteredHalf { }

@@ -34,6 +34,11 @@ public static class Program
             case "ort":
                 Console.WriteLine(OrtComparison.Run(Option(args, "--rounds", 15), Option(args, "--threads", Environment.ProcessorCount)));
                 return 0;
+            case "cold":
+                Console.WriteLine(Cold.Run(Option(args, "--repeats", 3)));
+                return 0;
+            case "cold-child":
+                return Cold.ChildMain(args[1], args[2], args[3], args[4]);
             case "cores":
                 Console.WriteLine(CoreLimits.Run(Option(args, "--rounds", 9)));
                 return 0;
@@ -41,7 +46,7 @@ public static class Program
                 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Skip(1).ToArray());
                 return 0;
             default:
-                Console.Error.WriteLine("usage: ratios [--rounds N] [--float-only] | ort [--rounds N] [--threads N] | profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS] | chart [--out PATH] [--rounds N] [--min L] [--max L] | cores [--rounds N] | bdn [BenchmarkDotNet arguments]");
+                Console.Error.WriteLine("usage: ratios [--rounds N] [--float-only] | ort [--rounds N] [--threads N] | cold [--repeats N] | profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS] | chart [--out PATH] [--rounds N] [--min L] [--max L] | cores [--rounds N] | bdn [BenchmarkDotNet arguments]");
                 return 2;
         }
     }

@@ -509,6 +509,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     /// In block mode each slice owns <paramref name="group"/> adjacent lanes: folds them into one value per slice (their
     /// max, or their sum, in lane order) and writes it back to all of them.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FoldGroups(T* lanes, int width, int group, bool max)
     {
         if (group % TS.Count == 0)

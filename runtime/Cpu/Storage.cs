@@ -169,17 +169,28 @@ internal readonly unsafe struct HalfVector : IStorage<Half, float, Vector<float>
 
 /// <summary>
 /// Conversions between the bits of IEEE half-precision numbers and float, lane by lane with no branches: exact from half,
-/// rounded to nearest even into half (overflow to ±∞, NaN kept NaN), as <see cref="Half"/>'s own conversions.
+/// rounded to nearest even into half (overflow to ±∞, NaN kept NaN), as <see cref="Half"/>'s own conversions. No step
+/// takes or makes a subnormal float, which would cost a microcode assist per instruction (half subnormals are common:
+/// most softmax outputs of a long row are below 2^-14).
 /// </summary>
 internal static class HalfBits
 {
     private const uint SignBit = 0x8000_0000;
 
-    /// <summary>2^112: moves a half's exponent, placed in a float's field, to the float bias (exact for subnormals too).</summary>
-    private const float Rebias = 5.192296858534828e33f;
+    /// <summary>Moves a half's exponent, placed in a float's field, from the half bias (15) to the float's (127).</summary>
+    private const uint NormalBias = 112u << 23;
 
-    /// <summary>The half exponent field all ones (∞ or NaN), shifted to where a float's exponent starts.</summary>
-    private const uint HalfSpecial = 0x7C00u << 13;
+    /// <summary>Moves the half exponent field of ∞ and NaN (31) to the float's (255), keeping a NaN's payload.</summary>
+    private const uint SpecialBias = 224u << 23;
+
+    /// <summary>The half bits from which the exponent field is all ones (∞ or NaN).</summary>
+    private const uint HalfSpecial = 0x7C00;
+
+    /// <summary>The half bits below which a half is subnormal (or zero).</summary>
+    private const uint HalfSubnormal = 0x0400;
+
+    /// <summary>0.5f: a half subnormal's mantissa m ORed into its low bits gives 0.5 + m · 2^-24.</summary>
+    private const uint OneHalf = 0x3F00_0000;
 
     /// <summary>|x| from this on (65 536) overflows half (values from 65 520 round up to it, through the normal path).</summary>
     private const uint Overflow = 143u << 23;
@@ -197,10 +208,12 @@ internal static class HalfBits
     public static Vector512<float> ToSingle(Vector512<uint> half)
     {
         var sign = Vector512.ShiftLeft(half & Vector512.Create(0x8000u), 16);
-        var magnitude = Vector512.ShiftLeft(half & Vector512.Create(0x7FFFu), 13);
-        var value = (magnitude.AsSingle() * Vector512.Create(Rebias)).AsUInt32();
-        var special = Vector512.GreaterThanOrEqual(magnitude, Vector512.Create(HalfSpecial));
-        return (Vector512.ConditionalSelect(special, magnitude | Vector512.Create(0x7F80_0000u), value) | sign).AsSingle();
+        var magnitude = half & Vector512.Create(0x7FFFu);
+        var placed = Vector512.ShiftLeft(magnitude, 13);
+        var subnormal = ((magnitude | Vector512.Create(OneHalf)).AsSingle() - Vector512.Create(0.5f)).AsUInt32();
+        var value = Vector512.ConditionalSelect(Vector512.LessThan(magnitude, Vector512.Create(HalfSubnormal)), subnormal, placed + Vector512.Create(NormalBias));
+        value = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(magnitude, Vector512.Create(HalfSpecial)), placed + Vector512.Create(SpecialBias), value);
+        return (value | sign).AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -223,10 +236,12 @@ internal static class HalfBits
     public static Vector<float> ToSingle(Vector<uint> half)
     {
         var sign = Vector.ShiftLeft(half & Vector.Create(0x8000u), 16);
-        var magnitude = Vector.ShiftLeft(half & Vector.Create(0x7FFFu), 13);
-        var value = (magnitude.As<uint, float>() * Vector.Create(Rebias)).As<float, uint>();
-        var special = Vector.GreaterThanOrEqual(magnitude, Vector.Create(HalfSpecial));
-        return (Vector.ConditionalSelect(special, magnitude | Vector.Create(0x7F80_0000u), value) | sign).As<uint, float>();
+        var magnitude = half & Vector.Create(0x7FFFu);
+        var placed = Vector.ShiftLeft(magnitude, 13);
+        var subnormal = ((magnitude | Vector.Create(OneHalf)).As<uint, float>() - Vector.Create(0.5f)).As<float, uint>();
+        var value = Vector.ConditionalSelect(Vector.LessThan(magnitude, Vector.Create(HalfSubnormal)), subnormal, placed + Vector.Create(NormalBias));
+        value = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(magnitude, Vector.Create(HalfSpecial)), placed + Vector.Create(SpecialBias), value);
+        return (value | sign).As<uint, float>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
