@@ -76,7 +76,7 @@ public class LastAxis<T>
     public void Backward4Scalar() => Baselines.ScalarBackward(_b, _dB4, _dA4, _shape[1]);
 }
 
-/// <summary>The same element count in the three layouts of the issue: rows, channels, scattered.</summary>
+/// <summary>The same element count in the three benchmarked layouts: rows, channels, scattered.</summary>
 [Config(typeof(ShortConfig))]
 [GenericTypeArguments(typeof(float))]
 [GenericTypeArguments(typeof(double))]

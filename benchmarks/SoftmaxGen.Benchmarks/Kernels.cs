@@ -2,7 +2,7 @@ using System;
 
 namespace SoftmaxGen.Benchmarks;
 
-/// <summary>The layouts of issue 4.</summary>
+/// <summary>The layouts the ratio table and the chart measure.</summary>
 public enum Layout
 {
     /// <summary>[32768, 1024], s1 = {1}: the last axis reduced.</summary>
@@ -15,10 +15,10 @@ public enum Layout
     Scattered,
 }
 
-/// <summary>Calls the generated class of a layout for an element type, and gives the shapes of the issue.</summary>
+/// <summary>Calls the generated class of a layout for an element type, and gives the measured shapes.</summary>
 public static class Kernels
 {
-    /// <summary>128 MiB of the element type in the issue's shape (the first extent halved for double).</summary>
+    /// <summary>128 MiB of the element type in the layout's shape (the first extent halved for double).</summary>
     public static int[] Shape<T>(Layout layout)
     {
         int scale = typeof(T) == typeof(double) ? 2 : 1;

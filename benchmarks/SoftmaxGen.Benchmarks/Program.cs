@@ -5,10 +5,10 @@ using BenchmarkDotNet.Running;
 namespace SoftmaxGen.Benchmarks;
 
 /// <summary>
-/// <c>dotnet run -c Release --project benchmarks/SoftmaxGen.Benchmarks -- ratios [--rounds N] [--float-only]</c>: the quick
-/// ratio table of issue 4; <c>-- chart [--out docs/benchmarks-bandwidth.svg]</c>: the bandwidth sweep and its chart;
-/// <c>-- cores [--rounds N]</c>: one core against all, for plain streams and the backward kernels;
-/// <c>-- bdn [BenchmarkDotNet arguments]</c>: the BenchmarkDotNet suite (short jobs).
+/// <c>dotnet run -c Release --project benchmarks/SoftmaxGen.Benchmarks -- MODE</c>, docs/benchmarks.md says what each
+/// prints: <c>ort</c> (SoftmaxGen beside ONNX Runtime), <c>ratios</c> (the CPU goal table), <c>cold</c> (a fresh
+/// process's first calls), <c>chart</c> (bandwidth against slice length), <c>profile</c> (one operation repeated, for
+/// profilers) and <c>bdn</c> (the BenchmarkDotNet suite).
 /// </summary>
 public static class Program
 {
@@ -39,14 +39,11 @@ public static class Program
                 return 0;
             case "cold-child":
                 return Cold.ChildMain(args[1], args[2], args[3], args[4]);
-            case "cores":
-                Console.WriteLine(CoreLimits.Run(Option(args, "--rounds", 9)));
-                return 0;
             case "bdn":
                 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Skip(1).ToArray());
                 return 0;
             default:
-                Console.Error.WriteLine("usage: ratios [--rounds N] [--float-only] | ort [--rounds N] [--threads N] | cold [--repeats N] | profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS] | chart [--out PATH] [--rounds N] [--min L] [--max L] | cores [--rounds N] | bdn [BenchmarkDotNet arguments]");
+                Console.Error.WriteLine("usage: ratios [--rounds N] [--float-only] | ort [--rounds N] [--threads N] | cold [--repeats N] | profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS] | chart [--out PATH] [--rounds N] [--min L] [--max L] | bdn [BenchmarkDotNet arguments]");
                 return 2;
         }
     }

@@ -10,7 +10,7 @@ using SoftmaxGen.Runtime;
 namespace SoftmaxGen.Benchmarks;
 
 /// <summary>
-/// The quick console mode: times every case of issue 4 in one process (medians of round-robin samples) and prints
+/// The ratios mode: times every case of the CPU goal table in one process (medians of round-robin samples) and prints
 /// the measurements and the goal ratios as Markdown.
 /// </summary>
 public static class RatioTable

@@ -100,7 +100,7 @@ public static class Benchmark
             output.WriteLine(Format(rows[^1]));
         }
 
-        // The CPU issue's scattered case, [128, 32, 256, 32] at 128 Mi elements: slices of 32 × 32 gathered from 32 runs.
+        // The CPU benchmarks' scattered case, [128, 32, 256, 32] at 128 Mi elements: slices of 32 × 32 gathered from 32 runs.
         long inner = Math.Max(1, options.Elements / (32 * 32));
         int middle = (int)Math.Min(256, inner);
         int[] scattered = [(int)Math.Max(1, inner / middle), 32, middle, 32];

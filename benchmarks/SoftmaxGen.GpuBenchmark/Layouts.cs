@@ -10,7 +10,7 @@ public static partial class RowSoftmax { }
 [Softmax(4, 1)]
 public static partial class ChannelSoftmax { }
 
-/// <summary>Two reduced axes apart: s1 = {1, 3}, as in the CPU issue's scattered case.</summary>
+/// <summary>Two reduced axes apart: s1 = {1, 3}, as in the CPU benchmarks' scattered case.</summary>
 [Softmax(4, 1, 3)]
 public static partial class ScatteredSoftmax { }
 

@@ -34,7 +34,8 @@ internal static class VectorExp
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(FloatC2));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
         p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(FloatNormalBound)), Vector512<float>.Zero, Avx512F.Scale(p, k));
+        // Not-less-than keeps NaN lanes (the comparison is true for them), and lets the JIT zero the others within vscalef.
+        return Vector512.ConditionalSelect(Avx512F.CompareNotLessThan(x, Vector512.Create(FloatNormalBound)), Avx512F.Scale(p, k), Vector512<float>.Zero);
     }
 
     /// <summary>exp of 8 doubles (AVX-512).</summary>
@@ -58,7 +59,7 @@ internal static class VectorExp
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(DoubleC2));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512<double>.One);
         p = Vector512.FusedMultiplyAdd(p, r, Vector512<double>.One);
-        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(DoubleNormalBound)), Vector512<double>.Zero, Avx512F.Scale(p, k));
+        return Vector512.ConditionalSelect(Avx512F.CompareNotLessThan(x, Vector512.Create(DoubleNormalBound)), Avx512F.Scale(p, k), Vector512<double>.Zero);
     }
 
     /// <summary>exp of <see cref="Vector{T}"/> of float.</summary>

@@ -131,7 +131,7 @@ public sealed class PackageFixture : IDisposable
     }
 
     /// <summary>
-    /// <c>dotnet pack SoftmaxGen.sln -c Release -o feed</c>, as the issue asks of a release. --artifacts-path puts
+    /// <c>dotnet pack SoftmaxGen.sln -c Release -o feed</c>, as a release is built. --artifacts-path puts
     /// every bin/ and obj/ of that build in the temporary folder: this test runs inside a `dotnet test` of the same
     /// solution, and the pack must neither rebuild nor lock the outputs of the tests that are running (in any
     /// configuration), nor rewrite their obj/project.assets.json. No compiler server either (UseSharedCompilation):

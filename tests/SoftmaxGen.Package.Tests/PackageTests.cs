@@ -14,7 +14,7 @@ using Xunit;
 namespace SoftmaxGen.Package.Tests;
 
 /// <summary>
-/// Issue 6: `dotnet pack SoftmaxGen.sln -c Release -o DIR` gives one package, SoftmaxGen.&lt;version&gt;.nupkg, that a
+/// `dotnet pack SoftmaxGen.sln -c Release -o DIR` gives one package, SoftmaxGen.&lt;version&gt;.nupkg, that a
 /// user adds and that just works: the generator runs from it, the runtime works, a bad attribute gives SMG errors,
 /// and a second build with no change regenerates nothing.
 /// </summary>

@@ -38,7 +38,7 @@ public class LargeTensorTests
         ["Vector", new[] { 100003 }],
         ["Columns", new[] { 40000, 5 }],
         ["ColumnsDouble", new[] { 6000, 7 }],
-        // Streamed strips whose last strip is narrower than a vector (found in review: a held run end must not be
+        // Streamed tiles whose last strip is narrower than a vector (a held run end must not be
         // joined into it), in float, double and block mode; rows of awkward lengths around a vector and the scratch.
         ["Channels", new[] { 24, 500, 1, 196 }],
         ["ChannelsDouble", new[] { 24, 500, 1, 98 }],
