@@ -16,8 +16,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             for (int slice = first; slice < end; slice++)
             {
                 int origin = layout.Origin(slice);
-                T top = MaxPass(a, layout, origin, length, input, pad);
-                T shift = T.IsNegativeInfinity(top) ? T.Zero : top;
+                var shift = TS.Shift(MaxPass(a, layout, origin, length, input, pad));
 
                 // Exp is kept packed in the scratch, or in B at the elements' own places (CpuKeep.Output: B is the compute type).
                 T* kept = launch.Keep switch
@@ -27,7 +26,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                     _ => null,
                 };
                 bool packed = launch.Keep == CpuKeep.Scratch;
-                var parameter = TOp.Parameter<T, TV, TS>(TS.Create(shift), TS.Create(ExpSumPass(a, layout, origin, kept, packed, length, shift, input, pad)));
+                var parameter = TOp.Parameter<T, TV, TS>(shift, ExpSumPass(a, layout, origin, kept, packed, length, shift, input, pad));
                 WritePass(a, b, layout, origin, kept, packed, length, shift, parameter, launch.Stream, input, pad);
             }
 
@@ -37,18 +36,18 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
     // Each pass is compiled on its own (see the tiles' passes).
 
-    /// <summary>Pass 1 over a slice: the max of its logits.</summary>
+    /// <summary>Pass 1 over a slice: the max of its logits, in every lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T MaxPass(TStorage* a, TLayout layout, int origin, int length, TInput input, T* pad)
+    private static TV MaxPass(TStorage* a, TLayout layout, int origin, int length, TInput input, T* pad)
     {
         var visitor = new MaxRun(a, length, input, pad);
         layout.ForEachRun(origin, ref visitor);
-        return TS.MaxAcross(visitor.Max);
+        return TS.MaxAll(visitor.Max);
     }
 
-    /// <summary>Pass 2 over a slice: Σ exp(z − shift), kept at <paramref name="kept"/> unless it is null.</summary>
+    /// <summary>Pass 2 over a slice: Σ exp(z − shift) in every lane, exp kept at <paramref name="kept"/> unless it is null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T ExpSumPass(TStorage* a, TLayout layout, int origin, T* kept, bool packed, int length, T shift, TInput input, T* pad)
+    private static TV ExpSumPass(TStorage* a, TLayout layout, int origin, T* kept, bool packed, int length, TV shift, TInput input, T* pad)
     {
         var visitor = new ExpSumRun(a, kept, packed, length, shift, input, pad);
         layout.ForEachRun(origin, ref visitor);
@@ -57,7 +56,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
     /// <summary>Pass 3 over a slice: B.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WritePass(TStorage* a, TStorage* b, TLayout layout, int origin, T* kept, bool packed, int length, T shift, TV parameter, bool stream, TInput input, T* pad)
+    private static void WritePass(TStorage* a, TStorage* b, TLayout layout, int origin, T* kept, bool packed, int length, TV shift, TV parameter, bool stream, TInput input, T* pad)
     {
         var visitor = new WriteRun(a, b, kept, packed, length, shift, parameter, stream, input, pad);
         layout.ForEachRun(origin, ref visitor);
@@ -102,7 +101,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     }
 
     /// <summary>Pass 2: Σ exp(z − shift) over the runs, kept at <c>kept</c> (packed, or at the runs' offsets) unless null.</summary>
-    private ref struct ExpSumRun(TStorage* a, T* kept, bool packed, int length, T shift, TInput input, T* pad) : IRunVisitor
+    private ref struct ExpSumRun(TStorage* a, T* kept, bool packed, int length, TV shift, TInput input, T* pad) : IRunVisitor
     {
         public BlockSum Sum = BlockSum.Zero;
         private nuint _position;
@@ -114,7 +113,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             T* keep = kept == null ? null : packed ? kept + _position : kept + offset;
             nuint n = (nuint)length;
             nuint w = Width;
-            var s = TS.Create(shift);
+            var s = shift;
             var sum = Sum;
             nuint i = 0;
             for (; i + (4 * w) <= n; i += 4 * w)
@@ -166,14 +165,14 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     }
 
     /// <summary>Pass 3: B over the runs, from the kept exp or from A.</summary>
-    private ref struct WriteRun(TStorage* a, TStorage* b, T* kept, bool packed, int length, T shift, TV parameter, bool stream, TInput input, T* pad) : IRunVisitor
+    private ref struct WriteRun(TStorage* a, TStorage* b, T* kept, bool packed, int length, TV shift, TV parameter, bool stream, TInput input, T* pad) : IRunVisitor
     {
         private nuint _position;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            var producer = new OutputOf(a + offset, kept == null ? null : packed ? kept + _position : kept + offset, TS.Create(shift), parameter, input);
+            var producer = new OutputOf(a + offset, kept == null ? null : packed ? kept + _position : kept + offset, shift, parameter, input);
             StoreRun(b + offset, (nuint)length, stream, ref producer, pad);
             _position += (nuint)length;
         }
@@ -213,7 +212,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                 {
                     // B's slice comes from memory for k = 0 and from the cache for the other cotangents.
                     TStorage* cotangent = dB + ((nint)k * count);
-                    T dot = DotPass(b, cotangent, layout, origin, length, pad);
+                    var dot = DotPass(b, cotangent, layout, origin, length, pad);
                     PullbackPass(b, cotangent, dA + ((nint)k * count), layout, origin, length, dot, stream, pad);
                 }
             }
@@ -224,7 +223,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
     /// <summary>The backward's d over a slice and one cotangent.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T DotPass(TStorage* b, TStorage* dB, TLayout layout, int origin, int length, T* pad)
+    private static TV DotPass(TStorage* b, TStorage* dB, TLayout layout, int origin, int length, T* pad)
     {
         var visitor = new DotRun(b, dB, length, pad);
         layout.ForEachRun(origin, ref visitor);
@@ -233,7 +232,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
     /// <summary>dA over a slice and one cotangent.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PullbackPass(TStorage* b, TStorage* dB, TStorage* dA, TLayout layout, int origin, int length, T dot, bool stream, T* pad)
+    private static void PullbackPass(TStorage* b, TStorage* dB, TStorage* dA, TLayout layout, int origin, int length, TV dot, bool stream, T* pad)
     {
         var visitor = new PullbackRun(b, dB, dA, length, dot, stream, pad);
         layout.ForEachRun(origin, ref visitor);
@@ -278,12 +277,12 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     }
 
     /// <summary>dA over the runs of one cotangent.</summary>
-    private ref struct PullbackRun(TStorage* b, TStorage* dB, TStorage* dA, int length, T dot, bool stream, T* pad) : IRunVisitor
+    private ref struct PullbackRun(TStorage* b, TStorage* dB, TStorage* dA, int length, TV dot, bool stream, T* pad) : IRunVisitor
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            var producer = new PullbackOf(b + offset, dB + offset, TS.Create(dot));
+            var producer = new PullbackOf(b + offset, dB + offset, dot);
             StoreRun(dA + offset, (nuint)length, stream, ref producer, pad);
         }
     }

@@ -524,7 +524,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                     fold = max ? TS.Max(fold, TS.Load(start + lane)) : TS.Add(fold, TS.Load(start + lane));
                 }
 
-                var value = TS.Create(max ? TS.MaxAcross(fold) : TS.Sum(fold));
+                var value = max ? TS.MaxAll(fold) : TS.SumAll(fold);
                 for (int lane = 0; lane < group; lane += TS.Count)
                 {
                     TS.Store(value, start + lane);

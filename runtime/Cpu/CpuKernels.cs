@@ -178,11 +178,12 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             Blocks = 0;
         }
 
+        /// <summary>The sum, in every lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public T Result()
+        public TV Result()
         {
             Fold();
-            return TS.Sum(Total);
+            return TS.SumAll(Total);
         }
     }
 }

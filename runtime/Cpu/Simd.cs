@@ -61,11 +61,11 @@ internal unsafe interface ISimd<TV, T>
     /// <summary>Per lane: 0 where <paramref name="max"/> is -∞ (a fully masked slice), else max.</summary>
     static abstract TV Shift(TV max);
 
-    /// <summary>The sum of the lanes, in a fixed order.</summary>
-    static abstract T Sum(TV x);
+    /// <summary>The sum of the lanes, in a fixed order, in every lane (one value, ready to use as a vector).</summary>
+    static abstract TV SumAll(TV x);
 
-    /// <summary>The native maximum of the lanes.</summary>
-    static abstract T MaxAcross(TV x);
+    /// <summary>The native maximum of the lanes, in every lane.</summary>
+    static abstract TV MaxAll(TV x);
 
     /// <summary>
     /// The first <paramref name="count"/> (fewer than <see cref="Count"/>) elements at <paramref name="source"/>, the other
@@ -183,14 +183,48 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T>
     public static Vector512<T> Shift(Vector512<T> max)
         => Vector512.ConditionalSelect(Vector512.Equals(max, Vector512.Create(T.NegativeInfinity)), Vector512<T>.Zero, max);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T Sum(Vector512<T> x) => Vector512.Sum(x);
+    // Both across-lane folds are butterflies: each step combines every lane with its partner half a span away, so that
+    // every lane ends with the whole result (all lanes the same value: each pair is combined in both orders, and + and
+    // max are commutative), in four dependent steps with no trip through a scalar.
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T MaxAcross(Vector512<T> x)
+    public static Vector512<T> SumAll(Vector512<T> x)
     {
-        var half = Vector256.MaxNative(x.GetLower(), x.GetUpper());
-        return Lanes128<T>.Max(Vector128.MaxNative(half.GetLower(), half.GetUpper()));
+        if (typeof(T) == typeof(float))
+        {
+            var v = x.As<T, float>();
+            v += Vector512.Shuffle(v, Vector512.Create(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+            v += Vector512.Shuffle(v, Vector512.Create(4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
+            v += Vector512.Shuffle(v, Vector512.Create(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13));
+            v += Vector512.Shuffle(v, Vector512.Create(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14));
+            return v.As<float, T>();
+        }
+
+        var d = x.As<T, double>();
+        d += Vector512.Shuffle(d, Vector512.Create(4L, 5, 6, 7, 0, 1, 2, 3));
+        d += Vector512.Shuffle(d, Vector512.Create(2L, 3, 0, 1, 6, 7, 4, 5));
+        d += Vector512.Shuffle(d, Vector512.Create(1L, 0, 3, 2, 5, 4, 7, 6));
+        return d.As<double, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> MaxAll(Vector512<T> x)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var v = x.As<T, float>();
+            v = Vector512.MaxNative(v, Vector512.Shuffle(v, Vector512.Create(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7)));
+            v = Vector512.MaxNative(v, Vector512.Shuffle(v, Vector512.Create(4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11)));
+            v = Vector512.MaxNative(v, Vector512.Shuffle(v, Vector512.Create(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13)));
+            v = Vector512.MaxNative(v, Vector512.Shuffle(v, Vector512.Create(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14)));
+            return v.As<float, T>();
+        }
+
+        var d = x.As<T, double>();
+        d = Vector512.MaxNative(d, Vector512.Shuffle(d, Vector512.Create(4L, 5, 6, 7, 0, 1, 2, 3)));
+        d = Vector512.MaxNative(d, Vector512.Shuffle(d, Vector512.Create(2L, 3, 0, 1, 6, 7, 4, 5)));
+        d = Vector512.MaxNative(d, Vector512.Shuffle(d, Vector512.Create(1L, 0, 3, 2, 5, 4, 7, 6)));
+        return d.As<double, T>();
     }
 }
 
@@ -332,10 +366,13 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
         => Vector.ConditionalSelect(Vector.Equals(max, Vector.Create(T.NegativeInfinity)), Vector<T>.Zero, max);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T Sum(Vector<T> x) => Vector.Sum(x);
+    public static Vector<T> SumAll(Vector<T> x) => Vector.Create(Vector.Sum(x));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T MaxAcross(Vector<T> x)
+    public static Vector<T> MaxAll(Vector<T> x) => Vector.Create(MaxAcross(x));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T MaxAcross(Vector<T> x)
     {
         if (Vector<byte>.Count == 32)
         {
