@@ -14,54 +14,36 @@ internal static unsafe class CpuEngine<TOp>
     public static void Forward<TLayout, TInput>(ReadOnlySpan<float> a, Span<float> b, TLayout layout, TInput input)
         where TLayout : struct, ISoftmaxLayout
         where TInput : struct, IInput
-    {
-        if (a.IsEmpty)
-        {
-            return;
-        }
-
-        fixed (float* source = a)
-        fixed (float* destination = b)
-        {
-            if (EngineDiagnostics.Vector512)
-            {
-                CpuKernels<float, float, Vector512<float>, Simd512<float>, Native<float, Vector512<float>, Simd512<float>>, TLayout, TOp, TInput>
-                    .Forward(source, destination, a.Length, layout, input);
-            }
-            else
-            {
-                CpuKernels<float, float, Vector<float>, SimdVector<float>, Native<float, Vector<float>, SimdVector<float>>, TLayout, TOp, TInput>
-                    .Forward(source, destination, a.Length, layout, input);
-            }
-        }
-    }
+        => Forward<float, float, Native<float, Vector512<float>, Simd512<float>>, Native<float, Vector<float>, SimdVector<float>>, TLayout, TInput>(a, b, layout, input);
 
     public static void Forward<TLayout, TInput>(ReadOnlySpan<double> a, Span<double> b, TLayout layout, TInput input)
         where TLayout : struct, ISoftmaxLayout
         where TInput : struct, IInput
-    {
-        if (a.IsEmpty)
-        {
-            return;
-        }
-
-        fixed (double* source = a)
-        fixed (double* destination = b)
-        {
-            if (EngineDiagnostics.Vector512)
-            {
-                CpuKernels<double, double, Vector512<double>, Simd512<double>, Native<double, Vector512<double>, Simd512<double>>, TLayout, TOp, TInput>
-                    .Forward(source, destination, a.Length, layout, input);
-            }
-            else
-            {
-                CpuKernels<double, double, Vector<double>, SimdVector<double>, Native<double, Vector<double>, SimdVector<double>>, TLayout, TOp, TInput>
-                    .Forward(source, destination, a.Length, layout, input);
-            }
-        }
-    }
+        => Forward<double, double, Native<double, Vector512<double>, Simd512<double>>, Native<double, Vector<double>, SimdVector<double>>, TLayout, TInput>(a, b, layout, input);
 
     public static void Forward<TLayout, TInput>(ReadOnlySpan<Half> a, Span<Half> b, TLayout layout, TInput input)
+        where TLayout : struct, ISoftmaxLayout
+        where TInput : struct, IInput
+        => Forward<Half, float, Half512, HalfVector, TLayout, TInput>(a, b, layout, input);
+
+    public static void Backward<TLayout>(ReadOnlySpan<float> b, ReadOnlySpan<float> dB, Span<float> dA, int cotangents, TLayout layout)
+        where TLayout : struct, ISoftmaxLayout
+        => Backward<float, float, Native<float, Vector512<float>, Simd512<float>>, Native<float, Vector<float>, SimdVector<float>>, TLayout>(b, dB, dA, cotangents, layout);
+
+    public static void Backward<TLayout>(ReadOnlySpan<double> b, ReadOnlySpan<double> dB, Span<double> dA, int cotangents, TLayout layout)
+        where TLayout : struct, ISoftmaxLayout
+        => Backward<double, double, Native<double, Vector512<double>, Simd512<double>>, Native<double, Vector<double>, SimdVector<double>>, TLayout>(b, dB, dA, cotangents, layout);
+
+    public static void Backward<TLayout>(ReadOnlySpan<Half> b, ReadOnlySpan<Half> dB, Span<Half> dA, int cotangents, TLayout layout)
+        where TLayout : struct, ISoftmaxLayout
+        => Backward<Half, float, Half512, HalfVector, TLayout>(b, dB, dA, cotangents, layout);
+
+    /// <summary>The forward for elements stored as <typeparamref name="TStorage"/>, computed as <typeparamref name="T"/>.</summary>
+    private static void Forward<TStorage, T, TIO512, TIOVector, TLayout, TInput>(ReadOnlySpan<TStorage> a, Span<TStorage> b, TLayout layout, TInput input)
+        where TStorage : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TIO512 : struct, IStorage<TStorage, T, Vector512<T>>
+        where TIOVector : struct, IStorage<TStorage, T, Vector<T>>
         where TLayout : struct, ISoftmaxLayout
         where TInput : struct, IInput
     {
@@ -70,21 +52,26 @@ internal static unsafe class CpuEngine<TOp>
             return;
         }
 
-        fixed (Half* source = a)
-        fixed (Half* destination = b)
+        fixed (TStorage* source = a)
+        fixed (TStorage* destination = b)
         {
             if (EngineDiagnostics.Vector512)
             {
-                CpuKernels<Half, float, Vector512<float>, Simd512<float>, Half512, TLayout, TOp, TInput>.Forward(source, destination, a.Length, layout, input);
+                CpuKernels<TStorage, T, Vector512<T>, Simd512<T>, TIO512, TLayout, TOp, TInput>.Forward(source, destination, a.Length, layout, input);
             }
             else
             {
-                CpuKernels<Half, float, Vector<float>, SimdVector<float>, HalfVector, TLayout, TOp, TInput>.Forward(source, destination, a.Length, layout, input);
+                CpuKernels<TStorage, T, Vector<T>, SimdVector<T>, TIOVector, TLayout, TOp, TInput>.Forward(source, destination, a.Length, layout, input);
             }
         }
     }
 
-    public static void Backward<TLayout>(ReadOnlySpan<float> b, ReadOnlySpan<float> dB, Span<float> dA, int cotangents, TLayout layout)
+    /// <summary>The backward for elements stored as <typeparamref name="TStorage"/>, computed as <typeparamref name="T"/>.</summary>
+    private static void Backward<TStorage, T, TIO512, TIOVector, TLayout>(ReadOnlySpan<TStorage> b, ReadOnlySpan<TStorage> dB, Span<TStorage> dA, int cotangents, TLayout layout)
+        where TStorage : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TIO512 : struct, IStorage<TStorage, T, Vector512<T>>
+        where TIOVector : struct, IStorage<TStorage, T, Vector<T>>
         where TLayout : struct, ISoftmaxLayout
     {
         if (b.IsEmpty)
@@ -92,69 +79,17 @@ internal static unsafe class CpuEngine<TOp>
             return;
         }
 
-        fixed (float* output = b)
-        fixed (float* cotangent = dB)
-        fixed (float* destination = dA)
+        fixed (TStorage* output = b)
+        fixed (TStorage* cotangent = dB)
+        fixed (TStorage* destination = dA)
         {
             if (EngineDiagnostics.Vector512)
             {
-                CpuKernels<float, float, Vector512<float>, Simd512<float>, Native<float, Vector512<float>, Simd512<float>>, TLayout, TOp, Logits>
-                    .Backward(output, cotangent, destination, b.Length, cotangents, layout);
+                CpuKernels<TStorage, T, Vector512<T>, Simd512<T>, TIO512, TLayout, TOp, Logits>.Backward(output, cotangent, destination, b.Length, cotangents, layout);
             }
             else
             {
-                CpuKernels<float, float, Vector<float>, SimdVector<float>, Native<float, Vector<float>, SimdVector<float>>, TLayout, TOp, Logits>
-                    .Backward(output, cotangent, destination, b.Length, cotangents, layout);
-            }
-        }
-    }
-
-    public static void Backward<TLayout>(ReadOnlySpan<double> b, ReadOnlySpan<double> dB, Span<double> dA, int cotangents, TLayout layout)
-        where TLayout : struct, ISoftmaxLayout
-    {
-        if (b.IsEmpty)
-        {
-            return;
-        }
-
-        fixed (double* output = b)
-        fixed (double* cotangent = dB)
-        fixed (double* destination = dA)
-        {
-            if (EngineDiagnostics.Vector512)
-            {
-                CpuKernels<double, double, Vector512<double>, Simd512<double>, Native<double, Vector512<double>, Simd512<double>>, TLayout, TOp, Logits>
-                    .Backward(output, cotangent, destination, b.Length, cotangents, layout);
-            }
-            else
-            {
-                CpuKernels<double, double, Vector<double>, SimdVector<double>, Native<double, Vector<double>, SimdVector<double>>, TLayout, TOp, Logits>
-                    .Backward(output, cotangent, destination, b.Length, cotangents, layout);
-            }
-        }
-    }
-
-    public static void Backward<TLayout>(ReadOnlySpan<Half> b, ReadOnlySpan<Half> dB, Span<Half> dA, int cotangents, TLayout layout)
-        where TLayout : struct, ISoftmaxLayout
-    {
-        if (b.IsEmpty)
-        {
-            return;
-        }
-
-        fixed (Half* output = b)
-        fixed (Half* cotangent = dB)
-        fixed (Half* destination = dA)
-        {
-            if (EngineDiagnostics.Vector512)
-            {
-                CpuKernels<Half, float, Vector512<float>, Simd512<float>, Half512, TLayout, TOp, Logits>
-                    .Backward(output, cotangent, destination, b.Length, cotangents, layout);
-            }
-            else
-            {
-                CpuKernels<Half, float, Vector<float>, SimdVector<float>, HalfVector, TLayout, TOp, Logits>
-                    .Backward(output, cotangent, destination, b.Length, cotangents, layout);
+                CpuKernels<TStorage, T, Vector<T>, SimdVector<T>, TIOVector, TLayout, TOp, Logits>.Backward(output, cotangent, destination, b.Length, cotangents, layout);
             }
         }
     }
