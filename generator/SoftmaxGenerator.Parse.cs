@@ -24,7 +24,7 @@ partial class SoftmaxGenerator
 
         private static readonly ParseResult Nothing = new(null, EquatableArray<DiagnosticInfo>.Empty);
 
-        public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+        public static ParseResult Parse(GeneratorAttributeSyntaxContext context, FamilyOperation operation, CancellationToken cancellationToken)
         {
             if (context.TargetSymbol is not INamedTypeSymbol symbol
                 || context.TargetNode is not ClassDeclarationSyntax declaration
@@ -52,7 +52,14 @@ partial class SoftmaxGenerator
             var arguments = new AttributeArguments(syntax);
             var diagnostics = new List<DiagnosticInfo>();
 
-            CheckType(symbol, declaration, diagnostics);
+            string attributeName = operation == FamilyOperation.LogSoftmax ? "LogSoftmax" : "Softmax";
+            CheckType(symbol, declaration, attributeName, diagnostics);
+            if (operation == FamilyOperation.LogSoftmax
+                && symbol.GetAttributes().Any(other => other.AttributeClass?.ToDisplayString() == AttributeName))
+            {
+                // Reported once, by the [LogSoftmax] side; the [Softmax] class still generates.
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BothAttributes, arguments.Attribute, symbol.Name));
+            }
 
             bool rankValid = rank is >= 1 and <= MaxRank;
             if (!rankValid)
@@ -89,7 +96,7 @@ partial class SoftmaxGenerator
             if (axes.Count == 0)
             {
                 diagnostics.Add(DiagnosticInfo.Create(
-                    DiagnosticDescriptors.NoAxes, arguments.Axes ?? arguments.Attribute, symbol.Name));
+                    DiagnosticDescriptors.NoAxes, arguments.Axes ?? arguments.Attribute, symbol.Name, attributeName));
             }
 
             var element = ElementKind.Single;
@@ -131,19 +138,20 @@ partial class SoftmaxGenerator
                 return new ParseResult(null, diagnostics.ToEquatableArray());
             }
 
-            var spec = new SoftmaxSpec(Hierarchy(symbol, declaration), rank, axes.ToEquatableArray(), element);
+            var spec = new SoftmaxSpec(operation, Hierarchy(symbol, declaration), rank, axes.ToEquatableArray(), element);
             return new ParseResult(spec, EquatableArray<DiagnosticInfo>.Empty);
         }
 
         /// <summary>SMG0005 and SMG0007: the class must be a non-generic static partial class, in non-generic partial types.</summary>
-        private static void CheckType(INamedTypeSymbol symbol, ClassDeclarationSyntax declaration, List<DiagnosticInfo> diagnostics)
+        private static void CheckType(INamedTypeSymbol symbol, ClassDeclarationSyntax declaration, string attributeName, List<DiagnosticInfo> diagnostics)
         {
             if (symbol.Arity > 0)
             {
                 diagnostics.Add(DiagnosticInfo.Create(
                     DiagnosticDescriptors.GenericType,
                     LocationInfo.From((SyntaxNode?)declaration.TypeParameterList) ?? LocationInfo.From(declaration.Identifier),
-                    symbol.Name));
+                    symbol.Name,
+                    attributeName));
             }
 
             if (!symbol.IsStatic || !declaration.Modifiers.Any(SyntaxKind.PartialKeyword) || symbol.IsFileLocal)
@@ -161,7 +169,7 @@ partial class SoftmaxGenerator
                 var location = containerSyntax is null ? null : LocationInfo.From(containerSyntax.Identifier);
                 if (container.Arity > 0)
                 {
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GenericType, location, container.Name));
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GenericType, location, container.Name, attributeName));
                 }
 
                 if (containerSyntax is null || !containerSyntax.Modifiers.Any(SyntaxKind.PartialKeyword) || container.IsFileLocal)
@@ -171,8 +179,8 @@ partial class SoftmaxGenerator
                         location,
                         container.Name,
                         container.IsFileLocal
-                            ? $"'partial' and not 'file' because it contains the [Softmax] class '{symbol.Name}'"
-                            : $"'partial' because it contains the [Softmax] class '{symbol.Name}'"));
+                            ? $"'partial' and not 'file' because it contains the [{attributeName}] class '{symbol.Name}'"
+                            : $"'partial' because it contains the [{attributeName}] class '{symbol.Name}'"));
                 }
 
                 containerSyntax = containerSyntax?.Parent as TypeDeclarationSyntax;

@@ -1,20 +1,24 @@
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using SoftmaxGen.Generator.Emitting;
+using SoftmaxGen.Generator.Models;
 using SoftmaxGen.Generator.Planning;
 
 namespace SoftmaxGen.Generator;
 
 /// <summary>
-/// Emits a softmax specialised for the layout named by <c>[Softmax(rank, axes...)]</c> into the annotated
-/// <c>static partial class</c>. The pipeline runs one way: parse (symbol → spec or diagnostics), plan (spec →
+/// Emits a softmax (or log-softmax) specialised for the layout named by <c>[Softmax(rank, axes...)]</c> (or
+/// <c>[LogSoftmax(...)]</c>) into the annotated <c>static partial class</c>. The pipeline runs one way: parse (symbol → spec or diagnostics), plan (spec →
 /// canonical layout and loop nest), emit (plan → C# through the Scriban templates).
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed partial class SoftmaxGenerator : IIncrementalGenerator
 {
-    /// <summary>The attribute's metadata name.</summary>
+    /// <summary>The attributes' metadata names.</summary>
     public const string AttributeName = "SoftmaxGen.SoftmaxAttribute";
+
+    /// <inheritdoc cref="AttributeName"/>
+    public const string LogAttributeName = "SoftmaxGen.LogSoftmaxAttribute";
 
     /// <summary>Tracking names of the pipeline steps, for incrementality tests.</summary>
     public static class Steps
@@ -29,13 +33,25 @@ public sealed partial class SoftmaxGenerator : IIncrementalGenerator
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        var parsed = context.SyntaxProvider
+        var softmax = context.SyntaxProvider
             .ForAttributeWithMetadataName(
                 AttributeName,
                 static (node, _) => node is ClassDeclarationSyntax,
-                static (syntaxContext, cancellationToken) => Parser.Parse(syntaxContext, cancellationToken))
+                static (syntaxContext, cancellationToken) => Parser.Parse(syntaxContext, FamilyOperation.Softmax, cancellationToken))
             .WithTrackingName(Steps.Parse);
+        var logSoftmax = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                LogAttributeName,
+                static (node, _) => node is ClassDeclarationSyntax,
+                static (syntaxContext, cancellationToken) => Parser.Parse(syntaxContext, FamilyOperation.LogSoftmax, cancellationToken))
+            .WithTrackingName(Steps.Parse);
+        Register(context, softmax);
+        Register(context, logSoftmax);
+    }
 
+    /// <summary>The rest of the pipeline, the same for both attributes: diagnostics, then spec, plan and source.</summary>
+    private static void Register(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ParseResult> parsed)
+    {
         // Diagnostics travel on their own branch, so that a diagnostic that moves never regenerates code.
         var diagnostics = parsed
             .Select(static (result, _) => result.Diagnostics)

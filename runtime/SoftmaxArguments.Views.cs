@@ -82,6 +82,32 @@ public static partial class SoftmaxArguments
         return count;
     }
 
+    /// <summary>
+    /// Validates the arguments of a log-sum-exp on an accelerator stream and returns the slice count, the length of
+    /// <paramref name="lse"/> (slices exist even where a reduced extent is 0: each has nothing included).
+    /// </summary>
+    public static int LogSumExp<T>(AcceleratorStream stream, ArrayView<T> a, ArrayView<T> lse, ReadOnlySpan<int> shape, int rank, ReadOnlySpan<int> batchAxes)
+        where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        int count = ElementCount(shape, rank);
+        RequireView(stream, a, count, shape, nameof(a));
+        int slices = SliceCount(shape, batchAxes);
+        long length = lse.IsValid ? lse.Length : 0;
+        if (length != slices)
+        {
+            RequireLength((int)Math.Min(length, int.MaxValue), slices, shape, batchAxes, nameof(lse));
+        }
+
+        RequireView(stream, lse, slices, shape, nameof(lse));
+        if (Overlap(a, lse) is not null)
+        {
+            throw new ArgumentException("lse overlaps a; they must be separate memory.", nameof(lse));
+        }
+
+        return slices;
+    }
+
     private static void RequireView<T>(AcceleratorStream stream, ArrayView<T> view, long count, ReadOnlySpan<int> shape, string name)
         where T : unmanaged
     {

@@ -106,6 +106,57 @@ public static partial class SoftmaxArguments
         return count;
     }
 
+    /// <summary>Refuses a scale that is not a finite number (the logits are scale · A).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="scale"/> is NaN or infinite.</exception>
+    public static void Scale(float scale)
+    {
+        if (!float.IsFinite(scale))
+        {
+            throw new ArgumentOutOfRangeException(nameof(scale), scale, "scale multiplies the logits and must be a finite number.");
+        }
+    }
+
+    /// <summary>
+    /// Validates the arguments of a log-sum-exp and returns the slice count, the length of <paramref name="lse"/>: the
+    /// product of the extents of <paramref name="batchAxes"/> (slices exist even where a reduced extent is 0: each has
+    /// nothing included).
+    /// </summary>
+    public static int LogSumExp<T>(ReadOnlySpan<T> a, Span<T> lse, ReadOnlySpan<int> shape, int rank, ReadOnlySpan<int> batchAxes)
+    {
+        int count = ElementCount(shape, rank);
+        RequireLength(a.Length, count, shape, nameof(a));
+        int slices = SliceCount(shape, batchAxes);
+        RequireLength(lse.Length, slices, shape, batchAxes, nameof(lse));
+        if (a.Overlaps(lse))
+        {
+            throw new ArgumentException("lse overlaps a; they must be separate memory.", nameof(lse));
+        }
+
+        return slices;
+    }
+
+    /// <summary>The number of slices: the product of the batch extents (1 when every axis is reduced).</summary>
+    private static int SliceCount(ReadOnlySpan<int> shape, ReadOnlySpan<int> batchAxes)
+    {
+        long slices = 1;
+        foreach (int axis in batchAxes)
+        {
+            slices *= shape[axis];
+        }
+
+        return (int)slices;
+    }
+
+    private static void RequireLength(int length, int slices, ReadOnlySpan<int> shape, ReadOnlySpan<int> batchAxes, string name)
+    {
+        if (length != slices)
+        {
+            throw new ArgumentException(
+                $"{name} has {length} elements, but shape {Format(shape)} has {slices} slice(s) (the product of the batch axes {Format(batchAxes)}), one element each.",
+                name);
+        }
+    }
+
     /// <summary>Validates the arguments of a Jacobian and returns the element count N; the Jacobian holds N × N entries.</summary>
     public static int Jacobian<T>(ReadOnlySpan<T> b, Span<T> jacobian, ReadOnlySpan<int> shape, int rank)
     {

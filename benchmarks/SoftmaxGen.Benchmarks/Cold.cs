@@ -149,9 +149,9 @@ public static class Cold
         return direction == "forward" ? () => forward(a, b, shape) : () => backward(b, dB, dA, shape);
     }
 
-    private delegate void Forward<T>(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<int> shape);
+    private delegate void Forward<T>(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<int> shape, float scale = 1f);
 
-    private delegate void Backward<T>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<int> shape);
+    private delegate void Backward<T>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<int> shape, float scale = 1f);
 
     private static (Forward<T> Forward, Backward<T> Backward) Methods<T>(string layout)
     {

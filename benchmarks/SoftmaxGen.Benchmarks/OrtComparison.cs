@@ -131,7 +131,7 @@ public static class OrtComparison
         return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
     }
 
-    private delegate void Forward<T>(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<int> shape);
+    private delegate void Forward<T>(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<int> shape, float scale = 1f);
 
     private static Pair Rows<T>(string element, int[] shape, Forward<T> forward)
         where T : unmanaged

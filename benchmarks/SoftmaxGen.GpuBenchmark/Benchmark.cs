@@ -128,15 +128,15 @@ public static class Benchmark
         };
     }
 
-    private delegate void GpuForward<T>(Accelerator accelerator, ArrayView<T> a, ArrayView<T> b, ReadOnlySpan<int> shape)
+    private delegate void GpuForward<T>(Accelerator accelerator, ArrayView<T> a, ArrayView<T> b, ReadOnlySpan<int> shape, float scale = 1f)
         where T : unmanaged;
 
-    private delegate void GpuBackward<T>(Accelerator accelerator, ArrayView<T> b, ArrayView<T> dB, ArrayView<T> dA, ReadOnlySpan<int> shape)
+    private delegate void GpuBackward<T>(Accelerator accelerator, ArrayView<T> b, ArrayView<T> dB, ArrayView<T> dA, ReadOnlySpan<int> shape, float scale = 1f)
         where T : unmanaged;
 
-    private delegate void CpuForward<T>(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<int> shape);
+    private delegate void CpuForward<T>(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<int> shape, float scale = 1f);
 
-    private delegate void CpuBackward<T>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<int> shape);
+    private delegate void CpuBackward<T>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<int> shape, float scale = 1f);
 
     /// <summary>One layout's generated members: the ILGPU launchers measured, the CPU path they are checked against.</summary>
     private sealed record Layout<T>(GpuForward<T> Forward, GpuBackward<T> Backward, CpuForward<T> CpuForward, CpuBackward<T> CpuBackward)

@@ -26,7 +26,7 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor NoAxes = Create(
         "SMG0004",
         "No axes to reduce",
-        "[Softmax] on '{0}' names no axes to reduce: list at least one axis after the rank");
+        "[{1}] on '{0}' names no axes to reduce: list at least one axis after the rank");
 
     public static readonly DiagnosticDescriptor NotStaticPartial = Create(
         "SMG0005",
@@ -41,7 +41,12 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor GenericType = Create(
         "SMG0007",
         "Generic type",
-        "'{0}' is generic: a [Softmax] class and the types that contain it must not be generic");
+        "'{0}' is generic: a [{1}] class and the types that contain it must not be generic");
+
+    public static readonly DiagnosticDescriptor BothAttributes = Create(
+        "SMG0010",
+        "Softmax and log-softmax on one class",
+        "'{0}' has both [Softmax] and [LogSoftmax]: their generated members would share names; put each on its own class");
 
     private static DiagnosticDescriptor Create(string id, string title, string message) =>
         new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpBase + id.ToLowerInvariant());

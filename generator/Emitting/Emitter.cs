@@ -53,7 +53,7 @@ internal static class Emitter
             ["layout_namespace"] = model["layout_namespace"],
             ["layout_body"] = IndentLines(Render(LayoutTemplate.Value, model).TrimEnd('\n'), 1),
         };
-        return new GeneratedSource(spec.Type.HintName, Render(FileTemplate.Value, file));
+        return new GeneratedSource(spec.Type.HintName(spec.AttributeName), Render(FileTemplate.Value, file));
     }
 
     /// <summary>The values the class template needs; every expression is decided here, from the plan.</summary>
@@ -93,6 +93,21 @@ internal static class Emitter
             ["version"] = Version,
             ["class_name"] = spec.Type.Name,
             ["attribute"] = AttributeText(spec),
+            ["operation"] = spec.AttributeName,
+            ["operation_name"] = spec.Operation == FamilyOperation.LogSoftmax ? "log-softmax" : "softmax",
+            ["forward_formula"] = spec.Operation == FamilyOperation.LogSoftmax
+                ? "B = z - max z - log Σ exp(z - max z)"
+                : "B = exp(z - max z) / Σ exp(z - max z)",
+            ["forward_special"] = spec.Operation == FamilyOperation.LogSoftmax
+                ? "A slice whose entries are all -∞ gives -∞; a NaN or +∞ gives NaN in its own slice only."
+                : "A slice whose entries are all -∞ gives zeros; a NaN or +∞ gives NaN in its own slice only.",
+            ["backward_formula"] = spec.Operation == FamilyOperation.LogSoftmax
+                ? "dA = scale · (dB - exp(B) · Σ_{s1} dB) where B > -∞, 0 where B = -∞"
+                : "dA = scale · B ∘ (dB - Σ_{s1} dB ∘ B)",
+            ["jacobian_formula"] = spec.Operation == FamilyOperation.LogSoftmax
+                ? "∂B_p/∂A_q = scale · (δ_pq - exp(B_q)) when elements p and q share a slice and both are above -∞, and 0 otherwise"
+                : "∂B_p/∂A_q = scale · B_p (δ_pq - B_q) when elements p and q share a slice, and 0 otherwise",
+            ["batch_axes_list"] = string.Join(", ", plan.BatchAxes),
             ["full_name"] = FullName(spec.Type),
             ["layout_name"] = LayoutName(spec.Type),
             ["layout_namespace"] = LayoutNamespace(spec.Type),
@@ -215,7 +230,7 @@ internal static class Emitter
     /// <summary>The attribute as a user would write it, normalised: the file header and the class summary quote it.</summary>
     private static string AttributeText(SoftmaxSpec spec)
     {
-        var text = new StringBuilder("[Softmax(").Append(spec.Rank);
+        var text = new StringBuilder("[").Append(spec.AttributeName).Append('(').Append(spec.Rank);
         foreach (int axis in spec.Axes)
         {
             text.Append(", ").Append(axis);

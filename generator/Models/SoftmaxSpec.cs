@@ -8,6 +8,13 @@ internal enum ElementKind
     Half,
 }
 
+/// <summary>The operation of the family an attribute asks for.</summary>
+internal enum FamilyOperation
+{
+    Softmax,
+    LogSoftmax,
+}
+
 /// <summary>A type that encloses the annotated class, as the generated partial declaration must repeat it.</summary>
 /// <param name="Declaration">The keywords that open it, e.g. <c>partial class</c> or <c>static partial class</c> or <c>partial record struct</c>.</param>
 /// <param name="Name">Its name, escaped if it is a keyword.</param>
@@ -19,30 +26,35 @@ internal sealed record ContainingType(string Declaration, string Name);
 /// <param name="Name">The class name, escaped if it is a keyword.</param>
 internal sealed record TypeHierarchy(string Namespace, EquatableArray<ContainingType> Containers, string Name)
 {
-    /// <summary>A file name for the generated source, unique per class: nesting is written with '+'.</summary>
-    public string HintName
+    /// <summary>
+    /// A file name for the generated source, unique per class and attribute: nesting is written with '+', and the
+    /// attribute's name ends it.
+    /// </summary>
+    public string HintName(string attribute)
     {
-        get
+        var path = new System.Text.StringBuilder();
+        if (Namespace.Length > 0)
         {
-            var path = new System.Text.StringBuilder();
-            if (Namespace.Length > 0)
-            {
-                path.Append(Namespace).Append('.');
-            }
-
-            foreach (var container in Containers)
-            {
-                path.Append(container.Name).Append('+');
-            }
-
-            return path.Append(Name).Append(".Softmax.g.cs").Replace("@", "").ToString();
+            path.Append(Namespace).Append('.');
         }
+
+        foreach (var container in Containers)
+        {
+            path.Append(container.Name).Append('+');
+        }
+
+        return path.Append(Name).Append('.').Append(attribute).Append(".g.cs").Replace("@", "").ToString();
     }
 }
 
-/// <summary>A valid <c>[Softmax]</c> declaration, reduced to values.</summary>
+/// <summary>A valid <c>[Softmax]</c> or <c>[LogSoftmax]</c> declaration, reduced to values.</summary>
+/// <param name="Operation">Which attribute: softmax or log-softmax.</param>
 /// <param name="Type">The annotated class.</param>
 /// <param name="Rank">The tensor rank, 1 to 8.</param>
 /// <param name="Axes">The reduced axes s1 as written in the attribute (distinct, in range).</param>
 /// <param name="Element">The element type.</param>
-internal sealed record SoftmaxSpec(TypeHierarchy Type, int Rank, EquatableArray<int> Axes, ElementKind Element);
+internal sealed record SoftmaxSpec(FamilyOperation Operation, TypeHierarchy Type, int Rank, EquatableArray<int> Axes, ElementKind Element)
+{
+    /// <summary>The attribute's name as written in code: <c>Softmax</c> or <c>LogSoftmax</c>.</summary>
+    public string AttributeName => Operation == FamilyOperation.LogSoftmax ? "LogSoftmax" : "Softmax";
+}

@@ -3,12 +3,25 @@ using System.Numerics;
 
 namespace SoftmaxGen.Runtime;
 
-/// <summary>The dense Jacobian of a softmax, for any element type; computed in double and rounded once.</summary>
+/// <summary>The dense Jacobian of an operation of the family, for any element type; computed in double and rounded once.</summary>
 internal static class CpuJacobian<T, TLayout>
     where T : unmanaged, INumberBase<T>
     where TLayout : struct, ISoftmaxLayout
 {
-    public static void Write(ReadOnlySpan<T> b, Span<T> jacobian, TLayout layout)
+    public static void Write(ReadOnlySpan<T> b, Span<T> jacobian, TLayout layout, float scale, SoftmaxOperation operation)
+    {
+        if (operation == SoftmaxOperation.LogSoftmax)
+        {
+            Write<LogSoftmax>(b, jacobian, layout, scale);
+        }
+        else
+        {
+            Write<Softmax>(b, jacobian, layout, scale);
+        }
+    }
+
+    private static void Write<TOp>(ReadOnlySpan<T> b, Span<T> jacobian, TLayout layout, double scale)
+        where TOp : struct, IGpuOperation
     {
         jacobian.Clear();
         int count = b.Length;
@@ -33,7 +46,8 @@ internal static class CpuJacobian<T, TLayout>
                 layout.ForEachRun(layout.Origin(slice), ref gather);
             }
 
-            // ∂B_p/∂A_q = B_p (δ_pq - B_q) within a slice; entries across slices stay 0.
+            // ∂B_p/∂A_q within a slice, the operation's entry (the same arithmetic as the GPU kernel's, in double);
+            // entries across slices stay 0.
             foreach (int p in offsets)
             {
                 double bp = double.CreateTruncating(b[p]);
@@ -41,7 +55,7 @@ internal static class CpuJacobian<T, TLayout>
                 foreach (int q in offsets)
                 {
                     double bq = double.CreateTruncating(b[q]);
-                    row[q] = T.CreateTruncating(p == q ? bp * (1 - bq) : -bp * bq);
+                    row[q] = T.CreateTruncating(scale * default(TOp).Jacobian(bp, bq, p == q, default(GpuDoubleMath)));
                 }
             }
         }

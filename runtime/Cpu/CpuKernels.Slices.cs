@@ -198,7 +198,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         }
     }
 
-    private readonly struct BackwardSlices(TStorage* b, TStorage* dB, TStorage* dA, int count, int cotangents, TLayout layout, bool stream) : IParallelBody
+    private readonly struct BackwardSlices(TStorage* b, TStorage* dB, TStorage* dA, int count, int cotangents, TLayout layout, bool stream, T scale) : IParallelBody
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int first, int end)
@@ -213,7 +213,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                     // B's slice comes from memory for k = 0 and from the cache for the other cotangents.
                     TStorage* cotangent = dB + ((nint)k * count);
                     var dot = DotPass(b, cotangent, layout, origin, length, pad);
-                    PullbackPass(b, cotangent, dA + ((nint)k * count), layout, origin, length, dot, stream, pad);
+                    PullbackPass(b, cotangent, dA + ((nint)k * count), layout, origin, length, dot, TS.Create(scale), stream, pad);
                 }
             }
 
@@ -232,9 +232,9 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
     /// <summary>dA over a slice and one cotangent.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PullbackPass(TStorage* b, TStorage* dB, TStorage* dA, TLayout layout, int origin, int length, TV dot, bool stream, T* pad)
+    private static void PullbackPass(TStorage* b, TStorage* dB, TStorage* dA, TLayout layout, int origin, int length, TV dot, TV scale, bool stream, T* pad)
     {
-        var visitor = new PullbackRun(b, dB, dA, length, dot, stream, pad);
+        var visitor = new PullbackRun(b, dB, dA, length, dot, scale, stream, pad);
         layout.ForEachRun(origin, ref visitor);
     }
 
@@ -277,24 +277,24 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     }
 
     /// <summary>dA over the runs of one cotangent.</summary>
-    private ref struct PullbackRun(TStorage* b, TStorage* dB, TStorage* dA, int length, TV dot, bool stream, T* pad) : IRunVisitor
+    private ref struct PullbackRun(TStorage* b, TStorage* dB, TStorage* dA, int length, TV dot, TV scale, bool stream, T* pad) : IRunVisitor
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            var producer = new PullbackOf(b + offset, dB + offset, dot);
+            var producer = new PullbackOf(b + offset, dB + offset, dot, scale);
             StoreRun(dA + offset, (nuint)length, stream, ref producer, pad);
         }
     }
 
-    /// <summary>dA = pullback(B, dB, d).</summary>
-    private readonly struct PullbackOf(TStorage* b, TStorage* dB, TV dot) : IProducer
+    /// <summary>dA = scale · pullback(B, dB, d).</summary>
+    private readonly struct PullbackOf(TStorage* b, TStorage* dB, TV dot, TV scale) : IProducer
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public TV Full(nuint i) => TOp.Pullback<T, TV, TS>(TIO.Load(b + i), TIO.Load(dB + i), dot);
+        public TV Full(nuint i) => TS.Multiply(TOp.Pullback<T, TV, TS>(TIO.Load(b + i), TIO.Load(dB + i), dot), scale);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public TV Partial(nuint i, nuint count, T* pad)
-            => TOp.Pullback<T, TV, TS>(TIO.LoadPartial(b + i, count, pad), TIO.LoadPartial(dB + i, count, pad), dot);
+            => TS.Multiply(TOp.Pullback<T, TV, TS>(TIO.LoadPartial(b + i, count, pad), TIO.LoadPartial(dB + i, count, pad), dot), scale);
     }
 }

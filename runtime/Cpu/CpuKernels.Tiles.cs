@@ -338,7 +338,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         }
     }
 
-    private readonly struct BackwardTiles(TStorage* b, TStorage* dB, TStorage* dA, int count, int cotangents, TLayout layout, CpuLaunch launch) : IParallelBody
+    private readonly struct BackwardTiles(TStorage* b, TStorage* dB, TStorage* dA, int count, int cotangents, TLayout layout, CpuLaunch launch, T scale) : IParallelBody
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int first, int end)
@@ -361,7 +361,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                         FoldGroups(dot, width, group, max: false);
                     }
 
-                    PullbackPass(b, cotangent, dA + ((nint)k * count), layout, origin, dot, width, launch.Stream, pad);
+                    PullbackPass(b, cotangent, dA + ((nint)k * count), layout, origin, dot, TS.Create(scale), width, launch.Stream, pad);
                 }
             }
 
@@ -383,9 +383,9 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
     /// <summary>dA over a tile and one cotangent.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PullbackPass(TStorage* b, TStorage* dB, TStorage* dA, TLayout layout, int origin, T* dot, int width, bool stream, T* pad)
+    private static void PullbackPass(TStorage* b, TStorage* dB, TStorage* dA, TLayout layout, int origin, T* dot, TV scale, int width, bool stream, T* pad)
     {
-        var visitor = new PullbackLanes(b, dB, dA, dot, width, stream, pad);
+        var visitor = new PullbackLanes(b, dB, dA, dot, scale, width, stream, pad);
         layout.ForEachRun(origin, ref visitor);
     }
 
@@ -463,25 +463,25 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     }
 
     /// <summary>dA over the rows of one cotangent.</summary>
-    private ref struct PullbackLanes(TStorage* b, TStorage* dB, TStorage* dA, T* dot, int width, bool stream, T* pad) : IRunVisitor
+    private ref struct PullbackLanes(TStorage* b, TStorage* dB, TStorage* dA, T* dot, TV scale, int width, bool stream, T* pad) : IRunVisitor
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            var producer = new LanesPullbackOf(b + offset, dB + offset, dot);
+            var producer = new LanesPullbackOf(b + offset, dB + offset, dot, scale);
             StoreRun(dA + offset, (nuint)width, stream, ref producer, pad);
         }
     }
 
-    /// <summary>dA = pullback(B, dB, d) per lane.</summary>
-    private readonly struct LanesPullbackOf(TStorage* b, TStorage* dB, T* dot) : IProducer
+    /// <summary>dA = scale · pullback(B, dB, d) per lane.</summary>
+    private readonly struct LanesPullbackOf(TStorage* b, TStorage* dB, T* dot, TV scale) : IProducer
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public TV Full(nuint i) => TOp.Pullback<T, TV, TS>(TIO.Load(b + i), TIO.Load(dB + i), TS.Load(dot + i));
+        public TV Full(nuint i) => TS.Multiply(TOp.Pullback<T, TV, TS>(TIO.Load(b + i), TIO.Load(dB + i), TS.Load(dot + i)), scale);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public TV Partial(nuint i, nuint count, T* pad)
-            => TOp.Pullback<T, TV, TS>(TIO.LoadPartial(b + i, count, pad), TIO.LoadPartial(dB + i, count, pad), TS.Load(dot + i));
+            => TS.Multiply(TOp.Pullback<T, TV, TS>(TIO.LoadPartial(b + i, count, pad), TIO.LoadPartial(dB + i, count, pad), TS.Load(dot + i)), scale);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

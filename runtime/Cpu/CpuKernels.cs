@@ -53,17 +53,17 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Backward(TStorage* b, TStorage* dB, TStorage* dA, int count, int cotangents, TLayout layout)
+    public static void Backward(TStorage* b, TStorage* dB, TStorage* dA, int count, int cotangents, TLayout layout, T scale)
     {
         var launch = CpuLaunch.Choose(
             layout, (long)count * cotangents * sizeof(TStorage), sizeof(TStorage), sizeof(T), TS.Count, CanStream(dA), TOp.ValueIsExp, backward: true);
         if (launch.Strategy is CpuStrategy.Rows or CpuStrategy.Slices)
         {
-            CpuParallel.For(layout.SliceCount, (long)layout.SliceLength * cotangents, new BackwardSlices(b, dB, dA, count, cotangents, layout, launch.Stream));
+            CpuParallel.For(layout.SliceCount, (long)layout.SliceLength * cotangents, new BackwardSlices(b, dB, dA, count, cotangents, layout, launch.Stream, scale));
         }
         else
         {
-            var body = new BackwardTiles(b, dB, dA, count, cotangents, layout, launch);
+            var body = new BackwardTiles(b, dB, dA, count, cotangents, layout, launch, scale);
             CpuParallel.For(launch.Items(layout), (long)launch.Width * CpuLaunch.Rows(layout) * cotangents, body);
         }
     }

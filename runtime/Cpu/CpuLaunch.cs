@@ -198,6 +198,9 @@ internal readonly record struct CpuLaunch(CpuStrategy Strategy, bool Stream, Cpu
     /// <summary>How many tiles the layout has.</summary>
     public int Items(ISoftmaxLayout layout) => layout.SliceCount / Slices * Tiles;
 
+    /// <summary>The number of the first slice of tile <paramref name="item"/> (slices are numbered row-major over the batch axes).</summary>
+    public int FirstSlice(int item) => (item / Tiles * Slices) + (item % Tiles * TileSlices);
+
     /// <summary>The offset of the first row of tile <paramref name="item"/>, and its width in elements.</summary>
     public int Origin<TLayout>(TLayout layout, int item, out int width)
         where TLayout : struct, ISoftmaxLayout

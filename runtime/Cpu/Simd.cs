@@ -58,8 +58,17 @@ internal unsafe interface ISimd<TV, T>
     /// </summary>
     static abstract TV Exp(TV x);
 
+    /// <summary>
+    /// The natural logarithm per lane, for x ≥ 1 in every lane (the sum of a slice's exp; callers replace the lanes that
+    /// hold anything else before and after), so that no lane takes a special path that could touch its neighbours.
+    /// </summary>
+    static abstract TV Log(TV x);
+
     /// <summary>Per lane: 0 where <paramref name="max"/> is -∞ (a fully masked slice), else max.</summary>
     static abstract TV Shift(TV max);
+
+    /// <summary>The first lane.</summary>
+    static abstract T First(TV x);
 
     /// <summary>The sum of the lanes, in a fixed order, in every lane (one value, ready to use as a vector).</summary>
     static abstract TV SumAll(TV x);
@@ -178,6 +187,13 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T>
 
         return VectorExp.Exp(x.As<T, double>()).As<double, T>();
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T First(Vector512<T> x) => x.ToScalar();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Log(Vector512<T> x)
+        => typeof(T) == typeof(float) ? Vector512.Log(x.As<T, float>()).As<float, T>() : Vector512.Log(x.As<T, double>()).As<double, T>();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Shift(Vector512<T> max)
@@ -360,6 +376,13 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
 
         return VectorExp.Exp(x.As<T, double>()).As<double, T>();
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T First(Vector<T> x) => x.ToScalar();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Log(Vector<T> x)
+        => typeof(T) == typeof(float) ? Vector.Log(x.As<T, float>()).As<float, T>() : Vector.Log(x.As<T, double>()).As<double, T>();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> Shift(Vector<T> max)

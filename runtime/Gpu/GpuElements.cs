@@ -32,6 +32,22 @@ internal interface IGpuMath<T>
 
     T NegativeInfinity { get; }
 
+    T PositiveInfinity { get; }
+
+    /// <summary>The accumulator value nearest <paramref name="value"/> (a float argument such as a scale).</summary>
+    T FromSingle(float value);
+
+    bool IsZero(T x);
+
+    bool IsNegativeInfinity(T x);
+
+    bool IsPositiveInfinity(T x);
+
+    bool IsNaN(T x);
+
+    /// <summary>The natural logarithm of x ≥ 1 (a slice's sum of exp), to about an ulp.</summary>
+    T Log(T x);
+
     T Add(T left, T right);
 
     T Subtract(T left, T right);
@@ -84,6 +100,41 @@ internal readonly struct GpuHalf : IGpuElement<Half, float>
     public void Store(ArrayView<Half> view, int index, float value) => view[index] = (Half)value;
 }
 
+/// <summary>
+/// An element whose loads are multiplied by a scale: the forward kernels' logits z = scale · A. Stores are the inner
+/// element's. Passed to the kernels as a parameter, so the scale travels with it.
+/// </summary>
+internal readonly struct GpuScaledLoads<TStorage, TAccumulator, TElement, TMath> : IGpuElement<TStorage, TAccumulator>
+    where TStorage : unmanaged
+    where TAccumulator : unmanaged
+    where TElement : struct, IGpuElement<TStorage, TAccumulator>
+    where TMath : struct, IGpuMath<TAccumulator>
+{
+    private readonly TAccumulator _scale;
+
+    public GpuScaledLoads(TAccumulator scale) => _scale = scale;
+
+    public TAccumulator Load(ArrayView<TStorage> view, int index) => default(TMath).Multiply(default(TElement).Load(view, index), _scale);
+
+    public void Store(ArrayView<TStorage> view, int index, TAccumulator value) => default(TElement).Store(view, index, value);
+}
+
+/// <summary>An element whose stores are multiplied by a scale: the backward's dA and the Jacobian's entries. Loads are the inner element's.</summary>
+internal readonly struct GpuScaledStores<TStorage, TAccumulator, TElement, TMath> : IGpuElement<TStorage, TAccumulator>
+    where TStorage : unmanaged
+    where TAccumulator : unmanaged
+    where TElement : struct, IGpuElement<TStorage, TAccumulator>
+    where TMath : struct, IGpuMath<TAccumulator>
+{
+    private readonly TAccumulator _scale;
+
+    public GpuScaledStores(TAccumulator scale) => _scale = scale;
+
+    public TAccumulator Load(ArrayView<TStorage> view, int index) => default(TElement).Load(view, index);
+
+    public void Store(ArrayView<TStorage> view, int index, TAccumulator value) => default(TElement).Store(view, index, default(TMath).Multiply(value, _scale));
+}
+
 /// <summary>Arithmetic in float (for float and Half elements).</summary>
 internal readonly struct GpuFloatMath : IGpuMath<float>
 {
@@ -92,6 +143,20 @@ internal readonly struct GpuFloatMath : IGpuMath<float>
     public float One => 1f;
 
     public float NegativeInfinity => float.NegativeInfinity;
+
+    public float PositiveInfinity => float.PositiveInfinity;
+
+    public float FromSingle(float value) => value;
+
+    public bool IsZero(float x) => x == 0f;
+
+    public bool IsNegativeInfinity(float x) => x == float.NegativeInfinity;
+
+    public bool IsPositiveInfinity(float x) => x == float.PositiveInfinity;
+
+    public bool IsNaN(float x) => float.IsNaN(x);
+
+    public float Log(float x) => GpuMath.Log(x);
 
     public float Add(float left, float right) => left + right;
 
@@ -122,6 +187,20 @@ internal readonly struct GpuDoubleMath : IGpuMath<double>
     public double One => 1.0;
 
     public double NegativeInfinity => double.NegativeInfinity;
+
+    public double PositiveInfinity => double.PositiveInfinity;
+
+    public double FromSingle(float value) => value;
+
+    public bool IsZero(double x) => x == 0.0;
+
+    public bool IsNegativeInfinity(double x) => x == double.NegativeInfinity;
+
+    public bool IsPositiveInfinity(double x) => x == double.PositiveInfinity;
+
+    public bool IsNaN(double x) => double.IsNaN(x);
+
+    public double Log(double x) => GpuMath.Log(x);
 
     public double Add(double left, double right) => left + right;
 
@@ -199,6 +278,65 @@ internal static class GpuMath
     }
 
     /// <summary>
+    /// ln x for x ≥ 1, +∞ or NaN (a slice's sum of exp, taken once per slice): x = 2^e · m with m in [√½, √2), and
+    /// ln m = 2 atanh(s) with s = (m − 1) / (m + 1), |s| ≤ 0.172, from its series; about an ulp.
+    /// </summary>
+    public static float Log(float x)
+    {
+        if (!(x < float.PositiveInfinity))
+        {
+            return x; // +∞ and NaN
+        }
+
+        uint bits = Interop.FloatAsInt(x);
+        int e = (int)(bits >> 23) - 127;
+        float m = Interop.IntAsFloat((bits & 0x7FFFFFu) | 0x3F800000u);
+        if (m > 1.41421356f)
+        {
+            m *= 0.5f;
+            e++;
+        }
+
+        float s = (m - 1f) / (m + 1f);
+        float s2 = s * s;
+        float series = 1f + s2 * (1f / 3f + s2 * (1f / 5f + s2 * (1f / 7f + s2 * (1f / 9f))));
+        return e * 0.693359375f + (e * -2.12194440e-4f + 2f * s * series);
+    }
+
+    /// <inheritdoc cref="Log(float)"/>
+    public static double Log(double x)
+    {
+        if (!(x < double.PositiveInfinity))
+        {
+            return x;
+        }
+
+        ulong bits = Interop.FloatAsInt(x);
+        long e = (long)(bits >> 52) - 1023;
+        double m = Interop.IntAsFloat((bits & 0xFFFFFFFFFFFFFUL) | 0x3FF0000000000000UL);
+        if (m > 1.4142135623730951)
+        {
+            m *= 0.5;
+            e++;
+        }
+
+        double s = (m - 1.0) / (m + 1.0);
+        double s2 = s * s;
+        double series = 1.0 / 21.0;
+        series = series * s2 + 1.0 / 19.0;
+        series = series * s2 + 1.0 / 17.0;
+        series = series * s2 + 1.0 / 15.0;
+        series = series * s2 + 1.0 / 13.0;
+        series = series * s2 + 1.0 / 11.0;
+        series = series * s2 + 1.0 / 9.0;
+        series = series * s2 + 1.0 / 7.0;
+        series = series * s2 + 1.0 / 5.0;
+        series = series * s2 + 1.0 / 3.0;
+        series = series * s2 + 1.0;
+        return e * ExpConstants.DoubleLn2High + (e * ExpConstants.DoubleLn2Low + 2.0 * s * series);
+    }
+
+    /// <summary>
     /// Folds x into a running (max, sum): a larger x rescales what was summed so far, a masked x (-∞) adds nothing,
     /// a NaN makes the sum NaN. With max still -∞ the old sum is 0 and e^(-∞) rounds to 0, so the rescale is exact.
     /// </summary>
@@ -229,12 +367,15 @@ internal static class GpuMath
         }
     }
 
-    /// <summary>(m, s) ⊕ (m', s') = (M, s e^{m - M} + s' e^{m' - M}) with M = max(m, m'); a side whose max is -∞ adds 0.</summary>
+    /// <summary>
+    /// (m, s) ⊕ (m', s') = (M, s e^{m - M} + s' e^{m' - M}) with M = max(m, m'). A side whose max is -∞ adds its sum as
+    /// it is: 0, or NaN when a NaN went into it (a NaN never raises the max).
+    /// </summary>
     public static void Combine(ref float max, ref float sum, float otherMax, float otherSum)
     {
         float combined = otherMax > max ? otherMax : max;
-        float left = max == float.NegativeInfinity ? 0f : sum * Exp(max - combined);
-        float right = otherMax == float.NegativeInfinity ? 0f : otherSum * Exp(otherMax - combined);
+        float left = max == float.NegativeInfinity ? sum : sum * Exp(max - combined);
+        float right = otherMax == float.NegativeInfinity ? otherSum : otherSum * Exp(otherMax - combined);
         max = combined;
         sum = left + right;
     }
@@ -243,8 +384,8 @@ internal static class GpuMath
     public static void Combine(ref double max, ref double sum, double otherMax, double otherSum)
     {
         double combined = otherMax > max ? otherMax : max;
-        double left = max == double.NegativeInfinity ? 0.0 : sum * Exp(max - combined);
-        double right = otherMax == double.NegativeInfinity ? 0.0 : otherSum * Exp(otherMax - combined);
+        double left = max == double.NegativeInfinity ? sum : sum * Exp(max - combined);
+        double right = otherMax == double.NegativeInfinity ? otherSum : otherSum * Exp(otherMax - combined);
         max = combined;
         sum = left + right;
     }

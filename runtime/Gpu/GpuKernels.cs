@@ -48,7 +48,7 @@ internal static class GpuKernels
     /// <summary>Elements a thread loads per step of a loop over device memory, before it uses any of them.</summary>
     private const int Unroll = 4;
 
-    public static void ForwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    public static void ForwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TElement element)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
@@ -56,7 +56,6 @@ internal static class GpuKernels
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var element = default(TElement);
         var math = default(TMath);
         var op = default(TOp);
         var cache = SharedMemory.GetDynamic<TAccumulator>();
@@ -99,9 +98,9 @@ internal static class GpuKernels
             var sum = math.Zero;
             for (int i = Group.IdxX; i < length; i += stride)
             {
-                var z = cache[i];
-                var exp = math.Exp(math.Subtract(z, shift));
-                cache[i] = op.Kept(z, exp);
+                var centered = math.Subtract(cache[i], shift);
+                var exp = math.Exp(centered);
+                cache[i] = op.Kept(centered, exp);
                 sum = math.Add(sum, exp);
             }
 
@@ -115,7 +114,7 @@ internal static class GpuKernels
         }
     }
 
-    public static void ForwardSlicesOnline<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    public static void ForwardSlicesOnline<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TElement element)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
@@ -123,7 +122,6 @@ internal static class GpuKernels
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var element = default(TElement);
         var math = default(TMath);
         var op = default(TOp);
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
@@ -188,7 +186,7 @@ internal static class GpuKernels
         }
     }
 
-    public static void ForwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    public static void ForwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TElement element)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
@@ -196,7 +194,6 @@ internal static class GpuKernels
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var element = default(TElement);
         var math = default(TMath);
         var op = default(TOp);
         int length = layout.SliceLength;
@@ -227,14 +224,14 @@ internal static class GpuKernels
             var sum = math.Add(math.Add(e0, e1), math.Add(e2, e3));
             var parameter = op.Parameter(shift, GpuReduce.WarpSum<TAccumulator, TMath>(sum), math);
 
-            if (lane < length) element.Store(b, OffsetAt(layout, origin, at0), op.Output(op.Kept(x0, e0), parameter, math));
-            if (lane + width < length) element.Store(b, OffsetAt(layout, origin, at1), op.Output(op.Kept(x1, e1), parameter, math));
-            if (lane + 2 * width < length) element.Store(b, OffsetAt(layout, origin, at2), op.Output(op.Kept(x2, e2), parameter, math));
-            if (lane + 3 * width < length) element.Store(b, OffsetAt(layout, origin, at3), op.Output(op.Kept(x3, e3), parameter, math));
+            if (lane < length) element.Store(b, OffsetAt(layout, origin, at0), op.Output(op.Kept(math.Subtract(x0, shift), e0), parameter, math));
+            if (lane + width < length) element.Store(b, OffsetAt(layout, origin, at1), op.Output(op.Kept(math.Subtract(x1, shift), e1), parameter, math));
+            if (lane + 2 * width < length) element.Store(b, OffsetAt(layout, origin, at2), op.Output(op.Kept(math.Subtract(x2, shift), e2), parameter, math));
+            if (lane + 3 * width < length) element.Store(b, OffsetAt(layout, origin, at3), op.Output(op.Kept(math.Subtract(x3, shift), e3), parameter, math));
         }
     }
 
-    public static void ForwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(Index1D index, ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    public static void ForwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(Index1D index, ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TElement element)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
@@ -242,7 +239,6 @@ internal static class GpuKernels
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var element = default(TElement);
         var math = default(TMath);
         var op = default(TOp);
         int origin = LaneOrigin(layout, index.X);
@@ -277,7 +273,7 @@ internal static class GpuKernels
         }
     }
 
-    public static void ForwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    public static void ForwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TElement element)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
@@ -285,7 +281,6 @@ internal static class GpuKernels
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var element = default(TElement);
         var math = default(TMath);
         var op = default(TOp);
         var cache = SharedMemory.GetDynamic<TAccumulator>(); // element r of this thread's slice at cache[r * lanes + thread]
@@ -300,9 +295,9 @@ internal static class GpuKernels
             var sum = math.Zero;
             for (int r = 0; r < runs; r++)
             {
-                var z = cache[r * lanes + thread];
-                var exp = math.Exp(math.Subtract(z, shift));
-                cache[r * lanes + thread] = op.Kept(z, exp);
+                var centered = math.Subtract(cache[r * lanes + thread], shift);
+                var exp = math.Exp(centered);
+                cache[r * lanes + thread] = op.Kept(centered, exp);
                 sum = math.Add(sum, exp);
             }
 
@@ -320,7 +315,7 @@ internal static class GpuKernels
     /// otherwise the output pass reads it again, just after the dot product read it, mostly from the L2 cache.
     /// </summary>
     public static void BackwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(
-        ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents, int cotangentCached)
+        ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents, int cotangentCached, TElement element)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
@@ -328,7 +323,6 @@ internal static class GpuKernels
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var element = default(TElement);
         var math = default(TMath);
         var op = default(TOp);
         var cache = SharedMemory.GetDynamic<TAccumulator>(); // B's slice, then (if cotangentCached) one cotangent's slice
@@ -437,7 +431,7 @@ internal static class GpuKernels
     /// rather than eight times). Each cotangent's dot still adds its terms in the same order.
     /// </summary>
     public static void BackwardSlicesGlobal<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(
-        ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
+        ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents, TElement element)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
@@ -445,7 +439,6 @@ internal static class GpuKernels
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var element = default(TElement);
         var math = default(TMath);
         var op = default(TOp);
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
@@ -649,7 +642,7 @@ internal static class GpuKernels
     }
 
     public static void BackwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(
-        ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
+        ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents, TElement element)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
@@ -657,7 +650,6 @@ internal static class GpuKernels
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var element = default(TElement);
         var math = default(TMath);
         var op = default(TOp);
         int length = layout.SliceLength;
@@ -706,7 +698,7 @@ internal static class GpuKernels
     /// reading B once for four cotangents at a time, as <see cref="BackwardSlicesGlobal"/> does.
     /// </summary>
     public static void BackwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(
-        Index1D index, ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
+        Index1D index, ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents, TElement element)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
@@ -714,7 +706,6 @@ internal static class GpuKernels
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var element = default(TElement);
         var math = default(TMath);
         var op = default(TOp);
         int origin = LaneOrigin(layout, index.X);
@@ -773,7 +764,7 @@ internal static class GpuKernels
     }
 
     public static void BackwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(
-        ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents)
+        ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents, TElement element)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
@@ -781,7 +772,6 @@ internal static class GpuKernels
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var element = default(TElement);
         var math = default(TMath);
         var op = default(TOp);
         // Element r of this thread's slice of B at cache[r * lanes + thread]. The cotangents are not kept: room for them
@@ -830,7 +820,7 @@ internal static class GpuKernels
     /// slice (slice, then p's element, then q's: consecutive threads write adjacent entries where a slice's elements
     /// are contiguous). The entries across slices are 0: the launcher clears the matrix first where there are any.
     /// </summary>
-    public static void Jacobian<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(Index1D index, ArrayView<TStorage> b, ArrayView<TStorage> jacobian, TLayout layout)
+    public static void Jacobian<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(Index1D index, ArrayView<TStorage> b, ArrayView<TStorage> jacobian, TLayout layout, TElement element)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
@@ -838,7 +828,6 @@ internal static class GpuKernels
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var element = default(TElement);
         var math = default(TMath);
         var op = default(TOp);
         int length = layout.SliceLength;
@@ -852,6 +841,108 @@ internal static class GpuKernels
         var bp = element.Load(b, p);
         var bq = element.Load(b, q);
         element.Store(jacobian, p * (layout.SliceCount * length) + q, op.Jacobian(bp, bq, i == j, math));
+    }
+
+    /// <summary>
+    /// Log-sum-exp, a group per slice (the last axis reduced): an online max-and-sum pass, combined over the group; a
+    /// slice whose max is +∞ is read again for a NaN, which makes it NaN rather than +∞.
+    /// </summary>
+    public static void LogSumExpSlices<TStorage, TAccumulator, TElement, TMath, TLayout>(ArrayView<TStorage> a, ArrayView<TStorage> lse, TLayout layout, TElement element)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+    {
+        var math = default(TMath);
+        var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
+        int length = layout.SliceLength;
+        int stride = Group.DimX;
+        // A reduced extent of 0 leaves every slice empty (its value is −∞); there is no run length to locate by then.
+        var begin = length > 0 ? Locate(layout, Group.IdxX) : default;
+        var step = length > 0 ? Locate(layout, stride) : default;
+        for (int slice = Grid.IdxX; slice < layout.SliceCount; slice += Grid.DimX)
+        {
+            int origin = layout.Origin(slice);
+            var max = math.NegativeInfinity;
+            var sum = math.Zero;
+            var walk = begin;
+            for (int e = Group.IdxX; e < length; e += stride)
+            {
+                math.Accumulate(ref max, ref sum, element.Load(a, OffsetAt(layout, origin, walk)));
+                walk = Next(layout, walk, step);
+            }
+
+            GpuReduce.GroupCombine<TAccumulator, TMath>(ref max, ref sum, scratch);
+            var nan = math.Zero;
+            if (math.IsPositiveInfinity(max))
+            {
+                walk = begin;
+                for (int e = Group.IdxX; e < length; e += stride)
+                {
+                    nan = math.IsNaN(element.Load(a, OffsetAt(layout, origin, walk))) ? math.One : nan;
+                    walk = Next(layout, walk, step);
+                }
+
+                nan = GpuReduce.GroupSum<TAccumulator, TMath>(nan, scratch);
+            }
+
+            if (Group.IdxX == 0)
+            {
+                element.Store(lse, slice, LogSumExpOf(max, sum, nan, math));
+            }
+        }
+    }
+
+    /// <summary>Log-sum-exp, a thread per slice (the last axis a batch axis), consecutive threads on adjacent slices.</summary>
+    public static void LogSumExpLanes<TStorage, TAccumulator, TElement, TMath, TLayout>(Index1D index, ArrayView<TStorage> a, ArrayView<TStorage> lse, TLayout layout, TElement element)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+    {
+        var math = default(TMath);
+        int origin = LaneOrigin(layout, index.X);
+        int runs = layout.RunCount;
+        var max = math.NegativeInfinity;
+        var sum = math.Zero;
+        for (int run = 0; run < runs; run++)
+        {
+            math.Accumulate(ref max, ref sum, element.Load(a, origin + layout.RunOffset(run)));
+        }
+
+        var nan = math.Zero;
+        if (math.IsPositiveInfinity(max))
+        {
+            for (int run = 0; run < runs; run++)
+            {
+                nan = math.IsNaN(element.Load(a, origin + layout.RunOffset(run))) ? math.One : nan;
+            }
+        }
+
+        element.Store(lse, index.X, LogSumExpOf(max, sum, nan, math));
+    }
+
+    /// <summary>
+    /// max + log sum; for a +∞ max, NaN where the second read found a NaN, else +∞ (two +∞ make the sum NaN, so it says
+    /// nothing then); otherwise a NaN sum (a NaN went in) gives NaN, and a −∞ max (nothing included) −∞.
+    /// </summary>
+    private static T LogSumExpOf<T, TMath>(T max, T sum, T nan, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>
+    {
+        if (math.IsPositiveInfinity(max))
+        {
+            return math.IsZero(nan) ? max : math.Subtract(max, max);
+        }
+
+        if (math.IsNaN(sum) || math.IsNegativeInfinity(max))
+        {
+            return math.IsNaN(sum) ? sum : max;
+        }
+
+        return math.Add(max, math.Log(sum));
     }
 
     /// <summary>The offset of element <paramref name="element"/> (in row-major order) of slice <paramref name="slice"/>.</summary>

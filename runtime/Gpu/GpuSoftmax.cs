@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
@@ -6,60 +7,157 @@ using ILGPU.Runtime;
 namespace SoftmaxGen.Runtime;
 
 /// <summary>
-/// The ILGPU launchers that generated code calls, one entry per element type. Each call enqueues one kernel on the
-/// stream (the Jacobian: a clearing of the matrix, then one kernel) and returns without synchronising. Arguments are validated by the generated method
-/// (<see cref="SoftmaxArguments"/>) before these are called.
+/// The ILGPU launchers that generated code calls, one entry per element type. Each call enqueues its kernel on the
+/// stream (the Jacobian: a clearing of the matrix, then one kernel) and returns without synchronising. Arguments are
+/// validated by the generated method (<see cref="SoftmaxArguments"/>) before these are called; <c>scale</c> multiplies
+/// the logits (z = scale · A) and the backward's and Jacobian's results.
 /// </summary>
 /// <remarks>
 /// The kernels need no ILGPU.Algorithms: any context works, e.g. <c>Context.CreateDefault()</c>. Kernels are compiled
-/// on first use per accelerator and layout, and cached until the accelerator is disposed.
+/// on first use per accelerator, layout and operation, and cached until the accelerator is disposed.
 /// </remarks>
 public static class GpuSoftmax
 {
-    /// <summary>Enqueues B = softmax of A over the layout's reduced axes.</summary>
-    public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> b, TLayout layout)
+    /// <summary>Enqueues B = the operation over the layout's reduced axes of z = scale · A.</summary>
+    public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> b, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, Softmax>.Forward(stream, a, b, layout);
+    {
+        if (operation == SoftmaxOperation.LogSoftmax)
+        {
+            GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, LogSoftmax>.Forward(stream, a, b, layout, scale);
+        }
+        else
+        {
+            GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, Softmax>.Forward(stream, a, b, layout, scale);
+        }
+    }
 
-    /// <inheritdoc cref="Forward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout)"/>
-    public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<double> a, ArrayView<double> b, TLayout layout)
+    /// <inheritdoc cref="Forward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout, float, SoftmaxOperation)"/>
+    public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<double> a, ArrayView<double> b, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, Softmax>.Forward(stream, a, b, layout);
+    {
+        if (operation == SoftmaxOperation.LogSoftmax)
+        {
+            GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, LogSoftmax>.Forward(stream, a, b, layout, scale);
+        }
+        else
+        {
+            GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, Softmax>.Forward(stream, a, b, layout, scale);
+        }
+    }
 
-    /// <inheritdoc cref="Forward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout)"/>
-    public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<System.Half> a, ArrayView<System.Half> b, TLayout layout)
+    /// <inheritdoc cref="Forward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout, float, SoftmaxOperation)"/>
+    public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<System.Half> a, ArrayView<System.Half> b, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, Softmax>.Forward(stream, a.Cast<ILGPU.Half>(), b.Cast<ILGPU.Half>(), layout);
+    {
+        if (operation == SoftmaxOperation.LogSoftmax)
+        {
+            GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, LogSoftmax>.Forward(stream, a.Cast<ILGPU.Half>(), b.Cast<ILGPU.Half>(), layout, scale);
+        }
+        else
+        {
+            GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, Softmax>.Forward(stream, a.Cast<ILGPU.Half>(), b.Cast<ILGPU.Half>(), layout, scale);
+        }
+    }
 
-    /// <summary>Enqueues the dense Jacobian at B: N × N entries, [p · N + q] = B_p (δ_pq - B_q) within a slice, 0 across slices.</summary>
-    public static void Jacobian<TLayout>(AcceleratorStream stream, ArrayView<float> b, ArrayView<float> jacobian, TLayout layout)
+    /// <summary>Enqueues the dense Jacobian at B: N × N entries, scale · ∂B_p/∂A_q within a slice, 0 across slices.</summary>
+    public static void Jacobian<TLayout>(AcceleratorStream stream, ArrayView<float> b, ArrayView<float> jacobian, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, Softmax>.Jacobian(stream, b, jacobian, layout);
+    {
+        if (operation == SoftmaxOperation.LogSoftmax)
+        {
+            GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, LogSoftmax>.Jacobian(stream, b, jacobian, layout, scale);
+        }
+        else
+        {
+            GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, Softmax>.Jacobian(stream, b, jacobian, layout, scale);
+        }
+    }
 
-    /// <inheritdoc cref="Jacobian{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout)"/>
-    public static void Jacobian<TLayout>(AcceleratorStream stream, ArrayView<double> b, ArrayView<double> jacobian, TLayout layout)
+    /// <inheritdoc cref="Jacobian{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout, float, SoftmaxOperation)"/>
+    public static void Jacobian<TLayout>(AcceleratorStream stream, ArrayView<double> b, ArrayView<double> jacobian, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, Softmax>.Jacobian(stream, b, jacobian, layout);
+    {
+        if (operation == SoftmaxOperation.LogSoftmax)
+        {
+            GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, LogSoftmax>.Jacobian(stream, b, jacobian, layout, scale);
+        }
+        else
+        {
+            GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, Softmax>.Jacobian(stream, b, jacobian, layout, scale);
+        }
+    }
 
-    /// <inheritdoc cref="Jacobian{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout)"/>
-    public static void Jacobian<TLayout>(AcceleratorStream stream, ArrayView<System.Half> b, ArrayView<System.Half> jacobian, TLayout layout)
+    /// <inheritdoc cref="Jacobian{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout, float, SoftmaxOperation)"/>
+    public static void Jacobian<TLayout>(AcceleratorStream stream, ArrayView<System.Half> b, ArrayView<System.Half> jacobian, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, Softmax>.Jacobian(stream, b.Cast<ILGPU.Half>(), jacobian.Cast<ILGPU.Half>(), layout);
+    {
+        if (operation == SoftmaxOperation.LogSoftmax)
+        {
+            GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, LogSoftmax>.Jacobian(stream, b.Cast<ILGPU.Half>(), jacobian.Cast<ILGPU.Half>(), layout, scale);
+        }
+        else
+        {
+            GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, Softmax>.Jacobian(stream, b.Cast<ILGPU.Half>(), jacobian.Cast<ILGPU.Half>(), layout, scale);
+        }
+    }
 
-    /// <summary>Enqueues dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each of the <paramref name="cotangents"/> tensors held back to back in dB.</summary>
-    public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<float> b, ArrayView<float> dB, ArrayView<float> dA, int cotangents, TLayout layout)
+    /// <summary>Enqueues dA = scale · the operation's pullback of each of the <paramref name="cotangents"/> tensors held back to back in dB.</summary>
+    public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<float> b, ArrayView<float> dB, ArrayView<float> dA, int cotangents, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, Softmax>.Backward(stream, b, dB, dA, cotangents, layout);
+    {
+        if (operation == SoftmaxOperation.LogSoftmax)
+        {
+            GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, LogSoftmax>.Backward(stream, b, dB, dA, cotangents, layout, scale);
+        }
+        else
+        {
+            GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, Softmax>.Backward(stream, b, dB, dA, cotangents, layout, scale);
+        }
+    }
 
-    /// <inheritdoc cref="Backward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, int, TLayout)"/>
-    public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<double> b, ArrayView<double> dB, ArrayView<double> dA, int cotangents, TLayout layout)
+    /// <inheritdoc cref="Backward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, int, TLayout, float, SoftmaxOperation)"/>
+    public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<double> b, ArrayView<double> dB, ArrayView<double> dA, int cotangents, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, Softmax>.Backward(stream, b, dB, dA, cotangents, layout);
+    {
+        if (operation == SoftmaxOperation.LogSoftmax)
+        {
+            GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, LogSoftmax>.Backward(stream, b, dB, dA, cotangents, layout, scale);
+        }
+        else
+        {
+            GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, Softmax>.Backward(stream, b, dB, dA, cotangents, layout, scale);
+        }
+    }
 
-    /// <inheritdoc cref="Backward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, int, TLayout)"/>
-    public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<System.Half> b, ArrayView<System.Half> dB, ArrayView<System.Half> dA, int cotangents, TLayout layout)
+    /// <inheritdoc cref="Backward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, int, TLayout, float, SoftmaxOperation)"/>
+    public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<System.Half> b, ArrayView<System.Half> dB, ArrayView<System.Half> dA, int cotangents, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, Softmax>.Backward(stream, b.Cast<ILGPU.Half>(), dB.Cast<ILGPU.Half>(), dA.Cast<ILGPU.Half>(), cotangents, layout);
+    {
+        if (operation == SoftmaxOperation.LogSoftmax)
+        {
+            GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, LogSoftmax>.Backward(stream, b.Cast<ILGPU.Half>(), dB.Cast<ILGPU.Half>(), dA.Cast<ILGPU.Half>(), cotangents, layout, scale);
+        }
+        else
+        {
+            GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, Softmax>.Backward(stream, b.Cast<ILGPU.Half>(), dB.Cast<ILGPU.Half>(), dA.Cast<ILGPU.Half>(), cotangents, layout, scale);
+        }
+    }
+
+    /// <summary>Enqueues one value per slice, max + log Σ exp(z − max) of z = scale · A, in the slices' row-major order.</summary>
+    public static void LogSumExp<TLayout>(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> lse, TLayout layout, float scale)
+        where TLayout : struct, IGpuSoftmaxLayout
+        => GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, Softmax>.LogSumExp(stream, a, lse, layout, scale);
+
+    /// <inheritdoc cref="LogSumExp{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout, float)"/>
+    public static void LogSumExp<TLayout>(AcceleratorStream stream, ArrayView<double> a, ArrayView<double> lse, TLayout layout, float scale)
+        where TLayout : struct, IGpuSoftmaxLayout
+        => GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, Softmax>.LogSumExp(stream, a, lse, layout, scale);
+
+    /// <inheritdoc cref="LogSumExp{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout, float)"/>
+    public static void LogSumExp<TLayout>(AcceleratorStream stream, ArrayView<System.Half> a, ArrayView<System.Half> lse, TLayout layout, float scale)
+        where TLayout : struct, IGpuSoftmaxLayout
+        => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, Softmax>.LogSumExp(stream, a.Cast<ILGPU.Half>(), lse.Cast<ILGPU.Half>(), layout, scale);
 }
 
 /// <summary>Loads (through <see cref="KernelCache"/>) and launches the kernel that <see cref="GpuLaunch"/> picks.</summary>
@@ -71,40 +169,54 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     where TLayout : struct, IGpuSoftmaxLayout
     where TOp : struct, IGpuOperation
 {
-    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardLanes =
-        GpuKernels.ForwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>> ForwardLanes =
+        GpuKernels.ForwardLanes<TStorage, TAccumulator, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardLanesCached =
-        GpuKernels.ForwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>> ForwardLanesCached =
+        GpuKernels.ForwardLanesCached<TStorage, TAccumulator, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardWarp =
-        GpuKernels.ForwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>> ForwardWarp =
+        GpuKernels.ForwardSlicesWarp<TStorage, TAccumulator, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardCached =
-        GpuKernels.ForwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>> ForwardCached =
+        GpuKernels.ForwardSlicesCached<TStorage, TAccumulator, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout> ForwardStreamed =
-        GpuKernels.ForwardSlicesOnline<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>> ForwardStreamed =
+        GpuKernels.ForwardSlicesOnline<TStorage, TAccumulator, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
 
-    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardLanes =
-        GpuKernels.BackwardLanes<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>> BackwardLanes =
+        GpuKernels.BackwardLanes<TStorage, TAccumulator, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardLanesCached =
-        GpuKernels.BackwardLanesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>> BackwardLanesCached =
+        GpuKernels.BackwardLanesCached<TStorage, TAccumulator, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardWarp =
-        GpuKernels.BackwardSlicesWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>> BackwardWarp =
+        GpuKernels.BackwardSlicesWarp<TStorage, TAccumulator, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int> BackwardCached =
-        GpuKernels.BackwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>> BackwardCached =
+        GpuKernels.BackwardSlicesCached<TStorage, TAccumulator, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int> BackwardStreamed =
-        GpuKernels.BackwardSlicesGlobal<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>> BackwardStreamed =
+        GpuKernels.BackwardSlicesGlobal<TStorage, TAccumulator, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
 
-    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout> JacobianEntries =
-        GpuKernels.Jacobian<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>> JacobianEntries =
+        GpuKernels.Jacobian<TStorage, TAccumulator, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
 
-    public static void Jacobian(AcceleratorStream stream, ArrayView<TStorage> b, ArrayView<TStorage> jacobian, TLayout layout)
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>> LogSumExpGroups =
+        GpuKernels.LogSumExpSlices<TStorage, TAccumulator, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout>;
+
+    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>> LogSumExpThreads =
+        GpuKernels.LogSumExpLanes<TStorage, TAccumulator, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout>;
+
+    /// <summary>Every kernel this launcher may load, each as instantiated for it: what ahead-of-time compilation must cover.</summary>
+    internal static IReadOnlyList<Delegate> Kernels =>
+    [
+        ForwardLanes, ForwardLanesCached, ForwardWarp, ForwardCached, ForwardStreamed,
+        BackwardLanes, BackwardLanesCached, BackwardWarp, BackwardCached, BackwardStreamed,
+        JacobianEntries, LogSumExpGroups, LogSumExpThreads,
+    ];
+
+    public static void Jacobian(AcceleratorStream stream, ArrayView<TStorage> b, ArrayView<TStorage> jacobian, TLayout layout, float scale)
     {
         var accelerator = stream.Accelerator;
         RequireContextFor(accelerator);
@@ -114,10 +226,10 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         }
 
         var kernel = KernelCache.Get(accelerator, JacobianEntries, static owner => owner.LoadAutoGroupedKernel(JacobianEntries));
-        kernel(stream, layout.SliceCount * layout.SliceLength * layout.SliceLength, b, jacobian, layout);
+        kernel(stream, layout.SliceCount * layout.SliceLength * layout.SliceLength, b, jacobian, layout, ScaledStores(scale));
     }
 
-    public static void Forward(AcceleratorStream stream, ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout)
+    public static void Forward(AcceleratorStream stream, ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, float scale)
     {
         var accelerator = stream.Accelerator;
         RequireContextFor(accelerator);
@@ -127,7 +239,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         if (launch.Strategy == GpuStrategy.Lanes)
         {
             var lanes = KernelCache.Get(accelerator, ForwardLanes, static owner => owner.LoadAutoGroupedKernel(ForwardLanes));
-            lanes(stream, layout.SliceCount, a, b, layout);
+            lanes(stream, layout.SliceCount, a, b, layout, ScaledLoads(scale));
             return;
         }
 
@@ -139,10 +251,10 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             _ => ForwardStreamed,
         };
         var launcher = KernelCache.Get(accelerator, kernel, owner => owner.LoadKernel(kernel));
-        launcher(stream, Config<TAccumulator>(launch), a, b, layout);
+        launcher(stream, Config<TAccumulator>(launch), a, b, layout, ScaledLoads(scale));
     }
 
-    public static void Backward(AcceleratorStream stream, ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, int cotangents, TLayout layout)
+    public static void Backward(AcceleratorStream stream, ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, int cotangents, TLayout layout, float scale)
     {
         var accelerator = stream.Accelerator;
         RequireContextFor(accelerator);
@@ -152,14 +264,14 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         if (launch.Strategy == GpuStrategy.Lanes)
         {
             var lanes = KernelCache.Get(accelerator, BackwardLanes, static owner => owner.LoadAutoGroupedKernel(BackwardLanes));
-            lanes(stream, layout.SliceCount, b, dB, dA, layout, cotangents);
+            lanes(stream, layout.SliceCount, b, dB, dA, layout, cotangents, ScaledStores(scale));
             return;
         }
 
         if (launch.Strategy == GpuStrategy.Cached)
         {
             var cached = KernelCache.Get(accelerator, BackwardCached, static owner => owner.LoadKernel(BackwardCached));
-            cached(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, launch.CotangentCached ? 1 : 0);
+            cached(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, launch.CotangentCached ? 1 : 0, ScaledStores(scale));
             return;
         }
 
@@ -170,8 +282,35 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             _ => BackwardStreamed,
         };
         var launcher = KernelCache.Get(accelerator, kernel, owner => owner.LoadKernel(kernel));
-        launcher(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents);
+        launcher(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, ScaledStores(scale));
     }
+
+    /// <summary>
+    /// One value per slice: a group per slice where the last axis is reduced, a thread per slice (coalesced across the
+    /// group) where it is a batch axis.
+    /// </summary>
+    public static void LogSumExp(AcceleratorStream stream, ArrayView<TStorage> a, ArrayView<TStorage> lse, TLayout layout, float scale)
+    {
+        var accelerator = stream.Accelerator;
+        RequireContextFor(accelerator);
+        RequireSliceLength(layout);
+        if (layout.LanesInner)
+        {
+            var lanes = KernelCache.Get(accelerator, LogSumExpThreads, static owner => owner.LoadAutoGroupedKernel(LogSumExpThreads));
+            lanes(stream, layout.SliceCount, a, lse, layout, ScaledLoads(scale));
+            return;
+        }
+
+        var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), backward: false);
+        var kernel = KernelCache.Get(accelerator, LogSumExpGroups, static owner => owner.LoadKernel(LogSumExpGroups));
+        int warp = accelerator.WarpSize;
+        int groupSize = Math.Max(2 * warp, Math.Min(launch.GroupSize, 8 * warp));
+        kernel(stream, new KernelConfig(Math.Max(1, Math.Min(layout.SliceCount, accelerator.NumMultiprocessors * 8)), groupSize), a, lse, layout, ScaledLoads(scale));
+    }
+
+    private static GpuScaledLoads<TStorage, TAccumulator, TElement, TMath> ScaledLoads(float scale) => new(default(TMath).FromSingle(scale));
+
+    private static GpuScaledStores<TStorage, TAccumulator, TElement, TMath> ScaledStores(float scale) => new(default(TMath).FromSingle(scale));
 
     /// <summary>
     /// A context built with <see cref="MathMode.Fast32BitOnly"/> turns double arithmetic into float inside kernels: a double

@@ -21,7 +21,8 @@ internal interface IOperation
 {
     /// <summary>
     /// Whether <see cref="Value{T, TV, TS}"/> is the exp the sum pass computes anyway, so that an engine with room keeps
-    /// it from that pass instead of computing it again (softmax); otherwise the value is z itself (log-softmax).
+    /// it from that pass instead of computing it again (softmax); otherwise the value is cheaper to compute again from z
+    /// than to keep (log-softmax: z − shift).
     /// </summary>
     static abstract bool ValueIsExp { get; }
 
@@ -31,7 +32,7 @@ internal interface IOperation
         where TV : unmanaged
         where TS : struct, ISimd<TV, T>;
 
-    /// <summary>What the output is made of, per element: exp(z − shift) or z.</summary>
+    /// <summary>What the output is made of, per element: exp(z − shift) or z − shift.</summary>
     static abstract TV Value<T, TV, TS>(TV z, TV shift)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : unmanaged
@@ -63,8 +64,11 @@ internal interface IOperation
 /// </summary>
 internal interface IGpuOperation
 {
-    /// <summary>What a kernel that keeps the slice on chip keeps of an element between its sum and its output: the exp it summed, or z.</summary>
-    T Kept<T>(T z, T exp)
+    /// <summary>
+    /// What a kernel that keeps the slice on chip keeps of an element between its sum and its output, from z − shift
+    /// and its exp: the same as <see cref="Value{T, TMath}"/> would give.
+    /// </summary>
+    T Kept<T>(T centered, T exp)
         where T : unmanaged;
 
     /// <summary><see cref="IOperation.Value{T, TV, TS}"/> for one element.</summary>
@@ -99,8 +103,8 @@ internal interface IGpuOperation
 }
 
 /// <summary>
-/// What happens to an element of A on its way into an operation: today the identity; scale, bias and masks are further
-/// implementations. The engines call <see cref="Apply{T, TV, TS}"/> on every vector they load from A.
+/// What happens to an element of A on its way into an operation: the logits z. The engines call
+/// <see cref="Apply{T, TV, TS}"/> on every vector they load from A.
 /// </summary>
 internal interface IInput
 {
@@ -120,4 +124,15 @@ internal readonly struct Logits : IInput
         where TV : unmanaged
         where TS : struct, ISimd<TV, T>
         => a;
+}
+
+/// <summary>z = scale · A (a temperature: scale = 1 / T).</summary>
+internal readonly struct Scaled(double scale) : IInput
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TV Apply<T, TV, TS>(TV a)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>
+        => TS.Multiply(a, TS.Create(T.CreateTruncating(scale)));
 }

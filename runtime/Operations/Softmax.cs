@@ -46,7 +46,7 @@ internal readonly struct Softmax : IOperation, IGpuOperation
         where TS : struct, ISimd<TV, T>
         => TS.Multiply(b, TS.Subtract(dB, dot));
 
-    public T Kept<T>(T z, T exp)
+    public T Kept<T>(T centered, T exp)
         where T : unmanaged
         => exp;
 

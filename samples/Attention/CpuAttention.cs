@@ -4,9 +4,9 @@ using System.Threading.Tasks;
 
 namespace SoftmaxGen.Samples.Attention;
 
-public delegate void SoftmaxForward<T>(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<int> shape);
+public delegate void SoftmaxForward<T>(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<int> shape, float scale = 1f);
 
-public delegate void SoftmaxBackward<T>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<int> shape);
+public delegate void SoftmaxBackward<T>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<int> shape, float scale = 1f);
 
 /// <summary>Activations of one forward pass.</summary>
 public sealed record AttentionForward<T>(T[] Scores, T[] Probabilities, T[] Output);

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using SoftmaxGen.Runtime;
 using Xunit;
 using Xunit.Sdk;
 
@@ -22,9 +23,7 @@ public static class Checks
         {
             var random = new Random(seed ^ shape.Sum());
             var a = target.Round(TestData.Logits(random, TestData.Count(shape), scale));
-            var expected = Reference.Forward(a, shape, target.Axes);
-            var actual = target.Forward(a, shape).Value;
-            AssertClose(expected, actual, Tolerance(target, SliceLength(target, shape)), 4 * target.Tiny, $"forward {Describe(target, shape)}");
+            AssertForwardClose(target, a, target.Forward(a, shape).Value, shape, $"forward {Describe(target, shape)}");
         }
     }
 
@@ -34,20 +33,37 @@ public static class Checks
         {
             var random = new Random(seed ^ shape.Sum());
             int count = TestData.Count(shape);
-            var b = target.Round(Reference.Forward(TestData.Logits(random, count), shape, target.Axes));
+            var b = target.Round(ForwardReference(target, TestData.Logits(random, count), shape));
             var dB = target.Round(TestData.Logits(random, count * cotangents, 1));
             AssertBackwardClose(target, b, dB, target.Backward(b, dB, shape).Value, shape, $"backward {Describe(target, shape)} s3={cotangents}");
         }
     }
 
     /// <summary>
+    /// B against the float64 reference forward of the target's operation at the logits it makes of <paramref name="a"/>
+    /// (already rounded to the element type): each element within the target's tolerance of its magnitude
+    /// (<see cref="Reference.ForwardMagnitude"/>).
+    /// </summary>
+    public static void AssertForwardClose(ITarget target, double[] a, double[] actual, int[] shape, string what)
+    {
+        var z = target.Logits(a, shape);
+        var expected = Reference.Forward(z, shape, target.Axes, target.Operation);
+        var magnitude = Reference.ForwardMagnitude(z, shape, target.Axes, target.Operation);
+        AssertClose(expected, actual, magnitude, Tolerance(target, SliceLength(target, shape)), 4 * target.Tiny, what);
+    }
+
+    /// <summary>The float64 reference forward of the target's operation at the logits it makes of <paramref name="a"/>.</summary>
+    public static double[] ForwardReference(ITarget target, double[] a, int[] shape)
+        => Reference.Forward(target.Logits(target.Round(a), shape), shape, target.Axes, target.Operation);
+
+    /// <summary>
     /// dA against the float64 reference pullback of <paramref name="dB"/> at <paramref name="b"/>: each element within the
-    /// target's tolerance of the size of its terms, |B ∘ dB| + |B · dot|.
+    /// target's tolerance of the size of its terms (<see cref="Reference.BackwardMagnitude"/>).
     /// </summary>
     public static void AssertBackwardClose(ITarget target, double[] b, double[] dB, double[] actual, int[] shape, string what)
     {
-        var expected = Reference.Backward(b, dB, shape, target.Axes);
-        var magnitude = Reference.BackwardMagnitude(b, dB, shape, target.Axes);
+        var expected = Reference.Backward(b, dB, shape, target.Axes, target.Operation, target.Scale);
+        var magnitude = Reference.BackwardMagnitude(b, dB, shape, target.Axes, target.Operation, target.Scale);
         double tolerance = Tolerance(target, SliceLength(target, shape));
         for (int i = 0; i < expected.Length; i++)
         {
@@ -103,7 +119,7 @@ public static class Checks
         var random = new Random(seed);
         var shape = TestData.RandomShape(random, target.Rank, 120);
         int count = TestData.Count(shape);
-        var b = target.Round(Reference.Forward(TestData.Logits(random, count), shape, target.Axes));
+        var b = target.Round(ForwardReference(target, TestData.Logits(random, count), shape));
         var dB = target.Round(TestData.Logits(random, count * cotangents, 1));
         var jacobian = target.Jacobian(b, shape).Value;
         var dA = target.Backward(b, dB, shape).Value;
@@ -119,7 +135,9 @@ public static class Checks
                     magnitude += Math.Abs(jacobian[p * count + q] * dB[k * count + p]);
                 }
 
-                double bound = tolerance * (magnitude + Math.Abs(b[q] * dB[k * count + q])) + 4 * target.Tiny;
+                // The diagonal term of dA: scale · B_q dB_q (softmax) or scale · dB_q (log-softmax).
+                double diagonal = Math.Abs(target.Scale * dB[k * count + q]) * (target.Operation == SoftmaxOperation.Softmax ? Math.Abs(b[q]) : 1);
+                double bound = tolerance * (magnitude + diagonal) + 4 * target.Tiny;
                 if (!(Math.Abs(product - dA[k * count + q]) <= bound))
                 {
                     Fail($"Jᵀ·dB {Describe(target, shape)}: dA[{k},{q}] = {dA[k * count + q]:R}, Jᵀ·dB = {product:R} (bound {bound:G3})");
@@ -133,15 +151,17 @@ public static class Checks
         var random = new Random(seed);
         var shape = TestData.RandomShape(random, target.Rank, 150);
         int count = TestData.Count(shape);
-        var b = target.Round(Reference.Forward(TestData.Logits(random, count), shape, target.Axes));
-        var expected = Reference.Jacobian(b, shape, target.Axes);
+        var b = target.Round(ForwardReference(target, TestData.Logits(random, count), shape));
+        var expected = Reference.Jacobian(b, shape, target.Axes, target.Operation, target.Scale);
         var actual = target.Jacobian(b, shape).Value;
+        bool softmax = target.Operation == SoftmaxOperation.Softmax;
         for (int p = 0; p < count; p++)
         {
             for (int q = 0; q < count; q++)
             {
-                // Both sides round B_p δ_pq - B_p B_q; bound by the magnitudes of its two terms.
-                double bound = 4 * target.Epsilon * (Math.Abs(b[p]) + Math.Abs(b[p] * b[q])) + 4 * target.Tiny;
+                // Both sides round B_p δ_pq - B_p B_q (or δ_pq - exp(B_q)); bound by the magnitudes of its two terms.
+                double terms = softmax ? Math.Abs(b[p]) + Math.Abs(b[p] * b[q]) : 1 + Math.Exp(b[q]);
+                double bound = 4 * target.Epsilon * Math.Abs(target.Scale) * terms + 4 * target.Tiny;
                 double e = expected[p * count + q], x = actual[p * count + q];
                 if (!(Math.Abs(e - x) <= bound))
                 {
@@ -151,7 +171,10 @@ public static class Checks
         }
     }
 
-    /// <summary>softmax(A + c_{s2}) = softmax(A), bitwise: on a 1/8 grid the shift and the max subtraction are exact.</summary>
+    /// <summary>
+    /// softmax(A + c_{s2}) = softmax(A), bitwise (and log-softmax likewise): on a 1/8 grid the shift, a power-of-two
+    /// scale and the max subtraction are exact.
+    /// </summary>
     public static void ShiftInvariant(ITarget target, int seed)
     {
         var random = new Random(seed);
@@ -175,21 +198,26 @@ public static class Checks
         }
     }
 
-    /// <summary>Each slice of B sums to 1, and each slice of every dA sums to 0.</summary>
+    /// <summary>Each slice of B (of exp B for log-softmax) sums to 1, and each slice of every dA sums to 0.</summary>
     public static void SlicesSumToOneAndPullbacksToZero(ITarget target, int seed)
     {
         var random = new Random(seed);
         var shape = TestData.RandomShape(random, target.Rank, 3000);
         int count = TestData.Count(shape);
-        var b = target.Forward(TestData.Logits(random, count), shape).Value;
+        var a = target.Round(TestData.Logits(random, count));
+        var b = target.Forward(a, shape).Value;
         var dB = target.Round(TestData.Logits(random, count * 2, 1));
         var dA = target.Backward(b, dB, shape).Value;
-        var magnitude = Reference.BackwardMagnitude(b, dB, shape, target.Axes);
+        var magnitude = Reference.BackwardMagnitude(b, dB, shape, target.Axes, target.Operation, target.Scale);
+        var forwardMagnitude = Reference.ForwardMagnitude(target.Logits(a, shape), shape, target.Axes, target.Operation);
+        bool softmax = target.Operation == SoftmaxOperation.Softmax;
         foreach (var slice in Reference.Slices(shape, target.Axes))
         {
             double tolerance = 2 * Tolerance(target, slice.Length);
-            double sum = slice.Sum(i => b[i]);
-            if (!(Math.Abs(sum - 1) <= tolerance))
+            double sum = slice.Sum(i => softmax ? b[i] : Math.Exp(b[i]));
+            // A log-probability off by δ moves its probability by p δ: bound by the largest forward magnitude.
+            double sumBound = softmax ? tolerance : tolerance * (1 + slice.Max(i => forwardMagnitude[i]));
+            if (!(Math.Abs(sum - 1) <= sumBound))
             {
                 Fail($"sum {Describe(target, shape)}: a slice sums to {sum:R}");
             }
@@ -206,7 +234,10 @@ public static class Checks
         }
     }
 
-    /// <summary>Fully masked slices give zeros (and zero pullbacks); masked entries of other slices give exact zeros.</summary>
+    /// <summary>
+    /// Entries of -∞ are excluded: fully masked slices give zeros (-∞ for log-softmax) and zero pullbacks; masked
+    /// entries of other slices give exact zeros (-∞) and zero pullbacks.
+    /// </summary>
     public static void MaskedSlices(ITarget target, int seed)
     {
         var random = new Random(seed);
@@ -229,11 +260,14 @@ public static class Checks
         }
 
         var b = target.Forward(a, shape).Value;
-        var expected = Reference.Forward(target.Round(a), shape, target.Axes);
-        AssertClose(expected, b, Tolerance(target, slices[0].Length), 4 * target.Tiny, $"masked forward {Describe(target, shape)}");
+        var z = target.Logits(target.Round(a), shape);
+        var expected = Reference.Forward(z, shape, target.Axes, target.Operation);
+        var magnitude = Reference.ForwardMagnitude(z, shape, target.Axes, target.Operation);
+        AssertClose(expected, b, magnitude, Tolerance(target, slices[0].Length), 4 * target.Tiny, $"masked forward {Describe(target, shape)}");
+        double excluded = target.Operation == SoftmaxOperation.Softmax ? 0 : double.NegativeInfinity;
         for (int i = 0; i < count; i++)
         {
-            if (double.IsNegativeInfinity(a[i]) && b[i] != 0)
+            if (double.IsNegativeInfinity(a[i]) && b[i] != excluded)
             {
                 Fail($"masked {Describe(target, shape)}: B[{i}] = {b[i]:R} for a masked entry");
             }
@@ -241,14 +275,11 @@ public static class Checks
 
         var dB = TestData.Logits(random, count, 1);
         var dA = target.Backward(b, dB, shape).Value;
-        foreach (int s in full)
+        for (int i = 0; i < count; i++)
         {
-            foreach (int i in slices[s])
+            if (double.IsNegativeInfinity(a[i]) && dA[i] != 0)
             {
-                if (dA[i] != 0)
-                {
-                    Fail($"masked backward {Describe(target, shape)}: dA[{i}] = {dA[i]:R} in a fully masked slice");
-                }
+                Fail($"masked backward {Describe(target, shape)}: dA[{i}] = {dA[i]:R} for a masked entry{(full.Any(s => slices[s].Contains(i)) ? " of a fully masked slice" : "")}");
             }
         }
     }
@@ -334,6 +365,11 @@ public static class Checks
             Assert.Null(target.Forward(Array.Empty<double>(), shape).Error);
             Assert.Null(target.Backward(Array.Empty<double>(), Array.Empty<double>(), shape).Error);
             Assert.Null(target.Jacobian(Array.Empty<double>(), shape).Error);
+
+            // Slices exist whenever every batch extent is positive; with a reduced extent of 0 each has nothing included.
+            var lse = target.LogSumExp(Array.Empty<double>(), shape).Value;
+            Assert.Equal(target.Axes.Contains(axis) ? Reference.SliceCount(shape, target.Axes) : 0, lse.Length);
+            Assert.All(lse, value => Assert.Equal(double.NegativeInfinity, value));
         }
 
         // Extents whose product overflows int are fine when another one is zero.
@@ -393,6 +429,103 @@ public static class Checks
         var large = Enumerable.Repeat(1, target.Rank).ToArray();
         large[0] = 50_000;
         Refused(target.Jacobian(new double[50_000], large, 0), "shape", "int.MaxValue");
+
+        int slices = Reference.SliceCount(shape, target.Axes);
+        Refused(target.LogSumExp(a, shape.Skip(1).ToArray(), slices), "shape", target.Rank.ToString());
+        Refused(target.LogSumExp(a.Skip(1).ToArray(), shape), "a", n);
+        Refused(target.LogSumExp(a, shape, slices + 1), "lse", slices.ToString());
+        Refused(target.LogSumExp(a, shape, slices - 1), "lse", slices.ToString());
+        (error, changed) = target.LogSumExpOverlapping(a, shape);
+        Refused(error, changed, "lse", "overlaps a");
+
+        foreach (double scale in new[] { double.NaN, double.PositiveInfinity, double.NegativeInfinity })
+        {
+            var unscaled = target.WithScale(scale);
+            Refused(unscaled.Forward(a, shape), "scale", "finite");
+            Refused(unscaled.Backward(b, dB, shape), "scale", "finite");
+            Refused(unscaled.Jacobian(b, shape), "scale", "finite");
+            Refused(unscaled.LogSumExp(a, shape), "scale", "finite");
+        }
+    }
+
+    /// <summary>
+    /// Scales that round (0.3) and that flip the sign (-1.7): forward, backward and log-sum-exp against the reference at
+    /// the logits the target makes.
+    /// </summary>
+    public static void AnyScaleMatchesReference(ITarget target, int seed, int maxElements = 2000)
+    {
+        foreach (double scale in new[] { 0.3, -1.7 })
+        {
+            var scaled = target.WithScale(scale);
+            ForwardMatchesReference(scaled, seed, maxElements);
+            BackwardMatchesReference(scaled, seed + 1, cotangents: 2, maxElements);
+            LogSumExpMatchesReference(scaled, seed + 2, maxElements);
+        }
+    }
+
+    /// <summary>LogSumExp against the float64 reference at the target's logits, one value per slice in row-major batch order.</summary>
+    public static void LogSumExpMatchesReference(ITarget target, int seed, int maxElements = 4000, double scale = 4)
+    {
+        foreach (var shape in TestData.Shapes(target.Rank, seed, maxElements))
+        {
+            var random = new Random(seed ^ shape.Sum());
+            var a = target.Round(TestData.Logits(random, TestData.Count(shape), scale));
+            AssertLogSumExpClose(target, a, shape, target.LogSumExp(a, shape).Value, $"logsumexp {Describe(target, shape)}");
+        }
+    }
+
+    /// <summary>
+    /// LogSumExp's special slices: all -∞ gives -∞, a NaN gives NaN, a +∞ gives +∞, a +∞ with a NaN gives NaN, some -∞
+    /// among finite values changes nothing but the sum; every other slice is unaffected.
+    /// </summary>
+    public static void LogSumExpSpecialSlices(ITarget target, int seed)
+    {
+        var random = new Random(seed);
+        var shape = TestData.RandomShape(random, target.Rank, 2000);
+        var a = target.Round(TestData.Logits(random, TestData.Count(shape)));
+        var slices = Reference.Slices(shape, target.Axes);
+        for (int s = 0; s < slices.Count; s++)
+        {
+            var slice = slices[s];
+            switch (s % 6)
+            {
+                case 0:
+                    foreach (int i in slice) a[i] = double.NegativeInfinity;
+                    break;
+                case 1:
+                    a[slice[random.Next(slice.Length)]] = double.NaN;
+                    break;
+                case 2:
+                    a[slice[random.Next(slice.Length)]] = double.PositiveInfinity;
+                    break;
+                case 3:
+                    a[slice[^1]] = double.PositiveInfinity;
+                    a[slice[0]] = slice.Length > 1 ? double.NaN : a[slice[0]];
+                    break;
+                case 4:
+                    foreach (int i in slice.Where((_, position) => position % 2 == 0)) a[i] = double.NegativeInfinity;
+                    break;
+            }
+        }
+
+        AssertLogSumExpClose(target, a, shape, target.LogSumExp(a, shape).Value, $"logsumexp of special slices {Describe(target, shape)}");
+    }
+
+    /// <summary>
+    /// Each value within the target's tolerance of what it adds, |max| + log Σ exp(z - max) + 1 (the last for the
+    /// sum's own rounding); infinities and NaN exactly.
+    /// </summary>
+    private static void AssertLogSumExpClose(ITarget target, double[] a, int[] shape, double[] actual, string what)
+    {
+        var z = target.Logits(a, shape);
+        var expected = Reference.LogSumExp(z, shape, target.Axes);
+        var slices = Reference.Slices(shape, target.Axes);
+        var magnitude = slices.Select((slice, s) =>
+        {
+            double max = slice.Max(i => z[i]);
+            return Math.Abs(max) + Math.Abs(expected[s] - max) + 1;
+        }).ToArray();
+        AssertClose(expected, actual, magnitude, Tolerance(target, SliceLength(target, shape)), 4 * target.Tiny, what);
     }
 
     private static void Refused(Outcome outcome, string parameter, string mentions)
@@ -411,6 +544,25 @@ public static class Checks
     public static int SliceLength(ITarget target, int[] shape) => target.Axes.Aggregate(1, (product, axis) => product * shape[axis]);
 
     public static string Describe(ITarget target, int[] shape) => $"{target.Name} shape [{string.Join(", ", shape)}]";
+
+    /// <summary>
+    /// Each value within <paramref name="relative"/> of its <paramref name="magnitude"/> plus <paramref name="absolute"/>;
+    /// an infinite or NaN expectation exactly.
+    /// </summary>
+    public static void AssertClose(double[] expected, double[] actual, double[] magnitude, double relative, double absolute, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            bool ok = double.IsFinite(expected[i])
+                ? Math.Abs(expected[i] - actual[i]) <= relative * magnitude[i] + absolute
+                : expected[i].Equals(actual[i]);
+            if (!ok)
+            {
+                Fail($"{what}: [{i}] = {actual[i]:R}, expected {expected[i]:R} (bound {relative * magnitude[i] + absolute:G3})");
+            }
+        }
+    }
 
     public static void AssertClose(double[] expected, double[] actual, double relative, double absolute, string what)
     {

@@ -4,11 +4,16 @@ using System.Numerics;
 
 namespace SoftmaxGen.Tests;
 
-public delegate void ForwardMethod<T>(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<int> shape);
+public delegate void ForwardMethod<T>(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<int> shape, float scale = 1f);
 
-public delegate void BackwardMethod<T>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<int> shape);
+public delegate void BackwardMethod<T>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<int> shape, float scale = 1f);
 
-public delegate void JacobianMethod<T>(ReadOnlySpan<T> b, Span<T> jacobian, ReadOnlySpan<int> shape);
+public delegate void JacobianMethod<T>(ReadOnlySpan<T> b, Span<T> jacobian, ReadOnlySpan<int> shape, float scale = 1f);
+
+public delegate void LogSumExpMethod<T>(ReadOnlySpan<T> a, Span<T> lse, ReadOnlySpan<int> shape, float scale = 1f);
+
+/// <summary>The generated members of one class, bound to an element type: the methods every target calls.</summary>
+public sealed record Members<T>(ForwardMethod<T> Forward, BackwardMethod<T> Backward, JacobianMethod<T> Jacobian, LogSumExpMethod<T> LogSumExp);
 
 /// <summary>What a call produced: the output as float64 (NaN where it was left unwritten), or the exception it threw.</summary>
 public sealed record Outcome(double[] Output, Exception? Error)
@@ -33,16 +38,34 @@ public sealed record Outcome(double[] Output, Exception? Error)
 }
 
 /// <summary>
-/// One generated softmax class, seen through float64 arrays so that one suite of checks serves every element type.
-/// Outputs are poisoned with NaN before each call, so that an element the call forgot stays NaN.
+/// One generated class of the family, seen through float64 arrays so that one suite of checks serves every element
+/// type, operation and option. Outputs are poisoned with NaN before each call, so that an element the call forgot
+/// stays NaN. Every call passes the target's <see cref="Scale"/>.
 /// </summary>
 public interface ITarget
 {
     string Name { get; }
 
+    /// <summary>The generated class's name (the target's name without its scale).</summary>
+    string BaseName { get; }
+
     int Rank { get; }
 
     int[] Axes { get; }
+
+    SoftmaxGen.Runtime.SoftmaxOperation Operation { get; }
+
+    /// <summary>The scale every call passes (the logits are z = scale · A).</summary>
+    double Scale { get; }
+
+    /// <summary>The same class, called with another scale.</summary>
+    ITarget WithScale(double scale);
+
+    /// <summary>
+    /// The logits z the generated code sees for A, in float64: scale · A, rounded as the element type computes it (in
+    /// float for float and Half).
+    /// </summary>
+    double[] Logits(double[] a, int[] shape);
 
     string ElementName { get; }
 
@@ -61,6 +84,8 @@ public interface ITarget
 
     Outcome Jacobian(double[] b, int[] shape, int? outputLength = null);
 
+    Outcome LogSumExp(double[] a, int[] shape, int? outputLength = null);
+
     double[] ForwardInPlace(double[] a, int[] shape);
 
     double[] BackwardInPlace(double[] b, double[] dB, int[] shape);
@@ -73,30 +98,45 @@ public interface ITarget
 
     /// <summary>Calls Jacobian with the Jacobian laid over b; returns the exception and whether anything changed.</summary>
     (Exception? Error, bool Changed) JacobianOverlapping(double[] b, int[] shape);
+
+    /// <summary>Calls LogSumExp with lse laid over the start of a; returns the exception and whether anything changed.</summary>
+    (Exception? Error, bool Changed) LogSumExpOverlapping(double[] a, int[] shape);
 }
 
 public sealed class Target<T> : ITarget
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly ForwardMethod<T> _forward;
-    private readonly BackwardMethod<T> _backward;
-    private readonly JacobianMethod<T> _jacobian;
+    private readonly Members<T> _members;
+    private readonly float _scale;
 
-    public Target(string name, int rank, int[] axes, ForwardMethod<T> forward, BackwardMethod<T> backward, JacobianMethod<T> jacobian)
+    public Target(string name, int rank, int[] axes, SoftmaxGen.Runtime.SoftmaxOperation operation, Members<T> members, double scale = 1)
     {
-        Name = name;
+        Name = scale == 1 ? name : $"{name} scale {scale}";
+        BaseName = name;
         Rank = rank;
         Axes = axes;
-        _forward = forward;
-        _backward = backward;
-        _jacobian = jacobian;
+        Operation = operation;
+        _members = members;
+        _scale = (float)scale;
     }
 
     public string Name { get; }
 
+    public string BaseName { get; }
+
     public int Rank { get; }
 
     public int[] Axes { get; }
+
+    public SoftmaxGen.Runtime.SoftmaxOperation Operation { get; }
+
+    public double Scale => _scale;
+
+    public Members<T> Members => _members;
+
+    public ITarget WithScale(double scale) => new Target<T>(BaseName, Rank, Axes, Operation, _members, scale);
+
+    public double[] Logits(double[] a, int[] shape) => Elements<T>.Logits(a, Scale);
 
     public string ElementName => typeof(T).Name;
 
@@ -110,7 +150,7 @@ public sealed class Target<T> : ITarget
     {
         var input = Elements<T>.From(a);
         var output = Elements<T>.Poisoned(outputLength ?? a.Length);
-        return Outcome.After(() => _forward(input, output, shape), () => Elements<T>.ToDouble(output));
+        return Outcome.After(() => _members.Forward(input, output, shape, _scale), () => Elements<T>.ToDouble(output));
     }
 
     public Outcome Backward(double[] b, double[] dB, int[] shape, int? outputLength = null)
@@ -118,27 +158,34 @@ public sealed class Target<T> : ITarget
         var output = Elements<T>.Poisoned(outputLength ?? dB.Length);
         var forward = Elements<T>.From(b);
         var cotangents = Elements<T>.From(dB);
-        return Outcome.After(() => _backward(forward, cotangents, output, shape), () => Elements<T>.ToDouble(output));
+        return Outcome.After(() => _members.Backward(forward, cotangents, output, shape, _scale), () => Elements<T>.ToDouble(output));
     }
 
     public Outcome Jacobian(double[] b, int[] shape, int? outputLength = null)
     {
         var output = Elements<T>.Poisoned(outputLength ?? b.Length * b.Length);
         var forward = Elements<T>.From(b);
-        return Outcome.After(() => _jacobian(forward, output, shape), () => Elements<T>.ToDouble(output));
+        return Outcome.After(() => _members.Jacobian(forward, output, shape, _scale), () => Elements<T>.ToDouble(output));
+    }
+
+    public Outcome LogSumExp(double[] a, int[] shape, int? outputLength = null)
+    {
+        var input = Elements<T>.From(a);
+        var output = Elements<T>.Poisoned(outputLength ?? SliceCount(shape));
+        return Outcome.After(() => _members.LogSumExp(input, output, shape, _scale), () => Elements<T>.ToDouble(output));
     }
 
     public double[] ForwardInPlace(double[] a, int[] shape)
     {
         var buffer = Elements<T>.From(a);
-        _forward(buffer, buffer, shape);
+        _members.Forward(buffer, buffer, shape, _scale);
         return Elements<T>.ToDouble(buffer);
     }
 
     public double[] BackwardInPlace(double[] b, double[] dB, int[] shape)
     {
         var buffer = Elements<T>.From(dB);
-        _backward(Elements<T>.From(b), buffer, buffer, shape);
+        _members.Backward(Elements<T>.From(b), buffer, buffer, shape, _scale);
         return Elements<T>.ToDouble(buffer);
     }
 
@@ -146,7 +193,7 @@ public sealed class Target<T> : ITarget
     {
         var buffer = Elements<T>.From(a.Append(double.NaN).ToArray());
         var before = (T[])buffer.Clone();
-        var error = Elements<T>.Catch(() => _forward(buffer.AsSpan(0, a.Length), buffer.AsSpan(1, a.Length), shape));
+        var error = Elements<T>.Catch(() => _members.Forward(buffer.AsSpan(0, a.Length), buffer.AsSpan(1, a.Length), shape, _scale));
         return (error, !Elements<T>.Same(before, buffer));
     }
 
@@ -157,7 +204,7 @@ public sealed class Target<T> : ITarget
             var buffer = Elements<T>.From(b.Concat(dB).ToArray());
             var cotangents = Elements<T>.From(dB);
             var before = (T[])buffer.Clone();
-            var error = Elements<T>.Catch(() => _backward(buffer.AsSpan(0, b.Length), cotangents, buffer.AsSpan(0, dB.Length), shape));
+            var error = Elements<T>.Catch(() => _members.Backward(buffer.AsSpan(0, b.Length), cotangents, buffer.AsSpan(0, dB.Length), shape, _scale));
             return (error, !Elements<T>.Same(before, buffer));
         }
         else
@@ -165,7 +212,7 @@ public sealed class Target<T> : ITarget
             var buffer = Elements<T>.From(dB.Append(double.NaN).ToArray());
             var forward = Elements<T>.From(b);
             var before = (T[])buffer.Clone();
-            var error = Elements<T>.Catch(() => _backward(forward, buffer.AsSpan(0, dB.Length), buffer.AsSpan(1, dB.Length), shape));
+            var error = Elements<T>.Catch(() => _members.Backward(forward, buffer.AsSpan(0, dB.Length), buffer.AsSpan(1, dB.Length), shape, _scale));
             return (error, !Elements<T>.Same(before, buffer));
         }
     }
@@ -174,11 +221,21 @@ public sealed class Target<T> : ITarget
     {
         var buffer = Elements<T>.From(b.Concat(new double[b.Length * b.Length]).ToArray());
         var before = (T[])buffer.Clone();
-        var error = Elements<T>.Catch(() => _jacobian(buffer.AsSpan(0, b.Length), buffer.AsSpan(0, b.Length * b.Length), shape));
+        var error = Elements<T>.Catch(() => _members.Jacobian(buffer.AsSpan(0, b.Length), buffer.AsSpan(0, b.Length * b.Length), shape, _scale));
+        return (error, !Elements<T>.Same(before, buffer));
+    }
+
+    public (Exception? Error, bool Changed) LogSumExpOverlapping(double[] a, int[] shape)
+    {
+        var buffer = Elements<T>.From(a);
+        var before = (T[])buffer.Clone();
+        var error = Elements<T>.Catch(() => _members.LogSumExp(buffer, buffer.AsSpan(0, SliceCount(shape)), shape, _scale));
         return (error, !Elements<T>.Same(before, buffer));
     }
 
     public override string ToString() => Name;
+
+    private int SliceCount(int[] shape) => shape.Length == Rank ? Reference.SliceCount(shape, Axes) : 1;
 }
 
 /// <summary>Conversions and helpers shared by the targets of one element type.</summary>
@@ -192,6 +249,20 @@ public static class Elements<T>
     public static T[] From(double[] values) => values.Select(T.CreateTruncating).ToArray();
 
     public static double[] ToDouble(T[] values) => values.Select(double.CreateTruncating).ToArray();
+
+    /// <summary>z = scale · A as the kernels compute it: the product rounded to the compute type (float for float and Half).</summary>
+    public static double[] Logits(double[] a, double scale)
+    {
+        if (scale == 1)
+        {
+            return (double[])a.Clone();
+        }
+
+        var values = From(a).Select(double.CreateTruncating);
+        return typeof(T) == typeof(double)
+            ? values.Select(value => value * scale).ToArray()
+            : values.Select(value => (double)(float)(value * scale)).ToArray();
+    }
 
     public static T[] Poisoned(int length) => Enumerable.Repeat(T.NaN, length).ToArray();
 

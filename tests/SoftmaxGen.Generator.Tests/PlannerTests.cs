@@ -21,7 +21,7 @@ public sealed class PlannerTests
     [InlineData(8, new[] { 0, 2, 4, 6 }, "R[0] B[1] R[2] B[3] R[4] B[5] R[6] B[7]", true, "1,3,5", "0,2,4,6", false)]
     public void MergesAdjacentAxesOfOneKindAndChoosesTheLoopNest(int rank, int[] axes, string groups, bool lanesInner, string originGroups, string runGroups, bool blockCapable)
     {
-        var spec = new SoftmaxSpec(new TypeHierarchy("", EquatableArray<ContainingType>.Empty, "C"), rank, axes.ToEquatableArray(), ElementKind.Single);
+        var spec = new SoftmaxSpec(FamilyOperation.Softmax, new TypeHierarchy("", EquatableArray<ContainingType>.Empty, "C"), rank, axes.ToEquatableArray(), ElementKind.Single);
         var plan = Planner.Plan(spec);
 
         string Describe(AxisGroup group) => (group.Kind == AxisKind.Batch ? "B[" : "R[") + string.Join(",", group.Axes) + "]";
@@ -40,7 +40,7 @@ public sealed class PlannerTests
     [Fact]
     public void EqualSpecsGiveEqualPlans()
     {
-        SoftmaxSpec Spec() => new(new TypeHierarchy("N", EquatableArray<ContainingType>.Empty, "C"), 4, new[] { 0, 3 }.ToEquatableArray(), ElementKind.Double);
+        SoftmaxSpec Spec() => new(FamilyOperation.Softmax, new TypeHierarchy("N", EquatableArray<ContainingType>.Empty, "C"), 4, new[] { 0, 3 }.ToEquatableArray(), ElementKind.Double);
         Assert.Equal(Planner.Plan(Spec()), Planner.Plan(Spec()));
         Assert.Equal(Planner.Plan(Spec()).GetHashCode(), Planner.Plan(Spec()).GetHashCode());
     }

@@ -11,14 +11,14 @@ using Xunit;
 namespace SoftmaxGen.Generator.Tests;
 
 /// <summary>
-/// Layouts drawn at random (rank, axis set, axis order, element type; fixed seed), generated and compiled in memory,
-/// then put through the numerical suite against the float64 reference.
+/// Layouts drawn at random (rank, axis set, axis order, element type, [Softmax] or [LogSoftmax], scale; fixed seed),
+/// generated and compiled in memory, then put through the numerical suite against the float64 reference.
 /// </summary>
 public sealed class RandomLayoutTests
 {
     private const int LayoutCount = 48;
 
-    private sealed record Drawn(string Name, int Rank, int[] Axes, string Element);
+    private sealed record Drawn(string Name, int Rank, int[] Axes, string Element, string Attribute, double Scale);
 
     private static readonly Lazy<List<Drawn>> Layouts = new(Draw);
 
@@ -41,6 +41,12 @@ public sealed class RandomLayoutTests
         Assert.Contains(layouts, layout => !layout.Axes.Contains(layout.Rank - 1));
         Assert.Contains(layouts, layout => !layout.Axes.SequenceEqual(layout.Axes.OrderBy(axis => axis)));
         Assert.Equal(new[] { "double", "float", "System.Half" }, layouts.Select(layout => layout.Element).Distinct().OrderBy(name => name));
+        foreach (string attribute in new[] { "Softmax", "LogSoftmax" })
+        {
+            Assert.Equal(3, layouts.Where(layout => layout.Attribute == attribute).Select(layout => layout.Element).Distinct().Count());
+        }
+
+        Assert.Contains(layouts, layout => layout.Scale != 1);
     }
 
     [Theory, MemberData(nameof(Names))]
@@ -67,7 +73,10 @@ public sealed class RandomLayoutTests
     [Theory, MemberData(nameof(Names))]
     public void BadArgumentsAreRefused(string name) => Checks.BadArgumentsAreRefused(Targets.Value[name]);
 
-    /// <summary>The ILGPU launchers (on the CPU accelerator) and the CPU path agree, forward and backward.</summary>
+    [Theory, MemberData(nameof(Names))]
+    public void LogSumExpMatchesReference(string name) => Checks.LogSumExpMatchesReference(Targets.Value[name], seed: 109, maxElements: 3000);
+
+    /// <summary>The ILGPU launchers (on the CPU accelerator) and the CPU path agree: forward, backward and log-sum-exp.</summary>
     [Theory, MemberData(nameof(Names))]
     public void GpuLaunchersAgreeWithTheCpuPath(string name)
     {
@@ -81,9 +90,14 @@ public sealed class RandomLayoutTests
             var dB = cpu.Round(TestData.Logits(random, 2 * count, 1));
             var b = cpu.Forward(a, shape).Value;
             double tolerance = 2 * Checks.Tolerance(cpu, Checks.SliceLength(cpu, shape));
-            Checks.AssertClose(b, gpu.Forward(a, shape).Value, tolerance, 8 * cpu.Tiny, $"{gpu.Name} forward against the CPU path");
+            var z = cpu.Logits(a, shape);
+            var forwardMagnitude = Reference.ForwardMagnitude(z, shape, cpu.Axes, cpu.Operation);
+            Checks.AssertClose(b, gpu.Forward(a, shape).Value, forwardMagnitude, tolerance, 8 * cpu.Tiny, $"{gpu.Name} forward against the CPU path");
+            var lse = cpu.LogSumExp(a, shape).Value;
+            var lseMagnitude = lse.Select(value => Math.Abs(value) + 1).ToArray();
+            Checks.AssertClose(lse, gpu.LogSumExp(a, shape).Value, lseMagnitude, tolerance, 8 * cpu.Tiny, $"{gpu.Name} log-sum-exp against the CPU path");
             var rounded = cpu.Round(b);
-            var magnitude = Reference.BackwardMagnitude(rounded, dB, shape, cpu.Axes);
+            var magnitude = Reference.BackwardMagnitude(rounded, dB, shape, cpu.Axes, cpu.Operation, cpu.Scale);
             var expected = cpu.Backward(rounded, dB, shape).Value;
             var actual = gpu.Backward(rounded, dB, shape).Value;
             for (int i = 0; i < expected.Length; i++)
@@ -109,7 +123,8 @@ public sealed class RandomLayoutTests
             }
             while (axes.Length == 0);
 
-            layouts.Add(new Drawn($"L{index:D2}", rank, axes, elements[index % 3]));
+            // Attributes alternate every three layouts, so that each meets every element type; every fourth has a scale.
+            layouts.Add(new Drawn($"L{index:D2}", rank, axes, elements[index % 3], index / 3 % 2 == 0 ? "Softmax" : "LogSoftmax", index % 4 == 3 ? 0.5 : 1));
         }
 
         return layouts;
@@ -118,7 +133,7 @@ public sealed class RandomLayoutTests
     private static Assembly Compile()
     {
         var source = "using SoftmaxGen;\nnamespace Drawn;\n" + string.Join("\n", Layouts.Value.Select(layout =>
-            $"[Softmax({layout.Rank}, {string.Join(", ", layout.Axes)}, ElementType = typeof({layout.Element}))] public static partial class {layout.Name} {{ }}"));
+            $"[{layout.Attribute}({layout.Rank}, {string.Join(", ", layout.Axes)}, ElementType = typeof({layout.Element}))] public static partial class {layout.Name} {{ }}"));
         var run = GeneratorHarness.Run(source);
         Assert.Empty(run.GeneratorDiagnostics);
         Assert.Equal(LayoutCount, run.Sources.Count);
@@ -140,14 +155,15 @@ public sealed class RandomLayoutTests
         TDelegate Method<TDelegate>(string name) where TDelegate : Delegate =>
             (TDelegate)Delegate.CreateDelegate(typeof(TDelegate), type, name); // the overload whose signature matches the delegate
         var cpu = new Target<T>(
-            $"{layout.Name} [Softmax({layout.Rank}, {string.Join(", ", layout.Axes)})] {layout.Element}",
+            $"{layout.Name} [{layout.Attribute}({layout.Rank}, {string.Join(", ", layout.Axes)})] {layout.Element}",
             layout.Rank,
             layout.Axes,
-            Method<ForwardMethod<T>>("Forward"),
-            Method<BackwardMethod<T>>("Backward"),
-            Method<JacobianMethod<T>>("Jacobian"));
+            Enum.Parse<SoftmaxGen.Runtime.SoftmaxOperation>(layout.Attribute),
+            new Members<T>(Method<ForwardMethod<T>>("Forward"), Method<BackwardMethod<T>>("Backward"), Method<JacobianMethod<T>>("Jacobian"), Method<LogSumExpMethod<T>>("LogSumExp")),
+            layout.Scale);
         return accelerator is null
             ? cpu
-            : new GpuTarget<T>(accelerator, cpu, Method<GpuForwardMethod<T>>("Forward"), Method<GpuBackwardMethod<T>>("Backward"), Method<GpuJacobianMethod<T>>("Jacobian"));
+            : new GpuTarget<T>(accelerator, cpu, new GpuMembers<T>(
+                Method<GpuForwardMethod<T>>("Forward"), Method<GpuBackwardMethod<T>>("Backward"), Method<GpuJacobianMethod<T>>("Jacobian"), Method<GpuLogSumExpMethod<T>>("LogSumExp")));
     }
 }

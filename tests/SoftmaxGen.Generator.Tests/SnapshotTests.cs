@@ -23,6 +23,8 @@ public sealed class SnapshotTests
     [InlineData("Double", "[Softmax(3, 1, ElementType = typeof(double))]")]
     [InlineData("Half", "[Softmax(3, 2, ElementType = typeof(System.Half))]")]
     [InlineData("ArrayArgument", "[Softmax(3, new[] { 2, 0 })]")]
+    [InlineData("LogRows", "[LogSoftmax(2, 1)]")]
+    [InlineData("LogChannelsDouble", "[LogSoftmax(4, 1, ElementType = typeof(double))]")]
     public void LayoutSnapshot(string name, string attribute)
     {
         var run = GeneratorHarness.Run($$"""

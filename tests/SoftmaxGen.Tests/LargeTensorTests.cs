@@ -77,6 +77,18 @@ public class LargeTensorTests
         ["Scattered", new[] { 3000, 3, 10, 32 }],
         ["ChannelsHalf", new[] { 4, 67, 127, 131 }],
         ["ScatteredHalf", new[] { 40, 11, 150, 32 }],
+        // Log-softmax keeps nothing between its passes (z - shift is cheaper to compute again than to keep): each
+        // strategy, cached and streamed.
+        ["LogRows", new[] { 2049, 1031 }],
+        ["LogRows", new[] { 60, 1031 }],
+        ["LogRowsDouble", new[] { 64, 3301 }],
+        ["LogRowsHalf", new[] { 300, 1031 }],
+        ["LogChannels", new[] { 2, 67, 127, 131 }],
+        ["LogColumns", new[] { 40000, 5 }],
+        ["LogScattered", new[] { 40, 11, 150, 32 }],
+        ["LogScattered", new[] { 5, 61, 100, 32 }],
+        ["LogScattered", new[] { 4, 10, 10, 300 }],
+        ["LogScattered", new[] { 20, 30, 20, 200 }],
     ];
 
     /// <summary>
@@ -92,14 +104,16 @@ public class LargeTensorTests
             string name = (string)row[0];
             int[] shape = (int[])row[1];
             var layout = LayoutOf(name, shape);
+            bool log = name.StartsWith("Log", StringComparison.Ordinal);
             int size = name.EndsWith("Double", StringComparison.Ordinal) ? 8 : name.EndsWith("Half", StringComparison.Ordinal) ? 2 : 4;
             int compute = Math.Max(size, 4);
             int vector = (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && !VectorOnly ? 64 : System.Numerics.Vector<byte>.Count) / compute;
             long count = TestData.Count(shape);
-            var forward = CpuLaunch.Choose(layout, count * size, size, compute, vector, canStream: true, valueIsExp: true, backward: false);
-            var backward = CpuLaunch.Choose(layout, 2 * count * size, size, compute, vector, canStream: true, valueIsExp: true, backward: true);
-            reached.Add($"forward {forward.Strategy} {(forward.Stream ? "streamed" : "cached")} {forward.Keep}");
-            reached.Add($"backward {backward.Strategy} {(backward.Stream ? "streamed" : "cached")}");
+            var forward = CpuLaunch.Choose(layout, count * size, size, compute, vector, canStream: true, valueIsExp: !log, backward: false);
+            var backward = CpuLaunch.Choose(layout, 2 * count * size, size, compute, vector, canStream: true, valueIsExp: !log, backward: true);
+            string operation = log ? "log " : "";
+            reached.Add($"{operation}forward {forward.Strategy} {(forward.Stream ? "streamed" : "cached")} {forward.Keep}");
+            reached.Add($"{operation}backward {backward.Strategy} {(backward.Stream ? "streamed" : "cached")}");
         }
 
         string[] expected =
@@ -110,6 +124,10 @@ public class LargeTensorTests
             "forward Block streamed Scratch", "forward Block cached Scratch", "forward Block streamed None",
             "backward Rows streamed", "backward Rows cached", "backward Slices streamed", "backward Slices cached",
             "backward Lanes streamed", "backward Lanes cached", "backward Block streamed", "backward Block cached",
+            "log forward Rows streamed None", "log forward Rows cached None", "log forward Slices streamed None", "log forward Slices cached None",
+            "log forward Lanes streamed None", "log forward Lanes cached None", "log forward Block streamed None", "log forward Block cached None",
+            "log backward Rows streamed", "log backward Rows cached", "log backward Slices streamed", "log backward Slices cached",
+            "log backward Lanes streamed", "log backward Lanes cached", "log backward Block streamed", "log backward Block cached",
         ];
         Assert.True(!expected.Except(reached).Any(), $"not reached: {string.Join("; ", expected.Except(reached))}; reached: {string.Join("; ", reached)}");
     });
@@ -129,6 +147,12 @@ public class LargeTensorTests
         "ScatteredDouble" => new Generated.SoftmaxGen.Tests.ScatteredDouble_Layout(shape),
         "ScatteredHalf" => new Generated.SoftmaxGen.Tests.ScatteredHalf_Layout(shape),
         "Seed" => new Generated.SoftmaxGen.Tests.Seed_Layout(shape),
+        "LogRows" => new Generated.SoftmaxGen.Tests.LogRows_Layout(shape),
+        "LogRowsDouble" => new Generated.SoftmaxGen.Tests.LogRowsDouble_Layout(shape),
+        "LogRowsHalf" => new Generated.SoftmaxGen.Tests.LogRowsHalf_Layout(shape),
+        "LogChannels" => new Generated.SoftmaxGen.Tests.LogChannels_Layout(shape),
+        "LogColumns" => new Generated.SoftmaxGen.Tests.LogColumns_Layout(shape),
+        "LogScattered" => new Generated.SoftmaxGen.Tests.LogScattered_Layout(shape),
         _ => throw new ArgumentException($"no layout case for {name}", nameof(name)),
     };
 
@@ -356,7 +380,7 @@ public class LargeTensorTests
         Assert.Fail($"{what}: element {differs - place} is {actual[differs]}, expected {expected[differs]}");
     }
 
-    private delegate void RowsBackward<T>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<int> shape);
+    private delegate void RowsBackward<T>(ReadOnlySpan<T> b, ReadOnlySpan<T> dB, Span<T> dA, ReadOnlySpan<int> shape, float scale = 1f);
 
     /// <summary>A span of <paramref name="count"/> floats and 16 more, starting on a 64-byte boundary (pinned).</summary>
     private static Span<float> Line(int count) => Line<float>(count);
@@ -374,9 +398,9 @@ public class LargeTensorTests
         return array.AsSpan(skip, count + (64 / size));
     }
 
-    private delegate void SpanForward(ReadOnlySpan<float> a, Span<float> b, ReadOnlySpan<int> shape);
+    private delegate void SpanForward(ReadOnlySpan<float> a, Span<float> b, ReadOnlySpan<int> shape, float scale = 1f);
 
-    private delegate void SpanBackward(ReadOnlySpan<float> b, ReadOnlySpan<float> dB, Span<float> dA, ReadOnlySpan<int> shape);
+    private delegate void SpanBackward(ReadOnlySpan<float> b, ReadOnlySpan<float> dB, Span<float> dA, ReadOnlySpan<int> shape, float scale = 1f);
 
     [Theory, MemberData(nameof(Cases))]
     public void ForwardAndBackwardMatchReference(string name, int[] shape) => KernelWidths.Run(VectorOnly, () =>
@@ -386,8 +410,10 @@ public class LargeTensorTests
         var random = new Random(count);
         var a = target.Round(TestData.Logits(random, count));
         var b = target.Forward(a, shape).Value;
+        Checks.AssertForwardClose(target, a, b, shape, $"forward {Checks.Describe(target, shape)}");
         double tolerance = Checks.Tolerance(target, Checks.SliceLength(target, shape));
-        Checks.AssertClose(Reference.Forward(a, shape, target.Axes), b, tolerance, 4 * target.Tiny, $"forward {Checks.Describe(target, shape)}");
+        var lse = Reference.LogSumExp(target.Logits(a, shape), shape, target.Axes);
+        Checks.AssertClose(lse, target.LogSumExp(a, shape).Value, lse.Select(value => Math.Abs(value) + 1).ToArray(), tolerance, 4 * target.Tiny, $"logsumexp {Checks.Describe(target, shape)}");
 
         var rounded = target.Round(b);
         var dB = target.Round(TestData.Logits(random, 2 * count, 1));
@@ -413,6 +439,8 @@ public class LargeTensorTests
     [InlineData("Scattered", new[] { 40, 11, 10, 32 })]
     [InlineData("Rows", new[] { 3, 70001 })]
     [InlineData("Columns", new[] { 40000, 5 })]
+    [InlineData("LogRows", new[] { 3, 70001 })]
+    [InlineData("LogScattered", new[] { 40, 11, 10, 32 })]
     public void MaskedAndNaNSlicesStayInTheirSlice(string name, int[] shape) => KernelWidths.Run(VectorOnly, () =>
     {
         var target = Layouts.Get(name);
@@ -439,7 +467,8 @@ public class LargeTensorTests
             {
                 if (s == masked)
                 {
-                    Assert.True(b[i] == 0 && dA[i] == 0, $"masked slice: B[{i}] = {b[i]}, dA[{i}] = {dA[i]}");
+                    double excluded = target.Operation == SoftmaxOperation.Softmax ? 0 : double.NegativeInfinity;
+                    Assert.True(b[i] == excluded && dA[i] == 0, $"masked slice: B[{i}] = {b[i]}, dA[{i}] = {dA[i]}");
                 }
                 else if (s == poisoned)
                 {

@@ -59,6 +59,18 @@ public class NumericsTests
     public void EmptyTensorsAreNoOps(string name) => KernelWidths.Run(VectorOnly, () => Checks.EmptyTensors(Layouts.Get(name)));
 
     [Theory, MemberData(nameof(All))]
+    public void LogSumExpMatchesReference(string name) => KernelWidths.Run(VectorOnly, () => Checks.LogSumExpMatchesReference(Layouts.Get(name), seed: 24));
+
+    [Theory, MemberData(nameof(All))]
+    public void LogSumExpMatchesReferenceForLogitsOf1e4(string name) => KernelWidths.Run(VectorOnly, () => Checks.LogSumExpMatchesReference(Layouts.Get(name), seed: 25, scale: 1e4));
+
+    [Theory, MemberData(nameof(All))]
+    public void LogSumExpOfSpecialSlices(string name) => KernelWidths.Run(VectorOnly, () => Checks.LogSumExpSpecialSlices(Layouts.Get(name), seed: 26));
+
+    [Theory, MemberData(nameof(All))]
+    public void AnyScaleMatchesReference(string name) => KernelWidths.Run(VectorOnly, () => Checks.AnyScaleMatchesReference(Layouts.Get(name), seed: 27));
+
+    [Theory, MemberData(nameof(All))]
     public void BadArgumentsAreRefused(string name) => KernelWidths.Run(VectorOnly, () => Checks.BadArgumentsAreRefused(Layouts.Get(name)));
 }
 

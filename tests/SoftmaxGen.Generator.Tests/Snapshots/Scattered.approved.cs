@@ -10,93 +10,120 @@
 namespace Samples.Layouts
 {
     // Softmax over the reduced axes s1 = {0, 2, 4} of a dense row-major tensor of rank 5 (float);
-    // the batch axes s2 = {1, 3} index independent slices.
+    // the batch axes s2 = {1, 3} index independent slices. The logits are z = scale · A.
     [global::System.CodeDom.Compiler.GeneratedCode("SoftmaxGen.Generator", "{generator-version}")]
     static partial class Scattered
     {
         /// <summary>
-        /// Computes B = softmax over s1 = {0, 2, 4} of A: for each slice, B = exp(A - max A) / Σ exp(A - max A).
+        /// Computes the softmax over s1 = {0, 2, 4} of z = scale · A: for each slice, B = exp(z - max z) / Σ exp(z - max z).
         /// A slice whose entries are all -∞ gives zeros; a NaN or +∞ gives NaN in its own slice only.
         /// </summary>
         /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
         /// <param name="b">The output B, as long as <paramref name="a"/>; it may be the very same memory as <paramref name="a"/>.</param>
         /// <param name="shape">The 5 extents of A, outermost first.</param>
-        /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, or <paramref name="b"/> partly overlaps <paramref name="a"/>; nothing is written.</exception>
-        public static void Forward(global::System.ReadOnlySpan<float> a, global::System.Span<float> b, global::System.ReadOnlySpan<int> shape)
+        /// <param name="scale">Multiplies the logits (1 / temperature); finite.</param>
+        /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, <paramref name="b"/> partly overlaps <paramref name="a"/>, or <paramref name="scale"/> is not finite; nothing is written.</exception>
+        public static void Forward(global::System.ReadOnlySpan<float> a, global::System.Span<float> b, global::System.ReadOnlySpan<int> shape, float scale = 1f)
         {
+            global::SoftmaxGen.Runtime.SoftmaxArguments.Scale(scale);
             if (global::SoftmaxGen.Runtime.SoftmaxArguments.Forward(a, b, shape, global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout.Rank) > 0)
             {
-                global::SoftmaxGen.Runtime.CpuSoftmax.Forward(a, b, new global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout(shape));
+                global::SoftmaxGen.Runtime.CpuSoftmax.Forward(a, b, new global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout(shape), scale, global::SoftmaxGen.Runtime.SoftmaxOperation.Softmax);
             }
         }
 
         /// <summary>
-        /// Pulls cotangents back through the softmax: dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each cotangent.
+        /// Pulls cotangents back through the softmax: dA = scale · B ∘ (dB - Σ_{s1} dB ∘ B), for each cotangent.
         /// B is read once per slice for all of them.
         /// </summary>
         /// <param name="b">The forward output B.</param>
         /// <param name="dB">s3 ≥ 1 cotangents of B, back to back (a leading axis s3): a positive multiple of B's length.</param>
         /// <param name="dA">The pullbacks, as long as <paramref name="dB"/>; it may be the very same memory as <paramref name="dB"/>, and must not overlap <paramref name="b"/>.</param>
         /// <param name="shape">The 5 extents of B, outermost first.</param>
-        /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, or the spans overlap as described; nothing is written.</exception>
-        public static void Backward(global::System.ReadOnlySpan<float> b, global::System.ReadOnlySpan<float> dB, global::System.Span<float> dA, global::System.ReadOnlySpan<int> shape)
+        /// <param name="scale">The forward's scale: the pullback to A is scale times the pullback to z.</param>
+        /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, the spans overlap as described, or <paramref name="scale"/> is not finite; nothing is written.</exception>
+        public static void Backward(global::System.ReadOnlySpan<float> b, global::System.ReadOnlySpan<float> dB, global::System.Span<float> dA, global::System.ReadOnlySpan<int> shape, float scale = 1f)
         {
+            global::SoftmaxGen.Runtime.SoftmaxArguments.Scale(scale);
             if (global::SoftmaxGen.Runtime.SoftmaxArguments.Backward(b, dB, dA, shape, global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout.Rank, out int cotangents) > 0)
             {
-                global::SoftmaxGen.Runtime.CpuSoftmax.Backward(b, dB, dA, cotangents, new global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout(shape));
+                global::SoftmaxGen.Runtime.CpuSoftmax.Backward(b, dB, dA, cotangents, new global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout(shape), scale, global::SoftmaxGen.Runtime.SoftmaxOperation.Softmax);
             }
         }
 
         /// <summary>
         /// Writes the dense Jacobian of the softmax at B: N × N entries, row-major, where entry [p · N + q] is
-        /// ∂B_p/∂A_q = B_p (δ_pq - B_q) when elements p and q share a slice, and 0 otherwise.
+        /// ∂B_p/∂A_q = scale · B_p (δ_pq - B_q) when elements p and q share a slice, and 0 otherwise.
         /// </summary>
         /// <param name="b">The forward output B, N elements.</param>
         /// <param name="jacobian">The N × N Jacobian; every entry is written.</param>
         /// <param name="shape">The 5 extents of B, outermost first.</param>
-        /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, N × N is past int.MaxValue, or the spans overlap; nothing is written.</exception>
-        public static void Jacobian(global::System.ReadOnlySpan<float> b, global::System.Span<float> jacobian, global::System.ReadOnlySpan<int> shape)
+        /// <param name="scale">The forward's scale.</param>
+        /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, N × N is past int.MaxValue, the spans overlap, or <paramref name="scale"/> is not finite; nothing is written.</exception>
+        public static void Jacobian(global::System.ReadOnlySpan<float> b, global::System.Span<float> jacobian, global::System.ReadOnlySpan<int> shape, float scale = 1f)
         {
+            global::SoftmaxGen.Runtime.SoftmaxArguments.Scale(scale);
             if (global::SoftmaxGen.Runtime.SoftmaxArguments.Jacobian(b, jacobian, shape, global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout.Rank) > 0)
             {
-                global::SoftmaxGen.Runtime.CpuSoftmax.Jacobian(b, jacobian, new global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout(shape));
+                global::SoftmaxGen.Runtime.CpuSoftmax.Jacobian(b, jacobian, new global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout(shape), scale, global::SoftmaxGen.Runtime.SoftmaxOperation.Softmax);
             }
         }
 
         /// <summary>
-        /// Enqueues B = softmax over s1 = {0, 2, 4} of A on the accelerator's default stream, and returns without waiting.
+        /// Computes one value per slice: max z + log Σ_{s1} exp(z - max z) of z = scale · A, in the row-major order of the batch
+        /// axes s2 = {1, 3}. A slice whose entries are all -∞ gives -∞; a NaN gives NaN; a +∞ (no NaN) gives +∞.
+        /// </summary>
+        /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
+        /// <param name="lse">One element per slice: the product of the batch extents (1 when every axis is reduced).</param>
+        /// <param name="shape">The 5 extents of A, outermost first.</param>
+        /// <param name="scale">Multiplies the logits; finite.</param>
+        /// <exception cref="global::System.ArgumentException">The shape or a length is wrong, the spans overlap, or <paramref name="scale"/> is not finite; nothing is written.</exception>
+        public static void LogSumExp(global::System.ReadOnlySpan<float> a, global::System.Span<float> lse, global::System.ReadOnlySpan<int> shape, float scale = 1f)
+        {
+            global::SoftmaxGen.Runtime.SoftmaxArguments.Scale(scale);
+            if (global::SoftmaxGen.Runtime.SoftmaxArguments.LogSumExp(a, lse, shape, global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout.Rank, [1, 3]) > 0)
+            {
+                global::SoftmaxGen.Runtime.CpuSoftmax.LogSumExp(a, lse, new global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout(shape), scale);
+            }
+        }
+
+        /// <summary>
+        /// Enqueues the softmax over s1 = {0, 2, 4} of z = scale · A on the accelerator's default stream, and returns without waiting.
         /// Same semantics as the span overload.
         /// </summary>
         /// <param name="accelerator">The accelerator whose default stream runs the kernel; <paramref name="a"/> and <paramref name="b"/> live on it.</param>
         /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
         /// <param name="b">The output B, as long as <paramref name="a"/>; it may be the very same memory as <paramref name="a"/>.</param>
         /// <param name="shape">The 5 extents of A, outermost first.</param>
+        /// <param name="scale">Multiplies the logits; finite.</param>
         /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
-        public static void Forward(global::ILGPU.Runtime.Accelerator accelerator, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::System.ReadOnlySpan<int> shape)
+        public static void Forward(global::ILGPU.Runtime.Accelerator accelerator, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::System.ReadOnlySpan<int> shape, float scale = 1f)
         {
             global::System.ArgumentNullException.ThrowIfNull(accelerator);
-            Forward(accelerator.DefaultStream, a, b, shape);
+            Forward(accelerator.DefaultStream, a, b, shape, scale);
         }
 
         /// <summary>
-        /// Enqueues B = softmax over s1 = {0, 2, 4} of A on <paramref name="stream"/>, and returns without waiting.
+        /// Enqueues the softmax over s1 = {0, 2, 4} of z = scale · A on <paramref name="stream"/>, and returns without waiting.
         /// Same semantics as the span overload.
         /// </summary>
         /// <param name="stream">The stream that runs the kernel; <paramref name="a"/> and <paramref name="b"/> live on its accelerator.</param>
         /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
         /// <param name="b">The output B, as long as <paramref name="a"/>; it may be the very same memory as <paramref name="a"/>.</param>
         /// <param name="shape">The 5 extents of A, outermost first.</param>
+        /// <param name="scale">Multiplies the logits; finite.</param>
         /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
-        public static void Forward(global::ILGPU.Runtime.AcceleratorStream stream, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::System.ReadOnlySpan<int> shape)
+        public static void Forward(global::ILGPU.Runtime.AcceleratorStream stream, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::System.ReadOnlySpan<int> shape, float scale = 1f)
         {
+            global::SoftmaxGen.Runtime.SoftmaxArguments.Scale(scale);
             if (global::SoftmaxGen.Runtime.SoftmaxArguments.Forward(stream, a, b, shape, global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout.Rank) > 0)
             {
-                global::SoftmaxGen.Runtime.GpuSoftmax.Forward(stream, a, b, new global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout(shape));
+                global::SoftmaxGen.Runtime.GpuSoftmax.Forward(stream, a, b, new global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout(shape), scale, global::SoftmaxGen.Runtime.SoftmaxOperation.Softmax);
             }
         }
 
         /// <summary>
-        /// Enqueues dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each cotangent on the accelerator's default stream, and returns without waiting.
+        /// Enqueues the pullbacks through the softmax on the accelerator's default stream, and returns without waiting.
         /// Same semantics as the span overload.
         /// </summary>
         /// <param name="accelerator">The accelerator whose default stream runs the kernel; the views live on it.</param>
@@ -104,15 +131,16 @@ namespace Samples.Layouts
         /// <param name="dB">s3 ≥ 1 cotangents of B, back to back (a leading axis s3): a positive multiple of B's length.</param>
         /// <param name="dA">The pullbacks, as long as <paramref name="dB"/>; it may be the very same memory as <paramref name="dB"/>, and must not overlap <paramref name="b"/>.</param>
         /// <param name="shape">The 5 extents of B, outermost first.</param>
+        /// <param name="scale">The forward's scale.</param>
         /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
-        public static void Backward(global::ILGPU.Runtime.Accelerator accelerator, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> dB, global::ILGPU.ArrayView<float> dA, global::System.ReadOnlySpan<int> shape)
+        public static void Backward(global::ILGPU.Runtime.Accelerator accelerator, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> dB, global::ILGPU.ArrayView<float> dA, global::System.ReadOnlySpan<int> shape, float scale = 1f)
         {
             global::System.ArgumentNullException.ThrowIfNull(accelerator);
-            Backward(accelerator.DefaultStream, b, dB, dA, shape);
+            Backward(accelerator.DefaultStream, b, dB, dA, shape, scale);
         }
 
         /// <summary>
-        /// Enqueues dA = B ∘ (dB - Σ_{s1} dB ∘ B) for each cotangent on <paramref name="stream"/>, and returns without waiting.
+        /// Enqueues the pullbacks through the softmax on <paramref name="stream"/>, and returns without waiting.
         /// Same semantics as the span overload.
         /// </summary>
         /// <param name="stream">The stream that runs the kernel; the views live on its accelerator.</param>
@@ -120,12 +148,14 @@ namespace Samples.Layouts
         /// <param name="dB">s3 ≥ 1 cotangents of B, back to back (a leading axis s3): a positive multiple of B's length.</param>
         /// <param name="dA">The pullbacks, as long as <paramref name="dB"/>; it may be the very same memory as <paramref name="dB"/>, and must not overlap <paramref name="b"/>.</param>
         /// <param name="shape">The 5 extents of B, outermost first.</param>
+        /// <param name="scale">The forward's scale.</param>
         /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
-        public static void Backward(global::ILGPU.Runtime.AcceleratorStream stream, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> dB, global::ILGPU.ArrayView<float> dA, global::System.ReadOnlySpan<int> shape)
+        public static void Backward(global::ILGPU.Runtime.AcceleratorStream stream, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> dB, global::ILGPU.ArrayView<float> dA, global::System.ReadOnlySpan<int> shape, float scale = 1f)
         {
+            global::SoftmaxGen.Runtime.SoftmaxArguments.Scale(scale);
             if (global::SoftmaxGen.Runtime.SoftmaxArguments.Backward(stream, b, dB, dA, shape, global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout.Rank, out int cotangents) > 0)
             {
-                global::SoftmaxGen.Runtime.GpuSoftmax.Backward(stream, b, dB, dA, cotangents, new global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout(shape));
+                global::SoftmaxGen.Runtime.GpuSoftmax.Backward(stream, b, dB, dA, cotangents, new global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout(shape), scale, global::SoftmaxGen.Runtime.SoftmaxOperation.Softmax);
             }
         }
 
@@ -137,11 +167,12 @@ namespace Samples.Layouts
         /// <param name="b">The forward output B, N elements.</param>
         /// <param name="jacobian">The N × N Jacobian; every entry is written. It must not overlap <paramref name="b"/>.</param>
         /// <param name="shape">The 5 extents of B, outermost first.</param>
+        /// <param name="scale">The forward's scale.</param>
         /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
-        public static void Jacobian(global::ILGPU.Runtime.Accelerator accelerator, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> jacobian, global::System.ReadOnlySpan<int> shape)
+        public static void Jacobian(global::ILGPU.Runtime.Accelerator accelerator, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> jacobian, global::System.ReadOnlySpan<int> shape, float scale = 1f)
         {
             global::System.ArgumentNullException.ThrowIfNull(accelerator);
-            Jacobian(accelerator.DefaultStream, b, jacobian, shape);
+            Jacobian(accelerator.DefaultStream, b, jacobian, shape, scale);
         }
 
         /// <summary>
@@ -152,12 +183,49 @@ namespace Samples.Layouts
         /// <param name="b">The forward output B, N elements.</param>
         /// <param name="jacobian">The N × N Jacobian; every entry is written. It must not overlap <paramref name="b"/>.</param>
         /// <param name="shape">The 5 extents of B, outermost first.</param>
+        /// <param name="scale">The forward's scale.</param>
         /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
-        public static void Jacobian(global::ILGPU.Runtime.AcceleratorStream stream, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> jacobian, global::System.ReadOnlySpan<int> shape)
+        public static void Jacobian(global::ILGPU.Runtime.AcceleratorStream stream, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> jacobian, global::System.ReadOnlySpan<int> shape, float scale = 1f)
         {
+            global::SoftmaxGen.Runtime.SoftmaxArguments.Scale(scale);
             if (global::SoftmaxGen.Runtime.SoftmaxArguments.Jacobian(stream, b, jacobian, shape, global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout.Rank) > 0)
             {
-                global::SoftmaxGen.Runtime.GpuSoftmax.Jacobian(stream, b, jacobian, new global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout(shape));
+                global::SoftmaxGen.Runtime.GpuSoftmax.Jacobian(stream, b, jacobian, new global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout(shape), scale, global::SoftmaxGen.Runtime.SoftmaxOperation.Softmax);
+            }
+        }
+
+        /// <summary>
+        /// Enqueues the log-sum-exp of every slice on the accelerator's default stream, and returns without waiting.
+        /// Same semantics as the span overload.
+        /// </summary>
+        /// <param name="accelerator">The accelerator whose default stream runs the kernel; the views live on it.</param>
+        /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
+        /// <param name="lse">One element per slice.</param>
+        /// <param name="shape">The 5 extents of A, outermost first.</param>
+        /// <param name="scale">Multiplies the logits; finite.</param>
+        /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
+        public static void LogSumExp(global::ILGPU.Runtime.Accelerator accelerator, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> lse, global::System.ReadOnlySpan<int> shape, float scale = 1f)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(accelerator);
+            LogSumExp(accelerator.DefaultStream, a, lse, shape, scale);
+        }
+
+        /// <summary>
+        /// Enqueues the log-sum-exp of every slice on <paramref name="stream"/>, and returns without waiting.
+        /// Same semantics as the span overload.
+        /// </summary>
+        /// <param name="stream">The stream that runs the kernel; the views live on its accelerator.</param>
+        /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
+        /// <param name="lse">One element per slice.</param>
+        /// <param name="shape">The 5 extents of A, outermost first.</param>
+        /// <param name="scale">Multiplies the logits; finite.</param>
+        /// <exception cref="global::System.ArgumentException">An argument is wrong, as for the span overload, or a view lives on another accelerator; nothing is enqueued.</exception>
+        public static void LogSumExp(global::ILGPU.Runtime.AcceleratorStream stream, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> lse, global::System.ReadOnlySpan<int> shape, float scale = 1f)
+        {
+            global::SoftmaxGen.Runtime.SoftmaxArguments.Scale(scale);
+            if (global::SoftmaxGen.Runtime.SoftmaxArguments.LogSumExp(stream, a, lse, shape, global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout.Rank, [1, 3]) > 0)
+            {
+                global::SoftmaxGen.Runtime.GpuSoftmax.LogSumExp(stream, a, lse, new global::SoftmaxGen.Generated.Samples.Layouts.Scattered_Layout(shape), scale);
             }
         }
     }

@@ -59,6 +59,15 @@ public abstract class GpuNumericsSuite
     public void EmptyTensorsAreNoOps(string name) => Checks.EmptyTensors(Target(name));
 
     [SkippableTheory, MemberData(nameof(All))]
+    public void LogSumExpMatchesReference(string name) => Checks.LogSumExpMatchesReference(Target(name), seed: 43, maxElements: 1500);
+
+    [SkippableTheory, MemberData(nameof(All))]
+    public void LogSumExpOfSpecialSlices(string name) => Checks.LogSumExpSpecialSlices(Target(name), seed: 44);
+
+    [SkippableTheory, MemberData(nameof(All))]
+    public void AnyScaleMatchesReference(string name) => Checks.AnyScaleMatchesReference(Target(name), seed: 45, maxElements: 600);
+
+    [SkippableTheory, MemberData(nameof(All))]
     public void BadArgumentsAreRefused(string name) => Checks.BadArgumentsAreRefused(Target(name));
 
     protected Accelerator Accelerator

@@ -14,8 +14,8 @@ using Xunit;
 namespace SoftmaxGen.Tests.Gpu;
 
 /// <summary>
-/// Every kernel of every layout of this assembly, for its element type, compiles to PTX for SM_70, SM_80 and SM_90 with
-/// ILGPU's PTX backend, on a machine with no GPU. The CPU accelerator runs code that the PTX backend rejects, so the
+/// Every kernel of every layout of this assembly, as the launcher instantiates it for the class's element type and
+/// operation, compiles to PTX for SM_70, SM_80 and SM_90 with ILGPU's PTX backend, on a machine with no GPU. The CPU accelerator runs code that the PTX backend rejects, so the
 /// CPU-accelerator suite alone would not show it. The context is a plain one, without ILGPU.Algorithms.
 /// </summary>
 public sealed class PtxTests : IDisposable
@@ -31,13 +31,13 @@ public sealed class PtxTests : IDisposable
 
     public static IEnumerable<object[]> Classes() =>
         typeof(Layouts).Assembly.GetTypes()
-            .Where(type => type.GetCustomAttribute<SoftmaxAttribute>() is not null)
+            .Where(type => Declaration(type) is not null)
             .Select(type => new object[] { type.FullName! });
 
     [Fact]
     public void EveryLayoutOfTheSuiteIsCovered()
     {
-        Assert.Equal(Layouts.All.Count, Classes().Count());
+        Assert.Equal(Layouts.All.Select(target => target.BaseName).Distinct().Count(), Classes().Count());
     }
 
     [Theory, MemberData(nameof(Classes))]
@@ -45,12 +45,16 @@ public sealed class PtxTests : IDisposable
     {
         var type = typeof(Layouts).Assembly.GetType(className)!;
         var layout = LayoutOf(type);
-        var (storage, accumulator, element, math) = ElementTypes(type.GetCustomAttribute<SoftmaxAttribute>()!.ElementType);
-        var kernels = typeof(GpuKernels).GetMethods(BindingFlags.Public | BindingFlags.Static)
-            .Where(method => method.IsGenericMethodDefinition && method.GetGenericArguments().Length == 6)
-            .Select(method => method.MakeGenericMethod(storage, accumulator, element, math, layout, typeof(Softmax)))
+        var (elementType, operation) = Declaration(type)!.Value;
+        var (storage, accumulator, element, math) = ElementTypes(elementType);
+        var launcher = typeof(GpuLauncher<,,,,,>).MakeGenericType(storage, accumulator, element, math, layout, operation);
+        var kernels = ((IReadOnlyList<Delegate>)launcher.GetProperty("Kernels", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!)
+            .Select(kernel => kernel.Method)
             .ToList();
-        Assert.Equal(11, kernels.Count);
+        // Every public kernel of GpuKernels is among them.
+        Assert.Equal(
+            typeof(GpuKernels).GetMethods(BindingFlags.Public | BindingFlags.Static).Where(method => method.IsGenericMethodDefinition).Select(method => method.Name).Order(),
+            kernels.Select(kernel => kernel.Name).Order());
 
         foreach (var (architecture, instructionSet, version) in Targets)
         {
@@ -82,6 +86,12 @@ public sealed class PtxTests : IDisposable
     }
 
     public void Dispose() => _context.Dispose();
+
+    /// <summary>The element type and the operation of a [Softmax] or [LogSoftmax] class; null for any other type.</summary>
+    private static (Type Element, Type Operation)? Declaration(Type type) =>
+        type.GetCustomAttribute<SoftmaxAttribute>() is { } softmax ? (softmax.ElementType, typeof(Softmax))
+        : type.GetCustomAttribute<LogSoftmaxAttribute>() is { } log ? (log.ElementType, typeof(LogSoftmax))
+        : null;
 
     /// <summary>The layout struct the generator emitted for a class: its namespace mirrored under SoftmaxGen.Generated.</summary>
     private static Type LayoutOf(Type type)
