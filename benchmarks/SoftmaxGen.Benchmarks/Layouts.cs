@@ -39,3 +39,19 @@ public static partial class ScatteredDouble { }
 /// <summary>[a, b, c, d], s1 = {1, 3} (Half, computed in float).</summary>
 [Softmax(4, 1, 3, ElementType = typeof(System.Half))]
 public static partial class ScatteredHalf { }
+
+/// <summary>[rows, length], s1 = {1}: log-softmax over the last axis (float).</summary>
+[LogSoftmax(2, 1)]
+public static partial class LogRowsFloat { }
+
+/// <summary>[rows, length], s1 = {1}: log-softmax (double).</summary>
+[LogSoftmax(2, 1, ElementType = typeof(double))]
+public static partial class LogRowsDouble { }
+
+/// <summary>[rows, length], s1 = {1}: log-softmax (Half, computed in float).</summary>
+[LogSoftmax(2, 1, ElementType = typeof(System.Half))]
+public static partial class LogRowsHalf { }
+
+/// <summary>[batch, channels, pixels], s1 = {1}: log-softmax with the slices side by side as lanes (float).</summary>
+[LogSoftmax(3, 1)]
+public static partial class LogChannelsFloat { }

@@ -12,7 +12,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace SoftmaxGen.Benchmarks;
 
 /// <summary>
-/// The <c>ort</c> mode: SoftmaxGen beside ONNX Runtime's CPU Softmax (opset 13) on the same arrays, in one process,
+/// The <c>ort</c> mode: SoftmaxGen beside ONNX Runtime's CPU Softmax and LogSoftmax (opset 13) on the same arrays, in one process,
 /// both on the same number of threads (all cores unless --threads says otherwise), ONNX Runtime's idle spinning off, rounds interleaved (each round times both, in alternating
 /// order), both past their first calls. Prints ONNX Runtime's time over ours per case: above 1, SoftmaxGen is faster.
 /// </summary>
@@ -50,6 +50,13 @@ public static class OrtComparison
             Rows<double>("double", [8192, 1024], RowsDouble.Forward),
             Rows<double>("double", [16384, 1024], RowsDouble.Forward),
             Compare<float>("softmax_float_rank3_axis1.onnx", "float channels [32, 64, 3136], axis 1", [32, 64, 3136], ChannelsFloat.Forward),
+            Rows<float>("float", [8192, 1024], LogRowsFloat.Forward, log: true),
+            Rows<float>("float", [65536, 128], LogRowsFloat.Forward, log: true),
+            Rows<float>("float", [256, 32768], LogRowsFloat.Forward, log: true),
+            Rows<float>("float", [32768, 1024], LogRowsFloat.Forward, log: true),
+            Rows<Half>("half", [8192, 1024], LogRowsHalf.Forward, log: true),
+            Rows<double>("double", [8192, 1024], LogRowsDouble.Forward, log: true),
+            Compare<float>("logsoftmax_float_rank3_axis1.onnx", "log-softmax float channels [32, 64, 3136], axis 1", [32, 64, 3136], LogChannelsFloat.Forward),
         };
 
         try
@@ -133,9 +140,11 @@ public static class OrtComparison
 
     private delegate void Forward<T>(ReadOnlySpan<T> a, Span<T> b, ReadOnlySpan<int> shape, float scale = 1f);
 
-    private static Pair Rows<T>(string element, int[] shape, Forward<T> forward)
+    private static Pair Rows<T>(string element, int[] shape, Forward<T> forward, bool log = false)
         where T : unmanaged
-        => Compare($"softmax_{element}_rank2_axis1.onnx", $"{element} [{shape[0]}, {shape[1]}]", shape, forward);
+        => log
+            ? Compare($"logsoftmax_{element}_rank2_axis1.onnx", $"log-softmax {element} [{shape[0]}, {shape[1]}]", shape, forward)
+            : Compare($"softmax_{element}_rank2_axis1.onnx", $"{element} [{shape[0]}, {shape[1]}]", shape, forward);
 
     private static Pair Compare<T>(string model, string label, int[] shape, Forward<T> forward)
         where T : unmanaged

@@ -54,6 +54,8 @@ public static class Profile
         {
             "forward" => () => Kernels.Forward(layout, a, scratch, shape),
             "backward" => () => Kernels.Backward(layout, b, dB, dA, shape),
+            "logforward" when layout == Layout.Rows && a is float[] x && scratch is float[] y => () => LogRowsFloat.Forward(x, y, shape),
+            "logforward" when layout == Layout.Channels && a is float[] x && scratch is float[] y => () => LogChannelsFloat.Forward(x, y, shape),
             "copy" => () => Baselines.ParallelCopy(a, scratch),
             "tp" => () => Baselines.TensorPrimitivesForward(a, scratch, shape[^1]),
             "floor" => () => Baselines.BackwardTrafficFloor(b, dB, dA, shape[^1]),

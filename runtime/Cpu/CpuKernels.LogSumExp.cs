@@ -12,7 +12,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LogSumExp(TStorage* a, TStorage* lse, TLayout layout, TInput input)
     {
-        var launch = CpuLaunch.Choose(layout, 0, sizeof(TStorage), sizeof(T), TS.Count, canStream: false, valueIsExp: false, backward: false);
+        var launch = CpuLaunch.Choose(layout, 0, sizeof(TStorage), sizeof(T), TS.Count, canStream: false, keeps: false, backward: false);
         if (launch.Strategy is CpuStrategy.Rows or CpuStrategy.Slices)
         {
             CpuParallel.For(layout.SliceCount, layout.SliceLength, new LogSumExpSlices(a, lse, layout, input));

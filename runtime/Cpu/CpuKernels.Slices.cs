@@ -18,7 +18,8 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                 int origin = layout.Origin(slice);
                 var shift = TS.Shift(MaxPass(a, layout, origin, length, input, pad));
 
-                // Exp is kept packed in the scratch, or in B at the elements' own places (CpuKeep.Output: B is the compute type).
+                // The output's value is kept packed in the scratch, or in B at the elements' own places (CpuKeep.Output: B is
+                // the compute type).
                 T* kept = launch.Keep switch
                 {
                     CpuKeep.Scratch => scratch,
@@ -45,7 +46,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         return TS.MaxAll(visitor.Max);
     }
 
-    /// <summary>Pass 2 over a slice: Σ exp(z − shift) in every lane, exp kept at <paramref name="kept"/> unless it is null.</summary>
+    /// <summary>Pass 2 over a slice: Σ exp(z − shift) in every lane, the output's value kept at <paramref name="kept"/> unless it is null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static TV ExpSumPass(TStorage* a, TLayout layout, int origin, T* kept, bool packed, int length, TV shift, TInput input, T* pad)
     {
@@ -100,7 +101,10 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         }
     }
 
-    /// <summary>Pass 2: Σ exp(z − shift) over the runs, kept at <c>kept</c> (packed, or at the runs' offsets) unless null.</summary>
+    /// <summary>
+    /// Pass 2: Σ exp(z − shift) over the runs; what the output is made of (<see cref="IOperation.Kept{T, TV, TS}"/>) kept
+    /// at <c>kept</c> (packed, or at the runs' offsets) unless it is null.
+    /// </summary>
     private ref struct ExpSumRun(TStorage* a, T* kept, bool packed, int length, TV shift, TInput input, T* pad) : IRunVisitor
     {
         public BlockSum Sum = BlockSum.Zero;
@@ -118,16 +122,20 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             nuint i = 0;
             for (; i + (4 * w) <= n; i += 4 * w)
             {
-                var e0 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i)), s));
-                var e1 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i + w)), s));
-                var e2 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i + (2 * w))), s));
-                var e3 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i + (3 * w))), s));
+                var c0 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i)), s);
+                var c1 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i + w)), s);
+                var c2 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i + (2 * w))), s);
+                var c3 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i + (3 * w))), s);
+                var e0 = TS.Exp(c0);
+                var e1 = TS.Exp(c1);
+                var e2 = TS.Exp(c2);
+                var e3 = TS.Exp(c3);
                 if (keep != null)
                 {
-                    TS.Store(e0, keep + i);
-                    TS.Store(e1, keep + i + w);
-                    TS.Store(e2, keep + i + (2 * w));
-                    TS.Store(e3, keep + i + (3 * w));
+                    TS.Store(TOp.Kept<T, TV, TS>(c0, e0), keep + i);
+                    TS.Store(TOp.Kept<T, TV, TS>(c1, e1), keep + i + w);
+                    TS.Store(TOp.Kept<T, TV, TS>(c2, e2), keep + i + (2 * w));
+                    TS.Store(TOp.Kept<T, TV, TS>(c3, e3), keep + i + (3 * w));
                 }
 
                 sum.S0 = TS.Add(sum.S0, e0);
@@ -139,10 +147,11 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
             for (; i + w <= n; i += w)
             {
-                var e = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i)), s));
+                var c = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i)), s);
+                var e = TS.Exp(c);
                 if (keep != null)
                 {
-                    TS.Store(e, keep + i);
+                    TS.Store(TOp.Kept<T, TV, TS>(c, e), keep + i);
                 }
 
                 sum.S0 = TS.Add(sum.S0, e);
@@ -150,10 +159,11 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
             if (i < n)
             {
-                var e = TS.Exp(TS.Subtract(LoadTail(x + i, n - i, input, pad), s));
+                var c = TS.Subtract(LoadTail(x + i, n - i, input, pad), s);
+                var e = TS.Exp(c);
                 if (keep != null)
                 {
-                    TS.StorePartial(e, keep + i, n - i, pad);
+                    TS.StorePartial(TOp.Kept<T, TV, TS>(c, e), keep + i, n - i, pad);
                 }
 
                 sum.S1 = TS.Add(sum.S1, e);
@@ -164,7 +174,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         }
     }
 
-    /// <summary>Pass 3: B over the runs, from the kept exp or from A.</summary>
+    /// <summary>Pass 3: B over the runs, from the kept value or from A.</summary>
     private ref struct WriteRun(TStorage* a, TStorage* b, T* kept, bool packed, int length, TV shift, TV parameter, bool stream, TInput input, T* pad) : IRunVisitor
     {
         private nuint _position;

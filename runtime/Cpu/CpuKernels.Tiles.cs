@@ -239,16 +239,20 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             for (; j + Width <= n; j += Width)
             {
                 var s = TS.Load(shift + j);
-                var e0 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x0 + j)), s));
-                var e1 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x1 + j)), s));
-                var e2 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x2 + j)), s));
-                var e3 = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x3 + j)), s));
+                var c0 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x0 + j)), s);
+                var c1 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x1 + j)), s);
+                var c2 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x2 + j)), s);
+                var c3 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x3 + j)), s);
+                var e0 = TS.Exp(c0);
+                var e1 = TS.Exp(c1);
+                var e2 = TS.Exp(c2);
+                var e3 = TS.Exp(c3);
                 if (keep != null)
                 {
-                    TS.Store(e0, keep + j);
-                    TS.Store(e1, keep + pitch + j);
-                    TS.Store(e2, keep + (2 * pitch) + j);
-                    TS.Store(e3, keep + (3 * pitch) + j);
+                    TS.Store(TOp.Kept<T, TV, TS>(c0, e0), keep + j);
+                    TS.Store(TOp.Kept<T, TV, TS>(c1, e1), keep + pitch + j);
+                    TS.Store(TOp.Kept<T, TV, TS>(c2, e2), keep + (2 * pitch) + j);
+                    TS.Store(TOp.Kept<T, TV, TS>(c3, e3), keep + (3 * pitch) + j);
                 }
 
                 TS.Store(TS.Add(TS.Add(TS.Add(TS.Add(TS.Load(partial + j), e0), e1), e2), e3), partial + j);
@@ -258,16 +262,20 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             {
                 // The scratch's rows are whole vectors wide: the lanes past the tile get a store they never use.
                 var s = TS.Load(shift + j);
-                var e0 = TS.Exp(TS.Subtract(LoadTail(x0 + j, n - j, input, pad), s));
-                var e1 = TS.Exp(TS.Subtract(LoadTail(x1 + j, n - j, input, pad), s));
-                var e2 = TS.Exp(TS.Subtract(LoadTail(x2 + j, n - j, input, pad), s));
-                var e3 = TS.Exp(TS.Subtract(LoadTail(x3 + j, n - j, input, pad), s));
+                var c0 = TS.Subtract(LoadTail(x0 + j, n - j, input, pad), s);
+                var c1 = TS.Subtract(LoadTail(x1 + j, n - j, input, pad), s);
+                var c2 = TS.Subtract(LoadTail(x2 + j, n - j, input, pad), s);
+                var c3 = TS.Subtract(LoadTail(x3 + j, n - j, input, pad), s);
+                var e0 = TS.Exp(c0);
+                var e1 = TS.Exp(c1);
+                var e2 = TS.Exp(c2);
+                var e3 = TS.Exp(c3);
                 if (keep != null)
                 {
-                    TS.Store(e0, keep + j);
-                    TS.Store(e1, keep + pitch + j);
-                    TS.Store(e2, keep + (2 * pitch) + j);
-                    TS.Store(e3, keep + (3 * pitch) + j);
+                    TS.Store(TOp.Kept<T, TV, TS>(c0, e0), keep + j);
+                    TS.Store(TOp.Kept<T, TV, TS>(c1, e1), keep + pitch + j);
+                    TS.Store(TOp.Kept<T, TV, TS>(c2, e2), keep + (2 * pitch) + j);
+                    TS.Store(TOp.Kept<T, TV, TS>(c3, e3), keep + (3 * pitch) + j);
                 }
 
                 TS.Store(TS.Add(TS.Add(TS.Add(TS.Add(TS.Load(partial + j), e0), e1), e2), e3), partial + j);
@@ -283,10 +291,11 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             nuint j = 0;
             for (; j + Width <= n; j += Width)
             {
-                var e = TS.Exp(TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + j)), TS.Load(shift + j)));
+                var c = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + j)), TS.Load(shift + j));
+                var e = TS.Exp(c);
                 if (keep != null)
                 {
-                    TS.Store(e, keep + j);
+                    TS.Store(TOp.Kept<T, TV, TS>(c, e), keep + j);
                 }
 
                 TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
@@ -294,10 +303,11 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
             if (j < n)
             {
-                var e = TS.Exp(TS.Subtract(LoadTail(x + j, n - j, input, pad), TS.Load(shift + j)));
+                var c = TS.Subtract(LoadTail(x + j, n - j, input, pad), TS.Load(shift + j));
+                var e = TS.Exp(c);
                 if (keep != null)
                 {
-                    TS.Store(e, keep + j);
+                    TS.Store(TOp.Kept<T, TV, TS>(c, e), keep + j);
                 }
 
                 TS.Store(TS.Add(TS.Load(partial + j), e), partial + j);
@@ -305,7 +315,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         }
     }
 
-    /// <summary>Pass 3: B over the rows, from the kept exp or from A.</summary>
+    /// <summary>Pass 3: B over the rows, from the kept value or from A.</summary>
     private ref struct WriteLanes(TStorage* a, TStorage* b, T* kept, nuint pitch, T* shift, T* parameter, int width, bool stream, TInput input, T* pad) : IRunVisitor
     {
         private int _row;

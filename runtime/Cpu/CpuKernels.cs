@@ -41,7 +41,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     public static void Forward(TStorage* a, TStorage* b, int count, TLayout layout, TInput input)
     {
         var launch = CpuLaunch.Choose(
-            layout, (long)count * sizeof(TStorage), sizeof(TStorage), sizeof(T), TS.Count, CanStream(b), TOp.ValueIsExp, backward: false);
+            layout, (long)count * sizeof(TStorage), sizeof(TStorage), sizeof(T), TS.Count, CanStream(b), keeps: true, backward: false);
         if (launch.Strategy is CpuStrategy.Rows or CpuStrategy.Slices)
         {
             CpuParallel.For(layout.SliceCount, layout.SliceLength, new ForwardSlices(a, b, layout, input, launch));
@@ -56,7 +56,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     public static void Backward(TStorage* b, TStorage* dB, TStorage* dA, int count, int cotangents, TLayout layout, T scale)
     {
         var launch = CpuLaunch.Choose(
-            layout, (long)count * cotangents * sizeof(TStorage), sizeof(TStorage), sizeof(T), TS.Count, CanStream(dA), TOp.ValueIsExp, backward: true);
+            layout, (long)count * cotangents * sizeof(TStorage), sizeof(TStorage), sizeof(T), TS.Count, CanStream(dA), keeps: false, backward: true);
         if (launch.Strategy is CpuStrategy.Rows or CpuStrategy.Slices)
         {
             CpuParallel.For(layout.SliceCount, (long)layout.SliceLength * cotangents, new BackwardSlices(b, dB, dA, count, cotangents, layout, launch.Stream, scale));

@@ -19,10 +19,10 @@ internal enum CpuStrategy
     Block,
 }
 
-/// <summary>Where a forward keeps exp(z − shift) between its sum pass and its output pass.</summary>
+/// <summary>Where a forward keeps what its output is made of (exp(z − shift), or z − shift) between its sum pass and its output pass.</summary>
 internal enum CpuKeep
 {
-    /// <summary>Nowhere: the output pass computes it again from A (log-softmax, or slices too long for the scratch).</summary>
+    /// <summary>Nowhere: the output pass computes it again from A (slices too long for the scratch, tiles too tall).</summary>
     None,
 
     /// <summary>In the output itself, rescaled in place (rows, element type computed as itself, not streamed).</summary>
@@ -35,11 +35,11 @@ internal enum CpuKeep
 /// <summary>The sizes the CPU engine is tuned with.</summary>
 internal static class CpuTuning
 {
-    /// <summary>The per-thread scratch a slice's or tile's exp is kept in between passes: within L2 on current cores.</summary>
+    /// <summary>The per-thread scratch a slice's or tile's values are kept in between passes: within L2 on current cores.</summary>
     public const int ScratchBytes = 512 * 1024;
 
     /// <summary>
-    /// The bytes of a tile's rows: a forward tile's kept exp, or each of a backward tile's B and dB, which its write pass
+    /// The bytes of a tile's rows: a forward tile's kept values, or each of a backward tile's B and dB, which its write pass
     /// reads again: together they stay within L2.
     /// </summary>
     public const int TileBytes = 256 * 1024;
@@ -119,31 +119,32 @@ internal readonly record struct CpuLaunch(CpuStrategy Strategy, bool Stream, Cpu
     /// <param name="computeSize">Bytes of an element as computed (float for <see cref="Half"/>).</param>
     /// <param name="vector">Elements per vector.</param>
     /// <param name="canStream">Whether the output may take non-temporal stores (the platform can, and it is element-aligned).</param>
-    /// <param name="valueIsExp">Whether the operation's output is made of the exp its sum pass computes (softmax).</param>
+    /// <param name="keeps">Whether the call may keep what its sum pass computes for its output pass (a forward does; a
+    /// log-sum-exp has no output pass).</param>
     /// <param name="backward">A backward pass (its tiles hold B and dB; it keeps nothing).</param>
     public static CpuLaunch Choose(
-        ISoftmaxLayout layout, long outputBytes, int storageSize, int computeSize, int vector, bool canStream, bool valueIsExp, bool backward)
+        ISoftmaxLayout layout, long outputBytes, int storageSize, int computeSize, int vector, bool canStream, bool keeps, bool backward)
     {
         bool stream = canStream && outputBytes >= EngineDiagnostics.NonTemporalBytes;
         int length = layout.SliceLength;
         if (layout.LanesInner)
         {
-            return Tiled(CpuStrategy.Lanes, stream, group: 1, layout.InnerExtent, rows: length, storageSize, computeSize, vector, valueIsExp, backward);
+            return Tiled(CpuStrategy.Lanes, stream, group: 1, layout.InnerExtent, rows: length, storageSize, computeSize, vector, keeps, backward);
         }
 
         int run = layout.InnerExtent;
         int rows = length / run;
         if (layout.BlockCapable && layout.InnerBatchExtent >= 2 && rows >= 2 && (long)run * storageSize <= CpuTuning.BlockRunBytes)
         {
-            return Tiled(CpuStrategy.Block, stream, group: run, layout.InnerBatchExtent, rows, storageSize, computeSize, vector, valueIsExp, backward);
+            return Tiled(CpuStrategy.Block, stream, group: run, layout.InnerBatchExtent, rows, storageSize, computeSize, vector, keeps, backward);
         }
 
         var strategy = rows == 1 ? CpuStrategy.Rows : CpuStrategy.Slices;
         var keep = CpuKeep.None;
-        if (valueIsExp && !backward)
+        if (keeps && !backward)
         {
-            // Rows of an element type computed as itself keep exp in the output unless it is streamed (non-temporal stores
-            // would have to follow ordinary ones to the same lines); otherwise the scratch holds the slice, if it fits.
+            // Rows of an element type computed as itself keep their values in the output unless it is streamed (non-temporal
+            // stores would have to follow ordinary ones to the same lines); otherwise the scratch holds the slice, if it fits.
             bool inOutput = strategy == CpuStrategy.Rows && storageSize == computeSize && !stream;
             keep = inOutput ? CpuKeep.Output
                 : (long)RoundUp(length, vector) * computeSize <= CpuTuning.ScratchBytes ? CpuKeep.Scratch
@@ -158,7 +159,7 @@ internal readonly record struct CpuLaunch(CpuStrategy Strategy, bool Stream, Cpu
     /// runs: as wide as keeps <see cref="CpuTuning.TileBytes"/> (a whole number of vectors and of slices), at most the block.
     /// </summary>
     private static CpuLaunch Tiled(
-        CpuStrategy strategy, bool stream, int group, int slices, int rows, int storageSize, int computeSize, int vector, bool valueIsExp, bool backward)
+        CpuStrategy strategy, bool stream, int group, int slices, int rows, int storageSize, int computeSize, int vector, bool keeps, bool backward)
     {
         // The narrowest useful tile is a whole number of vectors and of slices (or the whole block, if narrower).
         int unit = group * (vector / Gcd(group, vector));
@@ -170,7 +171,7 @@ internal readonly record struct CpuLaunch(CpuStrategy Strategy, bool Stream, Cpu
         // Tiles too tall for the budget still go 1 024 lanes wide: A (or B and dB) is then read again from memory.
         long width = fits ? Math.Max(narrowest, CpuTuning.TileBytes / laneBytes / unit * unit) : RoundUp(1024, unit);
         width = Math.Min(Math.Min(width, CpuTuning.MaxTileWidth / unit * unit), block);
-        var keep = valueIsExp && !backward && fits ? CpuKeep.Scratch : CpuKeep.None;
+        var keep = keeps && !backward && fits ? CpuKeep.Scratch : CpuKeep.None;
         return new CpuLaunch(strategy, stream, keep, group, slices, (int)width / group);
     }
 

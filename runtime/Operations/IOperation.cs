@@ -20,11 +20,14 @@ namespace SoftmaxGen.Runtime;
 internal interface IOperation
 {
     /// <summary>
-    /// Whether <see cref="Value{T, TV, TS}"/> is the exp the sum pass computes anyway, so that an engine with room keeps
-    /// it from that pass instead of computing it again (softmax); otherwise the value is cheaper to compute again from z
-    /// than to keep (log-softmax: z − shift).
+    /// What an engine with room keeps of an element between the sum pass and the output pass, from z − shift and its
+    /// exp (both computed by the sum pass): the same as <see cref="Value{T, TV, TS}"/> would give. Keeping it in the
+    /// output lets the sum pass's arithmetic hide the output's first writes.
     /// </summary>
-    static abstract bool ValueIsExp { get; }
+    static abstract TV Kept<T, TV, TS>(TV centered, TV exp)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>;
 
     /// <summary>The per-slice number the output is made with, from the slice's shift and sum (per lane: one slice each).</summary>
     static abstract TV Parameter<T, TV, TS>(TV shift, TV sum)

@@ -10,7 +10,12 @@ namespace SoftmaxGen.Runtime;
 /// </summary>
 internal readonly struct LogSoftmax : IOperation, IGpuOperation
 {
-    public static bool ValueIsExp => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Kept<T, TV, TS>(TV centered, TV exp)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>
+        => centered;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Parameter<T, TV, TS>(TV shift, TV sum)

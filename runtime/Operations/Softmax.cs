@@ -9,7 +9,12 @@ namespace SoftmaxGen.Runtime;
 /// </summary>
 internal readonly struct Softmax : IOperation, IGpuOperation
 {
-    public static bool ValueIsExp => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Kept<T, TV, TS>(TV centered, TV exp)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>
+        => exp;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Parameter<T, TV, TS>(TV shift, TV sum)
