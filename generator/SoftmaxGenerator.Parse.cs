@@ -99,6 +99,12 @@ partial class SoftmaxGenerator
                     DiagnosticDescriptors.NoAxes, arguments.Axes ?? arguments.Attribute, symbol.Name, attributeName));
             }
 
+            var options = rankValid ? ParseOptions(attribute, arguments, rank, seen, diagnostics) : FamilyOptions.None;
+            if (options is null)
+            {
+                return Nothing;
+            }
+
             var element = ElementKind.Single;
             foreach (var named in attribute.NamedArguments)
             {
@@ -138,8 +144,83 @@ partial class SoftmaxGenerator
                 return new ParseResult(null, diagnostics.ToEquatableArray());
             }
 
-            var spec = new SoftmaxSpec(operation, Hierarchy(symbol, declaration), rank, axes.ToEquatableArray(), element);
+            var spec = new SoftmaxSpec(operation, Hierarchy(symbol, declaration), rank, axes.ToEquatableArray(), element, options);
             return new ParseResult(spec, EquatableArray<DiagnosticInfo>.Empty);
+        }
+
+        /// <summary>
+        /// MaskAxes, BiasAxes (SMG0008: each entry in [0, rank), none twice) and the causal axes (SMG0009: both or neither,
+        /// in range, different, the query a batch axis and the key a reduced one). Null when an argument does not bind.
+        /// </summary>
+        private static FamilyOptions? ParseOptions(
+            AttributeData attribute, AttributeArguments arguments, int rank, HashSet<int> reduced, List<DiagnosticInfo> diagnostics)
+        {
+            var lists = new Dictionary<string, EquatableArray<int>>();
+            int? query = null, key = null;
+            foreach (var named in attribute.NamedArguments)
+            {
+                switch (named.Key)
+                {
+                    case "MaskAxes" or "BiasAxes":
+                        var values = named.Value.IsNull ? ImmutableArray<TypedConstant>.Empty : named.Value.Values;
+                        var list = new List<int>();
+                        for (int i = 0; i < values.Length; i++)
+                        {
+                            if (values[i].Value is not int axis)
+                            {
+                                return null;
+                            }
+
+                            string? reason = axis < 0 || axis >= rank ? $"is outside [0, {rank})"
+                                : list.Contains(axis) ? "is listed more than once"
+                                : null;
+                            if (reason is not null)
+                            {
+                                diagnostics.Add(DiagnosticInfo.Create(
+                                    DiagnosticDescriptors.OptionAxis,
+                                    arguments.NamedElement(named.Key, i, values.Length) ?? arguments.Attribute,
+                                    named.Key,
+                                    axis.ToString(),
+                                    reason));
+                            }
+
+                            list.Add(axis);
+                        }
+
+                        lists[named.Key] = list.Distinct().OrderBy(axis => axis).ToEquatableArray();
+                        break;
+                    case "CausalQueryAxis" when named.Value.Value is int value:
+                        query = value;
+                        break;
+                    case "CausalKeyAxis" when named.Value.Value is int value:
+                        key = value;
+                        break;
+                }
+            }
+
+            int causalQuery = query ?? -1, causalKey = key ?? -1;
+            var (culprit, problem) = (causalQuery, causalKey) switch
+            {
+                (-1, -1) => (null, null),
+                (-1, _) => ("CausalKeyAxis", $"CausalKeyAxis is {causalKey} but CausalQueryAxis is not set: set both, or neither"),
+                (_, -1) => ("CausalQueryAxis", $"CausalQueryAxis is {causalQuery} but CausalKeyAxis is not set: set both, or neither"),
+                _ when causalQuery < 0 || causalQuery >= rank => ("CausalQueryAxis", $"CausalQueryAxis {causalQuery} is outside [0, {rank})"),
+                _ when causalKey < 0 || causalKey >= rank => ("CausalKeyAxis", $"CausalKeyAxis {causalKey} is outside [0, {rank})"),
+                _ when causalQuery == causalKey => ("CausalKeyAxis", $"CausalQueryAxis and CausalKeyAxis are both {causalKey}: they must be different axes"),
+                _ when reduced.Contains(causalQuery) => ("CausalQueryAxis", $"CausalQueryAxis {causalQuery} is a reduced axis: the query axis must be a batch axis (s2)"),
+                _ when !reduced.Contains(causalKey) => ("CausalKeyAxis", $"CausalKeyAxis {causalKey} is a batch axis: the key axis must be a reduced axis (s1)"),
+                _ => ((string?)null, (string?)null),
+            };
+            if (problem is not null)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.CausalAxes, arguments.Named(culprit!) ?? arguments.Attribute, problem));
+            }
+
+            return new FamilyOptions(
+                lists.TryGetValue("MaskAxes", out var mask) ? mask : EquatableArray<int>.Empty,
+                lists.TryGetValue("BiasAxes", out var bias) ? bias : EquatableArray<int>.Empty,
+                causalQuery,
+                causalKey);
         }
 
         /// <summary>SMG0005 and SMG0007: the class must be a non-generic static partial class, in non-generic partial types.</summary>
@@ -256,6 +337,20 @@ partial class SoftmaxGenerator
                 }
 
                 return Attribute;
+            }
+
+            /// <summary>Entry <paramref name="index"/> of <paramref name="count"/> of the array given to a named argument.</summary>
+            public LocationInfo? NamedElement(string name, int index, int count)
+            {
+                var argument = _attribute?.ArgumentList?.Arguments.FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text == name);
+                SyntaxNode? element = argument?.Expression switch
+                {
+                    ArrayCreationExpressionSyntax { Initializer.Expressions: var list } when list.Count == count => list[index],
+                    ImplicitArrayCreationExpressionSyntax { Initializer.Expressions: var list } when list.Count == count => list[index],
+                    CollectionExpressionSyntax { Elements: var list } when list.Count == count => list[index],
+                    _ => argument?.Expression,
+                };
+                return LocationInfo.From(element);
             }
 
             public LocationInfo? Named(string name)

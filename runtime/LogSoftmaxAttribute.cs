@@ -34,4 +34,29 @@ public sealed class LogSoftmaxAttribute : Attribute
 
     /// <summary>The element type: <see cref="float"/> (the default), <see cref="double"/> or <see cref="System.Half"/>.</summary>
     public Type ElementType { get; set; } = typeof(float);
+
+    /// <summary>
+    /// The axes a mask spans (default: none, and no <c>mask</c> parameter). With axes listed, <c>Forward</c> and
+    /// <c>LogSumExp</c> take a <c>mask</c> of one <see cref="bool"/> per index of those axes (dense, row-major in
+    /// ascending axis order), broadcast over the other axes; an element whose entry is false is excluded: it is −∞
+    /// whatever A holds there.
+    /// </summary>
+    public int[] MaskAxes { get; set; } = Array.Empty<int>();
+
+    /// <summary>
+    /// The axes a bias spans (default: none, and no <c>bias</c> parameter). With axes listed, <c>Forward</c> and
+    /// <c>LogSumExp</c> take a <c>bias</c> (dense, row-major in ascending axis order) added to the scaled logits,
+    /// broadcast over the other axes: z = scale · A + bias.
+    /// </summary>
+    public int[] BiasAxes { get; set; } = Array.Empty<int>();
+
+    /// <summary>
+    /// The query axis of a causal mask (default −1: none), a batch axis; set together with <see cref="CausalKeyAxis"/>,
+    /// a reduced axis. The element at query index q and key index k is excluded where k &gt; q + (K − Q), Q and K the
+    /// two extents: aligned at the bottom right, as FlashAttention and PyTorch's <c>causal_lower_right</c> do.
+    /// </summary>
+    public int CausalQueryAxis { get; set; } = -1;
+
+    /// <summary>The key axis of a causal mask (default −1: none); see <see cref="CausalQueryAxis"/>.</summary>
+    public int CausalKeyAxis { get; set; } = -1;
 }

@@ -108,6 +108,33 @@ public static partial class SoftmaxArguments
         return slices;
     }
 
+    /// <summary>
+    /// Validates a mask on the device over <paramref name="axes"/>: one byte per index of those axes (non-zero
+    /// includes), on the stream's accelerator, not overlapping <paramref name="output"/>.
+    /// </summary>
+    public static void Mask<T>(AcceleratorStream stream, ArrayView<byte> mask, ReadOnlySpan<int> shape, ReadOnlySpan<int> axes, ArrayView<T> output, string outputName)
+        where T : unmanaged
+    {
+        RequireOptionLength(mask.IsValid ? mask.Length : 0, shape, axes, nameof(mask));
+        RequireView(stream, mask, mask.IsValid ? mask.Length : 0, shape, nameof(mask));
+        if (Overlap(mask, output) is not null)
+        {
+            throw new ArgumentException($"mask overlaps {outputName}; they must be separate memory.", nameof(mask));
+        }
+    }
+
+    /// <summary>Validates a bias on the device over <paramref name="axes"/>: one entry per index of those axes, on the stream's accelerator, not overlapping <paramref name="output"/>.</summary>
+    public static void Bias<T>(AcceleratorStream stream, ArrayView<T> bias, ReadOnlySpan<int> shape, ReadOnlySpan<int> axes, ArrayView<T> output, string outputName)
+        where T : unmanaged
+    {
+        RequireOptionLength(bias.IsValid ? bias.Length : 0, shape, axes, nameof(bias));
+        RequireView(stream, bias, bias.IsValid ? bias.Length : 0, shape, nameof(bias));
+        if (Overlap(bias, output) is not null)
+        {
+            throw new ArgumentException($"bias overlaps {outputName}; they must be separate memory.", nameof(bias));
+        }
+    }
+
     private static void RequireView<T>(AcceleratorStream stream, ArrayView<T> view, long count, ReadOnlySpan<int> shape, string name)
         where T : unmanaged
     {
@@ -138,8 +165,9 @@ public static partial class SoftmaxArguments
     }
 
     /// <summary>Null when the views share no byte; otherwise whether they start at the same byte.</summary>
-    private static bool? Overlap<T>(ArrayView<T> left, ArrayView<T> right)
-        where T : unmanaged
+    private static bool? Overlap<TLeft, TRight>(ArrayView<TLeft> left, ArrayView<TRight> right)
+        where TLeft : unmanaged
+        where TRight : unmanaged
     {
         if (!left.IsValid || !right.IsValid || left.Length == 0 || right.Length == 0
             || !ReferenceEquals(((IArrayView)left).Buffer, ((IArrayView)right).Buffer))

@@ -157,6 +157,50 @@ public static partial class SoftmaxArguments
         }
     }
 
+    /// <summary>
+    /// Validates a mask over <paramref name="axes"/>: one entry per index of those axes (the product of their extents),
+    /// and none of its memory shared with <paramref name="output"/>. Called after the shape is checked.
+    /// </summary>
+    public static void Mask<T>(ReadOnlySpan<bool> mask, ReadOnlySpan<int> shape, ReadOnlySpan<int> axes, Span<T> output, string outputName)
+        where T : unmanaged
+    {
+        RequireOptionLength(mask.Length, shape, axes, nameof(mask));
+        if (System.Runtime.InteropServices.MemoryMarshal.AsBytes(mask).Overlaps(System.Runtime.InteropServices.MemoryMarshal.AsBytes((ReadOnlySpan<T>)output)))
+        {
+            throw new ArgumentException($"mask overlaps {outputName}; they must be separate memory.", nameof(mask));
+        }
+    }
+
+    /// <summary>
+    /// Validates a bias over <paramref name="axes"/>: one entry per index of those axes, and none of its memory shared
+    /// with <paramref name="output"/> (which may be written before the bias is read). Called after the shape is checked.
+    /// </summary>
+    public static void Bias<T>(ReadOnlySpan<T> bias, ReadOnlySpan<int> shape, ReadOnlySpan<int> axes, Span<T> output, string outputName)
+    {
+        RequireOptionLength(bias.Length, shape, axes, nameof(bias));
+        if (bias.Overlaps(output))
+        {
+            throw new ArgumentException($"bias overlaps {outputName}; they must be separate memory.", nameof(bias));
+        }
+    }
+
+    /// <summary>Refuses an option whose length is not the product of its axes' extents.</summary>
+    private static void RequireOptionLength(long length, ReadOnlySpan<int> shape, ReadOnlySpan<int> axes, string name)
+    {
+        long expected = 1;
+        foreach (int axis in axes)
+        {
+            expected *= shape[axis];
+        }
+
+        if (length != expected)
+        {
+            throw new ArgumentException(
+                $"{name} has {length} elements, but it spans the axes {Format(axes)} of shape {Format(shape)}, so it needs exactly {expected}.",
+                name);
+        }
+    }
+
     /// <summary>Validates the arguments of a Jacobian and returns the element count N; the Jacobian holds N × N entries.</summary>
     public static int Jacobian<T>(ReadOnlySpan<T> b, Span<T> jacobian, ReadOnlySpan<int> shape, int rank)
     {

@@ -4,16 +4,22 @@ namespace SoftmaxGen;
 
 /// <summary>
 /// Asks the SoftmaxGen source generator to emit a softmax specialised for one tensor layout into the
-/// annotated <c>static partial class</c>: <c>Forward</c>, <c>Backward</c> and <c>Jacobian</c> on spans
-/// (CPU) and on ILGPU array views (GPU).
+/// annotated <c>static partial class</c>: <c>Forward</c>, <c>Backward</c>, <c>Jacobian</c> and <c>LogSumExp</c> on
+/// spans (CPU) and on ILGPU array views (GPU), with a scale, and optionally a mask, a bias and a causal mask, on the
+/// logits.
 /// </summary>
 /// <remarks>
 /// A tensor A of rank <see cref="Rank"/> has its axes split in two sets: the reduced axes s1
 /// (<see cref="Axes"/>, any non-empty subset, in any order) and the batch axes s2 (all the others).
-/// The generated code computes B = exp(A) / Σ_{s1} exp(A) for every batch index, stably.
+/// The generated code computes B = exp(z − max) / Σ_{s1} exp(z − max) for every batch index, stably, of the logits
+/// z = scale · A (+ bias), excluded elements −∞.
 /// <code>
 /// [Softmax(5, 2, 3, 4)]                  // A ∈ R^{ijklm}, s1 = {k, l, m}, s2 = {i, j}
 /// public static partial class BlockSoftmax { }
+///
+/// // attention scores [batch, heads, query, key]: padding mask over [batch, key], causal, a bias over [heads, query, key]
+/// [Softmax(4, 3, MaskAxes = new[] { 0, 3 }, BiasAxes = new[] { 1, 2, 3 }, CausalQueryAxis = 2, CausalKeyAxis = 3)]
+/// public static partial class Scores { }
 /// </code>
 /// </remarks>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
@@ -36,4 +42,29 @@ public sealed class SoftmaxAttribute : Attribute
 
     /// <summary>The element type: <see cref="float"/> (the default), <see cref="double"/> or <see cref="System.Half"/>.</summary>
     public Type ElementType { get; set; } = typeof(float);
+
+    /// <summary>
+    /// The axes a mask spans (default: none, and no <c>mask</c> parameter). With axes listed, <c>Forward</c> and
+    /// <c>LogSumExp</c> take a <c>mask</c> of one <see cref="bool"/> per index of those axes (dense, row-major in
+    /// ascending axis order), broadcast over the other axes; an element whose entry is false is excluded: it is −∞
+    /// whatever A holds there.
+    /// </summary>
+    public int[] MaskAxes { get; set; } = Array.Empty<int>();
+
+    /// <summary>
+    /// The axes a bias spans (default: none, and no <c>bias</c> parameter). With axes listed, <c>Forward</c> and
+    /// <c>LogSumExp</c> take a <c>bias</c> (dense, row-major in ascending axis order) added to the scaled logits,
+    /// broadcast over the other axes: z = scale · A + bias.
+    /// </summary>
+    public int[] BiasAxes { get; set; } = Array.Empty<int>();
+
+    /// <summary>
+    /// The query axis of a causal mask (default −1: none), a batch axis; set together with <see cref="CausalKeyAxis"/>,
+    /// a reduced axis. The element at query index q and key index k is excluded where k &gt; q + (K − Q), Q and K the
+    /// two extents: aligned at the bottom right, as FlashAttention and PyTorch's <c>causal_lower_right</c> do.
+    /// </summary>
+    public int CausalQueryAxis { get; set; } = -1;
+
+    /// <summary>The key axis of a causal mask (default −1: none); see <see cref="CausalQueryAxis"/>.</summary>
+    public int CausalKeyAxis { get; set; } = -1;
 }

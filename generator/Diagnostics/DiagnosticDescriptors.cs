@@ -43,6 +43,16 @@ internal static class DiagnosticDescriptors
         "Generic type",
         "'{0}' is generic: a [{1}] class and the types that contain it must not be generic");
 
+    public static readonly DiagnosticDescriptor OptionAxis = Create(
+        "SMG0008",
+        "Mask or bias axis invalid",
+        "{0} lists axis {1}, which {2}");
+
+    public static readonly DiagnosticDescriptor CausalAxes = Create(
+        "SMG0009",
+        "Causal axes invalid",
+        "{0}");
+
     public static readonly DiagnosticDescriptor BothAttributes = Create(
         "SMG0010",
         "Softmax and log-softmax on one class",

@@ -79,6 +79,10 @@ internal static class Emitter
         }).ToList();
 
         var (originLines, originReturn) = Decompose("outer", origin);
+        var (locateLines, locateReturn) = Locate(plan);
+        var options = spec.Options;
+        string maskAxes = string.Join(", ", options.MaskAxes);
+        string biasAxes = string.Join(", ", options.BiasAxes);
         var (runOffsetLines, runOffsetReturn) = Decompose("run", runs);
 
         var runLoops = runs.Select((group, level) => new ScriptObject
@@ -149,6 +153,36 @@ internal static class Emitter
             ["run_loops_closing"] = closing,
             ["run_indent"] = Repeat(runs.Count),
             ["run_offset"] = string.Join(" + ", new[] { "origin" }.Concat(runs.Select(group => $"i{group.Index} * _stride{group.Index}"))),
+            ["has_mask"] = options.HasMask ? "true" : "false",
+            ["has_bias"] = options.HasBias ? "true" : "false",
+            ["has_causal"] = options.HasCausal ? "true" : "false",
+            ["mask_length"] = options.HasMask ? Product(plan.MaskGroups) : "0",
+            ["bias_length"] = options.HasBias ? Product(plan.BiasGroups) : "0",
+            ["mask_run_stride"] = plan.Inner.InMask ? "1" : "0",
+            ["bias_run_stride"] = plan.Inner.InBias ? "1" : "0",
+            ["causal_run"] = plan.KeyGroup == plan.Inner && options.HasCausal ? "Key" : plan.QueryGroup == plan.Inner && options.HasCausal ? "Query" : "None",
+            ["causal_shift"] = options.HasCausal ? $"{Extent(plan.KeyGroup!)} - {Extent(plan.QueryGroup!)}" : "0",
+            ["locate_comment"] = options.Any
+                ? "Element offset -> its offsets in the mask and the bias and its causal indices; reads the groups from the last outward."
+                : "Element offset -> its place for the options; there are none.",
+            ["locate_lines"] = locateLines,
+            ["locate_return"] = locateReturn,
+            ["options_summary"] = OptionsSummary(options),
+            ["has_options"] = options.Any,
+            ["mask"] = options.HasMask,
+            ["bias"] = options.HasBias,
+            ["mask_axes"] = SetText(options.MaskAxes),
+            ["bias_axes"] = SetText(options.BiasAxes),
+            ["mask_param"] = options.HasMask ? ", global::System.ReadOnlySpan<bool> mask" : "",
+            ["bias_param"] = options.HasBias ? $", global::System.ReadOnlySpan<{ElementName(spec.Element)}> bias" : "",
+            ["gpu_mask_param"] = options.HasMask ? ", global::ILGPU.ArrayView<byte> mask" : "",
+            ["gpu_bias_param"] = options.HasBias ? $", global::ILGPU.ArrayView<{ElementName(spec.Element)}> bias" : "",
+            ["mask_arg"] = options.HasMask ? "mask" : "default",
+            ["bias_arg"] = options.HasBias ? "bias" : "default",
+            ["mask_pass"] = options.HasMask ? ", mask" : "",
+            ["bias_pass"] = options.HasBias ? ", bias" : "",
+            ["mask_axes_list"] = maskAxes,
+            ["bias_axes_list"] = biasAxes,
         };
     }
 
@@ -175,6 +209,84 @@ internal static class Emitter
 
         terms.Insert(0, $"{variable} * _stride{groups[0].Index}");
         return (lines, string.Join(" + ", terms));
+    }
+
+    /// <summary>
+    /// The body of the layout's <c>Locate</c>: the index of every group from the last out to the outermost one an option
+    /// needs (one modulo and one division each), then the mask's and the bias's offsets (row-major over their groups)
+    /// and the causal indices.
+    /// </summary>
+    private static (List<string> Lines, string Return) Locate(KernelPlan plan)
+    {
+        var options = plan.Spec.Options;
+        var lines = new List<string>();
+        if (!options.Any)
+        {
+            return (lines, "default");
+        }
+
+        var needed = plan.Groups.Where(group => group.Roles != AxisRoles.None).ToList();
+        int outermost = needed.Min(group => group.Index);
+        var groups = plan.Groups;
+        lines.Add("int rest = offset;");
+        for (int index = groups.Count - 1; index >= outermost; index--)
+        {
+            if (index == 0)
+            {
+                lines.Add("int i0 = rest;");
+                break;
+            }
+
+            lines.Add($"int i{index} = rest % _extent{index};");
+            if (index > outermost)
+            {
+                lines.Add($"rest /= _extent{index};");
+            }
+        }
+
+        string RowMajor(IReadOnlyList<AxisGroup> spanned)
+        {
+            if (spanned.Count == 0)
+            {
+                return "0";
+            }
+
+            string expression = "i" + spanned[0].Index;
+            foreach (var group in spanned.Skip(1))
+            {
+                expression = $"{(expression.Contains(" ") ? "(" + expression + ")" : expression)} * _extent{group.Index} + i{group.Index}";
+            }
+
+            return expression;
+        }
+
+        string mask = RowMajor(plan.MaskGroups.ToList());
+        string bias = RowMajor(plan.BiasGroups.ToList());
+        string query = plan.QueryGroup is { } q ? "i" + q.Index : "0";
+        string key = plan.KeyGroup is { } k ? "i" + k.Index : "0";
+        return (lines, $"new global::SoftmaxGen.Runtime.ElementPlace({mask}, {bias}, {query}, {key})");
+    }
+
+    /// <summary>One sentence on the options for the class comment, or nothing.</summary>
+    private static string OptionsSummary(FamilyOptions options)
+    {
+        var parts = new List<string>();
+        if (options.HasMask)
+        {
+            parts.Add($"a mask over the axes {SetText(options.MaskAxes)} excludes elements");
+        }
+
+        if (options.HasBias)
+        {
+            parts.Add($"a bias over the axes {SetText(options.BiasAxes)} is added to the scaled logits");
+        }
+
+        if (options.HasCausal)
+        {
+            parts.Add($"the causal mask excludes key index k > q + (K - Q) (query axis {options.CausalQuery}, key axis {options.CausalKey})");
+        }
+
+        return parts.Count == 0 ? "" : " Options: " + string.Join("; ", parts) + ".";
     }
 
     private static string FullName(TypeHierarchy type) => string.Join(".", new[] { type.Namespace }
@@ -239,6 +351,22 @@ internal static class Emitter
         if (spec.Element != ElementKind.Single)
         {
             text.Append(", ElementType = typeof(").Append(spec.Element == ElementKind.Double ? "double" : "System.Half").Append(')');
+        }
+
+        var options = spec.Options;
+        if (options.HasMask)
+        {
+            text.Append(", MaskAxes = new[] { ").Append(string.Join(", ", options.MaskAxes)).Append(" }");
+        }
+
+        if (options.HasBias)
+        {
+            text.Append(", BiasAxes = new[] { ").Append(string.Join(", ", options.BiasAxes)).Append(" }");
+        }
+
+        if (options.HasCausal)
+        {
+            text.Append(", CausalQueryAxis = ").Append(options.CausalQuery).Append(", CausalKeyAxis = ").Append(options.CausalKey);
         }
 
         return text.Append(")]").ToString();

@@ -15,6 +15,23 @@ internal enum FamilyOperation
     LogSoftmax,
 }
 
+/// <summary>
+/// The options that change the logits: a mask and a bias over sets of axes, and a causal mask between a query axis
+/// (batch) and a key axis (reduced). Axis lists are ascending; -1 marks no causal mask.
+/// </summary>
+internal sealed record FamilyOptions(EquatableArray<int> MaskAxes, EquatableArray<int> BiasAxes, int CausalQuery, int CausalKey)
+{
+    public static readonly FamilyOptions None = new(EquatableArray<int>.Empty, EquatableArray<int>.Empty, -1, -1);
+
+    public bool HasMask => MaskAxes.Count > 0;
+
+    public bool HasBias => BiasAxes.Count > 0;
+
+    public bool HasCausal => CausalQuery >= 0;
+
+    public bool Any => HasMask || HasBias || HasCausal;
+}
+
 /// <summary>A type that encloses the annotated class, as the generated partial declaration must repeat it.</summary>
 /// <param name="Declaration">The keywords that open it, e.g. <c>partial class</c> or <c>static partial class</c> or <c>partial record struct</c>.</param>
 /// <param name="Name">Its name, escaped if it is a keyword.</param>
@@ -53,7 +70,8 @@ internal sealed record TypeHierarchy(string Namespace, EquatableArray<Containing
 /// <param name="Rank">The tensor rank, 1 to 8.</param>
 /// <param name="Axes">The reduced axes s1 as written in the attribute (distinct, in range).</param>
 /// <param name="Element">The element type.</param>
-internal sealed record SoftmaxSpec(FamilyOperation Operation, TypeHierarchy Type, int Rank, EquatableArray<int> Axes, ElementKind Element)
+/// <param name="Options">The mask, bias and causal options (<see cref="FamilyOptions.None"/> for none).</param>
+internal sealed record SoftmaxSpec(FamilyOperation Operation, TypeHierarchy Type, int Rank, EquatableArray<int> Axes, ElementKind Element, FamilyOptions Options)
 {
     /// <summary>The attribute's name as written in code: <c>Softmax</c> or <c>LogSoftmax</c>.</summary>
     public string AttributeName => Operation == FamilyOperation.LogSoftmax ? "LogSoftmax" : "Softmax";

@@ -11,12 +11,28 @@ internal enum AxisKind
     Reduced,
 }
 
-/// <summary>Adjacent axes of one kind, merged: in a dense row-major tensor they behave as one axis.</summary>
+/// <summary>What the options make of an axis: spanned by the mask, by the bias, the causal query or key axis.</summary>
+[System.Flags]
+internal enum AxisRoles
+{
+    None = 0,
+    Mask = 1,
+    Bias = 2,
+    Query = 4,
+    Key = 8,
+}
+
+/// <summary>Adjacent axes of one kind and the same roles, merged: in a dense row-major tensor they behave as one axis.</summary>
 /// <param name="Index">The group's position, outermost 0.</param>
 /// <param name="Kind">Batch or reduced.</param>
 /// <param name="Axes">The original axes it merges, ascending and adjacent.</param>
-internal sealed record AxisGroup(int Index, AxisKind Kind, EquatableArray<int> Axes)
+/// <param name="Roles">What the options make of its axes (all alike).</param>
+internal sealed record AxisGroup(int Index, AxisKind Kind, EquatableArray<int> Axes, AxisRoles Roles)
 {
+    public bool InMask => (Roles & AxisRoles.Mask) != 0;
+
+    public bool InBias => (Roles & AxisRoles.Bias) != 0;
+
     public string SetName => Kind == AxisKind.Batch ? "s2" : "s1";
 
     public string KindName => Kind == AxisKind.Batch ? "batch" : "reduced";
@@ -27,7 +43,7 @@ internal sealed record AxisGroup(int Index, AxisKind Kind, EquatableArray<int> A
 /// alternation of batch and reduced groups; the last group decides the strategy.
 /// </summary>
 /// <param name="Spec">The declaration it plans.</param>
-/// <param name="Groups">The groups, outermost first; neighbours differ in kind.</param>
+/// <param name="Groups">The groups, outermost first; neighbours differ in kind or in roles.</param>
 internal sealed record KernelPlan(SoftmaxSpec Spec, EquatableArray<AxisGroup> Groups)
 {
     public AxisGroup Inner => Groups[Groups.Count - 1];
@@ -41,9 +57,10 @@ internal sealed record KernelPlan(SoftmaxSpec Spec, EquatableArray<AxisGroup> Gr
     /// <summary>
     /// True when the slices of the innermost batch group can be processed together in rows (block mode): the last
     /// group is reduced, a batch group lies just before it, and another reduced group further out gives each slice
-    /// several runs.
+    /// several runs. Not with options: a row of a block crosses the slices' runs, along which a mask or a bias would
+    /// not advance evenly.
     /// </summary>
-    public bool BlockCapable => !LanesInner && Groups.Count >= 3;
+    public bool BlockCapable => !LanesInner && Groups.Count >= 3 && Groups[Groups.Count - 2].Kind == AxisKind.Batch && !Spec.Options.Any;
 
     public IEnumerable<AxisGroup> BatchGroups => Groups.Where(group => group.Kind == AxisKind.Batch);
 
@@ -58,4 +75,12 @@ internal sealed record KernelPlan(SoftmaxSpec Spec, EquatableArray<AxisGroup> Gr
     public IEnumerable<int> SortedAxes => Spec.Axes.OrderBy(axis => axis);
 
     public IEnumerable<int> BatchAxes => Enumerable.Range(0, Spec.Rank).Except(Spec.Axes);
+
+    public IEnumerable<AxisGroup> MaskGroups => Groups.Where(group => group.InMask);
+
+    public IEnumerable<AxisGroup> BiasGroups => Groups.Where(group => group.InBias);
+
+    public AxisGroup? QueryGroup => Groups.FirstOrDefault(group => (group.Roles & AxisRoles.Query) != 0);
+
+    public AxisGroup? KeyGroup => Groups.FirstOrDefault(group => (group.Roles & AxisRoles.Key) != 0);
 }

@@ -115,23 +115,24 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int NaNCount(TStorage* a, TLayout layout, int origin, int first, int count, TInput input, T* pad)
     {
-        var visitor = new NaNRun(a + first, count, input, pad);
+        var visitor = new NaNRun(a, first, count, input, pad);
         layout.ForEachRun(origin, ref visitor);
         return visitor.Count;
     }
 
-    private ref struct NaNRun(TStorage* a, int length, TInput input, T* pad) : IRunVisitor
+    private ref struct NaNRun(TStorage* a, int first, int length, TInput input, T* pad) : IRunVisitor
     {
         public int Count;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            TStorage* x = a + offset;
+            TStorage* x = a + first + offset;
+            var place = input.Place(first + offset);
             for (nuint i = 0; i < (nuint)length; i += Width)
             {
                 nuint n = Math.Min(Width, (nuint)length - i);
-                var z = input.Apply<T, TV, TS>(TIO.LoadPartial(x + i, n, pad));
+                var z = input.Apply<TStorage, T, TV, TS, TIO>(TIO.LoadPartial(x + i, n, pad), place, i, n, pad);
                 // NaN lanes count 1 each; the padding past n is 0 and counts nothing.
                 Count += int.CreateTruncating(TS.First(TS.SumAll(TS.Select(TS.Equal(z, z), TS.Create(T.Zero), TS.Create(T.One)))));
             }

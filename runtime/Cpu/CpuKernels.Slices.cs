@@ -72,6 +72,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         public void Visit(int offset)
         {
             TStorage* x = a + offset;
+            var place = input.Place(offset);
             nuint n = (nuint)length;
             nuint w = Width;
             var m0 = Max;
@@ -81,20 +82,20 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             nuint i = 0;
             for (; i + (4 * w) <= n; i += 4 * w)
             {
-                m0 = TS.Max(m0, input.Apply<T, TV, TS>(TIO.Load(x + i)));
-                m1 = TS.Max(m1, input.Apply<T, TV, TS>(TIO.Load(x + i + w)));
-                m2 = TS.Max(m2, input.Apply<T, TV, TS>(TIO.Load(x + i + (2 * w))));
-                m3 = TS.Max(m3, input.Apply<T, TV, TS>(TIO.Load(x + i + (3 * w))));
+                m0 = TS.Max(m0, input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i), place, i, Width, pad));
+                m1 = TS.Max(m1, input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + w), place, i + w, Width, pad));
+                m2 = TS.Max(m2, input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + (2 * w)), place, i + (2 * w), Width, pad));
+                m3 = TS.Max(m3, input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + (3 * w)), place, i + (3 * w), Width, pad));
             }
 
             for (; i + w <= n; i += w)
             {
-                m0 = TS.Max(m0, input.Apply<T, TV, TS>(TIO.Load(x + i)));
+                m0 = TS.Max(m0, input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i), place, i, Width, pad));
             }
 
             if (i < n)
             {
-                m1 = TS.Max(m1, LoadTail(x + i, n - i, input, pad));
+                m1 = TS.Max(m1, LoadTail(x + i, n - i, input, place, i, pad));
             }
 
             Max = TS.Max(TS.Max(m0, m1), TS.Max(m2, m3));
@@ -114,6 +115,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         public void Visit(int offset)
         {
             TStorage* x = a + offset;
+            var place = input.Place(offset);
             T* keep = kept == null ? null : packed ? kept + _position : kept + offset;
             nuint n = (nuint)length;
             nuint w = Width;
@@ -122,10 +124,10 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             nuint i = 0;
             for (; i + (4 * w) <= n; i += 4 * w)
             {
-                var c0 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i)), s);
-                var c1 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i + w)), s);
-                var c2 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i + (2 * w))), s);
-                var c3 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i + (3 * w))), s);
+                var c0 = TS.Subtract(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i), place, i, Width, pad), s);
+                var c1 = TS.Subtract(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + w), place, i + w, Width, pad), s);
+                var c2 = TS.Subtract(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + (2 * w)), place, i + (2 * w), Width, pad), s);
+                var c3 = TS.Subtract(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + (3 * w)), place, i + (3 * w), Width, pad), s);
                 var e0 = TS.Exp(c0);
                 var e1 = TS.Exp(c1);
                 var e2 = TS.Exp(c2);
@@ -147,7 +149,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
             for (; i + w <= n; i += w)
             {
-                var c = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + i)), s);
+                var c = TS.Subtract(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i), place, i, Width, pad), s);
                 var e = TS.Exp(c);
                 if (keep != null)
                 {
@@ -159,7 +161,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
             if (i < n)
             {
-                var c = TS.Subtract(LoadTail(x + i, n - i, input, pad), s);
+                var c = TS.Subtract(LoadTail(x + i, n - i, input, place, i, pad), s);
                 var e = TS.Exp(c);
                 if (keep != null)
                 {
@@ -182,19 +184,21 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            var producer = new OutputOf(a + offset, kept == null ? null : packed ? kept + _position : kept + offset, shift, parameter, input);
+            var producer = kept == null
+                ? new OutputOf(a + offset, null, shift, parameter, input, input.Place(offset), pad)
+                : new OutputOf(a + offset, packed ? kept + _position : kept + offset, shift, parameter, input, default, pad);
             StoreRun(b + offset, (nuint)length, stream, ref producer, pad);
             _position += (nuint)length;
         }
     }
 
     /// <summary>B = output(value, parameter), the value kept or computed again from A.</summary>
-    private readonly struct OutputOf(TStorage* x, T* kept, TV shift, TV parameter, TInput input) : IProducer
+    private readonly struct OutputOf(TStorage* x, T* kept, TV shift, TV parameter, TInput input, RunPlace place, T* pad) : IProducer
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public TV Full(nuint i)
         {
-            var value = kept != null ? TS.Load(kept + i) : TOp.Value<T, TV, TS>(input.Apply<T, TV, TS>(TIO.Load(x + i)), shift);
+            var value = kept != null ? TS.Load(kept + i) : TOp.Value<T, TV, TS>(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i), place, i, Width, pad), shift);
             return TOp.Output<T, TV, TS>(value, parameter);
         }
 
@@ -203,7 +207,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         {
             var value = kept != null
                 ? TS.LoadPartial(kept + i, count, T.Zero, pad)
-                : TOp.Value<T, TV, TS>(input.Apply<T, TV, TS>(TIO.LoadPartial(x + i, count, pad)), shift);
+                : TOp.Value<T, TV, TS>(input.Apply<TStorage, T, TV, TS, TIO>(TIO.LoadPartial(x + i, count, pad), place, i, count, pad), shift);
             return TOp.Output<T, TV, TS>(value, parameter);
         }
     }

@@ -145,21 +145,25 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                 TStorage* x1 = a + _rows.R1;
                 TStorage* x2 = a + _rows.R2;
                 TStorage* x3 = a + _rows.R3;
+                var p0 = input.Place(_rows.R0);
+                var p1 = input.Place(_rows.R1);
+                var p2 = input.Place(_rows.R2);
+                var p3 = input.Place(_rows.R3);
                 nuint j = 0;
                 for (; j + Width <= n; j += Width)
                 {
-                    var m = TS.Max(TS.Load(max + j), input.Apply<T, TV, TS>(TIO.Load(x0 + j)));
-                    m = TS.Max(m, input.Apply<T, TV, TS>(TIO.Load(x1 + j)));
-                    m = TS.Max(m, input.Apply<T, TV, TS>(TIO.Load(x2 + j)));
-                    TS.Store(TS.Max(m, input.Apply<T, TV, TS>(TIO.Load(x3 + j))), max + j);
+                    var m = TS.Max(TS.Load(max + j), input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x0 + j), p0, j, Width, pad));
+                    m = TS.Max(m, input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x1 + j), p1, j, Width, pad));
+                    m = TS.Max(m, input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x2 + j), p2, j, Width, pad));
+                    TS.Store(TS.Max(m, input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x3 + j), p3, j, Width, pad)), max + j);
                 }
 
                 if (j < n)
                 {
-                    var m = TS.Max(TS.Load(max + j), LoadTail(x0 + j, n - j, input, pad));
-                    m = TS.Max(m, LoadTail(x1 + j, n - j, input, pad));
-                    m = TS.Max(m, LoadTail(x2 + j, n - j, input, pad));
-                    TS.Store(TS.Max(m, LoadTail(x3 + j, n - j, input, pad)), max + j);
+                    var m = TS.Max(TS.Load(max + j), LoadTail(x0 + j, n - j, input, p0, j, pad));
+                    m = TS.Max(m, LoadTail(x1 + j, n - j, input, p1, j, pad));
+                    m = TS.Max(m, LoadTail(x2 + j, n - j, input, p2, j, pad));
+                    TS.Store(TS.Max(m, LoadTail(x3 + j, n - j, input, p3, j, pad)), max + j);
                 }
 
                 return;
@@ -168,15 +172,16 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             for (int row = 0; row < count; row++)
             {
                 TStorage* x = a + _rows[row];
+                var place = input.Place(_rows[row]);
                 nuint j = 0;
                 for (; j + Width <= n; j += Width)
                 {
-                    TS.Store(TS.Max(TS.Load(max + j), input.Apply<T, TV, TS>(TIO.Load(x + j))), max + j);
+                    TS.Store(TS.Max(TS.Load(max + j), input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + j), place, j, Width, pad)), max + j);
                 }
 
                 if (j < n)
                 {
-                    TS.Store(TS.Max(TS.Load(max + j), LoadTail(x + j, n - j, input, pad)), max + j);
+                    TS.Store(TS.Max(TS.Load(max + j), LoadTail(x + j, n - j, input, place, j, pad)), max + j);
                 }
             }
         }
@@ -233,16 +238,20 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             TStorage* x1 = a + _rows.R1;
             TStorage* x2 = a + _rows.R2;
             TStorage* x3 = a + _rows.R3;
+            var p0 = input.Place(_rows.R0);
+            var p1 = input.Place(_rows.R1);
+            var p2 = input.Place(_rows.R2);
+            var p3 = input.Place(_rows.R3);
             T* keep = kept == null ? null : kept + ((nuint)_row * pitch);
             nuint n = (nuint)width;
             nuint j = 0;
             for (; j + Width <= n; j += Width)
             {
                 var s = TS.Load(shift + j);
-                var c0 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x0 + j)), s);
-                var c1 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x1 + j)), s);
-                var c2 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x2 + j)), s);
-                var c3 = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x3 + j)), s);
+                var c0 = TS.Subtract(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x0 + j), p0, j, Width, pad), s);
+                var c1 = TS.Subtract(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x1 + j), p1, j, Width, pad), s);
+                var c2 = TS.Subtract(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x2 + j), p2, j, Width, pad), s);
+                var c3 = TS.Subtract(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x3 + j), p3, j, Width, pad), s);
                 var e0 = TS.Exp(c0);
                 var e1 = TS.Exp(c1);
                 var e2 = TS.Exp(c2);
@@ -262,10 +271,10 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             {
                 // The scratch's rows are whole vectors wide: the lanes past the tile get a store they never use.
                 var s = TS.Load(shift + j);
-                var c0 = TS.Subtract(LoadTail(x0 + j, n - j, input, pad), s);
-                var c1 = TS.Subtract(LoadTail(x1 + j, n - j, input, pad), s);
-                var c2 = TS.Subtract(LoadTail(x2 + j, n - j, input, pad), s);
-                var c3 = TS.Subtract(LoadTail(x3 + j, n - j, input, pad), s);
+                var c0 = TS.Subtract(LoadTail(x0 + j, n - j, input, p0, j, pad), s);
+                var c1 = TS.Subtract(LoadTail(x1 + j, n - j, input, p1, j, pad), s);
+                var c2 = TS.Subtract(LoadTail(x2 + j, n - j, input, p2, j, pad), s);
+                var c3 = TS.Subtract(LoadTail(x3 + j, n - j, input, p3, j, pad), s);
                 var e0 = TS.Exp(c0);
                 var e1 = TS.Exp(c1);
                 var e2 = TS.Exp(c2);
@@ -286,12 +295,13 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         private readonly void One(int offset, int row)
         {
             TStorage* x = a + offset;
+            var place = input.Place(offset);
             T* keep = kept == null ? null : kept + ((nuint)row * pitch);
             nuint n = (nuint)width;
             nuint j = 0;
             for (; j + Width <= n; j += Width)
             {
-                var c = TS.Subtract(input.Apply<T, TV, TS>(TIO.Load(x + j)), TS.Load(shift + j));
+                var c = TS.Subtract(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + j), place, j, Width, pad), TS.Load(shift + j));
                 var e = TS.Exp(c);
                 if (keep != null)
                 {
@@ -303,7 +313,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
             if (j < n)
             {
-                var c = TS.Subtract(LoadTail(x + j, n - j, input, pad), TS.Load(shift + j));
+                var c = TS.Subtract(LoadTail(x + j, n - j, input, place, j, pad), TS.Load(shift + j));
                 var e = TS.Exp(c);
                 if (keep != null)
                 {
@@ -323,18 +333,21 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            var producer = new LanesOutputOf(a + offset, kept == null ? null : kept + ((nuint)_row++ * pitch), shift, parameter, input);
+            var producer = kept == null
+                ? new LanesOutputOf(a + offset, null, shift, parameter, input, input.Place(offset), pad)
+                : new LanesOutputOf(a + offset, kept + ((nuint)_row * pitch), shift, parameter, input, default, pad);
+            _row++;
             StoreRun(b + offset, (nuint)width, stream, ref producer, pad);
         }
     }
 
     /// <summary>B = output(value, parameter) per lane, the value kept or computed again from A.</summary>
-    private readonly struct LanesOutputOf(TStorage* x, T* kept, T* shift, T* parameter, TInput input) : IProducer
+    private readonly struct LanesOutputOf(TStorage* x, T* kept, T* shift, T* parameter, TInput input, RunPlace place, T* pad) : IProducer
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public TV Full(nuint i)
         {
-            var value = kept != null ? TS.Load(kept + i) : TOp.Value<T, TV, TS>(input.Apply<T, TV, TS>(TIO.Load(x + i)), TS.Load(shift + i));
+            var value = kept != null ? TS.Load(kept + i) : TOp.Value<T, TV, TS>(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i), place, i, Width, pad), TS.Load(shift + i));
             return TOp.Output<T, TV, TS>(value, TS.Load(parameter + i));
         }
 
@@ -343,7 +356,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         {
             var value = kept != null
                 ? TS.Load(kept + i)
-                : TOp.Value<T, TV, TS>(input.Apply<T, TV, TS>(TIO.LoadPartial(x + i, count, pad)), TS.Load(shift + i));
+                : TOp.Value<T, TV, TS>(input.Apply<TStorage, T, TV, TS, TIO>(TIO.LoadPartial(x + i, count, pad), place, i, count, pad), TS.Load(shift + i));
             return TOp.Output<T, TV, TS>(value, TS.Load(parameter + i));
         }
     }

@@ -91,10 +91,13 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         return misalignment == 0 ? 0 : (bytes - misalignment) / (nuint)sizeof(TStorage);
     }
 
-    /// <summary>The logits of the first <paramref name="count"/> elements at <paramref name="source"/>, −∞ in the other lanes.</summary>
+    /// <summary>
+    /// The logits of the first <paramref name="count"/> elements at <paramref name="source"/> (element
+    /// <paramref name="first"/> of the run at <paramref name="place"/>), −∞ in the other lanes.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV LoadTail(TStorage* source, nuint count, in TInput input, T* pad)
-        => TS.FirstOr(input.Apply<T, TV, TS>(TIO.LoadPartial(source, count, pad)), count, T.NegativeInfinity);
+    private static TV LoadTail(TStorage* source, nuint count, in TInput input, in RunPlace place, nuint first, T* pad)
+        => TS.FirstOr(input.Apply<TStorage, T, TV, TS, TIO>(TIO.LoadPartial(source, count, pad), place, first, count, pad), count, T.NegativeInfinity);
 
     /// <summary>The elements of one output run, vector by vector.</summary>
     private interface IProducer

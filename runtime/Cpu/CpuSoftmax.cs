@@ -37,80 +37,24 @@ public static class CpuSoftmax
         }
     }
 
-    /// <summary>B = the operation over the layout's reduced axes of z = scale · A.</summary>
-    public static void Forward<TLayout>(ReadOnlySpan<float> a, Span<float> b, TLayout layout, float scale, SoftmaxOperation operation)
+    /// <summary>
+    /// B = the operation over the layout's reduced axes of z = scale · A (+ bias), −∞ where the mask or the causal mask
+    /// excludes an element. <paramref name="mask"/> and <paramref name="bias"/> are read only where the layout has them
+    /// (empty spans otherwise), with the lengths the generated method checked.
+    /// </summary>
+    public static void Forward<TLayout>(ReadOnlySpan<float> a, ReadOnlySpan<bool> mask, ReadOnlySpan<float> bias, Span<float> b, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, ISoftmaxLayout
-    {
-        if (operation == SoftmaxOperation.LogSoftmax)
-        {
-            if (scale == 1f)
-            {
-                CpuEngine<LogSoftmax>.Forward(a, b, layout, default(Logits));
-            }
-            else
-            {
-                CpuEngine<LogSoftmax>.Forward(a, b, layout, new Scaled(scale));
-            }
-        }
-        else if (scale == 1f)
-        {
-            CpuEngine<Softmax>.Forward(a, b, layout, default(Logits));
-        }
-        else
-        {
-            CpuEngine<Softmax>.Forward(a, b, layout, new Scaled(scale));
-        }
-    }
+        => Run<float, Single, TLayout>(a, mask, bias, b, layout, scale, operation, logSumExp: false);
 
-    /// <inheritdoc cref="Forward{TLayout}(ReadOnlySpan{float}, Span{float}, TLayout, float, SoftmaxOperation)"/>
-    public static void Forward<TLayout>(ReadOnlySpan<double> a, Span<double> b, TLayout layout, float scale, SoftmaxOperation operation)
+    /// <inheritdoc cref="Forward{TLayout}(ReadOnlySpan{float}, ReadOnlySpan{bool}, ReadOnlySpan{float}, Span{float}, TLayout, float, SoftmaxOperation)"/>
+    public static void Forward<TLayout>(ReadOnlySpan<double> a, ReadOnlySpan<bool> mask, ReadOnlySpan<double> bias, Span<double> b, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, ISoftmaxLayout
-    {
-        if (operation == SoftmaxOperation.LogSoftmax)
-        {
-            if (scale == 1f)
-            {
-                CpuEngine<LogSoftmax>.Forward(a, b, layout, default(Logits));
-            }
-            else
-            {
-                CpuEngine<LogSoftmax>.Forward(a, b, layout, new Scaled(scale));
-            }
-        }
-        else if (scale == 1f)
-        {
-            CpuEngine<Softmax>.Forward(a, b, layout, default(Logits));
-        }
-        else
-        {
-            CpuEngine<Softmax>.Forward(a, b, layout, new Scaled(scale));
-        }
-    }
+        => Run<double, Double, TLayout>(a, mask, bias, b, layout, scale, operation, logSumExp: false);
 
-    /// <inheritdoc cref="Forward{TLayout}(ReadOnlySpan{float}, Span{float}, TLayout, float, SoftmaxOperation)"/>
-    public static void Forward<TLayout>(ReadOnlySpan<Half> a, Span<Half> b, TLayout layout, float scale, SoftmaxOperation operation)
+    /// <inheritdoc cref="Forward{TLayout}(ReadOnlySpan{float}, ReadOnlySpan{bool}, ReadOnlySpan{float}, Span{float}, TLayout, float, SoftmaxOperation)"/>
+    public static void Forward<TLayout>(ReadOnlySpan<Half> a, ReadOnlySpan<bool> mask, ReadOnlySpan<Half> bias, Span<Half> b, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, ISoftmaxLayout
-    {
-        if (operation == SoftmaxOperation.LogSoftmax)
-        {
-            if (scale == 1f)
-            {
-                CpuEngine<LogSoftmax>.Forward(a, b, layout, default(Logits));
-            }
-            else
-            {
-                CpuEngine<LogSoftmax>.Forward(a, b, layout, new Scaled(scale));
-            }
-        }
-        else if (scale == 1f)
-        {
-            CpuEngine<Softmax>.Forward(a, b, layout, default(Logits));
-        }
-        else
-        {
-            CpuEngine<Softmax>.Forward(a, b, layout, new Scaled(scale));
-        }
-    }
+        => Run<Half, HalfElements, TLayout>(a, mask, bias, b, layout, scale, operation, logSumExp: false);
 
     /// <summary>dA = scale · the operation's pullback of each of the <paramref name="cotangents"/> tensors held back to back in dB.</summary>
     public static void Backward<TLayout>(ReadOnlySpan<float> b, ReadOnlySpan<float> dB, Span<float> dA, int cotangents, TLayout layout, float scale, SoftmaxOperation operation)
@@ -169,45 +113,124 @@ public static class CpuSoftmax
         where TLayout : struct, ISoftmaxLayout
         => CpuJacobian<Half, TLayout>.Write(b, jacobian, layout, scale, operation);
 
-    /// <summary>One value per slice, max + log Σ exp(z − max) of z = scale · A, in the slices' row-major order.</summary>
-    public static void LogSumExp<TLayout>(ReadOnlySpan<float> a, Span<float> lse, TLayout layout, float scale)
+    /// <summary>
+    /// One value per slice, max + log Σ exp(z − max) of z = scale · A (+ bias, −∞ where excluded), in the slices'
+    /// row-major order.
+    /// </summary>
+    public static void LogSumExp<TLayout>(ReadOnlySpan<float> a, ReadOnlySpan<bool> mask, ReadOnlySpan<float> bias, Span<float> lse, TLayout layout, float scale)
+        where TLayout : struct, ISoftmaxLayout
+        => Run<float, Single, TLayout>(a, mask, bias, lse, layout, scale, SoftmaxOperation.Softmax, logSumExp: true);
+
+    /// <inheritdoc cref="LogSumExp{TLayout}(ReadOnlySpan{float}, ReadOnlySpan{bool}, ReadOnlySpan{float}, Span{float}, TLayout, float)"/>
+    public static void LogSumExp<TLayout>(ReadOnlySpan<double> a, ReadOnlySpan<bool> mask, ReadOnlySpan<double> bias, Span<double> lse, TLayout layout, float scale)
+        where TLayout : struct, ISoftmaxLayout
+        => Run<double, Double, TLayout>(a, mask, bias, lse, layout, scale, SoftmaxOperation.Softmax, logSumExp: true);
+
+    /// <inheritdoc cref="LogSumExp{TLayout}(ReadOnlySpan{float}, ReadOnlySpan{bool}, ReadOnlySpan{float}, Span{float}, TLayout, float)"/>
+    public static void LogSumExp<TLayout>(ReadOnlySpan<Half> a, ReadOnlySpan<bool> mask, ReadOnlySpan<Half> bias, Span<Half> lse, TLayout layout, float scale)
+        where TLayout : struct, ISoftmaxLayout
+        => Run<Half, HalfElements, TLayout>(a, mask, bias, lse, layout, scale, SoftmaxOperation.Softmax, logSumExp: true);
+
+    /// <summary>Picks the operation and the input (plain, scaled, or placed for a layout with options), then runs the engine.</summary>
+    private static unsafe void Run<TStorage, TElements, TLayout>(
+        ReadOnlySpan<TStorage> a, ReadOnlySpan<bool> mask, ReadOnlySpan<TStorage> bias, Span<TStorage> output, TLayout layout, float scale, SoftmaxOperation operation, bool logSumExp)
+        where TStorage : unmanaged
+        where TElements : struct, IElements<TStorage>
         where TLayout : struct, ISoftmaxLayout
     {
-        if (scale == 1f)
+        if (layout.HasMask || layout.HasBias || layout.HasCausal)
         {
-            CpuEngine<Softmax>.LogSumExp(a, lse, layout, default(Logits));
+            fixed (bool* entries = mask)
+            fixed (TStorage* added = bias)
+            {
+                var input = new Placed<TLayout>(scale, (byte*)entries, added, layout);
+                Run<TStorage, TElements, TLayout, Placed<TLayout>>(a, output, layout, input, operation, logSumExp);
+            }
+        }
+        else if (scale == 1f)
+        {
+            Run<TStorage, TElements, TLayout, Logits>(a, output, layout, default, operation, logSumExp);
         }
         else
         {
-            CpuEngine<Softmax>.LogSumExp(a, lse, layout, new Scaled(scale));
+            Run<TStorage, TElements, TLayout, Scaled>(a, output, layout, new Scaled(scale), operation, logSumExp);
         }
     }
 
-    /// <inheritdoc cref="LogSumExp{TLayout}(ReadOnlySpan{float}, Span{float}, TLayout, float)"/>
-    public static void LogSumExp<TLayout>(ReadOnlySpan<double> a, Span<double> lse, TLayout layout, float scale)
+    private static void Run<TStorage, TElements, TLayout, TInput>(
+        ReadOnlySpan<TStorage> a, Span<TStorage> output, TLayout layout, TInput input, SoftmaxOperation operation, bool logSumExp)
+        where TStorage : unmanaged
+        where TElements : struct, IElements<TStorage>
         where TLayout : struct, ISoftmaxLayout
+        where TInput : struct, IInput
     {
-        if (scale == 1f)
+        if (logSumExp)
         {
-            CpuEngine<Softmax>.LogSumExp(a, lse, layout, default(Logits));
+            TElements.LogSumExp(a, output, layout, input);
+        }
+        else if (operation == SoftmaxOperation.LogSoftmax)
+        {
+            TElements.Forward<LogSoftmax, TLayout, TInput>(a, output, layout, input);
         }
         else
         {
-            CpuEngine<Softmax>.LogSumExp(a, lse, layout, new Scaled(scale));
+            TElements.Forward<Softmax, TLayout, TInput>(a, output, layout, input);
         }
     }
 
-    /// <inheritdoc cref="LogSumExp{TLayout}(ReadOnlySpan{float}, Span{float}, TLayout, float)"/>
-    public static void LogSumExp<TLayout>(ReadOnlySpan<Half> a, Span<Half> lse, TLayout layout, float scale)
-        where TLayout : struct, ISoftmaxLayout
+    /// <summary>The engine's entries for one element type, so that the dispatch above is written once.</summary>
+    private interface IElements<TStorage>
+        where TStorage : unmanaged
     {
-        if (scale == 1f)
-        {
-            CpuEngine<Softmax>.LogSumExp(a, lse, layout, default(Logits));
-        }
-        else
-        {
-            CpuEngine<Softmax>.LogSumExp(a, lse, layout, new Scaled(scale));
-        }
+        static abstract void Forward<TOp, TLayout, TInput>(ReadOnlySpan<TStorage> a, Span<TStorage> b, TLayout layout, TInput input)
+            where TOp : struct, IOperation
+            where TLayout : struct, ISoftmaxLayout
+            where TInput : struct, IInput;
+
+        static abstract void LogSumExp<TLayout, TInput>(ReadOnlySpan<TStorage> a, Span<TStorage> lse, TLayout layout, TInput input)
+            where TLayout : struct, ISoftmaxLayout
+            where TInput : struct, IInput;
+    }
+
+    private readonly struct Single : IElements<float>
+    {
+        public static void Forward<TOp, TLayout, TInput>(ReadOnlySpan<float> a, Span<float> b, TLayout layout, TInput input)
+            where TOp : struct, IOperation
+            where TLayout : struct, ISoftmaxLayout
+            where TInput : struct, IInput
+            => CpuEngine<TOp>.Forward(a, b, layout, input);
+
+        public static void LogSumExp<TLayout, TInput>(ReadOnlySpan<float> a, Span<float> lse, TLayout layout, TInput input)
+            where TLayout : struct, ISoftmaxLayout
+            where TInput : struct, IInput
+            => CpuEngine<Softmax>.LogSumExp(a, lse, layout, input);
+    }
+
+    private readonly struct Double : IElements<double>
+    {
+        public static void Forward<TOp, TLayout, TInput>(ReadOnlySpan<double> a, Span<double> b, TLayout layout, TInput input)
+            where TOp : struct, IOperation
+            where TLayout : struct, ISoftmaxLayout
+            where TInput : struct, IInput
+            => CpuEngine<TOp>.Forward(a, b, layout, input);
+
+        public static void LogSumExp<TLayout, TInput>(ReadOnlySpan<double> a, Span<double> lse, TLayout layout, TInput input)
+            where TLayout : struct, ISoftmaxLayout
+            where TInput : struct, IInput
+            => CpuEngine<Softmax>.LogSumExp(a, lse, layout, input);
+    }
+
+    private readonly struct HalfElements : IElements<Half>
+    {
+        public static void Forward<TOp, TLayout, TInput>(ReadOnlySpan<Half> a, Span<Half> b, TLayout layout, TInput input)
+            where TOp : struct, IOperation
+            where TLayout : struct, ISoftmaxLayout
+            where TInput : struct, IInput
+            => CpuEngine<TOp>.Forward(a, b, layout, input);
+
+        public static void LogSumExp<TLayout, TInput>(ReadOnlySpan<Half> a, Span<Half> lse, TLayout layout, TInput input)
+            where TLayout : struct, ISoftmaxLayout
+            where TInput : struct, IInput
+            => CpuEngine<Softmax>.LogSumExp(a, lse, layout, input);
     }
 }

@@ -45,8 +45,44 @@ public interface ISoftmaxLayout
     /// </summary>
     int InnerBatchExtent { get; }
 
+    /// <summary>Whether the attribute names mask axes: <c>Forward</c> and <c>LogSumExp</c> then take a mask.</summary>
+    bool HasMask { get; }
+
+    /// <summary>Whether the attribute names bias axes: <c>Forward</c> and <c>LogSumExp</c> then take a bias.</summary>
+    bool HasBias { get; }
+
+    /// <summary>Whether the attribute names a causal query axis and key axis.</summary>
+    bool HasCausal { get; }
+
+    /// <summary>The mask's length: the product of the mask axes' extents (0 without a mask).</summary>
+    int MaskLength { get; }
+
+    /// <summary>The bias's length: the product of the bias axes' extents (0 without a bias).</summary>
+    int BiasLength { get; }
+
+    /// <summary>
+    /// How far the mask's offset moves per element along a run of the last group: 1 when the last axis is a mask axis
+    /// (the mask's own last axis), 0 when the mask is broadcast along it.
+    /// </summary>
+    int MaskRunStride { get; }
+
+    /// <summary>How far the bias's offset moves per element along a run of the last group: 1 or 0, as for the mask.</summary>
+    int BiasRunStride { get; }
+
+    /// <summary>Which causal index, if any, moves along a run of the last group.</summary>
+    CausalRun CausalRun { get; }
+
+    /// <summary>K − Q, the key extent minus the query extent: key index k is excluded beyond query index q + K − Q.</summary>
+    int CausalShift { get; }
+
     /// <summary>The offset of the first element of a slice (or, with lanes, of a group of adjacent slices).</summary>
     int Origin(int outer);
+
+    /// <summary>
+    /// The place of the element at <paramref name="offset"/> for the options: its offsets in the mask and the bias and
+    /// its causal query and key indices (all 0 for what the layout does not have).
+    /// </summary>
+    ElementPlace Locate(int offset);
 
     /// <summary>Calls <paramref name="visitor"/> with the offset of every run that starts at <paramref name="origin"/>, in row-major order.</summary>
     void ForEachRun<TVisitor>(int origin, ref TVisitor visitor)
@@ -58,4 +94,42 @@ public interface IRunVisitor
 {
     /// <summary>Handles the run that starts at <paramref name="offset"/>.</summary>
     void Visit(int offset);
+}
+
+/// <summary>Which causal index moves along the contiguous runs of a layout's last group.</summary>
+public enum CausalRun
+{
+    /// <summary>Neither: a run is all included or all excluded (or there is no causal mask).</summary>
+    None,
+
+    /// <summary>The key index (the last axis is the key axis): a run's included elements are a prefix.</summary>
+    Key,
+
+    /// <summary>The query index (the last axis is the query axis): a run's included elements are a suffix.</summary>
+    Query,
+}
+
+/// <summary>Where an element sits for the options: its offsets in the mask and the bias, and its causal indices.</summary>
+public readonly struct ElementPlace
+{
+    /// <summary>An element's place: offsets in the mask and the bias, indices along the causal query and key axes.</summary>
+    public ElementPlace(int mask, int bias, int query, int key)
+    {
+        Mask = mask;
+        Bias = bias;
+        Query = query;
+        Key = key;
+    }
+
+    /// <summary>The offset of the element's mask entry.</summary>
+    public int Mask { get; }
+
+    /// <summary>The offset of the element's bias entry.</summary>
+    public int Bias { get; }
+
+    /// <summary>The element's index along the causal query axis.</summary>
+    public int Query { get; }
+
+    /// <summary>The element's index along the causal key axis.</summary>
+    public int Key { get; }
 }

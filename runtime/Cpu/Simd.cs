@@ -90,6 +90,18 @@ internal unsafe interface ISimd<TV, T>
     /// of a partial vector that lie past the end of a run).
     /// </summary>
     static abstract TV FirstOr(TV x, nuint count, T other);
+
+    /// <summary>Bitwise and: with two masks, the lanes set in both.</summary>
+    static abstract TV And(TV x, TV y);
+
+    /// <summary>
+    /// A mask of the lanes whose byte at <paramref name="source"/> (one per lane, the first <paramref name="count"/>
+    /// read; nothing past them) is not 0. <paramref name="pad"/> is room for one vector.
+    /// </summary>
+    static abstract TV NonZero(byte* source, nuint count, T* pad);
+
+    /// <summary>A mask of the lanes whose index <paramref name="first"/> + lane lies in [from, to).</summary>
+    static abstract TV Within(nuint first, int from, int to);
 }
 
 /// <summary><see cref="ISimd{TV, T}"/> over <see cref="Vector512{T}"/>, for <see cref="float"/> and <see cref="double"/>.</summary>
@@ -144,6 +156,43 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T>
         => typeof(T) == typeof(float)
             ? Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((int)count)).As<int, T>()
             : Vector512.LessThan(Vector512<long>.Indices, Vector512.Create((long)count)).As<long, T>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> And(Vector512<T> x, Vector512<T> y) => x & y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> NonZero(byte* source, nuint count, T* pad)
+    {
+        Vector128<byte> bytes;
+        if (count >= (nuint)Count)
+        {
+            bytes = typeof(T) == typeof(float) ? Vector128.Load(source) : Vector128.CreateScalar(*(ulong*)source).AsByte();
+        }
+        else
+        {
+            Vector128<byte>.Zero.Store((byte*)pad);
+            Buffer.MemoryCopy(source, pad, 16, (long)count);
+            bytes = Vector128.Load((byte*)pad);
+        }
+
+        // vpmovzxbd / vpmovzxbq: one byte per 32- or 64-bit lane.
+        return typeof(T) == typeof(float)
+            ? (~Vector512.Equals(Avx512F.ConvertToVector512Int32(bytes), Vector512<int>.Zero)).As<int, T>()
+            : (~Vector512.Equals(Avx512F.ConvertToVector512Int64(bytes), Vector512<long>.Zero)).As<long, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Within(nuint first, int from, int to)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var index = Vector512<int>.Indices + Vector512.Create((int)first);
+            return (Vector512.GreaterThanOrEqual(index, Vector512.Create(from)) & Vector512.LessThan(index, Vector512.Create(to))).As<int, T>();
+        }
+
+        var wide = Vector512<long>.Indices + Vector512.Create((long)first);
+        return (Vector512.GreaterThanOrEqual(wide, Vector512.Create((long)from)) & Vector512.LessThan(wide, Vector512.Create((long)to))).As<long, T>();
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Add(Vector512<T> x, Vector512<T> y) => x + y;
@@ -333,6 +382,52 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
         => typeof(T) == typeof(float)
             ? Vector.LessThan(Vector<int>.Indices, Vector.Create((int)count)).As<int, T>()
             : Vector.LessThan(Vector<long>.Indices, Vector.Create((long)count)).As<long, T>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> And(Vector<T> x, Vector<T> y) => x & y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> NonZero(byte* source, nuint count, T* pad)
+    {
+        nuint lanes = Math.Min(count, (nuint)Count);
+        if (typeof(T) == typeof(float) && Vector<float>.Count == 8 && Avx2.IsSupported && lanes == 8)
+        {
+            return (~Vector.Equals(Avx2.ConvertToVector256Int32(Vector128.CreateScalar(*(ulong*)source).AsByte()).AsVector(), Vector<int>.Zero)).As<int, T>();
+        }
+
+        // One lane at a time elsewhere: all bits set (-1) where the byte is not 0, in an integer of the lane's width.
+        if (typeof(T) == typeof(float))
+        {
+            var bits = (int*)pad;
+            for (int lane = 0; lane < Count; lane++)
+            {
+                bits[lane] = (nuint)lane < lanes && source[lane] != 0 ? -1 : 0;
+            }
+        }
+        else
+        {
+            var bits = (long*)pad;
+            for (int lane = 0; lane < Count; lane++)
+            {
+                bits[lane] = (nuint)lane < lanes && source[lane] != 0 ? -1L : 0L;
+            }
+        }
+
+        return Vector.Load(pad);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Within(nuint first, int from, int to)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var index = Vector<int>.Indices + Vector.Create((int)first);
+            return (Vector.GreaterThanOrEqual(index, Vector.Create(from)) & Vector.LessThan(index, Vector.Create(to))).As<int, T>();
+        }
+
+        var wide = Vector<long>.Indices + Vector.Create((long)first);
+        return (Vector.GreaterThanOrEqual(wide, Vector.Create((long)from)) & Vector.LessThan(wide, Vector.Create((long)to))).As<long, T>();
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> Add(Vector<T> x, Vector<T> y) => x + y;

@@ -21,6 +21,9 @@ internal unsafe interface IStorage<TStorage, T, TV>
 
     static abstract TV Load(TStorage* source);
 
+    /// <summary>One element as the compute type.</summary>
+    static abstract T ToCompute(TStorage value);
+
     /// <summary>The first <paramref name="count"/> elements (fewer than a vector), the other lanes 0; nothing past them is read.</summary>
     static abstract TV LoadPartial(TStorage* source, nuint count, T* pad);
 
@@ -42,6 +45,9 @@ internal readonly unsafe struct Native<T, TV, TS> : IStorage<T, T, TV>
     public static bool CanStream => TS.CanStream;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T ToCompute(T value) => value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Load(T* source) => TS.Load(source);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -61,6 +67,9 @@ internal readonly unsafe struct Native<T, TV, TS> : IStorage<T, T, TV>
 internal readonly unsafe struct Half512 : IStorage<Half, float, Vector512<float>>
 {
     public static bool CanStream => Avx512F.IsSupported;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ToCompute(Half value) => (float)value;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load(Half* source) => HalfBits.ToSingle(Avx512F.ConvertToVector512UInt32(Vector256.Load((ushort*)source)));
@@ -95,6 +104,9 @@ internal readonly unsafe struct Half512 : IStorage<Half, float, Vector512<float>
 internal readonly unsafe struct HalfVector : IStorage<Half, float, Vector<float>>
 {
     public static bool CanStream => Vector<byte>.Count == 32 && Sse2.IsSupported;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ToCompute(Half value) => (float)value;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<float> Load(Half* source)

@@ -101,20 +101,49 @@ internal readonly struct GpuHalf : IGpuElement<Half, float>
 }
 
 /// <summary>
-/// An element whose loads are multiplied by a scale: the forward kernels' logits z = scale · A. Stores are the inner
-/// element's. Passed to the kernels as a parameter, so the scale travels with it.
+/// The forward kernels' loads of A: the logits z = scale · A, plus the bias, and −∞ where the mask or the causal mask
+/// excludes the element (whatever A holds there), as the layout places each element
+/// (<see cref="ISoftmaxLayout.Locate"/>). Stores are the inner element's. Passed to the kernels as a parameter, so the
+/// scale and the option views travel with it; a layout without options reads neither.
 /// </summary>
-internal readonly struct GpuScaledLoads<TStorage, TAccumulator, TElement, TMath> : IGpuElement<TStorage, TAccumulator>
+internal readonly struct GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout> : IGpuElement<TStorage, TAccumulator>
     where TStorage : unmanaged
     where TAccumulator : unmanaged
     where TElement : struct, IGpuElement<TStorage, TAccumulator>
     where TMath : struct, IGpuMath<TAccumulator>
+    where TLayout : struct, IGpuSoftmaxLayout
 {
     private readonly TAccumulator _scale;
+    private readonly ArrayView<byte> _mask;
+    private readonly ArrayView<TStorage> _bias;
+    private readonly TLayout _layout;
 
-    public GpuScaledLoads(TAccumulator scale) => _scale = scale;
+    public GpuInputLoads(TAccumulator scale, ArrayView<byte> mask, ArrayView<TStorage> bias, TLayout layout)
+    {
+        _scale = scale;
+        _mask = mask;
+        _bias = bias;
+        _layout = layout;
+    }
 
-    public TAccumulator Load(ArrayView<TStorage> view, int index) => default(TMath).Multiply(default(TElement).Load(view, index), _scale);
+    public TAccumulator Load(ArrayView<TStorage> view, int index)
+    {
+        var math = default(TMath);
+        var z = math.Multiply(default(TElement).Load(view, index), _scale);
+        if (!_layout.HasMask && !_layout.HasBias && !_layout.HasCausal)
+        {
+            return z;
+        }
+
+        var at = _layout.Locate(index);
+        if (_layout.HasBias)
+        {
+            z = math.Add(z, default(TElement).Load(_bias, at.Bias));
+        }
+
+        bool excluded = (_layout.HasMask && _mask[at.Mask] == 0) || (_layout.HasCausal && at.Key > at.Query + _layout.CausalShift);
+        return excluded ? math.NegativeInfinity : z;
+    }
 
     public void Store(ArrayView<TStorage> view, int index, TAccumulator value) => default(TElement).Store(view, index, value);
 }

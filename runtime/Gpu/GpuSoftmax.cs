@@ -18,45 +18,49 @@ namespace SoftmaxGen.Runtime;
 /// </remarks>
 public static class GpuSoftmax
 {
-    /// <summary>Enqueues B = the operation over the layout's reduced axes of z = scale · A.</summary>
-    public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> b, TLayout layout, float scale, SoftmaxOperation operation)
+    /// <summary>
+    /// Enqueues B = the operation over the layout's reduced axes of z = scale · A (+ bias), −∞ where the mask (one byte
+    /// per entry, 0 excluding) or the causal mask excludes an element. <paramref name="mask"/> and <paramref name="bias"/>
+    /// are read only where the layout has them (empty views otherwise).
+    /// </summary>
+    public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<float> a, ArrayView<byte> mask, ArrayView<float> bias, ArrayView<float> b, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
     {
         if (operation == SoftmaxOperation.LogSoftmax)
         {
-            GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, LogSoftmax>.Forward(stream, a, b, layout, scale);
+            GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, LogSoftmax>.Forward(stream, a, mask, bias, b, layout, scale);
         }
         else
         {
-            GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, Softmax>.Forward(stream, a, b, layout, scale);
+            GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, Softmax>.Forward(stream, a, mask, bias, b, layout, scale);
         }
     }
 
-    /// <inheritdoc cref="Forward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout, float, SoftmaxOperation)"/>
-    public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<double> a, ArrayView<double> b, TLayout layout, float scale, SoftmaxOperation operation)
+    /// <inheritdoc cref="Forward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{byte}, ArrayView{float}, ArrayView{float}, TLayout, float, SoftmaxOperation)"/>
+    public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<double> a, ArrayView<byte> mask, ArrayView<double> bias, ArrayView<double> b, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
     {
         if (operation == SoftmaxOperation.LogSoftmax)
         {
-            GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, LogSoftmax>.Forward(stream, a, b, layout, scale);
+            GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, LogSoftmax>.Forward(stream, a, mask, bias, b, layout, scale);
         }
         else
         {
-            GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, Softmax>.Forward(stream, a, b, layout, scale);
+            GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, Softmax>.Forward(stream, a, mask, bias, b, layout, scale);
         }
     }
 
-    /// <inheritdoc cref="Forward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout, float, SoftmaxOperation)"/>
-    public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<System.Half> a, ArrayView<System.Half> b, TLayout layout, float scale, SoftmaxOperation operation)
+    /// <inheritdoc cref="Forward{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{byte}, ArrayView{float}, ArrayView{float}, TLayout, float, SoftmaxOperation)"/>
+    public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<System.Half> a, ArrayView<byte> mask, ArrayView<System.Half> bias, ArrayView<System.Half> b, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
     {
         if (operation == SoftmaxOperation.LogSoftmax)
         {
-            GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, LogSoftmax>.Forward(stream, a.Cast<ILGPU.Half>(), b.Cast<ILGPU.Half>(), layout, scale);
+            GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, LogSoftmax>.Forward(stream, a.Cast<ILGPU.Half>(), mask, bias.Cast<ILGPU.Half>(), b.Cast<ILGPU.Half>(), layout, scale);
         }
         else
         {
-            GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, Softmax>.Forward(stream, a.Cast<ILGPU.Half>(), b.Cast<ILGPU.Half>(), layout, scale);
+            GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, Softmax>.Forward(stream, a.Cast<ILGPU.Half>(), mask, bias.Cast<ILGPU.Half>(), b.Cast<ILGPU.Half>(), layout, scale);
         }
     }
 
@@ -145,19 +149,19 @@ public static class GpuSoftmax
     }
 
     /// <summary>Enqueues one value per slice, max + log Σ exp(z − max) of z = scale · A, in the slices' row-major order.</summary>
-    public static void LogSumExp<TLayout>(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> lse, TLayout layout, float scale)
+    public static void LogSumExp<TLayout>(AcceleratorStream stream, ArrayView<float> a, ArrayView<byte> mask, ArrayView<float> bias, ArrayView<float> lse, TLayout layout, float scale)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, Softmax>.LogSumExp(stream, a, lse, layout, scale);
+        => GpuLauncher<float, float, GpuSingle, GpuFloatMath, TLayout, Softmax>.LogSumExp(stream, a, mask, bias, lse, layout, scale);
 
-    /// <inheritdoc cref="LogSumExp{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout, float)"/>
-    public static void LogSumExp<TLayout>(AcceleratorStream stream, ArrayView<double> a, ArrayView<double> lse, TLayout layout, float scale)
+    /// <inheritdoc cref="LogSumExp{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{byte}, ArrayView{float}, ArrayView{float}, TLayout, float)"/>
+    public static void LogSumExp<TLayout>(AcceleratorStream stream, ArrayView<double> a, ArrayView<byte> mask, ArrayView<double> bias, ArrayView<double> lse, TLayout layout, float scale)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, Softmax>.LogSumExp(stream, a, lse, layout, scale);
+        => GpuLauncher<double, double, GpuDouble, GpuDoubleMath, TLayout, Softmax>.LogSumExp(stream, a, mask, bias, lse, layout, scale);
 
-    /// <inheritdoc cref="LogSumExp{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{float}, TLayout, float)"/>
-    public static void LogSumExp<TLayout>(AcceleratorStream stream, ArrayView<System.Half> a, ArrayView<System.Half> lse, TLayout layout, float scale)
+    /// <inheritdoc cref="LogSumExp{TLayout}(AcceleratorStream, ArrayView{float}, ArrayView{byte}, ArrayView{float}, ArrayView{float}, TLayout, float)"/>
+    public static void LogSumExp<TLayout>(AcceleratorStream stream, ArrayView<System.Half> a, ArrayView<byte> mask, ArrayView<System.Half> bias, ArrayView<System.Half> lse, TLayout layout, float scale)
         where TLayout : struct, IGpuSoftmaxLayout
-        => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, Softmax>.LogSumExp(stream, a.Cast<ILGPU.Half>(), lse.Cast<ILGPU.Half>(), layout, scale);
+        => GpuLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, Softmax>.LogSumExp(stream, a.Cast<ILGPU.Half>(), mask, bias.Cast<ILGPU.Half>(), lse.Cast<ILGPU.Half>(), layout, scale);
 }
 
 /// <summary>Loads (through <see cref="KernelCache"/>) and launches the kernel that <see cref="GpuLaunch"/> picks.</summary>
@@ -169,20 +173,20 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     where TLayout : struct, IGpuSoftmaxLayout
     where TOp : struct, IGpuOperation
 {
-    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>> ForwardLanes =
-        GpuKernels.ForwardLanes<TStorage, TAccumulator, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
+    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardLanes =
+        GpuKernels.ForwardLanes<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>> ForwardLanesCached =
-        GpuKernels.ForwardLanesCached<TStorage, TAccumulator, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardLanesCached =
+        GpuKernels.ForwardLanesCached<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>> ForwardWarp =
-        GpuKernels.ForwardSlicesWarp<TStorage, TAccumulator, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardWarp =
+        GpuKernels.ForwardSlicesWarp<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>> ForwardCached =
-        GpuKernels.ForwardSlicesCached<TStorage, TAccumulator, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardCached =
+        GpuKernels.ForwardSlicesCached<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>> ForwardStreamed =
-        GpuKernels.ForwardSlicesOnline<TStorage, TAccumulator, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardStreamed =
+        GpuKernels.ForwardSlicesOnline<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
 
     private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>> BackwardLanes =
         GpuKernels.BackwardLanes<TStorage, TAccumulator, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
@@ -202,11 +206,11 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>> JacobianEntries =
         GpuKernels.Jacobian<TStorage, TAccumulator, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>> LogSumExpGroups =
-        GpuKernels.LogSumExpSlices<TStorage, TAccumulator, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout>;
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> LogSumExpGroups =
+        GpuKernels.LogSumExpSlices<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout>;
 
-    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>> LogSumExpThreads =
-        GpuKernels.LogSumExpLanes<TStorage, TAccumulator, GpuScaledLoads<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout>;
+    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> LogSumExpThreads =
+        GpuKernels.LogSumExpLanes<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout>;
 
     /// <summary>Every kernel this launcher may load, each as instantiated for it: what ahead-of-time compilation must cover.</summary>
     internal static IReadOnlyList<Delegate> Kernels =>
@@ -229,7 +233,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         kernel(stream, layout.SliceCount * layout.SliceLength * layout.SliceLength, b, jacobian, layout, ScaledStores(scale));
     }
 
-    public static void Forward(AcceleratorStream stream, ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, float scale)
+    public static void Forward(AcceleratorStream stream, ArrayView<TStorage> a, ArrayView<byte> mask, ArrayView<TStorage> bias, ArrayView<TStorage> b, TLayout layout, float scale)
     {
         var accelerator = stream.Accelerator;
         RequireContextFor(accelerator);
@@ -239,7 +243,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         if (launch.Strategy == GpuStrategy.Lanes)
         {
             var lanes = KernelCache.Get(accelerator, ForwardLanes, static owner => owner.LoadAutoGroupedKernel(ForwardLanes));
-            lanes(stream, layout.SliceCount, a, b, layout, ScaledLoads(scale));
+            lanes(stream, layout.SliceCount, a, b, layout, Loads(scale, mask, bias, layout));
             return;
         }
 
@@ -251,7 +255,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             _ => ForwardStreamed,
         };
         var launcher = KernelCache.Get(accelerator, kernel, owner => owner.LoadKernel(kernel));
-        launcher(stream, Config<TAccumulator>(launch), a, b, layout, ScaledLoads(scale));
+        launcher(stream, Config<TAccumulator>(launch), a, b, layout, Loads(scale, mask, bias, layout));
     }
 
     public static void Backward(AcceleratorStream stream, ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, int cotangents, TLayout layout, float scale)
@@ -289,7 +293,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     /// One value per slice: a group per slice where the last axis is reduced, a thread per slice (coalesced across the
     /// group) where it is a batch axis.
     /// </summary>
-    public static void LogSumExp(AcceleratorStream stream, ArrayView<TStorage> a, ArrayView<TStorage> lse, TLayout layout, float scale)
+    public static void LogSumExp(AcceleratorStream stream, ArrayView<TStorage> a, ArrayView<byte> mask, ArrayView<TStorage> bias, ArrayView<TStorage> lse, TLayout layout, float scale)
     {
         var accelerator = stream.Accelerator;
         RequireContextFor(accelerator);
@@ -297,7 +301,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         if (layout.LanesInner)
         {
             var lanes = KernelCache.Get(accelerator, LogSumExpThreads, static owner => owner.LoadAutoGroupedKernel(LogSumExpThreads));
-            lanes(stream, layout.SliceCount, a, lse, layout, ScaledLoads(scale));
+            lanes(stream, layout.SliceCount, a, lse, layout, Loads(scale, mask, bias, layout));
             return;
         }
 
@@ -305,10 +309,11 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         var kernel = KernelCache.Get(accelerator, LogSumExpGroups, static owner => owner.LoadKernel(LogSumExpGroups));
         int warp = accelerator.WarpSize;
         int groupSize = Math.Max(2 * warp, Math.Min(launch.GroupSize, 8 * warp));
-        kernel(stream, new KernelConfig(Math.Max(1, Math.Min(layout.SliceCount, accelerator.NumMultiprocessors * 8)), groupSize), a, lse, layout, ScaledLoads(scale));
+        kernel(stream, new KernelConfig(Math.Max(1, Math.Min(layout.SliceCount, accelerator.NumMultiprocessors * 8)), groupSize), a, lse, layout, Loads(scale, mask, bias, layout));
     }
 
-    private static GpuScaledLoads<TStorage, TAccumulator, TElement, TMath> ScaledLoads(float scale) => new(default(TMath).FromSingle(scale));
+    private static GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout> Loads(float scale, ArrayView<byte> mask, ArrayView<TStorage> bias, TLayout layout)
+        => new(default(TMath).FromSingle(scale), mask, bias, layout);
 
     private static GpuScaledStores<TStorage, TAccumulator, TElement, TMath> ScaledStores(float scale) => new(default(TMath).FromSingle(scale));
 

@@ -1,3 +1,4 @@
+using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 
@@ -106,36 +107,145 @@ internal interface IGpuOperation
 }
 
 /// <summary>
-/// What happens to an element of A on its way into an operation: the logits z. The engines call
-/// <see cref="Apply{T, TV, TS}"/> on every vector they load from A.
+/// What happens to an element of A on its way into an operation: the logits z. The engines visit A run by run (a
+/// contiguous stretch of the last group); for each run they ask the input for its <see cref="Place"/>, then call
+/// <see cref="Apply"/> on every vector they load from it.
 /// </summary>
-internal interface IInput
+internal unsafe interface IInput
 {
-    /// <summary>The logits z for the vector <paramref name="a"/> of A.</summary>
-    TV Apply<T, TV, TS>(TV a)
-        where T : unmanaged, IFloatingPointIeee754<T>
-        where TV : unmanaged
-        where TS : struct, ISimd<TV, T>;
-}
+    /// <summary>What the input needs to know of the run that starts at element <paramref name="offset"/> of A.</summary>
+    RunPlace Place(int offset);
 
-/// <summary>z = A: the plain operations.</summary>
-internal readonly struct Logits : IInput
-{
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TV Apply<T, TV, TS>(TV a)
+    /// <summary>
+    /// The logits z of <paramref name="a"/>, the vector of A whose first lane is element <paramref name="first"/> of the run at
+    /// <paramref name="place"/>; only its first <paramref name="count"/> lanes are used (a full vector where count is
+    /// a vector's length). <paramref name="pad"/> is room for one vector.
+    /// </summary>
+    TV Apply<TStorage, T, TV, TS, TIO>(TV a, in RunPlace place, nuint first, nuint count, T* pad)
+        where TStorage : unmanaged
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : unmanaged
         where TS : struct, ISimd<TV, T>
+        where TIO : struct, IStorage<TStorage, T, TV>;
+}
+
+/// <summary>
+/// A run of A as the options see it: where its mask and bias entries start, and the elements [From, To) of it that
+/// the causal mask (or a mask entry shared by the whole run) leaves included.
+/// </summary>
+internal readonly struct RunPlace(int mask, int bias, int from, int to)
+{
+    public readonly int Mask = mask;
+
+    public readonly int Bias = bias;
+
+    public readonly int From = from;
+
+    public readonly int To = to;
+}
+
+/// <summary>z = A: the plain operations.</summary>
+internal readonly unsafe struct Logits : IInput
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public RunPlace Place(int offset) => default;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TV Apply<TStorage, T, TV, TS, TIO>(TV a, in RunPlace place, nuint first, nuint count, T* pad)
+        where TStorage : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>
+        where TIO : struct, IStorage<TStorage, T, TV>
         => a;
 }
 
 /// <summary>z = scale · A (a temperature: scale = 1 / T).</summary>
-internal readonly struct Scaled(double scale) : IInput
+internal readonly unsafe struct Scaled(double scale) : IInput
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TV Apply<T, TV, TS>(TV a)
+    public RunPlace Place(int offset) => default;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TV Apply<TStorage, T, TV, TS, TIO>(TV a, in RunPlace place, nuint first, nuint count, T* pad)
+        where TStorage : unmanaged
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : unmanaged
         where TS : struct, ISimd<TV, T>
+        where TIO : struct, IStorage<TStorage, T, TV>
         => TS.Multiply(a, TS.Create(T.CreateTruncating(scale)));
+}
+
+/// <summary>
+/// z = scale · A + bias, −∞ where the mask or the causal mask excludes the element (whatever A holds there), for a
+/// layout with options. The layout says where each run lies (<see cref="ISoftmaxLayout.Locate"/>) and how the mask
+/// and the bias move along it; the mask is one byte per entry, 0 excluding.
+/// </summary>
+internal readonly unsafe struct Placed<TLayout>(double scale, byte* mask, void* bias, TLayout layout) : IInput
+    where TLayout : struct, ISoftmaxLayout
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public RunPlace Place(int offset)
+    {
+        var at = layout.Locate(offset);
+        int from = int.MinValue, to = int.MaxValue;
+        if (layout.HasCausal)
+        {
+            // Key index k is included while k ≤ q + K − Q.
+            int limit = at.Query + layout.CausalShift;
+            switch (layout.CausalRun)
+            {
+                case CausalRun.Key:
+                    to = (int)Math.Clamp((long)limit - at.Key + 1, int.MinValue, int.MaxValue);
+                    break;
+                case CausalRun.Query:
+                    from = (int)Math.Clamp((long)at.Key - layout.CausalShift - at.Query, int.MinValue, int.MaxValue);
+                    break;
+                default:
+                    to = at.Key <= limit ? to : int.MinValue;
+                    break;
+            }
+        }
+
+        if (layout.HasMask && layout.MaskRunStride == 0 && mask[at.Mask] == 0)
+        {
+            to = int.MinValue; // the whole run shares one mask entry, and it excludes
+        }
+
+        return new RunPlace(at.Mask, at.Bias, from, to);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TV Apply<TStorage, T, TV, TS, TIO>(TV a, in RunPlace place, nuint first, nuint count, T* pad)
+        where TStorage : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>
+        where TIO : struct, IStorage<TStorage, T, TV>
+    {
+        var z = TS.Multiply(a, TS.Create(T.CreateTruncating(scale)));
+        if (layout.HasBias)
+        {
+            var entries = (TStorage*)bias + place.Bias;
+            var added = layout.BiasRunStride == 0 ? TS.Create(TIO.ToCompute(*entries))
+                : count >= (nuint)TS.Count ? TIO.Load(entries + first)
+                : TIO.LoadPartial(entries + first, count, pad);
+            z = TS.Add(z, added);
+        }
+
+        bool masked = layout.HasMask && layout.MaskRunStride == 1;
+        bool ranged = layout.HasCausal || (layout.HasMask && layout.MaskRunStride == 0);
+        if (!masked && !ranged)
+        {
+            return z;
+        }
+
+        var included = masked ? TS.NonZero(mask + place.Mask + first, count, pad) : TS.Within(first, place.From, place.To);
+        if (masked && ranged)
+        {
+            included = TS.And(included, TS.Within(first, place.From, place.To));
+        }
+
+        return TS.Select(included, z, TS.Create(T.NegativeInfinity));
+    }
 }

@@ -100,7 +100,8 @@ public static class Checks
                 double difference = 0;
                 for (int i = 0; i < count; i++)
                 {
-                    difference += dB[k * count + i] * (bPlus[i] - bMinus[i]);
+                    // An excluded element stays where it is (0, or -∞ for log-softmax): it does not move.
+                    difference += bPlus[i] == bMinus[i] ? 0 : dB[k * count + i] * (bPlus[i] - bMinus[i]);
                 }
 
                 double numeric = difference / (2 * h);
@@ -209,15 +210,18 @@ public static class Checks
         var dB = target.Round(TestData.Logits(random, count * 2, 1));
         var dA = target.Backward(b, dB, shape).Value;
         var magnitude = Reference.BackwardMagnitude(b, dB, shape, target.Axes, target.Operation, target.Scale);
-        var forwardMagnitude = Reference.ForwardMagnitude(target.Logits(a, shape), shape, target.Axes, target.Operation);
+        var z = target.Logits(a, shape);
+        var forwardMagnitude = Reference.ForwardMagnitude(z, shape, target.Axes, target.Operation);
         bool softmax = target.Operation == SoftmaxOperation.Softmax;
         foreach (var slice in Reference.Slices(shape, target.Axes))
         {
             double tolerance = 2 * Tolerance(target, slice.Length);
             double sum = slice.Sum(i => softmax ? b[i] : Math.Exp(b[i]));
+            // A slice with nothing included (an option excludes all of it) sums to 0.
+            double expected = slice.All(i => double.IsNegativeInfinity(z[i])) ? 0 : 1;
             // A log-probability off by δ moves its probability by p δ: bound by the largest forward magnitude.
             double sumBound = softmax ? tolerance : tolerance * (1 + slice.Max(i => forwardMagnitude[i]));
-            if (!(Math.Abs(sum - 1) <= sumBound))
+            if (!(Math.Abs(sum - expected) <= sumBound))
             {
                 Fail($"sum {Describe(target, shape)}: a slice sums to {sum:R}");
             }
@@ -284,7 +288,10 @@ public static class Checks
         }
     }
 
-    /// <summary>A NaN or +∞ in one slice makes that slice NaN and leaves every other slice exactly as it was.</summary>
+    /// <summary>
+    /// A NaN or +∞ in one slice makes that slice NaN and leaves every other slice exactly as it was; one where an option
+    /// excludes the element changes nothing at all.
+    /// </summary>
     public static void NaNStaysInItsSlice(ITarget target, int seed, double poison)
     {
         var random = new Random(seed);
@@ -293,20 +300,100 @@ public static class Checks
         var a = TestData.Logits(random, TestData.Count(shape));
         var clean = target.Forward(a, shape).Value;
         int bad = random.Next(slices.Count);
+        int position = slices[bad][random.Next(slices[bad].Length)];
         var poisoned = (double[])a.Clone();
-        poisoned[slices[bad][random.Next(slices[bad].Length)]] = poison;
+        poisoned[position] = poison;
+        bool spreads = !double.IsNegativeInfinity(target.Logits(poisoned, shape)[position]);
         var b = target.Forward(poisoned, shape).Value;
         for (int s = 0; s < slices.Count; s++)
         {
             foreach (int i in slices[s])
             {
-                bool ok = s == bad ? double.IsNaN(b[i]) : b[i].Equals(clean[i]);
+                bool ok = s == bad && spreads ? double.IsNaN(b[i]) : b[i].Equals(clean[i]);
                 if (!ok)
                 {
                     Fail($"{poison} isolation {Describe(target, shape)}: B[{i}] = {b[i]:R} (slice {s}, poisoned slice {bad})");
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The causal mask with fewer queries than keys, as many, and more (where the first rows have no key at all): forward,
+    /// backward and log-sum-exp against the reference, the fully excluded slices 0 (-∞ for log-softmax) with zero pullbacks
+    /// and a log-sum-exp of -∞.
+    /// </summary>
+    public static void CausalShapesMatchReference(ITarget target, int seed)
+    {
+        var options = target.Options;
+        Assert.True(options.HasCausal, $"{target.Name} has no causal mask");
+        foreach (var (queries, keys) in new[] { (3, 7), (5, 5), (9, 4), (1, 6), (6, 1) })
+        {
+            var random = new Random(seed + queries * 10 + keys);
+            var shape = TestData.RandomShape(random, target.Rank, 40);
+            shape[options.CausalQuery] = queries;
+            shape[options.CausalKey] = keys;
+            int count = TestData.Count(shape);
+            var a = target.Round(TestData.Logits(random, count));
+            var b = target.Forward(a, shape).Value;
+            AssertForwardClose(target, a, b, shape, $"causal forward {Describe(target, shape)}");
+            AssertLogSumExpClose(target, a, shape, target.LogSumExp(a, shape).Value, $"causal logsumexp {Describe(target, shape)}");
+            var dB = target.Round(TestData.Logits(random, 2 * count, 1));
+            var rounded = target.Round(b);
+            var dA = target.Backward(rounded, dB, shape).Value;
+            AssertBackwardClose(target, rounded, dB, dA, shape, $"causal backward {Describe(target, shape)}");
+
+            var z = target.Logits(a, shape);
+            double excluded = target.Operation == SoftmaxOperation.Softmax ? 0 : double.NegativeInfinity;
+            for (int i = 0; i < count; i++)
+            {
+                if (double.IsNegativeInfinity(z[i]) && (b[i] != excluded || dA[i] != 0 || dA[count + i] != 0))
+                {
+                    Fail($"causal {Describe(target, shape)}: B[{i}] = {b[i]:R}, dA = {dA[i]:R}, {dA[count + i]:R} for an excluded element");
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A NaN or +∞ where an option excludes the element changes nothing: the forward and the log-sum-exp give the bits
+    /// they give without it.
+    /// </summary>
+    public static void NaNWhereExcludedChangesNothing(ITarget target, int seed)
+    {
+        var options = target.Options;
+        Assert.True(options.HasMask || options.HasCausal, $"{target.Name} excludes nothing");
+        var random = new Random(seed);
+        var shape = TestData.RandomShape(random, target.Rank, 2000);
+        foreach (int axis in options.MaskAxes)
+        {
+            // Room for a whole excluded row and a false entry among the rest.
+            shape[axis] = Math.Max(shape[axis], 2);
+        }
+
+        if (options.HasCausal)
+        {
+            // Two queries or more see fewer keys than the last one: the first query's later keys are excluded.
+            shape[options.CausalQuery] = Math.Max(shape[options.CausalQuery], 2);
+            shape[options.CausalKey] = Math.Max(shape[options.CausalKey], 2);
+        }
+
+        int count = TestData.Count(shape);
+        var a = target.Round(TestData.Logits(random, count));
+        var z = target.Logits(a, shape);
+        var poisoned = (double[])a.Clone();
+        int excluded = 0;
+        for (int i = 0; i < count; i++)
+        {
+            if (double.IsNegativeInfinity(z[i]))
+            {
+                poisoned[i] = excluded++ % 2 == 0 ? double.NaN : double.PositiveInfinity;
+            }
+        }
+
+        Assert.True(excluded > 0, $"{Describe(target, shape)}: the options exclude nothing here");
+        Assert.True(Bits(target.Forward(a, shape).Value).SequenceEqual(Bits(target.Forward(poisoned, shape).Value)), $"forward {Describe(target, shape)} with NaN under the options");
+        Assert.True(Bits(target.LogSumExp(a, shape).Value).SequenceEqual(Bits(target.LogSumExp(poisoned, shape).Value)), $"logsumexp {Describe(target, shape)} with NaN under the options");
     }
 
     /// <summary>In place (b the same memory as a, dA the same as dB) gives the same bits as out of place.</summary>
@@ -372,10 +459,14 @@ public static class Checks
             Assert.All(lse, value => Assert.Equal(double.NegativeInfinity, value));
         }
 
-        // Extents whose product overflows int are fine when another one is zero.
+        // Extents whose product overflows int are fine when another one is zero (where the options that span the
+        // others, which must still be passed whole, can be allocated).
         var huge = Enumerable.Repeat(100_000, target.Rank).ToArray();
         huge[0] = 0;
-        Assert.Null(target.Forward(Array.Empty<double>(), huge).Error);
+        if (OptionLength(huge, target.Options.MaskAxes) <= 1 << 20 && OptionLength(huge, target.Options.BiasAxes) <= 1 << 20)
+        {
+            Assert.Null(target.Forward(Array.Empty<double>(), huge).Error);
+        }
     }
 
     /// <summary>Every kind of bad argument is refused with an ArgumentException naming it and the value it needed, before anything is written.</summary>
@@ -437,6 +528,23 @@ public static class Checks
         Refused(target.LogSumExp(a, shape, slices - 1), "lse", slices.ToString());
         (error, changed) = target.LogSumExpOverlapping(a, shape);
         Refused(error, changed, "lse", "overlaps a");
+
+        var options = target.Options;
+        if (options.HasMask)
+        {
+            int entries = TargetOptions.Length(shape, options.MaskAxes);
+            Refused(target.ForwardWithOptions(a, shape, entries + 1, null), "mask", entries.ToString());
+            Refused(target.ForwardWithOptions(a, shape, entries - 1, null), "mask", entries.ToString());
+        }
+
+        if (options.HasBias)
+        {
+            int entries = TargetOptions.Length(shape, options.BiasAxes);
+            Refused(target.ForwardWithOptions(a, shape, null, entries + 1), "bias", entries.ToString());
+            Refused(target.ForwardWithOptions(a, shape, null, 0), "bias", entries.ToString());
+            (error, changed) = target.ForwardBiasOverlapping(a, shape);
+            Refused(error, changed, "bias", "overlaps b");
+        }
 
         foreach (double scale in new[] { double.NaN, double.PositiveInfinity, double.NegativeInfinity })
         {
@@ -540,6 +648,8 @@ public static class Checks
         Assert.Contains(mentions, argument.Message);
         Assert.False(changed, $"the refused call ({argument.Message}) wrote to its output");
     }
+
+    private static long OptionLength(int[] shape, int[] axes) => axes.Aggregate(1L, (product, axis) => product * shape[axis]);
 
     public static int SliceLength(ITarget target, int[] shape) => target.Axes.Aggregate(1, (product, axis) => product * shape[axis]);
 

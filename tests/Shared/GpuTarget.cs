@@ -18,9 +18,26 @@ public delegate void GpuJacobianMethod<T>(Accelerator accelerator, ArrayView<T> 
 public delegate void GpuLogSumExpMethod<T>(Accelerator accelerator, ArrayView<T> a, ArrayView<T> lse, ReadOnlySpan<int> shape, float scale = 1f)
     where T : unmanaged;
 
-/// <summary>The ILGPU launchers of one generated class.</summary>
-public sealed record GpuMembers<T>(GpuForwardMethod<T> Forward, GpuBackwardMethod<T> Backward, GpuJacobianMethod<T> Jacobian, GpuLogSumExpMethod<T> LogSumExp)
+/// <summary>A GPU forward with every option's parameter (the mask one byte per entry), as <see cref="FamilyForward{T}"/>.</summary>
+public delegate void GpuFamilyForward<T>(Accelerator accelerator, ArrayView<T> a, ArrayView<byte> mask, ArrayView<T> bias, ArrayView<T> b, ReadOnlySpan<int> shape, float scale)
     where T : unmanaged;
+
+/// <summary>A GPU log-sum-exp with every option's parameter.</summary>
+public delegate void GpuFamilyLogSumExp<T>(Accelerator accelerator, ArrayView<T> a, ArrayView<byte> mask, ArrayView<T> bias, ArrayView<T> lse, ReadOnlySpan<int> shape, float scale)
+    where T : unmanaged;
+
+/// <summary>The ILGPU launchers of one generated class.</summary>
+public sealed record GpuMembers<T>(GpuFamilyForward<T> Forward, GpuBackwardMethod<T> Backward, GpuJacobianMethod<T> Jacobian, GpuFamilyLogSumExp<T> LogSumExp)
+    where T : unmanaged
+{
+    /// <summary>The launchers of a class without options.</summary>
+    public static GpuMembers<T> Plain(GpuForwardMethod<T> forward, GpuBackwardMethod<T> backward, GpuJacobianMethod<T> jacobian, GpuLogSumExpMethod<T> logSumExp)
+        => new(
+            (accelerator, a, _, _, b, shape, scale) => forward(accelerator, a, b, shape, scale),
+            backward,
+            jacobian,
+            (accelerator, a, _, _, lse, shape, scale) => logSumExp(accelerator, a, lse, shape, scale));
+}
 
 /// <summary>
 /// A generated class's ILGPU launchers on one accelerator, seen as an <see cref="ITarget"/> so that the numerical suite
@@ -55,6 +72,8 @@ public sealed class GpuTarget<T> : ITarget
 
     public double Scale => _cpu.Scale;
 
+    public TargetOptions Options => _cpu.Options;
+
     public ITarget WithScale(double scale) => new GpuTarget<T>(_accelerator, (Target<T>)_cpu.WithScale(scale), _members);
 
     public double[] Logits(double[] a, int[] shape) => _cpu.Logits(a, shape);
@@ -71,7 +90,8 @@ public sealed class GpuTarget<T> : ITarget
     {
         using var input = Upload(Elements<T>.From(a));
         using var output = Upload(Elements<T>.Poisoned(outputLength ?? a.Length));
-        return Outcome.After(() => _members.Forward(_accelerator, View(input), View(output), shape, _scale), () => Download(output));
+        using var options = UploadOptions(shape);
+        return Outcome.After(() => _members.Forward(_accelerator, View(input), options.Mask, options.Bias, View(output), shape, _scale), () => Download(output));
     }
 
     public Outcome Backward(double[] b, double[] dB, int[] shape, int? outputLength = null)
@@ -93,13 +113,15 @@ public sealed class GpuTarget<T> : ITarget
     {
         using var input = Upload(Elements<T>.From(a));
         using var output = Upload(Elements<T>.Poisoned(outputLength ?? (shape.Length == Rank ? Reference.SliceCount(shape, Axes) : 1)));
-        return Outcome.After(() => _members.LogSumExp(_accelerator, View(input), View(output), shape, _scale), () => Download(output));
+        using var options = UploadOptions(shape);
+        return Outcome.After(() => _members.LogSumExp(_accelerator, View(input), options.Mask, options.Bias, View(output), shape, _scale), () => Download(output));
     }
 
     public double[] ForwardInPlace(double[] a, int[] shape)
     {
         using var buffer = Upload(Elements<T>.From(a));
-        _members.Forward(_accelerator, View(buffer), View(buffer), shape, _scale);
+        using var options = UploadOptions(shape);
+        _members.Forward(_accelerator, View(buffer), options.Mask, options.Bias, View(buffer), shape, _scale);
         return Download(buffer);
     }
 
@@ -116,7 +138,8 @@ public sealed class GpuTarget<T> : ITarget
         var initial = Elements<T>.From(a.Append(double.NaN).ToArray());
         using var buffer = Upload(initial);
         var view = View(buffer);
-        var error = Elements<T>.Catch(() => _members.Forward(_accelerator, view.SubView(0, a.Length), view.SubView(1, a.Length), shape, _scale));
+        using var options = UploadOptions(shape);
+        var error = Elements<T>.Catch(() => _members.Forward(_accelerator, view.SubView(0, a.Length), options.Mask, options.Bias, view.SubView(1, a.Length), shape, _scale));
         return (error, !Elements<T>.Same(initial, DownloadRaw(buffer)));
     }
 
@@ -157,8 +180,65 @@ public sealed class GpuTarget<T> : ITarget
         var initial = Elements<T>.From(a);
         using var buffer = Upload(initial);
         var view = View(buffer);
-        var error = Elements<T>.Catch(() => _members.LogSumExp(_accelerator, view, view.SubView(0, Reference.SliceCount(shape, Axes)), shape, _scale));
+        using var options = UploadOptions(shape);
+        var error = Elements<T>.Catch(() => _members.LogSumExp(_accelerator, view, options.Mask, options.Bias, view.SubView(0, Reference.SliceCount(shape, Axes)), shape, _scale));
         return (error, !Elements<T>.Same(initial, DownloadRaw(buffer)));
+    }
+
+    public Outcome ForwardWithOptions(double[] a, int[] shape, int? maskLength, int? biasLength)
+    {
+        var (mask, bias) = _cpu.OptionData(shape);
+        var wrongMask = new byte[maskLength ?? mask.Length];
+        for (int i = 0; i < Math.Min(mask.Length, wrongMask.Length); i++)
+        {
+            wrongMask[i] = mask[i] ? (byte)1 : (byte)0;
+        }
+
+        var wrongBias = new T[biasLength ?? bias.Length];
+        bias.AsSpan(0, Math.Min(bias.Length, wrongBias.Length)).CopyTo(wrongBias);
+        using var input = Upload(Elements<T>.From(a));
+        using var output = Upload(Elements<T>.Poisoned(a.Length));
+        using var maskBuffer = wrongMask.Length == 0 ? null : _accelerator.Allocate1D(wrongMask);
+        using var biasBuffer = Upload(wrongBias);
+        return Outcome.After(
+            () => _members.Forward(_accelerator, View(input), maskBuffer is null ? default : maskBuffer.View, View(biasBuffer), View(output), shape, _scale),
+            () => Download(output));
+    }
+
+    public (Exception? Error, bool Changed) ForwardBiasOverlapping(double[] a, int[] shape)
+    {
+        var (mask, bias) = _cpu.OptionData(shape);
+        var values = Elements<T>.From(a.Concat(Enumerable.Repeat(double.NaN, Math.Max(0, bias.Length - a.Length))).ToArray());
+        bias.CopyTo(values, 0);
+        using var input = Upload(Elements<T>.From(a));
+        using var buffer = Upload(values);
+        using var maskBuffer = mask.Length == 0 ? null : _accelerator.Allocate1D(mask.Select(entry => entry ? (byte)1 : (byte)0).ToArray());
+        var view = View(buffer);
+        var error = Elements<T>.Catch(() => _members.Forward(
+            _accelerator, View(input), maskBuffer is null ? default : maskBuffer.View, view.SubView(0, bias.Length), view.SubView(0, a.Length), shape, _scale));
+        return (error, !Elements<T>.Same(values, DownloadRaw(buffer)));
+    }
+
+    /// <summary>The mask (as bytes) and the bias for a shape, on the device; empty views for what the class lacks.</summary>
+    private OptionViews UploadOptions(int[] shape)
+    {
+        var (mask, bias) = _cpu.OptionData(shape);
+        var maskBuffer = mask.Length == 0 ? null : _accelerator.Allocate1D(mask.Select(entry => entry ? (byte)1 : (byte)0).ToArray());
+        var biasBuffer = Upload(bias);
+        return new OptionViews(maskBuffer, biasBuffer);
+    }
+
+    private sealed class OptionViews(MemoryBuffer1D<byte, Stride1D.Dense>? mask, MemoryBuffer1D<T, Stride1D.Dense>? bias) : IDisposable
+    {
+        public ArrayView<byte> Mask => mask is null ? default : mask.View;
+
+        public ArrayView<T> Bias => bias is null ? default : bias.View;
+
+        public void Dispose()
+        {
+            mask?.Dispose();
+            bias?.Dispose();
+        }
     }
 
     public override string ToString() => Name;

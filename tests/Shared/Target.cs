@@ -12,8 +12,19 @@ public delegate void JacobianMethod<T>(ReadOnlySpan<T> b, Span<T> jacobian, Read
 
 public delegate void LogSumExpMethod<T>(ReadOnlySpan<T> a, Span<T> lse, ReadOnlySpan<int> shape, float scale = 1f);
 
+/// <summary>A forward with every option's parameter; a class's own forward is adapted to it (the options it lacks ignored).</summary>
+public delegate void FamilyForward<T>(ReadOnlySpan<T> a, ReadOnlySpan<bool> mask, ReadOnlySpan<T> bias, Span<T> b, ReadOnlySpan<int> shape, float scale);
+
+/// <summary>A log-sum-exp with every option's parameter, as <see cref="FamilyForward{T}"/>.</summary>
+public delegate void FamilyLogSumExp<T>(ReadOnlySpan<T> a, ReadOnlySpan<bool> mask, ReadOnlySpan<T> bias, Span<T> lse, ReadOnlySpan<int> shape, float scale);
+
 /// <summary>The generated members of one class, bound to an element type: the methods every target calls.</summary>
-public sealed record Members<T>(ForwardMethod<T> Forward, BackwardMethod<T> Backward, JacobianMethod<T> Jacobian, LogSumExpMethod<T> LogSumExp);
+public sealed record Members<T>(FamilyForward<T> Forward, BackwardMethod<T> Backward, JacobianMethod<T> Jacobian, FamilyLogSumExp<T> LogSumExp)
+{
+    /// <summary>The members of a class without options.</summary>
+    public static Members<T> Plain(ForwardMethod<T> forward, BackwardMethod<T> backward, JacobianMethod<T> jacobian, LogSumExpMethod<T> logSumExp)
+        => new((a, _, _, b, shape, scale) => forward(a, b, shape, scale), backward, jacobian, (a, _, _, lse, shape, scale) => logSumExp(a, lse, shape, scale));
+}
 
 /// <summary>What a call produced: the output as float64 (NaN where it was left unwritten), or the exception it threw.</summary>
 public sealed record Outcome(double[] Output, Exception? Error)
@@ -58,12 +69,15 @@ public interface ITarget
     /// <summary>The scale every call passes (the logits are z = scale · A).</summary>
     double Scale { get; }
 
+    /// <summary>The class's options; each call passes the mask and bias <see cref="TargetOptions.Data"/> draws for its shape.</summary>
+    TargetOptions Options { get; }
+
     /// <summary>The same class, called with another scale.</summary>
     ITarget WithScale(double scale);
 
     /// <summary>
-    /// The logits z the generated code sees for A, in float64: scale · A, rounded as the element type computes it (in
-    /// float for float and Half).
+    /// The logits z the generated code sees for A, in float64: scale · A (+ bias), rounded as the element type computes
+    /// it (in float for float and Half), −∞ where an option excludes the element.
     /// </summary>
     double[] Logits(double[] a, int[] shape);
 
@@ -101,6 +115,12 @@ public interface ITarget
 
     /// <summary>Calls LogSumExp with lse laid over the start of a; returns the exception and whether anything changed.</summary>
     (Exception? Error, bool Changed) LogSumExpOverlapping(double[] a, int[] shape);
+
+    /// <summary>Calls Forward with a mask and a bias of the given lengths (the right ones where null); for a class that takes them.</summary>
+    Outcome ForwardWithOptions(double[] a, int[] shape, int? maskLength, int? biasLength);
+
+    /// <summary>Calls Forward with the bias laid over b; returns the exception and whether anything changed. For a class with a bias.</summary>
+    (Exception? Error, bool Changed) ForwardBiasOverlapping(double[] a, int[] shape);
 }
 
 public sealed class Target<T> : ITarget
@@ -109,13 +129,14 @@ public sealed class Target<T> : ITarget
     private readonly Members<T> _members;
     private readonly float _scale;
 
-    public Target(string name, int rank, int[] axes, SoftmaxGen.Runtime.SoftmaxOperation operation, Members<T> members, double scale = 1)
+    public Target(string name, int rank, int[] axes, SoftmaxGen.Runtime.SoftmaxOperation operation, Members<T> members, double scale = 1, TargetOptions? options = null)
     {
         Name = scale == 1 ? name : $"{name} scale {scale}";
         BaseName = name;
         Rank = rank;
         Axes = axes;
         Operation = operation;
+        Options = options ?? TargetOptions.None;
         _members = members;
         _scale = (float)scale;
     }
@@ -134,9 +155,22 @@ public sealed class Target<T> : ITarget
 
     public Members<T> Members => _members;
 
-    public ITarget WithScale(double scale) => new Target<T>(BaseName, Rank, Axes, Operation, _members, scale);
+    public TargetOptions Options { get; }
 
-    public double[] Logits(double[] a, int[] shape) => Elements<T>.Logits(a, Scale);
+    public ITarget WithScale(double scale) => new Target<T>(BaseName, Rank, Axes, Operation, _members, scale, Options);
+
+    public double[] Logits(double[] a, int[] shape)
+    {
+        var (mask, bias) = Options.Data(shape, Rank);
+        return Options.Apply(Elements<T>.Logits(a, Scale), shape, mask, bias, Elements<T>.RoundCompute);
+    }
+
+    /// <summary>The option data for a shape, as the element type holds it.</summary>
+    public (bool[] Mask, T[] Bias) OptionData(int[] shape)
+    {
+        var (mask, bias) = Options.Data(shape, Rank);
+        return (mask, Elements<T>.From(bias));
+    }
 
     public string ElementName => typeof(T).Name;
 
@@ -150,7 +184,8 @@ public sealed class Target<T> : ITarget
     {
         var input = Elements<T>.From(a);
         var output = Elements<T>.Poisoned(outputLength ?? a.Length);
-        return Outcome.After(() => _members.Forward(input, output, shape, _scale), () => Elements<T>.ToDouble(output));
+        var (mask, bias) = OptionData(shape);
+        return Outcome.After(() => _members.Forward(input, mask, bias, output, shape, _scale), () => Elements<T>.ToDouble(output));
     }
 
     public Outcome Backward(double[] b, double[] dB, int[] shape, int? outputLength = null)
@@ -172,13 +207,15 @@ public sealed class Target<T> : ITarget
     {
         var input = Elements<T>.From(a);
         var output = Elements<T>.Poisoned(outputLength ?? SliceCount(shape));
-        return Outcome.After(() => _members.LogSumExp(input, output, shape, _scale), () => Elements<T>.ToDouble(output));
+        var (mask, bias) = OptionData(shape);
+        return Outcome.After(() => _members.LogSumExp(input, mask, bias, output, shape, _scale), () => Elements<T>.ToDouble(output));
     }
 
     public double[] ForwardInPlace(double[] a, int[] shape)
     {
         var buffer = Elements<T>.From(a);
-        _members.Forward(buffer, buffer, shape, _scale);
+        var (mask, bias) = OptionData(shape);
+        _members.Forward(buffer, mask, bias, buffer, shape, _scale);
         return Elements<T>.ToDouble(buffer);
     }
 
@@ -193,7 +230,8 @@ public sealed class Target<T> : ITarget
     {
         var buffer = Elements<T>.From(a.Append(double.NaN).ToArray());
         var before = (T[])buffer.Clone();
-        var error = Elements<T>.Catch(() => _members.Forward(buffer.AsSpan(0, a.Length), buffer.AsSpan(1, a.Length), shape, _scale));
+        var (mask, bias) = OptionData(shape);
+        var error = Elements<T>.Catch(() => _members.Forward(buffer.AsSpan(0, a.Length), mask, bias, buffer.AsSpan(1, a.Length), shape, _scale));
         return (error, !Elements<T>.Same(before, buffer));
     }
 
@@ -229,7 +267,31 @@ public sealed class Target<T> : ITarget
     {
         var buffer = Elements<T>.From(a);
         var before = (T[])buffer.Clone();
-        var error = Elements<T>.Catch(() => _members.LogSumExp(buffer, buffer.AsSpan(0, SliceCount(shape)), shape, _scale));
+        var (mask, bias) = OptionData(shape);
+        var error = Elements<T>.Catch(() => _members.LogSumExp(buffer, mask, bias, buffer.AsSpan(0, SliceCount(shape)), shape, _scale));
+        return (error, !Elements<T>.Same(before, buffer));
+    }
+
+    public Outcome ForwardWithOptions(double[] a, int[] shape, int? maskLength, int? biasLength)
+    {
+        var input = Elements<T>.From(a);
+        var output = Elements<T>.Poisoned(a.Length);
+        var (mask, bias) = OptionData(shape);
+        var wrongMask = new bool[maskLength ?? mask.Length];
+        mask.AsSpan(0, Math.Min(mask.Length, wrongMask.Length)).CopyTo(wrongMask);
+        var wrongBias = new T[biasLength ?? bias.Length];
+        bias.AsSpan(0, Math.Min(bias.Length, wrongBias.Length)).CopyTo(wrongBias);
+        return Outcome.After(() => _members.Forward(input, wrongMask, wrongBias, output, shape, _scale), () => Elements<T>.ToDouble(output));
+    }
+
+    public (Exception? Error, bool Changed) ForwardBiasOverlapping(double[] a, int[] shape)
+    {
+        var input = Elements<T>.From(a);
+        var (mask, bias) = OptionData(shape);
+        var buffer = Elements<T>.From(a.Concat(Enumerable.Repeat(double.NaN, Math.Max(0, bias.Length - a.Length))).ToArray());
+        bias.CopyTo(buffer, 0);
+        var before = (T[])buffer.Clone();
+        var error = Elements<T>.Catch(() => _members.Forward(input, mask, buffer.AsSpan(0, bias.Length), buffer.AsSpan(0, a.Length), shape, _scale));
         return (error, !Elements<T>.Same(before, buffer));
     }
 
@@ -263,6 +325,9 @@ public static class Elements<T>
             ? values.Select(value => value * scale).ToArray()
             : values.Select(value => (double)(float)(value * scale)).ToArray();
     }
+
+    /// <summary>A float64 value rounded as the kernels compute: to float for float and Half, unchanged for double.</summary>
+    public static double RoundCompute(double value) => typeof(T) == typeof(double) ? value : (float)value;
 
     public static T[] Poisoned(int length) => Enumerable.Repeat(T.NaN, length).ToArray();
 

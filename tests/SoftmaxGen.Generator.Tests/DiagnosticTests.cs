@@ -34,7 +34,18 @@ public sealed class DiagnosticTests
     [InlineData("SMG0006", "[Softmax(2, 1, ElementType = null)] public static partial class C { }", "null")]
     [InlineData("SMG0007", "[Softmax(2, 1)] public static partial class C<T> { }", "<T>")]
     [InlineData("SMG0007", "public partial class Outer<T> { [Softmax(2, 1)] public static partial class C { } }", "Outer")]
-    public void ReportsOneErrorOnTheOffendingArgumentAndNothingElse(string id, string declaration, string located, int column = -1)
+    [InlineData("SMG0008", "[Softmax(4, 3, MaskAxes = new[] { 0, 4 })] public static partial class C { }", "4")]
+    [InlineData("SMG0008", "[Softmax(4, 3, MaskAxes = [-1])] public static partial class C { }", "-1")]
+    [InlineData("SMG0008", "[LogSoftmax(4, 3, BiasAxes = new[] { 2, 3, 2 })] public static partial class C { }", "2", 43)]
+    [InlineData("SMG0009", "[Softmax(4, 3, CausalQueryAxis = 2)] public static partial class C { }", "2")]
+    [InlineData("SMG0009", "[Softmax(4, 3, CausalKeyAxis = 3)] public static partial class C { }", "3")]
+    [InlineData("SMG0009", "[Softmax(4, 3, CausalQueryAxis = 4, CausalKeyAxis = 3)] public static partial class C { }", "4")]
+    [InlineData("SMG0009", "[Softmax(4, 3, CausalQueryAxis = 2, CausalKeyAxis = -2)] public static partial class C { }", "-2")]
+    [InlineData("SMG0009", "[Softmax(4, 2, 3, CausalQueryAxis = 3, CausalKeyAxis = 3)] public static partial class C { }", "3", 55)]
+    [InlineData("SMG0009", "[Softmax(4, 2, 3, CausalQueryAxis = 2, CausalKeyAxis = 3)] public static partial class C { }", "2")]
+    [InlineData("SMG0009", "[Softmax(4, 3, CausalQueryAxis = 1, CausalKeyAxis = 2)] public static partial class C { }", "2")]
+    [InlineData("SMG0010", "[Softmax(2, 1)][LogSoftmax(2, 1)] public static partial class C { }", "LogSoftmax(2, 1)", -1, 1)]
+    public void ReportsOneErrorOnTheOffendingArgumentAndNothingElse(string id, string declaration, string located, int column = -1, int generated = 0)
     {
         string source = "using SoftmaxGen;\nnamespace N;\n" + declaration;
         var run = GeneratorHarness.Run(source);
@@ -50,8 +61,21 @@ public sealed class DiagnosticTests
 
         Assert.StartsWith("https://", diagnostic.Descriptor.HelpLinkUri);
         Assert.EndsWith("#" + id.ToLowerInvariant(), diagnostic.Descriptor.HelpLinkUri);
-        Assert.Empty(run.Sources);
+        Assert.Equal(generated, run.Sources.Count);
         Assert.Empty(run.CompilationErrors);
+    }
+
+    [Theory]
+    [InlineData("[Softmax(4, 3, MaskAxes = new[] { 0, 4 })]", "MaskAxes lists axis 4, which is outside [0, 4)")]
+    [InlineData("[Softmax(4, 3, BiasAxes = new[] { 3, 3 })]", "BiasAxes lists axis 3, which is listed more than once")]
+    [InlineData("[Softmax(4, 3, CausalQueryAxis = 2)]", "CausalQueryAxis is 2 but CausalKeyAxis is not set: set both, or neither")]
+    [InlineData("[Softmax(4, 3, CausalQueryAxis = 2, CausalKeyAxis = 2)]", "CausalQueryAxis and CausalKeyAxis are both 2: they must be different axes")]
+    [InlineData("[Softmax(4, 2, 3, CausalQueryAxis = 2, CausalKeyAxis = 3)]", "CausalQueryAxis 2 is a reduced axis: the query axis must be a batch axis (s2)")]
+    [InlineData("[Softmax(4, 3, CausalQueryAxis = 1, CausalKeyAxis = 2)]", "CausalKeyAxis 2 is a batch axis: the key axis must be a reduced axis (s1)")]
+    public void OptionDiagnosticsSayWhatIsWrong(string attribute, string message)
+    {
+        var run = GeneratorHarness.Run("using SoftmaxGen;\n" + attribute + " public static partial class C { }");
+        Assert.Equal(message, Assert.Single(run.GeneratorDiagnostics).GetMessage(System.Globalization.CultureInfo.InvariantCulture));
     }
 
     /// <summary>The source text a diagnostic points at (its location names the file by path: it keeps no syntax tree alive).</summary>
@@ -98,7 +122,7 @@ public sealed class DiagnosticTests
     public void EveryDescriptorIsListedInTheReleaseTrackingFile()
     {
         var descriptors = Descriptors();
-        Assert.Equal(8, descriptors.Count);
+        Assert.Equal(10, descriptors.Count);
         string unshipped = System.IO.File.ReadAllText(System.IO.Path.Combine(RepositoryRoot.Path, "generator", "AnalyzerReleases.Unshipped.md"));
         foreach (var descriptor in descriptors)
         {

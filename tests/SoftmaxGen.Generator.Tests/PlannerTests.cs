@@ -21,7 +21,7 @@ public sealed class PlannerTests
     [InlineData(8, new[] { 0, 2, 4, 6 }, "R[0] B[1] R[2] B[3] R[4] B[5] R[6] B[7]", true, "1,3,5", "0,2,4,6", false)]
     public void MergesAdjacentAxesOfOneKindAndChoosesTheLoopNest(int rank, int[] axes, string groups, bool lanesInner, string originGroups, string runGroups, bool blockCapable)
     {
-        var spec = new SoftmaxSpec(FamilyOperation.Softmax, new TypeHierarchy("", EquatableArray<ContainingType>.Empty, "C"), rank, axes.ToEquatableArray(), ElementKind.Single);
+        var spec = new SoftmaxSpec(FamilyOperation.Softmax, new TypeHierarchy("", EquatableArray<ContainingType>.Empty, "C"), rank, axes.ToEquatableArray(), ElementKind.Single, FamilyOptions.None);
         var plan = Planner.Plan(spec);
 
         string Describe(AxisGroup group) => (group.Kind == AxisKind.Batch ? "B[" : "R[") + string.Join(",", group.Axes) + "]";
@@ -40,8 +40,31 @@ public sealed class PlannerTests
     [Fact]
     public void EqualSpecsGiveEqualPlans()
     {
-        SoftmaxSpec Spec() => new(FamilyOperation.Softmax, new TypeHierarchy("N", EquatableArray<ContainingType>.Empty, "C"), 4, new[] { 0, 3 }.ToEquatableArray(), ElementKind.Double);
+        SoftmaxSpec Spec() => new(FamilyOperation.Softmax, new TypeHierarchy("N", EquatableArray<ContainingType>.Empty, "C"), 4, new[] { 0, 3 }.ToEquatableArray(), ElementKind.Double, FamilyOptions.None);
         Assert.Equal(Planner.Plan(Spec()), Planner.Plan(Spec()));
         Assert.Equal(Planner.Plan(Spec()).GetHashCode(), Planner.Plan(Spec()).GetHashCode());
+    }
+
+    /// <summary>
+    /// Axes merge only where the options treat them alike: the same mask and bias membership, and never a causal axis;
+    /// a group then maps to the mask and the bias as one axis would. Block mode is off with options.
+    /// </summary>
+    [Theory]
+    [InlineData(4, new[] { 3 }, new[] { 0, 3 }, new[] { 1, 2, 3 }, 2, 3, "B[0] B[1] B[2] R[3]")]
+    [InlineData(5, new[] { 3, 4 }, new[] { 4 }, new int[0], -1, -1, "B[0,1,2] R[3] R[4]")]
+    [InlineData(4, new[] { 1 }, new[] { 0, 1 }, new int[0], -1, -1, "B[0] R[1] B[2,3]")]
+    [InlineData(6, new[] { 1, 2, 3 }, new int[0], new[] { 2, 3 }, -1, -1, "B[0] R[1] R[2,3] B[4,5]")]
+    [InlineData(5, new[] { 2, 3, 4 }, new int[0], new int[0], 1, 3, "B[0] B[1] R[2] R[3] R[4]")]
+    public void OptionsSplitGroupsWhereTheyTreatAxesDifferently(int rank, int[] axes, int[] mask, int[] bias, int query, int key, string groups)
+    {
+        var options = new FamilyOptions(mask.ToEquatableArray(), bias.ToEquatableArray(), query, key);
+        var spec = new SoftmaxSpec(FamilyOperation.Softmax, new TypeHierarchy("", EquatableArray<ContainingType>.Empty, "C"), rank, axes.ToEquatableArray(), ElementKind.Single, options);
+        var plan = Planner.Plan(spec);
+
+        string Describe(AxisGroup group) => (group.Kind == AxisKind.Batch ? "B[" : "R[") + string.Join(",", group.Axes) + "]";
+        Assert.Equal(groups, string.Join(" ", plan.Groups.Select(Describe)));
+        Assert.All(plan.Groups, group => Assert.All(group.Axes, axis => Assert.Equal(mask.Contains(axis), group.InMask)));
+        Assert.All(plan.Groups, group => Assert.All(group.Axes, axis => Assert.Equal(bias.Contains(axis), group.InBias)));
+        Assert.False(plan.BlockCapable);
     }
 }

@@ -11,14 +11,15 @@ using Xunit;
 namespace SoftmaxGen.Generator.Tests;
 
 /// <summary>
-/// Layouts drawn at random (rank, axis set, axis order, element type, [Softmax] or [LogSoftmax], scale; fixed seed),
-/// generated and compiled in memory, then put through the numerical suite against the float64 reference.
+/// Layouts drawn at random (rank, axis set, axis order, element type, [Softmax] or [LogSoftmax], scale, a mask and a
+/// bias over random axes, a causal pair; fixed seeds), generated and compiled in memory, then put through the numerical
+/// suite against the float64 reference.
 /// </summary>
 public sealed class RandomLayoutTests
 {
     private const int LayoutCount = 48;
 
-    private sealed record Drawn(string Name, int Rank, int[] Axes, string Element, string Attribute, double Scale);
+    private sealed record Drawn(string Name, int Rank, int[] Axes, string Element, string Attribute, double Scale, TargetOptions Options);
 
     private static readonly Lazy<List<Drawn>> Layouts = new(Draw);
 
@@ -47,6 +48,9 @@ public sealed class RandomLayoutTests
         }
 
         Assert.Contains(layouts, layout => layout.Scale != 1);
+        Assert.Contains(layouts, layout => layout.Options.HasMask && layout.Options.HasBias && layout.Options.HasCausal);
+        Assert.Contains(layouts, layout => layout.Options.HasCausal && !layout.Options.HasMask);
+        Assert.Contains(layouts, layout => !layout.Options.Any);
     }
 
     [Theory, MemberData(nameof(Names))]
@@ -111,6 +115,7 @@ public sealed class RandomLayoutTests
     private static List<Drawn> Draw()
     {
         var random = new Random(2026);
+        var optionRandom = new Random(77); // apart, so that the layouts drawn stay those the seed always gave
         string[] elements = ["float", "double", "System.Half"];
         var layouts = new List<Drawn>();
         for (int index = 0; index < LayoutCount; index++)
@@ -124,16 +129,64 @@ public sealed class RandomLayoutTests
             while (axes.Length == 0);
 
             // Attributes alternate every three layouts, so that each meets every element type; every fourth has a scale.
-            layouts.Add(new Drawn($"L{index:D2}", rank, axes, elements[index % 3], index / 3 % 2 == 0 ? "Softmax" : "LogSoftmax", index % 4 == 3 ? 0.5 : 1));
+            layouts.Add(new Drawn(
+                $"L{index:D2}", rank, axes, elements[index % 3], index / 3 % 2 == 0 ? "Softmax" : "LogSoftmax", index % 4 == 3 ? 0.5 : 1,
+                DrawOptions(optionRandom, index, rank, axes)));
         }
 
         return layouts;
     }
 
+    /// <summary>
+    /// Options for every other layout: alternately a mask and a bias over random non-empty axis sets (with a causal pair
+    /// where there are batch and reduced axes, half the time), and a causal pair alone.
+    /// </summary>
+    private static TargetOptions DrawOptions(Random random, int index, int rank, int[] axes)
+    {
+        var batch = Enumerable.Range(0, rank).Except(axes).ToArray();
+        bool causal = batch.Length > 0 && random.Next(2) == 0;
+        int query = causal ? batch[random.Next(batch.Length)] : -1;
+        int key = causal ? axes[random.Next(axes.Length)] : -1;
+        int[] Subset()
+        {
+            int[] subset;
+            do
+            {
+                subset = Enumerable.Range(0, rank).Where(_ => random.Next(2) == 0).ToArray();
+            }
+            while (subset.Length == 0);
+            return subset;
+        }
+
+        return (index % 4) switch
+        {
+            1 => new TargetOptions(Subset(), Subset(), query, key),
+            3 when batch.Length > 0 => new TargetOptions([], [], batch[random.Next(batch.Length)], axes[random.Next(axes.Length)]),
+            _ => TargetOptions.None,
+        };
+    }
+
+    private static string AttributeOf(Drawn layout)
+    {
+        var options = layout.Options;
+        string text = $"{layout.Attribute}({layout.Rank}, {string.Join(", ", layout.Axes)}";
+        if (options.HasMask)
+        {
+            text += $", MaskAxes = new[] {{ {string.Join(", ", options.MaskAxes)} }}, BiasAxes = new[] {{ {string.Join(", ", options.BiasAxes)} }}";
+        }
+
+        if (options.HasCausal)
+        {
+            text += $", CausalQueryAxis = {options.CausalQuery}, CausalKeyAxis = {options.CausalKey}";
+        }
+
+        return text + ")";
+    }
+
     private static Assembly Compile()
     {
         var source = "using SoftmaxGen;\nnamespace Drawn;\n" + string.Join("\n", Layouts.Value.Select(layout =>
-            $"[{layout.Attribute}({layout.Rank}, {string.Join(", ", layout.Axes)}, ElementType = typeof({layout.Element}))] public static partial class {layout.Name} {{ }}"));
+            $"[{AttributeOf(layout)[..^1]}, ElementType = typeof({layout.Element}))] public static partial class {layout.Name} {{ }}"));
         var run = GeneratorHarness.Run(source);
         Assert.Empty(run.GeneratorDiagnostics);
         Assert.Equal(LayoutCount, run.Sources.Count);
@@ -154,16 +207,21 @@ public sealed class RandomLayoutTests
         var type = assembly.GetType("Drawn." + layout.Name)!;
         TDelegate Method<TDelegate>(string name) where TDelegate : Delegate =>
             (TDelegate)Delegate.CreateDelegate(typeof(TDelegate), type, name); // the overload whose signature matches the delegate
-        var cpu = new Target<T>(
-            $"{layout.Name} [{layout.Attribute}({layout.Rank}, {string.Join(", ", layout.Axes)})] {layout.Element}",
-            layout.Rank,
-            layout.Axes,
-            Enum.Parse<SoftmaxGen.Runtime.SoftmaxOperation>(layout.Attribute),
-            new Members<T>(Method<ForwardMethod<T>>("Forward"), Method<BackwardMethod<T>>("Backward"), Method<JacobianMethod<T>>("Jacobian"), Method<LogSumExpMethod<T>>("LogSumExp")),
-            layout.Scale);
-        return accelerator is null
-            ? cpu
-            : new GpuTarget<T>(accelerator, cpu, new GpuMembers<T>(
-                Method<GpuForwardMethod<T>>("Forward"), Method<GpuBackwardMethod<T>>("Backward"), Method<GpuJacobianMethod<T>>("Jacobian"), Method<GpuLogSumExpMethod<T>>("LogSumExp")));
+        // A class with a mask and a bias has the members' full signatures; one without has neither parameter.
+        bool options = layout.Options.HasMask;
+        var members = options
+            ? new Members<T>(Method<FamilyForward<T>>("Forward"), Method<BackwardMethod<T>>("Backward"), Method<JacobianMethod<T>>("Jacobian"), Method<FamilyLogSumExp<T>>("LogSumExp"))
+            : Members<T>.Plain(Method<ForwardMethod<T>>("Forward"), Method<BackwardMethod<T>>("Backward"), Method<JacobianMethod<T>>("Jacobian"), Method<LogSumExpMethod<T>>("LogSumExp"));
+        var cpu = new Target<T>($"{layout.Name} [{AttributeOf(layout)}] {layout.Element}", layout.Rank, layout.Axes,
+            Enum.Parse<SoftmaxGen.Runtime.SoftmaxOperation>(layout.Attribute), members, layout.Scale, layout.Options);
+        if (accelerator is null)
+        {
+            return cpu;
+        }
+
+        var gpu = options
+            ? new GpuMembers<T>(Method<GpuFamilyForward<T>>("Forward"), Method<GpuBackwardMethod<T>>("Backward"), Method<GpuJacobianMethod<T>>("Jacobian"), Method<GpuFamilyLogSumExp<T>>("LogSumExp"))
+            : GpuMembers<T>.Plain(Method<GpuForwardMethod<T>>("Forward"), Method<GpuBackwardMethod<T>>("Backward"), Method<GpuJacobianMethod<T>>("Jacobian"), Method<GpuLogSumExpMethod<T>>("LogSumExp"));
+        return new GpuTarget<T>(accelerator, cpu, gpu);
     }
 }

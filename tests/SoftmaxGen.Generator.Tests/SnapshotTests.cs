@@ -25,6 +25,8 @@ public sealed class SnapshotTests
     [InlineData("ArrayArgument", "[Softmax(3, new[] { 2, 0 })]")]
     [InlineData("LogRows", "[LogSoftmax(2, 1)]")]
     [InlineData("LogChannelsDouble", "[LogSoftmax(4, 1, ElementType = typeof(double))]")]
+    [InlineData("Attention", "[Softmax(4, 3, MaskAxes = new[] { 0, 3 }, BiasAxes = new[] { 1, 2, 3 }, CausalQueryAxis = 2, CausalKeyAxis = 3)]")]
+    [InlineData("MaskedChannels", "[LogSoftmax(4, 1, MaskAxes = [1, 3], ElementType = typeof(System.Half))]")]
     public void LayoutSnapshot(string name, string attribute)
     {
         var run = GeneratorHarness.Run($$"""

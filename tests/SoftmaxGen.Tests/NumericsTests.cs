@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using Xunit;
 
 namespace SoftmaxGen.Tests;
@@ -15,6 +16,10 @@ public class NumericsTests
     public static IEnumerable<object[]> All => Layouts.Names();
 
     public static IEnumerable<object[]> Doubles => Layouts.NamesOf("Double");
+
+    public static IEnumerable<object[]> Causal => Layouts.CausalNames();
+
+    public static IEnumerable<object[]> Excluding => Layouts.ExcludingNames();
 
     [Theory, MemberData(nameof(All))]
     public void ForwardMatchesReference(string name) => KernelWidths.Run(VectorOnly, () => Checks.ForwardMatchesReference(Layouts.Get(name), seed: 11));
@@ -69,6 +74,12 @@ public class NumericsTests
 
     [Theory, MemberData(nameof(All))]
     public void AnyScaleMatchesReference(string name) => KernelWidths.Run(VectorOnly, () => Checks.AnyScaleMatchesReference(Layouts.Get(name), seed: 27));
+
+    [Theory, MemberData(nameof(Causal))]
+    public void CausalShapesMatchReference(string name) => KernelWidths.Run(VectorOnly, () => Checks.CausalShapesMatchReference(Layouts.Get(name), seed: 28));
+
+    [Theory, MemberData(nameof(Excluding))]
+    public void NaNWhereExcludedChangesNothing(string name) => KernelWidths.Run(VectorOnly, () => Checks.NaNWhereExcludedChangesNothing(Layouts.Get(name), seed: 29));
 
     [Theory, MemberData(nameof(All))]
     public void BadArgumentsAreRefused(string name) => KernelWidths.Run(VectorOnly, () => Checks.BadArgumentsAreRefused(Layouts.Get(name)));

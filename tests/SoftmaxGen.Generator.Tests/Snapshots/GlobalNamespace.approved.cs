@@ -23,9 +23,10 @@ static partial class InTheGlobalNamespace
     public static void Forward(global::System.ReadOnlySpan<float> a, global::System.Span<float> b, global::System.ReadOnlySpan<int> shape, float scale = 1f)
     {
         global::SoftmaxGen.Runtime.SoftmaxArguments.Scale(scale);
-        if (global::SoftmaxGen.Runtime.SoftmaxArguments.Forward(a, b, shape, global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout.Rank) > 0)
+        int count = global::SoftmaxGen.Runtime.SoftmaxArguments.Forward(a, b, shape, global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout.Rank);
+        if (count > 0)
         {
-            global::SoftmaxGen.Runtime.CpuSoftmax.Forward(a, b, new global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout(shape), scale, global::SoftmaxGen.Runtime.SoftmaxOperation.Softmax);
+            global::SoftmaxGen.Runtime.CpuSoftmax.Forward(a, default, default, b, new global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout(shape), scale, global::SoftmaxGen.Runtime.SoftmaxOperation.Softmax);
         }
     }
 
@@ -78,9 +79,10 @@ static partial class InTheGlobalNamespace
     public static void LogSumExp(global::System.ReadOnlySpan<float> a, global::System.Span<float> lse, global::System.ReadOnlySpan<int> shape, float scale = 1f)
     {
         global::SoftmaxGen.Runtime.SoftmaxArguments.Scale(scale);
-        if (global::SoftmaxGen.Runtime.SoftmaxArguments.LogSumExp(a, lse, shape, global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout.Rank, [0]) > 0)
+        int slices = global::SoftmaxGen.Runtime.SoftmaxArguments.LogSumExp(a, lse, shape, global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout.Rank, [0]);
+        if (slices > 0)
         {
-            global::SoftmaxGen.Runtime.CpuSoftmax.LogSumExp(a, lse, new global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout(shape), scale);
+            global::SoftmaxGen.Runtime.CpuSoftmax.LogSumExp(a, default, default, lse, new global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout(shape), scale);
         }
     }
 
@@ -88,7 +90,7 @@ static partial class InTheGlobalNamespace
     /// Enqueues the softmax over s1 = {1} of z = scale · A on the accelerator's default stream, and returns without waiting.
     /// Same semantics as the span overload.
     /// </summary>
-    /// <param name="accelerator">The accelerator whose default stream runs the kernel; <paramref name="a"/> and <paramref name="b"/> live on it.</param>
+    /// <param name="accelerator">The accelerator whose default stream runs the kernel; the views live on it.</param>
     /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
     /// <param name="b">The output B, as long as <paramref name="a"/>; it may be the very same memory as <paramref name="a"/>.</param>
     /// <param name="shape">The 2 extents of A, outermost first.</param>
@@ -104,7 +106,7 @@ static partial class InTheGlobalNamespace
     /// Enqueues the softmax over s1 = {1} of z = scale · A on <paramref name="stream"/>, and returns without waiting.
     /// Same semantics as the span overload.
     /// </summary>
-    /// <param name="stream">The stream that runs the kernel; <paramref name="a"/> and <paramref name="b"/> live on its accelerator.</param>
+    /// <param name="stream">The stream that runs the kernel; the views live on its accelerator.</param>
     /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
     /// <param name="b">The output B, as long as <paramref name="a"/>; it may be the very same memory as <paramref name="a"/>.</param>
     /// <param name="shape">The 2 extents of A, outermost first.</param>
@@ -113,9 +115,10 @@ static partial class InTheGlobalNamespace
     public static void Forward(global::ILGPU.Runtime.AcceleratorStream stream, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::System.ReadOnlySpan<int> shape, float scale = 1f)
     {
         global::SoftmaxGen.Runtime.SoftmaxArguments.Scale(scale);
-        if (global::SoftmaxGen.Runtime.SoftmaxArguments.Forward(stream, a, b, shape, global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout.Rank) > 0)
+        int count = global::SoftmaxGen.Runtime.SoftmaxArguments.Forward(stream, a, b, shape, global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout.Rank);
+        if (count > 0)
         {
-            global::SoftmaxGen.Runtime.GpuSoftmax.Forward(stream, a, b, new global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout(shape), scale, global::SoftmaxGen.Runtime.SoftmaxOperation.Softmax);
+            global::SoftmaxGen.Runtime.GpuSoftmax.Forward(stream, a, default, default, b, new global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout(shape), scale, global::SoftmaxGen.Runtime.SoftmaxOperation.Softmax);
         }
     }
 
@@ -220,9 +223,10 @@ static partial class InTheGlobalNamespace
     public static void LogSumExp(global::ILGPU.Runtime.AcceleratorStream stream, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> lse, global::System.ReadOnlySpan<int> shape, float scale = 1f)
     {
         global::SoftmaxGen.Runtime.SoftmaxArguments.Scale(scale);
-        if (global::SoftmaxGen.Runtime.SoftmaxArguments.LogSumExp(stream, a, lse, shape, global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout.Rank, [0]) > 0)
+        int slices = global::SoftmaxGen.Runtime.SoftmaxArguments.LogSumExp(stream, a, lse, shape, global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout.Rank, [0]);
+        if (slices > 0)
         {
-            global::SoftmaxGen.Runtime.GpuSoftmax.LogSumExp(stream, a, lse, new global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout(shape), scale);
+            global::SoftmaxGen.Runtime.GpuSoftmax.LogSumExp(stream, a, default, default, lse, new global::SoftmaxGen.Generated.InTheGlobalNamespace_Layout(shape), scale);
         }
     }
 }
@@ -266,6 +270,30 @@ namespace SoftmaxGen.Generated
         public int InnerExtent => _extent1;
 
         public int InnerBatchExtent => _extent0;
+
+        public bool HasMask => false;
+
+        public bool HasBias => false;
+
+        public bool HasCausal => false;
+
+        public int MaskLength => 0;
+
+        public int BiasLength => 0;
+
+        public int MaskRunStride => 0;
+
+        public int BiasRunStride => 0;
+
+        public global::SoftmaxGen.Runtime.CausalRun CausalRun => global::SoftmaxGen.Runtime.CausalRun.None;
+
+        public int CausalShift => 0;
+
+        // Element offset -> its place for the options; there are none.
+        public global::SoftmaxGen.Runtime.ElementPlace Locate(int offset)
+        {
+            return default;
+        }
 
         // Slice number -> offset of its first element; walks the batch group g0.
         public int Origin(int outer)

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using ILGPU.Runtime;
 using Xunit;
 
@@ -18,6 +19,10 @@ public abstract class GpuNumericsSuite
     public static IEnumerable<object[]> All => Layouts.Names();
 
     public static IEnumerable<object[]> Doubles => Layouts.NamesOf("Double");
+
+    public static IEnumerable<object[]> Causal => Layouts.CausalNames();
+
+    public static IEnumerable<object[]> Excluding => Layouts.ExcludingNames();
 
     [SkippableTheory, MemberData(nameof(All))]
     public void ForwardMatchesReference(string name) => Checks.ForwardMatchesReference(Target(name), seed: 31, maxElements: 1500);
@@ -66,6 +71,12 @@ public abstract class GpuNumericsSuite
 
     [SkippableTheory, MemberData(nameof(All))]
     public void AnyScaleMatchesReference(string name) => Checks.AnyScaleMatchesReference(Target(name), seed: 45, maxElements: 600);
+
+    [SkippableTheory, MemberData(nameof(Causal))]
+    public void CausalShapesMatchReference(string name) => Checks.CausalShapesMatchReference(Target(name), seed: 46);
+
+    [SkippableTheory, MemberData(nameof(Excluding))]
+    public void NaNWhereExcludedChangesNothing(string name) => Checks.NaNWhereExcludedChangesNothing(Target(name), seed: 47);
 
     [SkippableTheory, MemberData(nameof(All))]
     public void BadArgumentsAreRefused(string name) => Checks.BadArgumentsAreRefused(Target(name));

@@ -86,12 +86,12 @@ public sealed class GpuStreamTests
         using var b = accelerator.Allocate1D(new[] { float.NaN, float.NaN, float.NaN, float.NaN });
         var layout = new SoftmaxGen.Generated.SoftmaxGen.Tests.Rows_Layout([1, GpuKernels.MaxSliceLength + 1]);
 
-        var forward = Assert.Throws<ArgumentException>(() => GpuSoftmax.Forward(accelerator.DefaultStream, a.View, b.View, layout, 1f, SoftmaxOperation.Softmax));
+        var forward = Assert.Throws<ArgumentException>(() => GpuSoftmax.Forward(accelerator.DefaultStream, a.View, default, default, b.View, layout, 1f, SoftmaxOperation.Softmax));
         Assert.Equal("shape", forward.ParamName);
         Assert.Contains("too long for the GPU kernels", forward.Message);
         var backward = Assert.Throws<ArgumentException>(() => GpuSoftmax.Backward(accelerator.DefaultStream, a.View, a.View, b.View, 1, layout, 1f, SoftmaxOperation.Softmax));
         Assert.Equal("shape", backward.ParamName);
-        var logSumExp = Assert.Throws<ArgumentException>(() => GpuSoftmax.LogSumExp(accelerator.DefaultStream, a.View, b.View, layout, 1f));
+        var logSumExp = Assert.Throws<ArgumentException>(() => GpuSoftmax.LogSumExp(accelerator.DefaultStream, a.View, default, default, b.View, layout, 1f));
         Assert.Equal("shape", logSumExp.ParamName);
         accelerator.Synchronize();
         Assert.All(b.GetAsArray1D(), value => Assert.True(float.IsNaN(value)));
