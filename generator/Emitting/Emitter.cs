@@ -179,6 +179,8 @@ internal static class Emitter
             ["gpu_bias_param"] = options.HasBias ? $", global::ILGPU.ArrayView<{ElementName(spec.Element)}> bias" : "",
             ["mask_arg"] = options.HasMask ? "mask" : "default",
             ["bias_arg"] = options.HasBias ? "bias" : "default",
+            ["tensor_mask_param"] = options.HasMask ? ", in global::System.Numerics.Tensors.ReadOnlyTensorSpan<bool> mask" : "",
+            ["tensor_bias_param"] = options.HasBias ? $", in global::System.Numerics.Tensors.ReadOnlyTensorSpan<{ElementName(spec.Element)}> bias" : "",
             ["mask_pass"] = options.HasMask ? ", mask" : "",
             ["bias_pass"] = options.HasBias ? ", bias" : "",
             ["mask_axes_list"] = maskAxes,

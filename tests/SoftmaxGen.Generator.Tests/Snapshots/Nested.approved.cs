@@ -94,6 +94,79 @@ namespace Samples.Nesting
                 }
 
                 /// <summary>
+                /// The forward on System.Numerics.Tensors spans: the shape is <paramref name="a"/>'s lengths. Any strides (a transposed
+                /// or sliced view, a broadcast input) give exactly the results of the dense copy.
+                /// </summary>
+                /// <param name="a">The input A, rank 3.</param>
+                /// <param name="b">The output B, with <paramref name="a"/>'s lengths; it may be the very same memory as <paramref name="a"/>.</param>
+                /// <param name="scale">Multiplies the logits (1 / temperature); finite.</param>
+                /// <exception cref="global::System.ArgumentException">A length is wrong, <paramref name="b"/> has elements that share memory or partly overlaps an input, or <paramref name="scale"/> is not finite; nothing is written.</exception>
+                public static void Forward(in global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> a, in global::System.Numerics.Tensors.TensorSpan<float> b, float scale = 1f)
+                {
+                    int[] shape = global::SoftmaxGen.Runtime.SoftmaxTensors.Shape(a, global::SoftmaxGen.Generated.Samples.Nesting.Outer_Middle_Inner_Layout.Rank, nameof(a));
+                    global::SoftmaxGen.Runtime.SoftmaxTensors.SameShape(b.Lengths, shape, nameof(b));
+                    using var input = global::SoftmaxGen.Runtime.SoftmaxTensors.Read(a, nameof(a));
+                    using var output = global::SoftmaxGen.Runtime.SoftmaxTensors.Write(b, nameof(b));
+                    Forward(input.Span, output.Span, shape, scale);
+                    output.CopyTo(b);
+                }
+
+                /// <summary>
+                /// The backward on System.Numerics.Tensors spans: the shape is <paramref name="b"/>'s lengths. Any strides give exactly
+                /// the results of the dense copy.
+                /// </summary>
+                /// <param name="b">The forward output B, rank 3.</param>
+                /// <param name="dB">One cotangent with <paramref name="b"/>'s lengths, or s3 of them along a leading axis.</param>
+                /// <param name="dA">The pullbacks, with <paramref name="dB"/>'s lengths; it may be the very same memory as <paramref name="dB"/>.</param>
+                /// <param name="scale">The forward's scale: the pullback to A is scale times the pullback to z.</param>
+                /// <exception cref="global::System.ArgumentException">A length is wrong, <paramref name="dA"/> has elements that share memory or overlaps as the span overload refuses, or <paramref name="scale"/> is not finite; nothing is written.</exception>
+                public static void Backward(in global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> b, in global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> dB, in global::System.Numerics.Tensors.TensorSpan<float> dA, float scale = 1f)
+                {
+                    int[] shape = global::SoftmaxGen.Runtime.SoftmaxTensors.Shape(b, global::SoftmaxGen.Generated.Samples.Nesting.Outer_Middle_Inner_Layout.Rank, nameof(b));
+                    global::SoftmaxGen.Runtime.SoftmaxTensors.Cotangents(dB.Lengths, dA.Lengths, shape);
+                    using var forward = global::SoftmaxGen.Runtime.SoftmaxTensors.Read(b, nameof(b));
+                    using var cotangents = global::SoftmaxGen.Runtime.SoftmaxTensors.Read(dB, nameof(dB));
+                    using var output = global::SoftmaxGen.Runtime.SoftmaxTensors.Write(dA, nameof(dA));
+                    Backward(forward.Span, cotangents.Span, output.Span, shape, scale);
+                    output.CopyTo(dA);
+                }
+
+                /// <summary>
+                /// The dense Jacobian on System.Numerics.Tensors spans: the shape is <paramref name="b"/>'s lengths (N elements).
+                /// </summary>
+                /// <param name="b">The forward output B, rank 3.</param>
+                /// <param name="jacobian">Lengths [N, N], or B's lengths twice; every entry is written.</param>
+                /// <param name="scale">The forward's scale.</param>
+                /// <exception cref="global::System.ArgumentException">A length is wrong, N × N is past int.MaxValue, <paramref name="jacobian"/> has elements that share memory or overlaps <paramref name="b"/>, or <paramref name="scale"/> is not finite; nothing is written.</exception>
+                public static void Jacobian(in global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> b, in global::System.Numerics.Tensors.TensorSpan<float> jacobian, float scale = 1f)
+                {
+                    int[] shape = global::SoftmaxGen.Runtime.SoftmaxTensors.Shape(b, global::SoftmaxGen.Generated.Samples.Nesting.Outer_Middle_Inner_Layout.Rank, nameof(b));
+                    global::SoftmaxGen.Runtime.SoftmaxTensors.Jacobian(jacobian.Lengths, shape);
+                    using var forward = global::SoftmaxGen.Runtime.SoftmaxTensors.Read(b, nameof(b));
+                    using var output = global::SoftmaxGen.Runtime.SoftmaxTensors.Write(jacobian, nameof(jacobian));
+                    Jacobian(forward.Span, output.Span, shape, scale);
+                    output.CopyTo(jacobian);
+                }
+
+                /// <summary>
+                /// The log-sum-exp on System.Numerics.Tensors spans: the shape is <paramref name="a"/>'s lengths. Any strides give
+                /// exactly the results of the dense copy.
+                /// </summary>
+                /// <param name="a">The input A, rank 3.</param>
+                /// <param name="lse">One element per slice. Lengths: the extents of the batch axes {0, 2} ([1] when there are none), or rank 3 with 1 on each reduced axis.</param>
+                /// <param name="scale">Multiplies the logits; finite.</param>
+                /// <exception cref="global::System.ArgumentException">A length is wrong, <paramref name="lse"/> has elements that share memory or overlaps an input, or <paramref name="scale"/> is not finite; nothing is written.</exception>
+                public static void LogSumExp(in global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> a, in global::System.Numerics.Tensors.TensorSpan<float> lse, float scale = 1f)
+                {
+                    int[] shape = global::SoftmaxGen.Runtime.SoftmaxTensors.Shape(a, global::SoftmaxGen.Generated.Samples.Nesting.Outer_Middle_Inner_Layout.Rank, nameof(a));
+                    global::SoftmaxGen.Runtime.SoftmaxTensors.LogSumExp(lse.Lengths, shape, [0, 2]);
+                    using var input = global::SoftmaxGen.Runtime.SoftmaxTensors.Read(a, nameof(a));
+                    using var output = global::SoftmaxGen.Runtime.SoftmaxTensors.Write(lse, nameof(lse));
+                    LogSumExp(input.Span, output.Span, shape, scale);
+                    output.CopyTo(lse);
+                }
+
+                /// <summary>
                 /// Enqueues the softmax over s1 = {1} of z = scale · A on the accelerator's default stream, and returns without waiting.
                 /// Same semantics as the span overload.
                 /// </summary>
