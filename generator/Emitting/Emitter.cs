@@ -190,7 +190,7 @@ internal static class Emitter
 
     /// <summary>
     /// Code that turns a linear index over <paramref name="groups"/> (row-major, the last group fastest) into an offset:
-    /// one modulo and one division per group but the outermost, which takes what is left.
+    /// one division with remainder per group but the outermost, which takes what is left.
     /// </summary>
     private static (List<string> Lines, string Return) Decompose(string variable, IReadOnlyList<AxisGroup> groups)
     {
@@ -204,8 +204,7 @@ internal static class Emitter
         for (int i = groups.Count - 1; i > 0; i--)
         {
             var group = groups[i];
-            lines.Add($"int i{group.Index} = {variable} % _extent{group.Index};");
-            lines.Add($"{variable} /= _extent{group.Index};");
+            lines.Add($"{variable} = _divide{group.Index}.Divide({variable}, out int i{group.Index});");
             terms.Insert(0, $"i{group.Index} * _stride{group.Index}");
         }
 
@@ -215,7 +214,7 @@ internal static class Emitter
 
     /// <summary>
     /// The body of the layout's <c>Locate</c>: the index of every group from the last out to the outermost one an option
-    /// needs (one modulo and one division each), then the mask's and the bias's offsets (row-major over their groups)
+    /// needs (one division with remainder each), then the mask's and the bias's offsets (row-major over their groups)
     /// and the causal indices.
     /// </summary>
     private static (List<string> Lines, string Return) Locate(KernelPlan plan)
@@ -239,11 +238,9 @@ internal static class Emitter
                 break;
             }
 
-            lines.Add($"int i{index} = rest % _extent{index};");
-            if (index > outermost)
-            {
-                lines.Add($"rest /= _extent{index};");
-            }
+            lines.Add(index > outermost
+                ? $"rest = _divide{index}.Divide(rest, out int i{index});"
+                : $"int i{index} = _divide{index}.Remainder(rest);");
         }
 
         string RowMajor(IReadOnlyList<AxisGroup> spanned)

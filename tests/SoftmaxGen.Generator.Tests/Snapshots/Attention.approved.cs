@@ -363,6 +363,9 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         private readonly int _extent1;
         private readonly int _extent2;
         private readonly int _extent3;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide1;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide2;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide3;
         private readonly int _stride0;
         private readonly int _stride1;
         private readonly int _stride2;
@@ -373,6 +376,9 @@ namespace SoftmaxGen.Generated.Samples.Layouts
             _extent1 = shape[1];
             _extent2 = shape[2];
             _extent3 = shape[3];
+            _divide1 = new global::SoftmaxGen.Runtime.Divisor(_extent1);
+            _divide2 = new global::SoftmaxGen.Runtime.Divisor(_extent2);
+            _divide3 = new global::SoftmaxGen.Runtime.Divisor(_extent3);
             _stride0 = _extent1 * _extent2 * _extent3;
             _stride1 = _extent2 * _extent3;
             _stride2 = _extent3;
@@ -409,15 +415,13 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         public int CausalShift => _extent3 - _extent2;
 
         // Element offset -> its offsets in the mask and the bias and its causal indices; reads the groups from the last outward.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public global::SoftmaxGen.Runtime.ElementPlace Locate(int offset)
         {
             int rest = offset;
-            int i3 = rest % _extent3;
-            rest /= _extent3;
-            int i2 = rest % _extent2;
-            rest /= _extent2;
-            int i1 = rest % _extent1;
-            rest /= _extent1;
+            rest = _divide3.Divide(rest, out int i3);
+            rest = _divide2.Divide(rest, out int i2);
+            rest = _divide1.Divide(rest, out int i1);
             int i0 = rest;
             return new global::SoftmaxGen.Runtime.ElementPlace(i0 * _extent3 + i3, (i1 * _extent2 + i2) * _extent3 + i3, i2, i3);
         }
@@ -425,10 +429,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         // Slice number -> offset of its first element; walks the batch groups g0, g1, g2, the last fastest.
         public int Origin(int outer)
         {
-            int i2 = outer % _extent2;
-            outer /= _extent2;
-            int i1 = outer % _extent1;
-            outer /= _extent1;
+            outer = _divide2.Divide(outer, out int i2);
+            outer = _divide1.Divide(outer, out int i1);
             return outer * _stride0 + i1 * _stride1 + i2 * _stride2;
         }
 

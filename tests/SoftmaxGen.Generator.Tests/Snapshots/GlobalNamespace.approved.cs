@@ -323,12 +323,14 @@ namespace SoftmaxGen.Generated
 
         private readonly int _extent0;
         private readonly int _extent1;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide1;
         private readonly int _stride0;
 
         public InTheGlobalNamespace_Layout(global::System.ReadOnlySpan<int> shape)
         {
             _extent0 = shape[0];
             _extent1 = shape[1];
+            _divide1 = new global::SoftmaxGen.Runtime.Divisor(_extent1);
             _stride0 = _extent1;
         }
 
@@ -363,6 +365,7 @@ namespace SoftmaxGen.Generated
         public int CausalShift => 0;
 
         // Element offset -> its place for the options; there are none.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public global::SoftmaxGen.Runtime.ElementPlace Locate(int offset)
         {
             return default;

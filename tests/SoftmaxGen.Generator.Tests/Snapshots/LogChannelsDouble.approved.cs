@@ -329,6 +329,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         private readonly int _extent0;
         private readonly int _extent1;
         private readonly int _extent2;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide1;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide2;
         private readonly int _stride0;
         private readonly int _stride1;
 
@@ -337,6 +339,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
             _extent0 = shape[0];
             _extent1 = shape[1];
             _extent2 = shape[2] * shape[3];
+            _divide1 = new global::SoftmaxGen.Runtime.Divisor(_extent1);
+            _divide2 = new global::SoftmaxGen.Runtime.Divisor(_extent2);
             _stride0 = _extent1 * _extent2;
             _stride1 = _extent2;
         }
@@ -372,6 +376,7 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         public int CausalShift => 0;
 
         // Element offset -> its place for the options; there are none.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public global::SoftmaxGen.Runtime.ElementPlace Locate(int offset)
         {
             return default;

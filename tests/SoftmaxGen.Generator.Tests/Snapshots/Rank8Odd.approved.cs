@@ -339,6 +339,13 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         private readonly int _extent5;
         private readonly int _extent6;
         private readonly int _extent7;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide1;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide2;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide3;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide4;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide5;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide6;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide7;
         private readonly int _stride0;
         private readonly int _stride1;
         private readonly int _stride2;
@@ -357,6 +364,13 @@ namespace SoftmaxGen.Generated.Samples.Layouts
             _extent5 = shape[5];
             _extent6 = shape[6];
             _extent7 = shape[7];
+            _divide1 = new global::SoftmaxGen.Runtime.Divisor(_extent1);
+            _divide2 = new global::SoftmaxGen.Runtime.Divisor(_extent2);
+            _divide3 = new global::SoftmaxGen.Runtime.Divisor(_extent3);
+            _divide4 = new global::SoftmaxGen.Runtime.Divisor(_extent4);
+            _divide5 = new global::SoftmaxGen.Runtime.Divisor(_extent5);
+            _divide6 = new global::SoftmaxGen.Runtime.Divisor(_extent6);
+            _divide7 = new global::SoftmaxGen.Runtime.Divisor(_extent7);
             _stride0 = _extent1 * _extent2 * _extent3 * _extent4 * _extent5 * _extent6 * _extent7;
             _stride1 = _extent2 * _extent3 * _extent4 * _extent5 * _extent6 * _extent7;
             _stride2 = _extent3 * _extent4 * _extent5 * _extent6 * _extent7;
@@ -397,6 +411,7 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         public int CausalShift => 0;
 
         // Element offset -> its place for the options; there are none.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public global::SoftmaxGen.Runtime.ElementPlace Locate(int offset)
         {
             return default;
@@ -405,12 +420,9 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         // Slice number -> offset of its first element; walks the batch groups g0, g2, g4, g6, the last fastest.
         public int Origin(int outer)
         {
-            int i6 = outer % _extent6;
-            outer /= _extent6;
-            int i4 = outer % _extent4;
-            outer /= _extent4;
-            int i2 = outer % _extent2;
-            outer /= _extent2;
+            outer = _divide6.Divide(outer, out int i6);
+            outer = _divide4.Divide(outer, out int i4);
+            outer = _divide2.Divide(outer, out int i2);
             return outer * _stride0 + i2 * _stride2 + i4 * _stride4 + i6 * _stride6;
         }
 
@@ -419,10 +431,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         // Run number -> offset from the slice origin, for threads that share a slice; walks the reduced groups g1, g3, g5, the last fastest.
         public int RunOffset(int run)
         {
-            int i5 = run % _extent5;
-            run /= _extent5;
-            int i3 = run % _extent3;
-            run /= _extent3;
+            run = _divide5.Divide(run, out int i5);
+            run = _divide3.Divide(run, out int i3);
             return run * _stride1 + i3 * _stride3 + i5 * _stride5;
         }
 

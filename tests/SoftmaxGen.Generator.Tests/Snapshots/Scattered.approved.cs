@@ -333,6 +333,10 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         private readonly int _extent2;
         private readonly int _extent3;
         private readonly int _extent4;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide1;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide2;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide3;
+        private readonly global::SoftmaxGen.Runtime.Divisor _divide4;
         private readonly int _stride0;
         private readonly int _stride1;
         private readonly int _stride2;
@@ -345,6 +349,10 @@ namespace SoftmaxGen.Generated.Samples.Layouts
             _extent2 = shape[2];
             _extent3 = shape[3];
             _extent4 = shape[4];
+            _divide1 = new global::SoftmaxGen.Runtime.Divisor(_extent1);
+            _divide2 = new global::SoftmaxGen.Runtime.Divisor(_extent2);
+            _divide3 = new global::SoftmaxGen.Runtime.Divisor(_extent3);
+            _divide4 = new global::SoftmaxGen.Runtime.Divisor(_extent4);
             _stride0 = _extent1 * _extent2 * _extent3 * _extent4;
             _stride1 = _extent2 * _extent3 * _extent4;
             _stride2 = _extent3 * _extent4;
@@ -382,6 +390,7 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         public int CausalShift => 0;
 
         // Element offset -> its place for the options; there are none.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public global::SoftmaxGen.Runtime.ElementPlace Locate(int offset)
         {
             return default;
@@ -390,8 +399,7 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         // Slice number -> offset of its first element; walks the batch groups g1, g3, the last fastest.
         public int Origin(int outer)
         {
-            int i3 = outer % _extent3;
-            outer /= _extent3;
+            outer = _divide3.Divide(outer, out int i3);
             return outer * _stride1 + i3 * _stride3;
         }
 
@@ -400,8 +408,7 @@ namespace SoftmaxGen.Generated.Samples.Layouts
         // Run number -> offset from the slice origin, for threads that share a slice; walks the reduced groups g0, g2, the last fastest.
         public int RunOffset(int run)
         {
-            int i2 = run % _extent2;
-            run /= _extent2;
+            run = _divide2.Divide(run, out int i2);
             return run * _stride0 + i2 * _stride2;
         }
 
