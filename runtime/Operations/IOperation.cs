@@ -113,6 +113,12 @@ internal interface IGpuOperation
 /// </summary>
 internal unsafe interface IInput
 {
+    /// <summary>
+    /// True where <see cref="Apply"/> is a few instructions, false where it is long (a mask, a bias, the causal mask).
+    /// The row kernels compile their loop over a run on its own for a long Apply (see CpuKernels.Slices).
+    /// </summary>
+    static abstract bool Light { get; }
+
     /// <summary>What the input needs to know of the run that starts at element <paramref name="offset"/> of A.</summary>
     RunPlace Place(int offset);
 
@@ -142,13 +148,32 @@ internal readonly struct RunPlace(int mask, int bias, int from, int to)
     public readonly int From = from;
 
     public readonly int To = to;
+
+    /// <summary>A run with nothing excluded by index.</summary>
+    public static RunPlace Whole => new(0, 0, int.MinValue, int.MaxValue);
+
+    /// <summary>Whether [From, To) leaves anything of a run out.</summary>
+    public bool Ranged => From != int.MinValue || To != int.MaxValue;
+
+    /// <summary>The same run for a caller that visits only its included stretch: nothing left to exclude by index.</summary>
+    public RunPlace Inside => new(Mask, Bias, int.MinValue, int.MaxValue);
+
+    /// <summary>The included stretch [lo, hi) of a run of <paramref name="length"/> elements (empty: lo = hi).</summary>
+    public void Clip(nuint length, out nuint lo, out nuint hi)
+    {
+        lo = From <= 0 ? 0 : Math.Min((nuint)From, length);
+        hi = To <= 0 ? 0 : Math.Min((nuint)To, length);
+        hi = Math.Max(hi, lo);
+    }
 }
 
 /// <summary>z = A: the plain operations.</summary>
 internal readonly unsafe struct Logits : IInput
 {
+    public static bool Light => true;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public RunPlace Place(int offset) => default;
+    public RunPlace Place(int offset) => RunPlace.Whole;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV Apply<TStorage, T, TV, TS, TIO>(TV a, in RunPlace place, nuint first, nuint count, T* pad)
@@ -163,8 +188,10 @@ internal readonly unsafe struct Logits : IInput
 /// <summary>z = scale · A (a temperature: scale = 1 / T).</summary>
 internal readonly unsafe struct Scaled(double scale) : IInput
 {
+    public static bool Light => true;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public RunPlace Place(int offset) => default;
+    public RunPlace Place(int offset) => RunPlace.Whole;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV Apply<TStorage, T, TV, TS, TIO>(TV a, in RunPlace place, nuint first, nuint count, T* pad)
@@ -184,6 +211,10 @@ internal readonly unsafe struct Scaled(double scale) : IInput
 internal readonly unsafe struct Placed<TLayout>(double scale, byte* mask, void* bias, TLayout layout) : IInput
     where TLayout : struct, ISoftmaxLayout
 {
+    private readonly float single = (float)scale;
+
+    public static bool Light => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public RunPlace Place(int offset)
     {
@@ -223,7 +254,8 @@ internal readonly unsafe struct Placed<TLayout>(double scale, byte* mask, void* 
         where TS : struct, ISimd<TV, T>
         where TIO : struct, IStorage<TStorage, T, TV>
     {
-        var z = TS.Multiply(a, TS.Create(T.CreateTruncating(scale)));
+        // The scale as T: float's conversion is done once, not per vector.
+        var z = TS.Multiply(a, TS.Create(typeof(T) == typeof(float) ? (T)(object)single : T.CreateTruncating(scale)));
         if (layout.HasBias)
         {
             var entries = (TStorage*)bias + place.Bias;
@@ -234,7 +266,7 @@ internal readonly unsafe struct Placed<TLayout>(double scale, byte* mask, void* 
         }
 
         bool masked = layout.HasMask && layout.MaskRunStride == 1;
-        bool ranged = layout.HasCausal || (layout.HasMask && layout.MaskRunStride == 0);
+        bool ranged = (layout.HasCausal || (layout.HasMask && layout.MaskRunStride == 0)) && place.Ranged;
         if (!masked && !ranged)
         {
             return z;
