@@ -118,7 +118,7 @@ public static class OrtComparison
 
     private const int CallsPerSample = 5;
 
-    private static double Time(Action call)
+    internal static double Time(Action call)
     {
         var samples = new double[CallsPerSample];
         for (int i = 0; i < samples.Length; i++)
@@ -131,7 +131,7 @@ public static class OrtComparison
         return Median(samples);
     }
 
-    private static double Median(IEnumerable<double> values)
+    internal static double Median(IEnumerable<double> values)
     {
         var sorted = values.OrderBy(value => value).ToArray();
         int middle = sorted.Length / 2;

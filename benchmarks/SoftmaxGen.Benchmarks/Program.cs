@@ -6,7 +6,8 @@ namespace SoftmaxGen.Benchmarks;
 
 /// <summary>
 /// <c>dotnet run -c Release --project benchmarks/SoftmaxGen.Benchmarks -- MODE</c>, docs/benchmarks.md says what each
-/// prints: <c>ort</c> (SoftmaxGen beside ONNX Runtime), <c>ratios</c> (the CPU goal table), <c>cold</c> (a fresh
+/// prints: <c>ort</c> (SoftmaxGen beside ONNX Runtime), <c>ratios</c> (the CPU goal table), <c>options</c> (the scale, mask, bias and causal
+/// mask beside the plain forward), <c>cold</c> (a fresh
 /// process's first calls), <c>chart</c> (bandwidth against slice length), <c>profile</c> (one operation repeated, for
 /// profilers) and <c>bdn</c> (the BenchmarkDotNet suite).
 /// </summary>
@@ -34,6 +35,9 @@ public static class Program
             case "ort":
                 Console.WriteLine(OrtComparison.Run(Option(args, "--rounds", 15), Option(args, "--threads", Environment.ProcessorCount)));
                 return 0;
+            case "options":
+                Console.WriteLine(OptionsTable.Run(Option(args, "--rounds", 11), Option(args, "--threads", Environment.ProcessorCount)));
+                return 0;
             case "cold":
                 Console.WriteLine(Cold.Run(Option(args, "--repeats", 3)));
                 return 0;
@@ -43,7 +47,7 @@ public static class Program
                 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Skip(1).ToArray());
                 return 0;
             default:
-                Console.Error.WriteLine("usage: ratios [--rounds N] [--float-only] | ort [--rounds N] [--threads N] | cold [--repeats N] | profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS] | chart [--out PATH] [--rounds N] [--min L] [--max L] | bdn [BenchmarkDotNet arguments]");
+                Console.Error.WriteLine("usage: ratios [--rounds N] [--float-only] | ort [--rounds N] [--threads N] | options [--rounds N] [--threads N] | cold [--repeats N] | profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS] | chart [--out PATH] [--rounds N] [--min L] [--max L] | bdn [BenchmarkDotNet arguments]");
                 return 2;
         }
     }
