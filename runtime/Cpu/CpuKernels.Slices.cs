@@ -101,9 +101,8 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             TStorage* x = a + offset;
 
             // Only the stretch [i, n) that no index rule excludes is read (the causal mask, or a run's one mask entry).
-            var ranged = input.Place(offset);
-            ranged.Clip((nuint)length, out nuint i, out nuint n);
-            var place = ranged.Inside;
+            var place = input.Place(offset);
+            place.Clip((nuint)length, out nuint i, out nuint n);
             nuint w = Width;
             var m0 = visitor.Max;
             var m1 = m0;
@@ -111,20 +110,20 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             var m3 = m0;
             for (; i + (4 * w) <= n; i += 4 * w)
             {
-                m0 = TS.Max(m0, input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i), place, i, Width, pad));
-                m1 = TS.Max(m1, input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + w), place, i + w, Width, pad));
-                m2 = TS.Max(m2, input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + (2 * w)), place, i + (2 * w), Width, pad));
-                m3 = TS.Max(m3, input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + (3 * w)), place, i + (3 * w), Width, pad));
+                m0 = TS.Max(m0, input.ApplyInside<TStorage, T, TV, TS, TIO>(TIO.Load(x + i), place, i, Width, pad));
+                m1 = TS.Max(m1, input.ApplyInside<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + w), place, i + w, Width, pad));
+                m2 = TS.Max(m2, input.ApplyInside<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + (2 * w)), place, i + (2 * w), Width, pad));
+                m3 = TS.Max(m3, input.ApplyInside<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + (3 * w)), place, i + (3 * w), Width, pad));
             }
 
             for (; i + w <= n; i += w)
             {
-                m0 = TS.Max(m0, input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i), place, i, Width, pad));
+                m0 = TS.Max(m0, input.ApplyInside<TStorage, T, TV, TS, TIO>(TIO.Load(x + i), place, i, Width, pad));
             }
 
             if (i < n)
             {
-                m1 = TS.Max(m1, LoadTail(x + i, n - i, input, place, i, pad));
+                m1 = TS.Max(m1, LoadTailInside(x + i, n - i, input, place, i, pad));
             }
 
             visitor.Max = TS.Max(TS.Max(m0, m1), TS.Max(m2, m3));
@@ -173,25 +172,18 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             TStorage* x = a + offset;
             T* keep = kept == null ? null : packed ? kept + visitor._position : kept + offset;
 
-            // Only the stretch [i, n) that no index rule excludes is read; the rest is kept as excluded.
-            var ranged = input.Place(offset);
-            ranged.Clip((nuint)length, out nuint i, out nuint n);
-            var place = ranged.Inside;
-            if (keep != null && (i > 0 || n < (nuint)length))
-            {
-                KeepExcluded(keep, 0, i, pad);
-                KeepExcluded(keep, n, (nuint)length, pad);
-            }
-
+            // Only the stretch [i, n) that no index rule excludes is read and kept; the output pass writes the rest.
+            var place = input.Place(offset);
+            place.Clip((nuint)length, out nuint i, out nuint n);
             nuint w = Width;
             var s = shift;
             var sum = visitor.Sum;
             for (; i + (4 * w) <= n; i += 4 * w)
             {
-                var c0 = TS.Subtract(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i), place, i, Width, pad), s);
-                var c1 = TS.Subtract(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + w), place, i + w, Width, pad), s);
-                var c2 = TS.Subtract(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + (2 * w)), place, i + (2 * w), Width, pad), s);
-                var c3 = TS.Subtract(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + (3 * w)), place, i + (3 * w), Width, pad), s);
+                var c0 = TS.Subtract(input.ApplyInside<TStorage, T, TV, TS, TIO>(TIO.Load(x + i), place, i, Width, pad), s);
+                var c1 = TS.Subtract(input.ApplyInside<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + w), place, i + w, Width, pad), s);
+                var c2 = TS.Subtract(input.ApplyInside<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + (2 * w)), place, i + (2 * w), Width, pad), s);
+                var c3 = TS.Subtract(input.ApplyInside<TStorage, T, TV, TS, TIO>(TIO.Load(x + i + (3 * w)), place, i + (3 * w), Width, pad), s);
                 var e0 = TS.Exp(c0);
                 var e1 = TS.Exp(c1);
                 var e2 = TS.Exp(c2);
@@ -213,7 +205,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
             for (; i + w <= n; i += w)
             {
-                var c = TS.Subtract(input.Apply<TStorage, T, TV, TS, TIO>(TIO.Load(x + i), place, i, Width, pad), s);
+                var c = TS.Subtract(input.ApplyInside<TStorage, T, TV, TS, TIO>(TIO.Load(x + i), place, i, Width, pad), s);
                 var e = TS.Exp(c);
                 if (keep != null)
                 {
@@ -225,7 +217,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
 
             if (i < n)
             {
-                var c = TS.Subtract(LoadTail(x + i, n - i, input, place, i, pad), s);
+                var c = TS.Subtract(LoadTailInside(x + i, n - i, input, place, i, pad), s);
                 var e = TS.Exp(c);
                 if (keep != null)
                 {
@@ -240,36 +232,73 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         }
     }
 
-    /// <summary>What the sum pass keeps for an excluded element (exp = 0, z − shift = −∞), over [from, to) of a run.</summary>
-    private static void KeepExcluded(T* keep, nuint from, nuint to, T* pad)
-    {
-        var value = TOp.Kept<T, TV, TS>(TS.Create(T.NegativeInfinity), TS.Create(T.Zero));
-        nuint i = from;
-        for (; i + Width <= to; i += Width)
-        {
-            TS.Store(value, keep + i);
-        }
-
-        if (i < to)
-        {
-            TS.StorePartial(value, keep + i, to - i, pad);
-        }
-    }
-
     /// <summary>Pass 3: B over the runs, from the kept value or from A.</summary>
     private ref struct WriteRun(TStorage* a, TStorage* b, T* kept, bool packed, int length, TV shift, TV parameter, bool stream, TInput input, T* pad) : IRunVisitor
     {
         private nuint _position;
+        private readonly TStorage* _a = a;
+        private readonly TStorage* _b = b;
+        private readonly T* _kept = kept;
+        private readonly bool _packed = packed;
+        private readonly int _length = length;
+        private readonly TV _shift = shift;
+        private readonly TV _parameter = parameter;
+        private readonly bool _stream = stream;
+        private readonly TInput _input = input;
+        private readonly T* _pad = pad;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Visit(int offset)
         {
-            var producer = kept == null
-                ? new OutputOf(a + offset, null, shift, parameter, input, input.Place(offset), pad)
-                : new OutputOf(a + offset, packed ? kept + _position : kept + offset, shift, parameter, input, default, pad);
-            StoreRun(b + offset, (nuint)length, stream, ref producer, pad);
-            _position += (nuint)length;
+            if (TInput.Light)
+            {
+                var producer = _kept == null
+                    ? new OutputOf(_a + offset, null, _shift, _parameter, _input, _input.Place(offset), _pad)
+                    : new OutputOf(_a + offset, _packed ? _kept + _position : _kept + offset, _shift, _parameter, _input, default, _pad);
+                StoreRun(_b + offset, (nuint)_length, _stream, ref producer, _pad);
+                _position += (nuint)_length;
+            }
+            else
+            {
+                ((delegate*<ref WriteRun, int, void>)&Apart)(ref this, offset);
+            }
         }
+
+        /// <summary>The run for an input with options, compiled on its own (see above).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Apart(ref WriteRun visitor, int offset)
+        {
+            T* kept = visitor._kept;
+            nuint length = (nuint)visitor._length;
+            if (kept == null)
+            {
+                var computed = new OutputOf(visitor._a + offset, null, visitor._shift, visitor._parameter, visitor._input, visitor._input.Place(offset), visitor._pad);
+                StoreRun(visitor._b + offset, length, visitor._stream, ref computed, visitor._pad);
+            }
+            else
+            {
+                // The sum pass kept values for the included stretch [lo, hi) only; the rest is the excluded output.
+                visitor._input.Place(offset).Clip(length, out nuint lo, out nuint hi);
+                T* keep = visitor._packed ? kept + visitor._position : kept + offset;
+                var excluded = new Constant(TOp.Output<T, TV, TS>(TOp.Kept<T, TV, TS>(TS.Create(T.NegativeInfinity), TS.Create(T.Zero)), visitor._parameter));
+                var producer = new OutputOf(null, keep + lo, visitor._shift, visitor._parameter, visitor._input, default, visitor._pad);
+                StoreRun(visitor._b + offset, lo, visitor._stream, ref excluded, visitor._pad);
+                StoreRun(visitor._b + offset + lo, hi - lo, visitor._stream, ref producer, visitor._pad);
+                StoreRun(visitor._b + offset + hi, length - hi, visitor._stream, ref excluded, visitor._pad);
+            }
+
+            visitor._position += length;
+        }
+    }
+
+    /// <summary>The same vector everywhere: the output of an excluded element.</summary>
+    private readonly struct Constant(TV value) : IProducer
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV Full(nuint i) => value;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV Partial(nuint i, nuint count, T* pad) => value;
     }
 
     /// <summary>B = output(value, parameter), the value kept or computed again from A.</summary>

@@ -99,6 +99,11 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
     private static TV LoadTail(TStorage* source, nuint count, in TInput input, in RunPlace place, nuint first, T* pad)
         => TS.FirstOr(input.Apply<TStorage, T, TV, TS, TIO>(TIO.LoadPartial(source, count, pad), place, first, count, pad), count, T.NegativeInfinity);
 
+    /// <summary><see cref="LoadTail"/> through <see cref="IInput.ApplyInside"/>, for callers that read only a run's included stretch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV LoadTailInside(TStorage* source, nuint count, in TInput input, in RunPlace place, nuint first, T* pad)
+        => TS.FirstOr(input.ApplyInside<TStorage, T, TV, TS, TIO>(TIO.LoadPartial(source, count, pad), place, first, count, pad), count, T.NegativeInfinity);
+
     /// <summary>The elements of one output run, vector by vector.</summary>
     private interface IProducer
     {

@@ -133,6 +133,17 @@ internal unsafe interface IInput
         where TV : unmanaged
         where TS : struct, ISimd<TV, T>
         where TIO : struct, IStorage<TStorage, T, TV>;
+
+    /// <summary>
+    /// <see cref="Apply"/> without the rules that exclude by index ([From, To) of the place: the causal mask, a mask
+    /// entry shared by the whole run), for callers that read only that stretch of a run.
+    /// </summary>
+    TV ApplyInside<TStorage, T, TV, TS, TIO>(TV a, in RunPlace place, nuint first, nuint count, T* pad)
+        where TStorage : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>
+        where TIO : struct, IStorage<TStorage, T, TV>;
 }
 
 /// <summary>
@@ -151,12 +162,6 @@ internal readonly struct RunPlace(int mask, int bias, int from, int to)
 
     /// <summary>A run with nothing excluded by index.</summary>
     public static RunPlace Whole => new(0, 0, int.MinValue, int.MaxValue);
-
-    /// <summary>Whether [From, To) leaves anything of a run out.</summary>
-    public bool Ranged => From != int.MinValue || To != int.MaxValue;
-
-    /// <summary>The same run for a caller that visits only its included stretch: nothing left to exclude by index.</summary>
-    public RunPlace Inside => new(Mask, Bias, int.MinValue, int.MaxValue);
 
     /// <summary>The included stretch [lo, hi) of a run of <paramref name="length"/> elements (empty: lo = hi).</summary>
     public void Clip(nuint length, out nuint lo, out nuint hi)
@@ -183,6 +188,15 @@ internal readonly unsafe struct Logits : IInput
         where TS : struct, ISimd<TV, T>
         where TIO : struct, IStorage<TStorage, T, TV>
         => a;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TV ApplyInside<TStorage, T, TV, TS, TIO>(TV a, in RunPlace place, nuint first, nuint count, T* pad)
+        where TStorage : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>
+        where TIO : struct, IStorage<TStorage, T, TV>
+        => a;
 }
 
 /// <summary>z = scale · A (a temperature: scale = 1 / T).</summary>
@@ -195,6 +209,15 @@ internal readonly unsafe struct Scaled(double scale) : IInput
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV Apply<TStorage, T, TV, TS, TIO>(TV a, in RunPlace place, nuint first, nuint count, T* pad)
+        where TStorage : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>
+        where TIO : struct, IStorage<TStorage, T, TV>
+        => TS.Multiply(a, TS.Create(T.CreateTruncating(scale)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TV ApplyInside<TStorage, T, TV, TS, TIO>(TV a, in RunPlace place, nuint first, nuint count, T* pad)
         where TStorage : unmanaged
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : unmanaged
@@ -254,6 +277,20 @@ internal readonly unsafe struct Placed<TLayout>(double scale, byte* mask, void* 
         where TS : struct, ISimd<TV, T>
         where TIO : struct, IStorage<TStorage, T, TV>
     {
+        var z = ApplyInside<TStorage, T, TV, TS, TIO>(a, place, first, count, pad);
+        return layout.HasCausal || (layout.HasMask && layout.MaskRunStride == 0)
+            ? TS.Select(TS.Within(first, place.From, place.To), z, TS.Create(T.NegativeInfinity))
+            : z;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TV ApplyInside<TStorage, T, TV, TS, TIO>(TV a, in RunPlace place, nuint first, nuint count, T* pad)
+        where TStorage : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : unmanaged
+        where TS : struct, ISimd<TV, T>
+        where TIO : struct, IStorage<TStorage, T, TV>
+    {
         // The scale as T: float's conversion is done once, not per vector.
         var z = TS.Multiply(a, TS.Create(typeof(T) == typeof(float) ? (T)(object)single : T.CreateTruncating(scale)));
         if (layout.HasBias)
@@ -265,19 +302,8 @@ internal readonly unsafe struct Placed<TLayout>(double scale, byte* mask, void* 
             z = TS.Add(z, added);
         }
 
-        bool masked = layout.HasMask && layout.MaskRunStride == 1;
-        bool ranged = (layout.HasCausal || (layout.HasMask && layout.MaskRunStride == 0)) && place.Ranged;
-        if (!masked && !ranged)
-        {
-            return z;
-        }
-
-        var included = masked ? TS.NonZero(mask + place.Mask + first, count, pad) : TS.Within(first, place.From, place.To);
-        if (masked && ranged)
-        {
-            included = TS.And(included, TS.Within(first, place.From, place.To));
-        }
-
-        return TS.Select(included, z, TS.Create(T.NegativeInfinity));
+        return layout.HasMask && layout.MaskRunStride == 1
+            ? TS.Select(TS.NonZero(mask + place.Mask + first, count, pad), z, TS.Create(T.NegativeInfinity))
+            : z;
     }
 }
