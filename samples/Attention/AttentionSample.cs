@@ -50,8 +50,10 @@ public static class AttentionSample
         var dO = Draw(shape.TokenElements);
 
         output.WriteLine("SoftmaxGen attention sample");
-        output.WriteLine($"  Q, K, V, O, dO: {shape} float{(options.Causal ? ", causal (entries above the diagonal masked to -∞)" : "")}");
-        output.WriteLine($"  S, P:           [{string.Join(", ", shape.ScoreShape)}], P = softmax over the key axis: [Softmax(4, 3)] KeySoftmax");
+        output.WriteLine($"  Q, K, V, O, dO: {shape} float{(options.Causal ? ", causal" : "")}");
+        output.WriteLine(options.Causal
+            ? $"  S, P:           [{string.Join(", ", shape.ScoreShape)}], S = Q Kᵀ, P = softmax(S / √d) over the key axis with key k > query q excluded: [Softmax(4, 3, CausalQueryAxis = 2, CausalKeyAxis = 3)] CausalKeySoftmax"
+            : $"  S, P:           [{string.Join(", ", shape.ScoreShape)}], S = Q Kᵀ, P = softmax(S / √d) over the key axis: [Softmax(4, 3)] KeySoftmax");
         output.WriteLine();
 
         var timings = new List<(string Step, string Device, double Milliseconds)>();
@@ -60,10 +62,12 @@ public static class AttentionSample
         (AttentionForward<float> Forward, AttentionBackward<float> Backward)? cpu = null;
         if (options.Device != DeviceChoice.Ilgpu)
         {
-            var attention = new CpuAttention<float>(KeySoftmax.Forward, KeySoftmax.Backward);
-            var forward = attention.Forward(shape, q, k, v, options.Causal);
+            var attention = options.Causal
+                ? new CpuAttention<float>(CausalKeySoftmax.Forward, CausalKeySoftmax.Backward)
+                : new CpuAttention<float>(KeySoftmax.Forward, KeySoftmax.Backward);
+            var forward = attention.Forward(shape, q, k, v);
             var backward = attention.Backward(shape, q, k, v, forward, dO);
-            timings.Add(("forward: S, P, O", "CPU", Time(() => attention.Forward(shape, q, k, v, options.Causal))));
+            timings.Add(("forward: S, P, O", "CPU", Time(() => attention.Forward(shape, q, k, v))));
             timings.Add(("backward: dV, dP, dS, dQ, dK", "CPU", Time(() => attention.Backward(shape, q, k, v, forward, dO))));
             cpu = (forward, backward);
             AddIdentityChecks(checks, "CPU", shape, forward, backward, dO, options.Causal);

@@ -16,7 +16,8 @@ public sealed record AttentionBackward<T>(T[] DQ, T[] DK, T[] DV, T[] DP, T[] DS
 
 /// <summary>
 /// Scaled dot-product attention on the CPU, generic over float and double: plain batched matrix products around the
-/// generated softmax. Every (batch, head) pair is independent and runs on its own thread.
+/// generated softmax, which applies the scale 1/√d and (for a causal class) the causal mask itself. Every (batch, head)
+/// pair is independent and runs on its own thread.
 /// </summary>
 public sealed class CpuAttention<T>
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -30,11 +31,13 @@ public sealed class CpuAttention<T>
         _softmaxBackward = softmaxBackward;
     }
 
-    /// <summary>S = Q Kᵀ / √d (masked entries -∞ when causal), P = softmax over the key axis, O = P V.</summary>
-    public AttentionForward<T> Forward(AttentionShape shape, T[] q, T[] k, T[] v, bool causal)
+    /// <summary>
+    /// S = Q Kᵀ, P = softmax(S / √d) over the key axis (the scale, and the causal mask where the class has it, applied
+    /// inside the generated softmax), O = P V.
+    /// </summary>
+    public AttentionForward<T> Forward(AttentionShape shape, T[] q, T[] k, T[] v)
     {
         int n = shape.Sequence, d = shape.HeadDim;
-        T scale = T.CreateTruncating(shape.Scale);
         var s = new T[shape.ScoreElements];
         Parallel.For(0, shape.Pairs, pair =>
         {
@@ -45,20 +48,23 @@ public sealed class CpuAttention<T>
             {
                 for (int j = 0; j < n; j++)
                 {
-                    ss[i * n + j] = causal && j > i ? T.NegativeInfinity : Dot(qs.Slice(i * d, d), ks.Slice(j * d, d)) * scale;
+                    ss[i * n + j] = Dot(qs.Slice(i * d, d), ks.Slice(j * d, d));
                 }
             }
         });
 
         var p = new T[s.Length];
-        _softmax(s, p, shape.ScoreShape);
+        _softmax(s, p, shape.ScoreShape, (float)shape.Scale);
 
         var o = new T[shape.TokenElements];
         Parallel.For(0, shape.Pairs, pair => MultiplyAdd(p.AsSpan(pair * n * n, n * n), v.AsSpan(pair * n * d, n * d), o.AsSpan(pair * n * d, n * d), n, n, d, transposeLeft: false));
         return new AttentionForward<T>(s, p, o);
     }
 
-    /// <summary>dV = Pᵀ dO, dP = dO Vᵀ, dS = P ∘ (dP - rowsum(dP ∘ P)) by the generated backward, dQ = dS K / √d, dK = dSᵀ Q / √d.</summary>
+    /// <summary>
+    /// dV = Pᵀ dO, dP = dO Vᵀ, dS = P ∘ (dP - rowsum(dP ∘ P)) / √d by the generated backward (the pullback to S, the
+    /// scale included), dQ = dS K, dK = dSᵀ Q.
+    /// </summary>
     public AttentionBackward<T> Backward(AttentionShape shape, T[] q, T[] k, T[] v, AttentionForward<T> forward, T[] dO)
     {
         int n = shape.Sequence, d = shape.HeadDim;
@@ -81,9 +87,8 @@ public sealed class CpuAttention<T>
         });
 
         var dS = new T[dP.Length];
-        _softmaxBackward(p, dP, dS, shape.ScoreShape);
+        _softmaxBackward(p, dP, dS, shape.ScoreShape, (float)shape.Scale);
 
-        T scale = T.CreateTruncating(shape.Scale);
         var dQ = new T[shape.TokenElements];
         var dK = new T[shape.TokenElements];
         Parallel.For(0, shape.Pairs, pair =>
@@ -92,12 +97,6 @@ public sealed class CpuAttention<T>
             MultiplyAdd(dSs, k.AsSpan(pair * n * d, n * d), dQ.AsSpan(pair * n * d, n * d), n, n, d, transposeLeft: false);
             MultiplyAdd(dSs, q.AsSpan(pair * n * d, n * d), dK.AsSpan(pair * n * d, n * d), n, n, d, transposeLeft: true);
         });
-        for (int i = 0; i < dQ.Length; i++)
-        {
-            dQ[i] *= scale;
-            dK[i] *= scale;
-        }
-
         return new AttentionBackward<T>(dQ, dK, dV, dP, dS);
     }
 

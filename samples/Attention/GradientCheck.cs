@@ -21,7 +21,9 @@ public static class GradientCheck
 
     public static Result Run(AttentionShape shape, bool causal, int seed)
     {
-        var attention = new CpuAttention<double>(KeySoftmaxDouble.Forward, KeySoftmaxDouble.Backward);
+        var attention = causal
+            ? new CpuAttention<double>(CausalKeySoftmaxDouble.Forward, CausalKeySoftmaxDouble.Backward)
+            : new CpuAttention<double>(KeySoftmaxDouble.Forward, KeySoftmaxDouble.Backward);
         var random = new Random(seed);
         double[] Draw(int count) => Enumerable.Range(0, count).Select(_ => random.NextDouble() * 2 - 1).ToArray();
         var q = Draw(shape.TokenElements);
@@ -29,10 +31,10 @@ public static class GradientCheck
         var v = Draw(shape.TokenElements);
         var dO = Draw(shape.TokenElements);
 
-        var forward = attention.Forward(shape, q, k, v, causal);
+        var forward = attention.Forward(shape, q, k, v);
         var gradients = attention.Backward(shape, q, k, v, forward, dO);
 
-        double Loss() => Dot(dO, attention.Forward(shape, q, k, v, causal).Output);
+        double Loss() => Dot(dO, attention.Forward(shape, q, k, v).Output);
         var dQ = Compare(q, gradients.DQ, Loss);
         var dK = Compare(k, gradients.DK, Loss);
         var dV = Compare(v, gradients.DV, Loss);

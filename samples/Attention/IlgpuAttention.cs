@@ -12,22 +12,22 @@ namespace SoftmaxGen.Samples.Attention;
 public sealed class IlgpuAttention
 {
     private readonly Accelerator _accelerator;
-    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape, float, int> _scores;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape> _scores;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape> _output;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape> _gradientV;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape> _gradientP;
-    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape, float> _gradientQ;
-    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape, float> _gradientK;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape> _gradientQ;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape> _gradientK;
 
     public IlgpuAttention(Accelerator accelerator)
     {
         _accelerator = accelerator;
-        _scores = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape, float, int>(AttentionKernels.Scores);
+        _scores = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionKernels.Scores);
         _output = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionKernels.Output);
         _gradientV = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionKernels.GradientV);
         _gradientP = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionKernels.GradientP);
-        _gradientQ = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape, float>(AttentionKernels.GradientQ);
-        _gradientK = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape, float>(AttentionKernels.GradientK);
+        _gradientQ = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionKernels.GradientQ);
+        _gradientK = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionKernels.GradientK);
     }
 
     public string DeviceName => $"{_accelerator.AcceleratorType}: {_accelerator.Name}";
@@ -48,16 +48,33 @@ public sealed class IlgpuAttention
         using var dQ = _accelerator.Allocate1D<float>(shape.TokenElements);
         using var dK = _accelerator.Allocate1D<float>(shape.TokenElements);
 
+        // The scale 1/√d and the causal mask are applied inside the generated softmax; its pullback includes the scale.
         float scale = (float)shape.Scale;
-        _scores(shape.ScoreElements, qs.View, ks.View, s.View, shape, scale, causal ? 1 : 0);
-        KeySoftmax.Forward(_accelerator, s.View, p.View, shape.ScoreShape);
+        _scores(shape.ScoreElements, qs.View, ks.View, s.View, shape);
+        if (causal)
+        {
+            CausalKeySoftmax.Forward(_accelerator, s.View, p.View, shape.ScoreShape, scale);
+        }
+        else
+        {
+            KeySoftmax.Forward(_accelerator, s.View, p.View, shape.ScoreShape, scale);
+        }
+
         _output(shape.TokenElements, p.View, vs.View, o.View, shape);
 
         _gradientV(shape.TokenElements, p.View, dOs.View, dV.View, shape);
         _gradientP(shape.ScoreElements, dOs.View, vs.View, dP.View, shape);
-        KeySoftmax.Backward(_accelerator, p.View, dP.View, dS.View, shape.ScoreShape);
-        _gradientQ(shape.TokenElements, dS.View, ks.View, dQ.View, shape, scale);
-        _gradientK(shape.TokenElements, dS.View, qs.View, dK.View, shape, scale);
+        if (causal)
+        {
+            CausalKeySoftmax.Backward(_accelerator, p.View, dP.View, dS.View, shape.ScoreShape, scale);
+        }
+        else
+        {
+            KeySoftmax.Backward(_accelerator, p.View, dP.View, dS.View, shape.ScoreShape, scale);
+        }
+
+        _gradientQ(shape.TokenElements, dS.View, ks.View, dQ.View, shape);
+        _gradientK(shape.TokenElements, dS.View, qs.View, dK.View, shape);
 
         _accelerator.Synchronize();
         return (
@@ -69,24 +86,18 @@ public sealed class IlgpuAttention
 /// <summary>The matrix products of attention, a thread per output element, for [batch·heads] independent pairs.</summary>
 public static class AttentionKernels
 {
-    /// <summary>S[i, j] = Q[i] · K[j] · scale (1/√d), or -∞ above the diagonal when causal.</summary>
-    public static void Scores(Index1D index, ArrayView<float> q, ArrayView<float> k, ArrayView<float> s, AttentionShape shape, float scale, int causal)
+    /// <summary>S[i, j] = Q[i] · K[j].</summary>
+    public static void Scores(Index1D index, ArrayView<float> q, ArrayView<float> k, ArrayView<float> s, AttentionShape shape)
     {
         int n = shape.Sequence, d = shape.HeadDim;
         int pair = index / (n * n), i = index / n % n, j = index % n;
-        if (causal != 0 && j > i)
-        {
-            s[index] = float.NegativeInfinity;
-            return;
-        }
-
         float sum = 0;
         for (int m = 0; m < d; m++)
         {
             sum += q[(pair * n + i) * d + m] * k[(pair * n + j) * d + m];
         }
 
-        s[index] = sum * scale;
+        s[index] = sum;
     }
 
     /// <summary>O[i, c] = Σ_j P[i, j] V[j, c].</summary>
@@ -131,8 +142,8 @@ public static class AttentionKernels
         dP[index] = sum;
     }
 
-    /// <summary>dQ[i, c] = Σ_j dS[i, j] K[j, c] · scale.</summary>
-    public static void GradientQ(Index1D index, ArrayView<float> dS, ArrayView<float> k, ArrayView<float> dQ, AttentionShape shape, float scale)
+    /// <summary>dQ[i, c] = Σ_j dS[i, j] K[j, c].</summary>
+    public static void GradientQ(Index1D index, ArrayView<float> dS, ArrayView<float> k, ArrayView<float> dQ, AttentionShape shape)
     {
         int n = shape.Sequence, d = shape.HeadDim;
         int pair = index / (n * d), i = index / d % n, c = index % d;
@@ -142,11 +153,11 @@ public static class AttentionKernels
             sum += dS[(pair * n + i) * n + j] * k[(pair * n + j) * d + c];
         }
 
-        dQ[index] = sum * scale;
+        dQ[index] = sum;
     }
 
-    /// <summary>dK[j, c] = Σ_i dS[i, j] Q[i, c] · scale.</summary>
-    public static void GradientK(Index1D index, ArrayView<float> dS, ArrayView<float> q, ArrayView<float> dK, AttentionShape shape, float scale)
+    /// <summary>dK[j, c] = Σ_i dS[i, j] Q[i, c].</summary>
+    public static void GradientK(Index1D index, ArrayView<float> dS, ArrayView<float> q, ArrayView<float> dK, AttentionShape shape)
     {
         int n = shape.Sequence, d = shape.HeadDim;
         int pair = index / (n * d), j = index / d % n, c = index % d;
@@ -156,6 +167,6 @@ public static class AttentionKernels
             sum += dS[(pair * n + i) * n + j] * q[(pair * n + i) * d + c];
         }
 
-        dK[index] = sum * scale;
+        dK[index] = sum;
     }
 }
