@@ -25,7 +25,7 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
 
     /// <summary>What the consumer's [Softmax] classes generate (namespace Consumer).</summary>
     private static readonly string[] GeneratedFiles =
-        ["Consumer.BlockSoftmax.Softmax.g.cs", "Consumer.ChannelSoftmax.Softmax.g.cs", "Consumer.HalfSoftmax.Softmax.g.cs", "Consumer.LogRows.LogSoftmax.g.cs"];
+        ["Consumer.BlockSoftmax.Softmax.g.cs", "Consumer.ChannelSoftmax.Softmax.g.cs", "Consumer.HalfSoftmax.Softmax.g.cs", "Consumer.LogRows.LogSoftmax.g.cs", "Consumer.Scores.Softmax.g.cs"];
 
     private readonly PackageFixture fixture;
 
@@ -188,6 +188,7 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
         Assert.Matches(@"(?m)^channel: slices 42, .*, ok$", run.Output);
         Assert.Matches(@"(?m)^half: slices 4, .*, ok$", run.Output);
         Assert.Matches(@"(?m)^log: slices 12, .*, ok$", run.Output);
+        Assert.Matches(@"(?m)^options: .*tensor spans equal: True, .*, ok$", run.Output);
         Assert.Matches(@"(?m)^ilgpu cpu accelerator: .*, ok$", run.Output);
         Assert.Contains("consumer check: passed", run.Output);
     }

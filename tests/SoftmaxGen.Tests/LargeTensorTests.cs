@@ -9,7 +9,8 @@ namespace SoftmaxGen.Tests;
 /// <summary>
 /// The paths the small tensors of the numerical suite do not reach: tensors past
 /// <see cref="KernelWidths.StreamedFrom"/> (outputs written with non-temporal stores), slices and tiles too long
-/// for the per-thread scratch (exp computed again from A), tiles of many rows, and all of them split over threads.
+/// for the per-thread scratch (exp computed again from A), tiles of many rows, and all of them split over threads,
+/// with and without options.
 /// </summary>
 /// <remarks><see cref="LargeTensorTestsOnVectorT"/> runs them again with the <c>Vector&lt;T&gt;</c> kernels.</remarks>
 [Collection(nameof(ThreadCountCollection))]
@@ -88,6 +89,20 @@ public class LargeTensorTests
         ["LogScattered", new[] { 5, 61, 100, 32 }],
         ["LogScattered", new[] { 4, 10, 10, 300 }],
         ["LogScattered", new[] { 20, 30, 20, 200 }],
+        // Options (mask, bias, causal) through each strategy: rows kept in the output, in the scratch (Half, and
+        // streamed), and computed again from A (streamed rows longer than the scratch); more queries than keys (rows
+        // with nothing included); slices of several runs; lanes.
+        ["Attention", new[] { 2, 8, 200, 300 }],
+        ["Attention", new[] { 4, 8, 256, 300 }],
+        ["Attention", new[] { 2, 4, 300, 200 }],
+        ["AttentionHalf", new[] { 2, 4, 100, 1031 }],
+        ["Causal", new[] { 1, 2, 20, 140001 }],
+        ["CausalOuter", new[] { 3, 40, 50, 64 }],
+        ["CausalLanes", new[] { 4, 300, 301 }],
+        ["AttentionLanes", new[] { 2, 3, 150, 140 }],
+        ["MaskedChannels", new[] { 2, 67, 127, 131 }],
+        ["LogAttention", new[] { 2, 8, 200, 300 }],
+        ["LogCausalLanes", new[] { 4, 300, 301 }],
     ];
 
     /// <summary>
@@ -114,6 +129,10 @@ public class LargeTensorTests
             string operation = log ? "log " : "";
             reached.Add($"{operation}forward {forward.Strategy} {(forward.Stream ? "streamed" : "cached")}{(log ? "" : $" {forward.Keep}")}");
             reached.Add($"{operation}backward {backward.Strategy} {(backward.Stream ? "streamed" : "cached")}");
+            if (Layouts.Get(name).Options.Any)
+            {
+                reached.Add($"options forward {forward.Strategy} {(forward.Stream ? "streamed" : "cached")} {forward.Keep}");
+            }
         }
 
         string[] expected =
@@ -128,6 +147,8 @@ public class LargeTensorTests
             "log forward Lanes streamed", "log forward Lanes cached", "log forward Block streamed", "log forward Block cached",
             "log backward Rows streamed", "log backward Rows cached", "log backward Slices streamed", "log backward Slices cached",
             "log backward Lanes streamed", "log backward Lanes cached", "log backward Block streamed", "log backward Block cached",
+            "options forward Rows cached Output", "options forward Rows cached Scratch", "options forward Rows streamed Scratch",
+            "options forward Rows streamed None", "options forward Slices cached Scratch", "options forward Lanes cached Scratch",
         ];
         Assert.True(!expected.Except(reached).Any(), $"not reached: {string.Join("; ", expected.Except(reached))}; reached: {string.Join("; ", reached)}");
     });
@@ -153,6 +174,15 @@ public class LargeTensorTests
         "LogChannels" => new Generated.SoftmaxGen.Tests.LogChannels_Layout(shape),
         "LogColumns" => new Generated.SoftmaxGen.Tests.LogColumns_Layout(shape),
         "LogScattered" => new Generated.SoftmaxGen.Tests.LogScattered_Layout(shape),
+        "Attention" => new Generated.SoftmaxGen.Tests.Attention_Layout(shape),
+        "AttentionHalf" => new Generated.SoftmaxGen.Tests.AttentionHalf_Layout(shape),
+        "AttentionLanes" => new Generated.SoftmaxGen.Tests.AttentionLanes_Layout(shape),
+        "Causal" => new Generated.SoftmaxGen.Tests.Causal_Layout(shape),
+        "CausalOuter" => new Generated.SoftmaxGen.Tests.CausalOuter_Layout(shape),
+        "CausalLanes" => new Generated.SoftmaxGen.Tests.CausalLanes_Layout(shape),
+        "MaskedChannels" => new Generated.SoftmaxGen.Tests.MaskedChannels_Layout(shape),
+        "LogAttention" => new Generated.SoftmaxGen.Tests.LogAttention_Layout(shape),
+        "LogCausalLanes" => new Generated.SoftmaxGen.Tests.LogCausalLanes_Layout(shape),
         _ => throw new ArgumentException($"no layout case for {name}", nameof(name)),
     };
 
