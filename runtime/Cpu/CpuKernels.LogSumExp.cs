@@ -55,7 +55,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             for (int slice = first; slice < end; slice++)
             {
                 int origin = layout.Origin(slice);
-                var max = MaxPass(a, layout, origin, length, input, pad);
+                var max = MaxPass(a, layout, origin, null, false, length, input, pad);
                 var shift = TS.Shift(max);
                 T sum = TS.First(ExpSumPass(a, layout, origin, null, false, length, shift, input, pad));
                 T top = TS.First(max);
