@@ -187,10 +187,11 @@ public static partial class SoftmaxArguments
     /// <summary>Refuses an option whose length is not the product of its axes' extents.</summary>
     private static void RequireOptionLength(long length, ReadOnlySpan<int> shape, ReadOnlySpan<int> axes, string name)
     {
+        // Saturated: extents of up to int.MaxValue on several axes (with another extent 0) must not wrap around.
         long expected = 1;
         foreach (int axis in axes)
         {
-            expected *= shape[axis];
+            expected = Math.Min(expected * shape[axis], long.MaxValue / int.MaxValue);
         }
 
         if (length != expected)

@@ -16,7 +16,7 @@ namespace SoftmaxGen.Runtime;
 public static class SoftmaxTensors
 {
     /// <summary>The extents of <paramref name="tensor"/>, which must have <paramref name="rank"/> of them.</summary>
-    /// <exception cref="ArgumentException">The rank differs or an extent is past int.MaxValue.</exception>
+    /// <exception cref="ArgumentException">The rank differs, or an extent or the element count is past int.MaxValue.</exception>
     public static int[] Shape<T>(in ReadOnlyTensorSpan<T> tensor, int rank, string name)
     {
         var lengths = tensor.Lengths;
@@ -36,7 +36,11 @@ public static class SoftmaxTensors
             shape[axis] = (int)lengths[axis];
         }
 
-        SoftmaxArguments.ElementCount(shape, rank);
+        if (tensor.FlattenedLength > int.MaxValue)
+        {
+            throw new ArgumentException($"{name} holds {tensor.FlattenedLength} elements, past int.MaxValue.", name);
+        }
+
         return shape;
     }
 
@@ -54,23 +58,7 @@ public static class SoftmaxTensors
     /// its lengths are those axes' extents, or the full rank with 1 on every other axis (the form that broadcasts).
     /// </summary>
     public static void Option(ReadOnlySpan<nint> lengths, ReadOnlySpan<int> shape, ReadOnlySpan<int> axes, string name)
-    {
-        Span<int> spanned = stackalloc int[axes.Length];
-        Span<int> kept = stackalloc int[shape.Length];
-        kept.Fill(1);
-        for (int i = 0; i < axes.Length; i++)
-        {
-            spanned[i] = shape[axes[i]];
-            kept[axes[i]] = shape[axes[i]];
-        }
-
-        if (!Equal(lengths, spanned) && !Equal(lengths, kept))
-        {
-            throw new ArgumentException(
-                $"{name} has lengths {Format(lengths)}, but must have {SoftmaxArguments.Format(spanned)} (the extents of axes {SoftmaxArguments.Format(axes)}) or {SoftmaxArguments.Format(kept)}.",
-                name);
-        }
-    }
+        => RequireListedOrKept(lengths, shape, axes, name, emptyAsOne: false);
 
     /// <summary>
     /// Checks the cotangents' lengths: the shape of B (one cotangent) or a leading axis s3 before it; and that the
@@ -113,22 +101,27 @@ public static class SoftmaxTensors
     /// rank with 1 on each reduced axis.
     /// </summary>
     public static void LogSumExp(ReadOnlySpan<nint> lengths, ReadOnlySpan<int> shape, ReadOnlySpan<int> batchAxes)
+        => RequireListedOrKept(lengths, shape, batchAxes, "lse", emptyAsOne: true);
+
+    // The two forms a tensor over some of the axes may take: those axes' extents alone (or [1] for none, where
+    // allowed), or the full rank with 1 on every other axis.
+    private static void RequireListedOrKept(ReadOnlySpan<nint> lengths, ReadOnlySpan<int> shape, ReadOnlySpan<int> axes, string name, bool emptyAsOne)
     {
-        Span<int> batch = stackalloc int[Math.Max(batchAxes.Length, 1)];
-        batch[0] = 1;
+        Span<int> listed = stackalloc int[Math.Max(axes.Length, emptyAsOne ? 1 : 0)];
+        listed.Fill(1);
         Span<int> kept = stackalloc int[shape.Length];
         kept.Fill(1);
-        for (int i = 0; i < batchAxes.Length; i++)
+        for (int i = 0; i < axes.Length; i++)
         {
-            batch[i] = shape[batchAxes[i]];
-            kept[batchAxes[i]] = shape[batchAxes[i]];
+            listed[i] = shape[axes[i]];
+            kept[axes[i]] = shape[axes[i]];
         }
 
-        if (!Equal(lengths, batch) && !Equal(lengths, kept))
+        if (!Equal(lengths, listed) && !Equal(lengths, kept))
         {
             throw new ArgumentException(
-                $"lse has lengths {Format(lengths)}, but must have {SoftmaxArguments.Format(batch)} or {SoftmaxArguments.Format(kept)}.",
-                "lse");
+                $"{name} has lengths {Format(lengths)}, but must have {SoftmaxArguments.Format(listed)} (the extents of axes {SoftmaxArguments.Format(axes)}) or {SoftmaxArguments.Format(kept)}.",
+                name);
         }
     }
 

@@ -168,6 +168,12 @@ internal static class Emitter
             ["locate_lines"] = locateLines,
             ["locate_return"] = locateReturn,
             ["options_summary"] = OptionsSummary(options),
+            ["logits"] = "z = scale · A" + (options.HasBias ? " + bias" : "") + (options.HasMask || options.HasCausal ? " (-∞ where excluded)" : ""),
+            ["excluded_special"] = options.HasMask || options.HasCausal
+                ? (spec.Operation == FamilyOperation.LogSoftmax
+                    ? " An excluded element gives -∞ whatever A holds there; a slice with nothing included gives -∞ throughout."
+                    : " An excluded element gives 0 whatever A holds there; a slice with nothing included gives zeros.")
+                : "",
             ["has_options"] = options.Any,
             ["mask"] = options.HasMask,
             ["bias"] = options.HasBias,

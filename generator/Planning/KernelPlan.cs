@@ -39,8 +39,9 @@ internal sealed record AxisGroup(int Index, AxisKind Kind, EquatableArray<int> A
 }
 
 /// <summary>
-/// The canonical layout of a <see cref="SoftmaxSpec"/> and the loop nest chosen for it. Every layout becomes an
-/// alternation of batch and reduced groups; the last group decides the strategy.
+/// The canonical layout of a <see cref="SoftmaxSpec"/> and the loop nest chosen for it. Without options every layout
+/// becomes an alternation of batch and reduced groups; with options, adjacent groups of one kind stay apart where
+/// their option roles differ. The last group decides the strategy.
 /// </summary>
 /// <param name="Spec">The declaration it plans.</param>
 /// <param name="Groups">The groups, outermost first; neighbours differ in kind or in roles.</param>

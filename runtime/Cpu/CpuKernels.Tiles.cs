@@ -56,7 +56,8 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         }
     }
 
-    // Each pass is compiled on its own: one method holding all three would exhaust the JIT's inlining budget.
+    // Each pass is a method of its own, fully optimised from its first call where the JIT does not inline it into the
+    // tile loop (the sum pass, the longest, stays apart: one method holding all three would exhaust the inlining budget).
 
     /// <summary>Pass 1 over a tile: the per-lane maxima of its logits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -91,9 +91,6 @@ internal unsafe interface ISimd<TV, T>
     /// </summary>
     static abstract TV FirstOr(TV x, nuint count, T other);
 
-    /// <summary>Bitwise and: with two masks, the lanes set in both.</summary>
-    static abstract TV And(TV x, TV y);
-
     /// <summary>
     /// A mask of the lanes whose byte at <paramref name="source"/> (one per lane, the first <paramref name="count"/>
     /// read; nothing past them) is not 0. <paramref name="pad"/> is room for one vector.
@@ -156,9 +153,6 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T>
         => typeof(T) == typeof(float)
             ? Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((int)count)).As<int, T>()
             : Vector512.LessThan(Vector512<long>.Indices, Vector512.Create((long)count)).As<long, T>();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> And(Vector512<T> x, Vector512<T> y) => x & y;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> NonZero(byte* source, nuint count, T* pad)
@@ -382,9 +376,6 @@ internal readonly unsafe struct SimdVector<T> : ISimd<Vector<T>, T>
         => typeof(T) == typeof(float)
             ? Vector.LessThan(Vector<int>.Indices, Vector.Create((int)count)).As<int, T>()
             : Vector.LessThan(Vector<long>.Indices, Vector.Create((long)count)).As<long, T>();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector<T> And(Vector<T> x, Vector<T> y) => x & y;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> NonZero(byte* source, nuint count, T* pad)

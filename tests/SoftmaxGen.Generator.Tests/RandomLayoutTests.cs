@@ -115,7 +115,7 @@ public sealed class RandomLayoutTests
     private static List<Drawn> Draw()
     {
         var random = new Random(2026);
-        var optionRandom = new Random(77); // apart, so that the layouts drawn stay those the seed always gave
+        var optionRandom = new Random(77); // its own generator: drawing options does not change the layouts drawn
         string[] elements = ["float", "double", "System.Half"];
         var layouts = new List<Drawn>();
         for (int index = 0; index < LayoutCount; index++)
@@ -172,7 +172,12 @@ public sealed class RandomLayoutTests
         string text = $"{layout.Attribute}({layout.Rank}, {string.Join(", ", layout.Axes)}";
         if (options.HasMask)
         {
-            text += $", MaskAxes = new[] {{ {string.Join(", ", options.MaskAxes)} }}, BiasAxes = new[] {{ {string.Join(", ", options.BiasAxes)} }}";
+            text += $", MaskAxes = new[] {{ {string.Join(", ", options.MaskAxes)} }}";
+        }
+
+        if (options.HasBias)
+        {
+            text += $", BiasAxes = new[] {{ {string.Join(", ", options.BiasAxes)} }}";
         }
 
         if (options.HasCausal)
@@ -207,7 +212,9 @@ public sealed class RandomLayoutTests
         var type = assembly.GetType("Drawn." + layout.Name)!;
         TDelegate Method<TDelegate>(string name) where TDelegate : Delegate =>
             (TDelegate)Delegate.CreateDelegate(typeof(TDelegate), type, name); // the overload whose signature matches the delegate
-        // A class with a mask and a bias has the members' full signatures; one without has neither parameter.
+        // A class with a mask and a bias has the members' full signatures; one without has neither parameter (the draw
+        // gives both or neither).
+        Assert.Equal(layout.Options.HasMask, layout.Options.HasBias);
         bool options = layout.Options.HasMask;
         var members = options
             ? new Members<T>(Method<FamilyForward<T>>("Forward"), Method<BackwardMethod<T>>("Backward"), Method<JacobianMethod<T>>("Jacobian"), Method<FamilyLogSumExp<T>>("LogSumExp"))

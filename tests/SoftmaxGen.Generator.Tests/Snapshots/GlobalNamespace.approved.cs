@@ -307,8 +307,8 @@ static partial class InTheGlobalNamespace
 namespace SoftmaxGen.Generated
 {
     /// <summary>
-    /// The layout of InTheGlobalNamespace, [Softmax(2, 1)], as the plan made it canonical: adjacent axes of one kind
-    /// merged into groups, outermost first.
+    /// The layout of InTheGlobalNamespace, [Softmax(2, 1)], as the plan made it canonical: adjacent axes of one kind (and,
+    /// with options, the same roles in them) merged into groups, outermost first.
     /// <code>
     /// g0: batch axes {0} (s2)
     /// g1: reduced axes {1} (s1)

@@ -311,8 +311,8 @@ namespace Samples.Layouts
 namespace SoftmaxGen.Generated.Samples.Layouts
 {
     /// <summary>
-    /// The layout of Samples.Layouts.LogChannelsDouble, [LogSoftmax(4, 1, ElementType = typeof(double))], as the plan made it canonical: adjacent axes of one kind
-    /// merged into groups, outermost first.
+    /// The layout of Samples.Layouts.LogChannelsDouble, [LogSoftmax(4, 1, ElementType = typeof(double))], as the plan made it canonical: adjacent axes of one kind (and,
+    /// with options, the same roles in them) merged into groups, outermost first.
     /// <code>
     /// g0: batch axes {0} (s2)
     /// g1: reduced axes {1} (s1)

@@ -15,8 +15,8 @@ namespace Samples.Layouts
     static partial class MaskedChannels
     {
         /// <summary>
-        /// Computes the log-softmax over s1 = {1} of z = scale · A: for each slice, B = z - max z - log Σ exp(z - max z).
-        /// A slice whose entries are all -∞ gives -∞; a NaN or +∞ gives NaN in its own slice only.
+        /// Computes the log-softmax over s1 = {1} of z = scale · A (-∞ where excluded): for each slice, B = z - max z - log Σ exp(z - max z).
+        /// A slice whose entries are all -∞ gives -∞; a NaN or +∞ gives NaN in its own slice only. An excluded element gives -∞ whatever A holds there; a slice with nothing included gives -∞ throughout.
         /// </summary>
         /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
         /// <param name="mask">One entry per index of the axes {1, 3}, dense, row-major; false excludes the element.</param>
@@ -73,7 +73,7 @@ namespace Samples.Layouts
         }
 
         /// <summary>
-        /// Computes one value per slice: max z + log Σ_{s1} exp(z - max z) of z = scale · A, in the row-major order of the batch
+        /// Computes one value per slice: max z + log Σ_{s1} exp(z - max z) of z = scale · A (-∞ where excluded), in the row-major order of the batch
         /// axes s2 = {0, 2, 3}. A slice whose entries are all -∞ gives -∞; a NaN gives NaN; a +∞ (no NaN) gives +∞.
         /// </summary>
         /// <param name="a">The input A: dense, row-major, exactly as many elements as <paramref name="shape"/> describes.</param>
@@ -173,7 +173,7 @@ namespace Samples.Layouts
         }
 
         /// <summary>
-        /// Enqueues the log-softmax over s1 = {1} of z = scale · A on the accelerator's default stream, and returns without waiting.
+        /// Enqueues the log-softmax over s1 = {1} of z = scale · A (-∞ where excluded) on the accelerator's default stream, and returns without waiting.
         /// Same semantics as the span overload.
         /// </summary>
         /// <param name="accelerator">The accelerator whose default stream runs the kernel; the views live on it.</param>
@@ -190,7 +190,7 @@ namespace Samples.Layouts
         }
 
         /// <summary>
-        /// Enqueues the log-softmax over s1 = {1} of z = scale · A on <paramref name="stream"/>, and returns without waiting.
+        /// Enqueues the log-softmax over s1 = {1} of z = scale · A (-∞ where excluded) on <paramref name="stream"/>, and returns without waiting.
         /// Same semantics as the span overload.
         /// </summary>
         /// <param name="stream">The stream that runs the kernel; the views live on its accelerator.</param>
@@ -327,8 +327,8 @@ namespace Samples.Layouts
 namespace SoftmaxGen.Generated.Samples.Layouts
 {
     /// <summary>
-    /// The layout of Samples.Layouts.MaskedChannels, [LogSoftmax(4, 1, ElementType = typeof(System.Half), MaskAxes = new[] { 1, 3 })], as the plan made it canonical: adjacent axes of one kind
-    /// merged into groups, outermost first.
+    /// The layout of Samples.Layouts.MaskedChannels, [LogSoftmax(4, 1, ElementType = typeof(System.Half), MaskAxes = new[] { 1, 3 })], as the plan made it canonical: adjacent axes of one kind (and,
+    /// with options, the same roles in them) merged into groups, outermost first.
     /// <code>
     /// g0: batch axes {0} (s2)
     /// g1: reduced axes {1} (s1)

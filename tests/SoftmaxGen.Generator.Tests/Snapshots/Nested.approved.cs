@@ -317,8 +317,8 @@ namespace Samples.Nesting
 namespace SoftmaxGen.Generated.Samples.Nesting
 {
     /// <summary>
-    /// The layout of Samples.Nesting.Outer.Middle.Inner, [Softmax(3, 1)], as the plan made it canonical: adjacent axes of one kind
-    /// merged into groups, outermost first.
+    /// The layout of Samples.Nesting.Outer.Middle.Inner, [Softmax(3, 1)], as the plan made it canonical: adjacent axes of one kind (and,
+    /// with options, the same roles in them) merged into groups, outermost first.
     /// <code>
     /// g0: batch axes {0} (s2)
     /// g1: reduced axes {1} (s1)

@@ -311,8 +311,8 @@ namespace Samples.Layouts
 namespace SoftmaxGen.Generated.Samples.Layouts
 {
     /// <summary>
-    /// The layout of Samples.Layouts.Rank8All, [Softmax(8, 7, 6, 5, 4, 3, 2, 1, 0)], as the plan made it canonical: adjacent axes of one kind
-    /// merged into groups, outermost first.
+    /// The layout of Samples.Layouts.Rank8All, [Softmax(8, 7, 6, 5, 4, 3, 2, 1, 0)], as the plan made it canonical: adjacent axes of one kind (and,
+    /// with options, the same roles in them) merged into groups, outermost first.
     /// <code>
     /// g0: reduced axes {0, 1, 2, 3, 4, 5, 6, 7} (s1)
     /// </code>

@@ -311,8 +311,8 @@ namespace Samples.Layouts
 namespace SoftmaxGen.Generated.Samples.Layouts
 {
     /// <summary>
-    /// The layout of Samples.Layouts.Scattered, [Softmax(5, 4, 0, 2)], as the plan made it canonical: adjacent axes of one kind
-    /// merged into groups, outermost first.
+    /// The layout of Samples.Layouts.Scattered, [Softmax(5, 4, 0, 2)], as the plan made it canonical: adjacent axes of one kind (and,
+    /// with options, the same roles in them) merged into groups, outermost first.
     /// <code>
     /// g0: reduced axes {0} (s1)
     /// g1: batch axes {1} (s2)
