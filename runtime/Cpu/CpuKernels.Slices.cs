@@ -1,3 +1,4 @@
+using System;
 using System.Runtime.CompilerServices;
 
 namespace SoftmaxGen.Runtime;
@@ -12,6 +13,12 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
         {
             T* pad = stackalloc T[CpuTuning.PadElements];
             int length = layout.InnerExtent;
+            if (TOp.CostlyParameter && launch.Keep == CpuKeep.Output && (long)length * sizeof(T) <= CpuTuning.GroupedRowBytes)
+            {
+                GroupedRows(first, end, length, pad);
+                return;
+            }
+
             T* scratch = launch.Keep == CpuKeep.Scratch ? Scratch<T>.Get() : null;
             for (int slice = first; slice < end; slice++)
             {
@@ -32,6 +39,37 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             }
 
             Fence(launch.Stream);
+        }
+
+        /// <summary>
+        /// Short rows kept in B, a vector's width of them at a time: the max and sum passes of each, then every row's
+        /// parameter in one vector operation (lane j for row j: the same arithmetic as for one row), then their outputs.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void GroupedRows(int first, int end, int length, T* pad)
+        {
+            T* shifts = stackalloc T[TS.Count];
+            T* sums = stackalloc T[TS.Count];
+            T* parameters = stackalloc T[TS.Count];
+            for (int group = first; group < end; group += TS.Count)
+            {
+                int rows = Math.Min(TS.Count, end - group);
+                TS.Store(TS.Create(T.Zero), shifts);
+                TS.Store(TS.Create(T.One), sums);
+                for (int row = 0; row < rows; row++)
+                {
+                    int origin = layout.Origin(group + row);
+                    var shift = TS.Shift(MaxPass(a, layout, origin, (T*)b, false, length, input, pad));
+                    shifts[row] = TS.First(shift);
+                    sums[row] = TS.First(ExpSumPass(a, layout, origin, (T*)b, false, length, shift, input, pad));
+                }
+
+                TS.Store(TOp.Parameter<T, TV, TS>(TS.Load(shifts), TS.Load(sums)), parameters);
+                for (int row = 0; row < rows; row++)
+                {
+                    WritePass(a, b, layout, layout.Origin(group + row), (T*)b, false, length, TS.Create(shifts[row]), TS.Create(parameters[row]), false, input, pad);
+                }
+            }
         }
     }
 

@@ -30,6 +30,12 @@ internal interface IOperation
         where TV : unmanaged
         where TS : struct, ISimd<TV, T>;
 
+    /// <summary>
+    /// Whether <see cref="Parameter{T, TV, TS}"/> costs enough (a log) that short rows compute theirs a vector's width at
+    /// a time, one lane each, rather than one row at a time.
+    /// </summary>
+    static abstract bool CostlyParameter { get; }
+
     /// <summary>The per-slice number the output is made with, from the slice's shift and sum (per lane: one slice each).</summary>
     static abstract TV Parameter<T, TV, TS>(TV shift, TV sum)
         where T : unmanaged, IFloatingPointIeee754<T>

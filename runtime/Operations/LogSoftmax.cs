@@ -10,6 +10,8 @@ namespace SoftmaxGen.Runtime;
 /// </summary>
 internal readonly struct LogSoftmax : IOperation, IGpuOperation
 {
+    public static bool CostlyParameter => true;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Kept<T, TV, TS>(TV centered, TV exp)
         where T : unmanaged, IFloatingPointIeee754<T>

@@ -9,6 +9,8 @@ namespace SoftmaxGen.Runtime;
 /// </summary>
 internal readonly struct Softmax : IOperation, IGpuOperation
 {
+    public static bool CostlyParameter => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Kept<T, TV, TS>(TV centered, TV exp)
         where T : unmanaged, IFloatingPointIeee754<T>
