@@ -51,6 +51,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
             T* shifts = stackalloc T[TS.Count];
             T* sums = stackalloc T[TS.Count];
             T* parameters = stackalloc T[TS.Count];
+            int* origins = stackalloc int[TS.Count];
             for (int group = first; group < end; group += TS.Count)
             {
                 int rows = Math.Min(TS.Count, end - group);
@@ -58,7 +59,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                 TS.Store(TS.Create(T.One), sums);
                 for (int row = 0; row < rows; row++)
                 {
-                    int origin = layout.Origin(group + row);
+                    int origin = origins[row] = layout.Origin(group + row);
                     var shift = TS.Shift(MaxPass(a, layout, origin, (T*)b, false, length, input, pad));
                     shifts[row] = TS.First(shift);
                     sums[row] = TS.First(ExpSumPass(a, layout, origin, (T*)b, false, length, shift, input, pad));
@@ -67,7 +68,7 @@ internal static unsafe partial class CpuKernels<TStorage, T, TV, TS, TIO, TLayou
                 TS.Store(TOp.Parameter<T, TV, TS>(TS.Load(shifts), TS.Load(sums)), parameters);
                 for (int row = 0; row < rows; row++)
                 {
-                    WritePass(a, b, layout, layout.Origin(group + row), (T*)b, false, length, TS.Create(shifts[row]), TS.Create(parameters[row]), false, input, pad);
+                    WritePass(a, b, layout, origins[row], (T*)b, false, length, TS.Create(shifts[row]), TS.Create(parameters[row]), false, input, pad);
                 }
             }
         }

@@ -193,7 +193,7 @@ internal readonly unsafe struct Logits : IInput
         where TV : unmanaged
         where TS : struct, ISimd<TV, T>
         where TIO : struct, IStorage<TStorage, T, TV>
-        => a;
+        => ApplyInside<TStorage, T, TV, TS, TIO>(a, place, first, count, pad);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV ApplyInside<TStorage, T, TV, TS, TIO>(TV a, in RunPlace place, nuint first, nuint count, T* pad)
@@ -220,7 +220,7 @@ internal readonly unsafe struct Scaled(double scale) : IInput
         where TV : unmanaged
         where TS : struct, ISimd<TV, T>
         where TIO : struct, IStorage<TStorage, T, TV>
-        => TS.Multiply(a, TS.Create(T.CreateTruncating(scale)));
+        => ApplyInside<TStorage, T, TV, TS, TIO>(a, place, first, count, pad);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV ApplyInside<TStorage, T, TV, TS, TIO>(TV a, in RunPlace place, nuint first, nuint count, T* pad)
