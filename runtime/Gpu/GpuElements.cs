@@ -37,6 +37,9 @@ internal interface IGpuMath<T>
     /// <summary>The accumulator value nearest <paramref name="value"/> (a float argument such as a scale).</summary>
     T FromSingle(float value);
 
+    /// <summary>The float nearest <paramref name="value"/> (a result kept in float, such as attention's log-sum-exp).</summary>
+    float ToSingle(T value);
+
     bool IsZero(T x);
 
     bool IsNegativeInfinity(T x);
@@ -177,6 +180,8 @@ internal readonly struct GpuFloatMath : IGpuMath<float>
 
     public float FromSingle(float value) => value;
 
+    public float ToSingle(float value) => value;
+
     public bool IsZero(float x) => x == 0f;
 
     public bool IsNegativeInfinity(float x) => x == float.NegativeInfinity;
@@ -220,6 +225,8 @@ internal readonly struct GpuDoubleMath : IGpuMath<double>
     public double PositiveInfinity => double.PositiveInfinity;
 
     public double FromSingle(float value) => value;
+
+    public float ToSingle(double value) => (float)value;
 
     public bool IsZero(double x) => x == 0.0;
 

@@ -1,0 +1,128 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace SoftmaxGen.Runtime;
+
+/// <summary>
+/// The fused attention launchers on ILGPU that generated code calls, one entry per element type. Each call enqueues its
+/// kernels on the stream and returns without synchronising: the forward one kernel, the backward two (dQ; dK and dV).
+/// The generated method validates the arguments (<see cref="AttentionArguments"/>) first.
+/// </summary>
+/// <remarks>
+/// The log-sum-exp travels in float for every element type, as the contract has it: for double the backward's
+/// probabilities carry float's relative error times the log-sum-exp's magnitude (the CPU backward recomputes it in double).
+/// </remarks>
+public static class GpuAttention
+{
+    /// <summary>Enqueues O = softmax(scale · Q Kᵀ over the keys, causal keys excluded) V and each query's log-sum-exp.</summary>
+    public static void Forward<THead>(AcceleratorStream stream, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, ArrayView<float> lse, AttentionShape shape, float scale, bool causal)
+        where THead : struct, IAttentionHead
+        => GpuAttentionLauncher<float, float, GpuSingle, GpuFloatMath, THead>.Forward(stream, q, k, v, o, lse, shape, scale, causal);
+
+    /// <inheritdoc cref="Forward{THead}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, AttentionShape, float, bool)"/>
+    public static void Forward<THead>(AcceleratorStream stream, ArrayView<double> q, ArrayView<double> k, ArrayView<double> v, ArrayView<double> o, ArrayView<float> lse, AttentionShape shape, float scale, bool causal)
+        where THead : struct, IAttentionHead
+        => GpuAttentionLauncher<double, double, GpuDouble, GpuDoubleMath, THead>.Forward(stream, q, k, v, o, lse, shape, scale, causal);
+
+    /// <inheritdoc cref="Forward{THead}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, AttentionShape, float, bool)"/>
+    public static void Forward<THead>(AcceleratorStream stream, ArrayView<System.Half> q, ArrayView<System.Half> k, ArrayView<System.Half> v, ArrayView<System.Half> o, ArrayView<float> lse, AttentionShape shape, float scale, bool causal)
+        where THead : struct, IAttentionHead
+        => GpuAttentionLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, THead>.Forward(stream, q.Cast<ILGPU.Half>(), k.Cast<ILGPU.Half>(), v.Cast<ILGPU.Half>(), o.Cast<ILGPU.Half>(), lse, shape, scale, causal);
+
+    /// <summary>Enqueues dQ, dK and dV from O, the log-sum-exp and dO.</summary>
+    public static void Backward<THead>(
+        AcceleratorStream stream, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, ArrayView<float> lse, ArrayView<float> dO,
+        ArrayView<float> dQ, ArrayView<float> dK, ArrayView<float> dV, AttentionShape shape, float scale, bool causal)
+        where THead : struct, IAttentionHead
+        => GpuAttentionLauncher<float, float, GpuSingle, GpuFloatMath, THead>.Backward(stream, q, k, v, o, lse, dO, dQ, dK, dV, shape, scale, causal);
+
+    /// <inheritdoc cref="Backward{THead}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, AttentionShape, float, bool)"/>
+    public static void Backward<THead>(
+        AcceleratorStream stream, ArrayView<double> q, ArrayView<double> k, ArrayView<double> v, ArrayView<double> o, ArrayView<float> lse, ArrayView<double> dO,
+        ArrayView<double> dQ, ArrayView<double> dK, ArrayView<double> dV, AttentionShape shape, float scale, bool causal)
+        where THead : struct, IAttentionHead
+        => GpuAttentionLauncher<double, double, GpuDouble, GpuDoubleMath, THead>.Backward(stream, q, k, v, o, lse, dO, dQ, dK, dV, shape, scale, causal);
+
+    /// <inheritdoc cref="Backward{THead}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, AttentionShape, float, bool)"/>
+    public static void Backward<THead>(
+        AcceleratorStream stream, ArrayView<System.Half> q, ArrayView<System.Half> k, ArrayView<System.Half> v, ArrayView<System.Half> o, ArrayView<float> lse, ArrayView<System.Half> dO,
+        ArrayView<System.Half> dQ, ArrayView<System.Half> dK, ArrayView<System.Half> dV, AttentionShape shape, float scale, bool causal)
+        where THead : struct, IAttentionHead
+        => GpuAttentionLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, THead>.Backward(
+            stream, q.Cast<ILGPU.Half>(), k.Cast<ILGPU.Half>(), v.Cast<ILGPU.Half>(), o.Cast<ILGPU.Half>(), lse, dO.Cast<ILGPU.Half>(),
+            dQ.Cast<ILGPU.Half>(), dK.Cast<ILGPU.Half>(), dV.Cast<ILGPU.Half>(), shape, scale, causal);
+}
+
+/// <summary>Loads (through <see cref="KernelCache"/>) and launches the attention kernels for one element type and head dimension.</summary>
+internal static class GpuAttentionLauncher<TStorage, TAccumulator, TElement, TMath, THead>
+    where TStorage : unmanaged
+    where TAccumulator : unmanaged
+    where TElement : struct, IGpuElement<TStorage, TAccumulator>
+    where TMath : struct, IGpuMath<TAccumulator>
+    where THead : struct, IAttentionHead
+{
+    /// <summary>Bytes of dynamic shared memory a group may ask for on any CUDA device without opting in.</summary>
+    private const int SharedBudget = 48 * 1024;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<float>, AttentionShape, float, int> ForwardRows =
+        GpuAttentionKernels.Forward<TStorage, TAccumulator, TElement, TMath, THead>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<float>, ArrayView<TStorage>, ArrayView<TStorage>, AttentionShape, float, int> QueryRows =
+        GpuAttentionKernels.QueryGradient<TStorage, TAccumulator, TElement, TMath, THead>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<float>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, AttentionShape, float, int> KeyRows =
+        GpuAttentionKernels.KeyValueGradient<TStorage, TAccumulator, TElement, TMath, THead>;
+
+    /// <summary>Every kernel this launcher may load, each as instantiated for it: what ahead-of-time compilation must cover.</summary>
+    internal static IReadOnlyList<Delegate> Kernels => [ForwardRows, QueryRows, KeyRows];
+
+    public static void Forward(AcceleratorStream stream, ArrayView<TStorage> q, ArrayView<TStorage> k, ArrayView<TStorage> v, ArrayView<TStorage> o, ArrayView<float> lse, AttentionShape shape, float scale, bool causal)
+    {
+        var accelerator = stream.Accelerator;
+        RequireContextFor(accelerator);
+        var kernel = KernelCache.Get(accelerator, ForwardRows, static owner => owner.LoadKernel(ForwardRows));
+        kernel(stream, Config(accelerator, shape.Batch * shape.Heads * shape.QueryLength, 1), q, k, v, o, lse, shape, scale, causal ? 1 : 0);
+    }
+
+    public static void Backward(
+        AcceleratorStream stream, ArrayView<TStorage> q, ArrayView<TStorage> k, ArrayView<TStorage> v, ArrayView<TStorage> o, ArrayView<float> lse, ArrayView<TStorage> dO,
+        ArrayView<TStorage> dQ, ArrayView<TStorage> dK, ArrayView<TStorage> dV, AttentionShape shape, float scale, bool causal)
+    {
+        var accelerator = stream.Accelerator;
+        RequireContextFor(accelerator);
+        var queryRows = KernelCache.Get(accelerator, QueryRows, static owner => owner.LoadKernel(QueryRows));
+        var keyRows = KernelCache.Get(accelerator, KeyRows, static owner => owner.LoadKernel(KeyRows));
+        queryRows(stream, Config(accelerator, shape.Batch * shape.Heads * shape.QueryLength, 1), q, k, v, o, lse, dO, dQ, shape, scale, causal ? 1 : 0);
+        keyRows(stream, Config(accelerator, shape.Batch * shape.KeyValueHeads * shape.KeyLength, 2), q, k, v, o, lse, dO, dK, dV, shape, scale, causal ? 1 : 0);
+    }
+
+    /// <summary>
+    /// A thread per row, in whole warps, as many per group as shared memory holds the rows' accumulators
+    /// (<paramref name="vectors"/> of the head dimension each) for, up to eight warps.
+    /// </summary>
+    private static KernelConfig Config(Accelerator accelerator, int rows, int vectors)
+    {
+        int warp = accelerator.WarpSize;
+        long perThread = (long)vectors * default(THead).Dim * Unsafe.SizeOf<TAccumulator>();
+        long budget = Math.Min(SharedBudget, accelerator.MaxSharedMemoryPerGroup);
+        int threads = (int)Math.Min(Math.Min(accelerator.MaxNumThreadsPerGroup, 8 * warp), budget / perThread);
+        threads = Math.Max(1, threads >= warp ? threads / warp * warp : threads);
+        int groups = (rows + threads - 1) / threads;
+        return new KernelConfig(groups, threads, SharedMemoryConfig.RequestDynamic<TAccumulator>(threads * vectors * default(THead).Dim));
+    }
+
+    /// <summary>A context built with <see cref="MathMode.Fast32BitOnly"/> would compute double attention in float: refused.</summary>
+    private static void RequireContextFor(Accelerator accelerator)
+    {
+        if (typeof(TAccumulator) == typeof(double) && accelerator.Context.Properties.MathMode == MathMode.Fast32BitOnly)
+        {
+            throw new InvalidOperationException(
+                "Double attention needs 64-bit arithmetic on the device, but this accelerator's context was built with " +
+                "Math(MathMode.Fast32BitOnly), which computes doubles as floats. Build the context without it, e.g. " +
+                "Context.Create(builder => builder.Default()), or use float data.");
+        }
+    }
+}
