@@ -13,7 +13,7 @@ namespace SoftmaxGen.Generator;
 partial class SoftmaxGenerator
 {
     /// <summary>The parse stage: an annotated class symbol becomes a <see cref="SoftmaxSpec"/> or diagnostics, never both.</summary>
-    internal static class Parser
+    internal static partial class Parser
     {
         public const int MaxRank = 8;
 
@@ -58,7 +58,7 @@ partial class SoftmaxGenerator
                 && symbol.GetAttributes().Any(other => other.AttributeClass?.ToDisplayString() == AttributeName))
             {
                 // Reported once, by the [LogSoftmax] side; the [Softmax] class still generates.
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BothAttributes, arguments.Attribute, symbol.Name));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BothAttributes, arguments.Attribute, symbol.Name, "Softmax", "LogSoftmax"));
             }
 
             bool rankValid = rank is >= 1 and <= MaxRank;
@@ -105,38 +105,9 @@ partial class SoftmaxGenerator
                 return Nothing;
             }
 
-            var element = ElementKind.Single;
-            foreach (var named in attribute.NamedArguments)
+            if (ElementType(attribute, arguments, diagnostics) is not { } element)
             {
-                if (named.Key != "ElementType")
-                {
-                    continue;
-                }
-
-                var type = named.Value.Value as ITypeSymbol;
-                if (type is { TypeKind: TypeKind.Error })
-                {
-                    return Nothing; // typeof of a type that does not bind: the compiler reports it
-                }
-
-                ElementKind? kind = type switch
-                {
-                    { SpecialType: SpecialType.System_Single } => ElementKind.Single,
-                    { SpecialType: SpecialType.System_Double } => ElementKind.Double,
-                    { Name: "Half", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } => ElementKind.Half,
-                    _ => null,
-                };
-                if (kind is null)
-                {
-                    diagnostics.Add(DiagnosticInfo.Create(
-                        DiagnosticDescriptors.UnsupportedElementType,
-                        arguments.Named("ElementType") ?? arguments.Attribute,
-                        type?.ToDisplayString() ?? "null"));
-                }
-                else
-                {
-                    element = kind.Value;
-                }
+                return Nothing;
             }
 
             if (diagnostics.Count > 0)
@@ -221,6 +192,49 @@ partial class SoftmaxGenerator
                 lists.TryGetValue("BiasAxes", out var bias) ? bias : EquatableArray<int>.Empty,
                 causalQuery,
                 causalKey);
+        }
+
+        /// <summary>
+        /// The ElementType argument: float when absent; SMG0006 (and float) for a type SoftmaxGen does not take; null when
+        /// the type does not bind (the compiler reports that).
+        /// </summary>
+        private static ElementKind? ElementType(AttributeData attribute, AttributeArguments arguments, List<DiagnosticInfo> diagnostics)
+        {
+            var element = ElementKind.Single;
+            foreach (var named in attribute.NamedArguments)
+            {
+                if (named.Key != "ElementType")
+                {
+                    continue;
+                }
+
+                var type = named.Value.Value as ITypeSymbol;
+                if (type is { TypeKind: TypeKind.Error })
+                {
+                    return null;
+                }
+
+                ElementKind? kind = type switch
+                {
+                    { SpecialType: SpecialType.System_Single } => ElementKind.Single,
+                    { SpecialType: SpecialType.System_Double } => ElementKind.Double,
+                    { Name: "Half", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } => ElementKind.Half,
+                    _ => null,
+                };
+                if (kind is null)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(
+                        DiagnosticDescriptors.UnsupportedElementType,
+                        arguments.Named("ElementType") ?? arguments.Attribute,
+                        type?.ToDisplayString() ?? "null"));
+                }
+                else
+                {
+                    element = kind.Value;
+                }
+            }
+
+            return element;
         }
 
         /// <summary>SMG0005 and SMG0007: the class must be a non-generic static partial class, in non-generic partial types.</summary>

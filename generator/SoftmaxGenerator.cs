@@ -47,6 +47,7 @@ public sealed partial class SoftmaxGenerator : IIncrementalGenerator
             .WithTrackingName(Steps.Parse);
         Register(context, softmax);
         Register(context, logSoftmax);
+        RegisterAttention(context);
     }
 
     /// <summary>The rest of the pipeline, the same for both attributes: diagnostics, then spec, plan and source.</summary>

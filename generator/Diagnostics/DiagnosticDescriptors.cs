@@ -55,8 +55,13 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor BothAttributes = Create(
         "SMG0010",
-        "Softmax and log-softmax on one class",
-        "'{0}' has both [Softmax] and [LogSoftmax]: their generated members would share names; put each on its own class");
+        "Two SoftmaxGen attributes on one class",
+        "'{0}' has both [{1}] and [{2}]: their generated members would share names; put each on its own class");
+
+    public static readonly DiagnosticDescriptor HeadDimOutOfRange = Create(
+        "SMG0011",
+        "Head dimension outside 1..256",
+        "The head dimension {0} is outside 1..256: [Attention] generates kernels for heads of 1 to 256 elements");
 
     private static DiagnosticDescriptor Create(string id, string title, string message) =>
         new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpBase + id.ToLowerInvariant());

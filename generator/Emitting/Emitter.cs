@@ -18,7 +18,7 @@ internal sealed record GeneratedSource(string HintName, string Text);
 /// The emit stage: a plan becomes C# through the Scriban templates embedded from templates/. This class only turns
 /// the plan into template values (names, expressions, loop headers); the templates hold the shape of the code.
 /// </summary>
-internal static class Emitter
+internal static partial class Emitter
 {
     private const string Indent = "    ";
 
