@@ -9,6 +9,8 @@ namespace SoftmaxGen.Runtime;
 /// Fused attention on the CPU for one element type, vector type and head dimension: tiles of queries against tiles
 /// of keys, an online softmax per query row, nothing of size queries × keys ever stored. Every product goes through
 /// one register-blocked kernel (<see cref="Product"/>: four rows by four vectors of the output held in registers).
+/// The steps a tile takes are methods of their own, compiled fully optimised on first use: inlined into the work-item
+/// loops they would exhaust the JIT's inlining budget and run unoptimised code for their first calls.
 /// </summary>
 /// <remarks>
 /// The forward works on one (batch, head, query tile) at a time; the backward on one (batch, key/value head), key tile
@@ -55,119 +57,193 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int first, int end)
         {
-            int d = Dim, dp = Padded, qt = QueryTile;
-            nuint floats = (nuint)(qt * dp * 2 + dp * KeyTile + KeyTile * dp + qt * KeyTile + 2 * qt + TS.Count);
-            var scratch = (T*)NativeMemory.AlignedAlloc(floats * (nuint)sizeof(T), 64);
+            var tile = QueryTileScratch.Allocate();
             try
             {
-                T* qp = scratch, acc = qp + qt * dp, kt = acc + qt * dp, vp = kt + dp * KeyTile, s = vp + KeyTile * dp;
-                T* max = s + qt * KeyTile, sum = max + qt, pad = sum + qt;
+                int d = Dim, qt = QueryTile;
                 int group = shape.Heads / shape.KeyValueHeads, queries = shape.QueryLength, keys = shape.KeyLength;
                 for (int item = first; item < end; item++)
                 {
-                    int pair = item / tiles, first0 = item % tiles * qt;
+                    int pair = item / tiles, row0 = item % tiles * qt;
                     int head = pair % shape.Heads, batch = pair / shape.Heads;
-                    int rows = Math.Min(qt, queries - first0);
-                    long rowBase = (long)pair * queries + first0;
+                    int rows = Math.Min(qt, queries - row0);
+                    long rowBase = (long)pair * queries + row0;
                     long kvBase = ((long)batch * shape.KeyValueHeads + head / group) * keys * d;
-                    PackRows(q + rowBase * d, rows, qp, pad);
-                    new Span<T>(acc, rows * dp).Clear();
-                    new Span<T>(max, rows).Fill(T.NegativeInfinity);
-                    new Span<T>(sum, rows).Clear();
-
-                    // The last key any row of the tile sees: the causal diagonal of its last row.
-                    int keyEnd = causal ? Math.Min(keys, first0 + rows + keys - queries) : keys;
-                    for (int k0 = 0; k0 < keyEnd; k0 += KeyTile)
-                    {
-                        int kn = Math.Min(KeyTile, keyEnd - k0), width = Round(kn);
-                        PackTransposed(k + kvBase + (long)k0 * d, kn, kt);
-                        PackRows(v + kvBase + (long)k0 * d, kn, vp, pad);
-                        Product(qp, dp, 1, rows, d, kt, KeyTile, s, KeyTile, width, accumulate: false, pad);
-                        for (int r = 0; r < rows; r++)
-                        {
-                            int limit = causal ? Math.Min(kn, first0 + r + keys - queries - k0 + 1) : kn;
-                            OnlineRow(s + r * KeyTile, width, limit, scale, ref max[r], ref sum[r], acc + r * dp);
-                        }
-
-                        Product(s, KeyTile, 1, rows, kn, vp, dp, acc, dp, dp, accumulate: true, pad);
-                    }
-
+                    ForwardTile(q + rowBase * d, k + kvBase, v + kvBase, rows, row0, queries, keys, scale, causal, tile, values: true);
                     for (int r = 0; r < rows; r++)
                     {
-                        T total = sum[r];
-                        T inverse = total > T.Zero ? T.One / total : T.Zero;
-                        StoreRow(acc + r * dp, inverse, o + (rowBase + r) * d, pad);
-                        lse[rowBase + r] = total > T.Zero ? float.CreateTruncating(max[r] + T.Log(total)) : float.NegativeInfinity;
+                        T total = tile.Sum[r];
+                        StoreRow(tile.Output + r * Padded, total > T.Zero ? T.One / total : T.Zero, o + (rowBase + r) * d, tile.Pad);
+                        lse[rowBase + r] = total > T.Zero ? float.CreateTruncating(tile.Max[r] + T.Log(total)) : float.NegativeInfinity;
                     }
                 }
             }
             finally
             {
-                NativeMemory.AlignedFree(scratch);
+                tile.Free();
             }
         }
     }
 
-    /// <summary>
-    /// One row of a score tile through the online softmax: z = scale · s for the first <paramref name="limit"/> keys
-    /// (the rest excluded), the running max and sum updated, the row's accumulated output rescaled where the max grew,
-    /// and the row replaced by exp(z − max) (0 where excluded), ready to multiply V. A null output: the max and sum only.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void OnlineRow(T* row, int width, int limit, T scale, ref T max, ref T sum, T* output)
+    /// <summary>One thread's scratch for <see cref="ForwardTile"/>: one allocation, aligned to 64 bytes, carved into tiles.</summary>
+    private readonly struct QueryTileScratch
     {
-        int count = TS.Count;
-        if (limit <= 0)
+        /// <summary>Qᵀ: the head dimension's rows of <see cref="QueryTile"/> queries (zeros past the tile's rows).</summary>
+        public readonly T* QueryColumns;
+
+        /// <summary>The unnormalised output: <see cref="QueryTile"/> rows of <see cref="Padded"/>.</summary>
+        public readonly T* Output;
+
+        /// <summary>A key tile's rows of K and of V, converted and padded, where they cannot be read in place.</summary>
+        public readonly T* Keys, Values;
+
+        /// <summary>Sᵀ, then Pᵀ: <see cref="KeyTile"/> rows (keys) of <see cref="QueryTile"/> columns (queries).</summary>
+        public readonly T* Scores;
+
+        /// <summary>Per query: the running max, the running sum, and the factor the last key tile rescaled the output by.</summary>
+        public readonly T* Max, Sum, Correction;
+
+        public readonly T* Pad;
+
+        private QueryTileScratch(T* start)
         {
-            new Span<T>(row, width).Clear();
-            return;
+            int dp = Padded, qt = QueryTile;
+            QueryColumns = start;
+            Output = QueryColumns + dp * qt;
+            Keys = Output + qt * dp;
+            Values = Keys + KeyTile * dp;
+            Scores = Values + KeyTile * dp;
+            Max = Scores + KeyTile * qt;
+            Sum = Max + qt;
+            Correction = Sum + qt;
+            Pad = Correction + qt;
         }
 
-        var factor = TS.Create(scale);
-        var negativeInfinity = TS.Create(T.NegativeInfinity);
-        var top = negativeInfinity;
-        for (int c = 0; c < width; c += count)
+        private static nuint Length => (nuint)(2 * Padded * QueryTile + 2 * KeyTile * Padded + KeyTile * QueryTile + 3 * QueryTile + TS.Count);
+
+        public static QueryTileScratch Allocate() => new((T*)NativeMemory.AlignedAlloc(Length * (nuint)sizeof(T), 64));
+
+        public void Free() => NativeMemory.AlignedFree(QueryColumns);
+    }
+
+    /// <summary>
+    /// The online softmax of one tile of <paramref name="rows"/> queries (starting at query <paramref name="row0"/> of
+    /// its head) over the keys of one key/value head, a key tile at a time: Sᵀ = K Qᵀ (keys by queries, so that each
+    /// query's max and sum are per-lane vector operations), then, with <paramref name="values"/>, O += P V. Leaves each
+    /// query's max and sum, and the unnormalised output, in <paramref name="tile"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardTile(TStorage* q, TStorage* k, TStorage* v, int rows, int row0, int queries, int keys, T scale, bool causal, QueryTileScratch tile, bool values)
+    {
+        int d = Dim, dp = Padded, qt = QueryTile, count = TS.Count;
+
+        // K and V are read in place where they are already vectors of the compute type, a whole number per row.
+        bool direct = typeof(TStorage) == typeof(T) && d % count == 0;
+        PackTransposed(q, rows, tile.QueryColumns, qt);
+        new Span<T>(tile.Output, rows * dp).Clear();
+        new Span<T>(tile.Max, qt).Fill(T.NegativeInfinity);
+        new Span<T>(tile.Sum, qt).Clear();
+
+        // Keys past the causal diagonal of the tile's last query are never read.
+        int keyEnd = causal ? Math.Min(keys, row0 + rows + keys - queries) : keys;
+        for (int k0 = 0; k0 < keyEnd; k0 += KeyTile)
         {
-            var z = TS.Multiply(TS.Load(row + c), factor);
-            if (c + count > limit)
+            int kn = Math.Min(KeyTile, keyEnd - k0);
+            T* keyRows = (T*)(k + (long)k0 * d);
+            if (!direct)
             {
-                z = TS.Select(TS.Within((nuint)c, 0, limit), z, negativeInfinity);
+                PackRows(k + (long)k0 * d, kn, tile.Keys, tile.Pad);
+                keyRows = tile.Keys;
             }
 
-            TS.Store(z, row + c);
-            top = TS.Max(top, z);
-        }
+            Product(keyRows, direct ? d : dp, 1, kn, d, tile.QueryColumns, qt, tile.Scores, qt, qt, accumulate: false, tile.Pad);
 
-        T previous = max, next = T.Max(previous, TS.First(TS.MaxAll(top)));
-        var shift = TS.Create(next);
-        var total = TS.Create(T.Zero);
-        for (int c = 0; c < width; c += count)
-        {
-            var p = TS.Exp(TS.Subtract(TS.Load(row + c), shift));
-            TS.Store(p, row + c);
-            total = TS.Add(total, p);
-        }
-
-        T rowSum = TS.First(TS.SumAll(total));
-        if (previous == T.NegativeInfinity)
-        {
-            sum = rowSum;
-        }
-        else
-        {
-            T correction = T.Exp(previous - next);
-            sum = sum * correction + rowSum;
-            if (correction != T.One && output != null)
+            // Key j of the tile is excluded for query i of the tile when j > i + diagonal; from key firstMasked on, some are.
+            int diagonal = row0 + keys - queries - k0;
+            OnlineColumns(tile.Scores, kn, causal ? diagonal + 1 : kn, diagonal, scale, tile.Max, tile.Sum, tile.Correction);
+            if (!values)
             {
-                var scaleBy = TS.Create(correction);
-                for (int c = 0; c < Padded; c += count)
+                continue;
+            }
+
+            for (int r = 0; r < rows; r++)
+            {
+                T correction = tile.Correction[r];
+                if (correction != T.One)
                 {
-                    TS.Store(TS.Multiply(TS.Load(output + c), scaleBy), output + c);
+                    Rescale(tile.Output + r * dp, correction);
                 }
             }
-        }
 
-        max = next;
+            T* valueRows = (T*)(v + (long)k0 * d);
+            if (!direct)
+            {
+                PackRows(v + (long)k0 * d, kn, tile.Values, tile.Pad);
+                valueRows = tile.Values;
+            }
+
+            Product(tile.Scores, 1, qt, rows, kn, valueRows, direct ? d : dp, tile.Output, dp, dp, accumulate: true, tile.Pad);
+        }
+    }
+
+    /// <summary>
+    /// Sᵀ of one key tile (<paramref name="keys"/> rows of <see cref="QueryTile"/> queries) through the online softmax,
+    /// a vector of queries at a time: z = scale · s, excluded where key j lies past query i's causal diagonal,
+    /// j &gt; i + <paramref name="diagonal"/> (checked from key <paramref name="firstMasked"/> on); the running max and
+    /// sum updated, the factor exp(old max − new max) left per query in <paramref name="correction"/>, and the tile
+    /// replaced by exp(z − max), 0 where excluded.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void OnlineColumns(T* scores, int keys, int firstMasked, int diagonal, T scale, T* max, T* sum, T* correction)
+    {
+        int qt = QueryTile, count = TS.Count;
+        var factor = TS.Create(scale);
+        var negativeInfinity = TS.Create(T.NegativeInfinity);
+        for (int c = 0; c < qt; c += count)
+        {
+            var top = negativeInfinity;
+            T* column = scores + c;
+            for (int j = 0; j < keys; j++)
+            {
+                var z = TS.Multiply(TS.Load(column + j * qt), factor);
+                if (j >= firstMasked)
+                {
+                    // Query i = c + lane sees key j when i ≥ j − diagonal.
+                    z = TS.Select(TS.Within((nuint)c, j - diagonal, int.MaxValue), z, negativeInfinity);
+                }
+
+                TS.Store(z, column + j * qt);
+                top = TS.Max(top, z);
+            }
+
+            var previous = TS.Load(max + c);
+            var next = TS.Max(previous, top);
+
+            // A query that has seen no key yet keeps max −∞: its shift is 0, so each of its exps is of −∞.
+            var shift = TS.Shift(next);
+            var rescale = TS.Exp(TS.Subtract(previous, shift));
+            var total = TS.Multiply(TS.Load(sum + c), rescale);
+            for (int j = 0; j < keys; j++)
+            {
+                var p = TS.Exp(TS.Subtract(TS.Load(column + j * qt), shift));
+                TS.Store(p, column + j * qt);
+                total = TS.Add(total, p);
+            }
+
+            TS.Store(next, max + c);
+            TS.Store(total, sum + c);
+            TS.Store(rescale, correction + c);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Rescale(T* row, T factor)
+    {
+        var scaleBy = TS.Create(factor);
+        for (int c = 0; c < Padded; c += TS.Count)
+        {
+            TS.Store(TS.Multiply(TS.Load(row + c), scaleBy), row + c);
+        }
     }
 
     private readonly struct BackwardBody(
@@ -187,6 +263,7 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
             nint exactLength = exact ? (nint)group * queries : 0;
             nuint floats = (nuint)(2 * qt * dp + 2 * dp * KeyTile + 3 * KeyTile * dp + 2 * qt * KeyTile + 2 * qt + TS.Count + dqLength + exactLength);
             var scratch = (T*)NativeMemory.AlignedAlloc(floats * (nuint)sizeof(T), 64);
+            var statistics = exact ? QueryTileScratch.Allocate() : default;
             try
             {
                 T* qp = scratch, dop = qp + qt * dp, kt = dop + qt * dp, vt = kt + dp * KeyTile, kp = vt + dp * KeyTile;
@@ -202,14 +279,14 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
                     new Span<T>(dqOrigin, group * queries * (int)dqStride).Clear();
                     if (exact)
                     {
-                        LogSumExps(q + headBase * queries * d, k + kvBase, group, queries, keys, scale, causal, qp, kt, s, shift, delta, rowLse, pad);
+                        LogSumExps(q + headBase * queries * d, k + kvBase, group, queries, keys, scale, causal, statistics, rowLse);
                     }
 
                     for (int k0 = 0; k0 < keys; k0 += KeyTile)
                     {
                         int kn = Math.Min(KeyTile, keys - k0), width = Round(kn);
-                        PackTransposed(k + kvBase + (long)k0 * d, kn, kt);
-                        PackTransposed(v + kvBase + (long)k0 * d, kn, vt);
+                        PackTransposed(k + kvBase + (long)k0 * d, kn, kt, KeyTile);
+                        PackTransposed(v + kvBase + (long)k0 * d, kn, vt, KeyTile);
                         PackRows(k + kvBase + (long)k0 * d, kn, kp, pad);
                         new Span<T>(dk, KeyTile * dp).Clear();
                         new Span<T>(dv, KeyTile * dp).Clear();
@@ -265,38 +342,29 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
             finally
             {
                 NativeMemory.AlignedFree(scratch);
+                if (exact)
+                {
+                    statistics.Free();
+                }
             }
         }
     }
 
-    /// <summary>The log-sum-exp of every query row of <paramref name="heads"/> heads, as the forward computes it, into <paramref name="result"/>.</summary>
-    private static void LogSumExps(TStorage* q, TStorage* k, int heads, int queries, int keys, T scale, bool causal, T* qp, T* kt, T* s, T* max, T* sum, T* result, T* pad)
+    /// <summary>The log-sum-exp of every query of <paramref name="heads"/> heads, as the forward computes it, into <paramref name="result"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void LogSumExps(TStorage* q, TStorage* k, int heads, int queries, int keys, T scale, bool causal, QueryTileScratch tile, T* result)
     {
-        int d = Dim, dp = Padded, qt = QueryTile;
+        int d = Dim, qt = QueryTile;
         for (int head = 0; head < heads; head++)
         {
             for (int row0 = 0; row0 < queries; row0 += qt)
             {
                 int rows = Math.Min(qt, queries - row0);
-                PackRows(q + ((long)head * queries + row0) * d, rows, qp, pad);
-                new Span<T>(max, rows).Fill(T.NegativeInfinity);
-                new Span<T>(sum, rows).Clear();
-                int keyEnd = causal ? Math.Min(keys, row0 + rows + keys - queries) : keys;
-                for (int k0 = 0; k0 < keyEnd; k0 += KeyTile)
-                {
-                    int kn = Math.Min(KeyTile, keyEnd - k0), width = Round(kn);
-                    PackTransposed(k + (long)k0 * d, kn, kt);
-                    Product(qp, dp, 1, rows, d, kt, KeyTile, s, KeyTile, width, accumulate: false, pad);
-                    for (int r = 0; r < rows; r++)
-                    {
-                        int limit = causal ? Math.Min(kn, row0 + r + keys - queries - k0 + 1) : kn;
-                        OnlineRow(s + r * KeyTile, width, limit, scale, ref max[r], ref sum[r], null);
-                    }
-                }
-
+                ForwardTile(q + ((long)head * queries + row0) * d, k, null, rows, row0, queries, keys, scale, causal, tile, values: false);
                 for (int r = 0; r < rows; r++)
                 {
-                    result[(long)head * queries + row0 + r] = sum[r] > T.Zero ? max[r] + T.Log(sum[r]) : T.NegativeInfinity;
+                    T total = tile.Sum[r];
+                    result[(long)head * queries + row0 + r] = total > T.Zero ? tile.Max[r] + T.Log(total) : T.NegativeInfinity;
                 }
             }
         }
@@ -306,7 +374,7 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
     /// One row of the backward: P = exp(scale · s − lse) over the first <paramref name="limit"/> keys (0 elsewhere, and
     /// throughout when the query saw no key), then dS = scale · P ∘ (dP − D) into <paramref name="gradient"/>, which held dP.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void GradientRow(T* row, T* gradient, int width, int limit, T scale, T lse, T delta)
     {
         int count = TS.Count;
@@ -338,7 +406,7 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
     }
 
     /// <summary>D = rowsum(dO ∘ O) for each row: <paramref name="gradient"/> packed, <paramref name="output"/> as stored.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Deltas(T* gradient, TStorage* output, int rows, T* delta, T* pad)
     {
         int d = Dim, dp = Padded, count = TS.Count;
@@ -357,7 +425,7 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
     }
 
     /// <summary><paramref name="rows"/> rows of the head dimension, converted, into rows of <see cref="Padded"/> (zeros past the head dimension).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void PackRows(TStorage* source, int rows, T* destination, T* pad)
     {
         int d = Dim, dp = Padded, count = TS.Count;
@@ -373,18 +441,18 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
     }
 
     /// <summary>
-    /// <paramref name="rows"/> rows of the head dimension transposed: element d of row j to [d · <see cref="KeyTile"/> + j],
-    /// zeros in the columns past <paramref name="rows"/>.
+    /// <paramref name="rows"/> rows of the head dimension transposed: element d of row j to [d · <paramref name="width"/> + j],
+    /// zeros in the columns from <paramref name="rows"/> to <paramref name="width"/>.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PackTransposed(TStorage* source, int rows, T* destination)
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void PackTransposed(TStorage* source, int rows, T* destination, int width)
     {
         int d = Dim;
-        if (rows < KeyTile)
+        if (rows < width)
         {
             for (int c = 0; c < d; c++)
             {
-                new Span<T>(destination + c * KeyTile + rows, KeyTile - rows).Clear();
+                new Span<T>(destination + c * width + rows, width - rows).Clear();
             }
         }
 
@@ -393,13 +461,13 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
             TStorage* from = source + (long)j * d;
             for (int c = 0; c < d; c++)
             {
-                destination[c * KeyTile + j] = TIO.ToCompute(from[c]);
+                destination[c * width + j] = TIO.ToCompute(from[c]);
             }
         }
     }
 
     /// <summary>Stores the head dimension's elements of a packed row times <paramref name="factor"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void StoreRow(T* row, T factor, TStorage* destination, T* pad)
     {
         int d = Dim, count = TS.Count;
@@ -418,6 +486,7 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Round(int count) => (count + TS.Count - 1) / TS.Count * TS.Count;
 
     /// <summary>
@@ -425,7 +494,7 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
     /// hold whole vectors past n (packed tiles); C's last vector may be partial (loaded and stored lane by lane).
     /// Four rows by four vectors of C stay in registers through the whole depth.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Product(T* a, nint rowStride, nint depthStride, int rows, int depth, T* b, nint ldb, T* c, nint ldc, int n, bool accumulate, T* pad)
     {
         int count = TS.Count, wide = 4 * count;
