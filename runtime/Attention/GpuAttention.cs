@@ -9,6 +9,7 @@ namespace SoftmaxGen.Runtime;
 /// <summary>
 /// The fused attention launchers on ILGPU that generated code calls, one entry per element type. Each call enqueues its
 /// kernels on the stream and returns without synchronising: the forward one kernel, the backward two (dQ; dK and dV).
+/// Both sides of a group's work sit in shared memory: its own rows and accumulators, and a staged tile of the other side.
 /// The generated method validates the arguments (<see cref="AttentionArguments"/>) first.
 /// </summary>
 /// <remarks>
@@ -67,13 +68,13 @@ internal static class GpuAttentionLauncher<TStorage, TAccumulator, TElement, TMa
     /// <summary>Bytes of dynamic shared memory a group may ask for on any CUDA device without opting in.</summary>
     private const int SharedBudget = 48 * 1024;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<float>, AttentionShape, float, int> ForwardRows =
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<float>, AttentionShape, float, int, AttentionTiling> ForwardRows =
         GpuAttentionKernels.Forward<TStorage, TAccumulator, TElement, TMath, THead>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<float>, ArrayView<TStorage>, ArrayView<TStorage>, AttentionShape, float, int> QueryRows =
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<float>, ArrayView<TStorage>, ArrayView<TStorage>, AttentionShape, float, int, AttentionTiling> QueryRows =
         GpuAttentionKernels.QueryGradient<TStorage, TAccumulator, TElement, TMath, THead>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<float>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, AttentionShape, float, int> KeyRows =
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<float>, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, AttentionShape, float, int, AttentionTiling> KeyRows =
         GpuAttentionKernels.KeyValueGradient<TStorage, TAccumulator, TElement, TMath, THead>;
 
     /// <summary>Every kernel this launcher may load, each as instantiated for it: what ahead-of-time compilation must cover.</summary>
@@ -84,7 +85,8 @@ internal static class GpuAttentionLauncher<TStorage, TAccumulator, TElement, TMa
         var accelerator = stream.Accelerator;
         RequireContextFor(accelerator);
         var kernel = KernelCache.Get(accelerator, ForwardRows, static owner => owner.LoadKernel(ForwardRows));
-        kernel(stream, Config(accelerator, shape.Batch * shape.Heads * shape.QueryLength, 1), q, k, v, o, lse, shape, scale, causal ? 1 : 0);
+        var (config, tiling) = Config(accelerator, shape.Batch * shape.Heads, shape.QueryLength, rowVectors: 2, tileVectors: 2, tileScalars: 0);
+        kernel(stream, config, q, k, v, o, lse, shape, scale, causal ? 1 : 0, tiling);
     }
 
     public static void Backward(
@@ -95,23 +97,38 @@ internal static class GpuAttentionLauncher<TStorage, TAccumulator, TElement, TMa
         RequireContextFor(accelerator);
         var queryRows = KernelCache.Get(accelerator, QueryRows, static owner => owner.LoadKernel(QueryRows));
         var keyRows = KernelCache.Get(accelerator, KeyRows, static owner => owner.LoadKernel(KeyRows));
-        queryRows(stream, Config(accelerator, shape.Batch * shape.Heads * shape.QueryLength, 1), q, k, v, o, lse, dO, dQ, shape, scale, causal ? 1 : 0);
-        keyRows(stream, Config(accelerator, shape.Batch * shape.KeyValueHeads * shape.KeyLength, 2), q, k, v, o, lse, dO, dK, dV, shape, scale, causal ? 1 : 0);
+        var (queryConfig, queryTiling) = Config(accelerator, shape.Batch * shape.Heads, shape.QueryLength, rowVectors: 3, tileVectors: 2, tileScalars: 0);
+        queryRows(stream, queryConfig, q, k, v, o, lse, dO, dQ, shape, scale, causal ? 1 : 0, queryTiling);
+        var (keyConfig, keyTiling) = Config(accelerator, shape.Batch * shape.KeyValueHeads, shape.KeyLength, rowVectors: 4, tileVectors: 2, tileScalars: 2);
+        keyRows(stream, keyConfig, q, k, v, o, lse, dO, dK, dV, shape, scale, causal ? 1 : 0, keyTiling);
     }
 
     /// <summary>
-    /// A thread per row, in whole warps, as many per group as shared memory holds the rows' accumulators
-    /// (<paramref name="vectors"/> of the head dimension each) for, up to eight warps.
+    /// A group per block of consecutive rows of one head, a thread per row, in whole warps (up to eight): as many as
+    /// leave room in shared memory for each thread's <paramref name="rowVectors"/> head-dimension rows and a staged tile
+    /// of at least a warp's rows (<paramref name="tileVectors"/> head-dimension vectors and <paramref name="tileScalars"/>
+    /// values each); the tile takes the rest, at most the group's thread count.
     /// </summary>
-    private static KernelConfig Config(Accelerator accelerator, int rows, int vectors)
+    private static (KernelConfig Config, AttentionTiling Tiling) Config(Accelerator accelerator, int heads, int rows, int rowVectors, int tileVectors, int tileScalars)
     {
-        int warp = accelerator.WarpSize;
-        long perThread = (long)vectors * default(THead).Dim * Unsafe.SizeOf<TAccumulator>();
-        long budget = Math.Min(SharedBudget, accelerator.MaxSharedMemoryPerGroup);
-        int threads = (int)Math.Min(Math.Min(accelerator.MaxNumThreadsPerGroup, 8 * warp), budget / perThread);
-        threads = Math.Max(1, threads >= warp ? threads / warp * warp : threads);
-        int groups = (rows + threads - 1) / threads;
-        return new KernelConfig(groups, threads, SharedMemoryConfig.RequestDynamic<TAccumulator>(threads * vectors * default(THead).Dim));
+        int warp = accelerator.WarpSize, d = default(THead).Dim, size = Unsafe.SizeOf<TAccumulator>();
+        long budget = Math.Min(SharedBudget, accelerator.MaxSharedMemoryPerGroup) / size;
+        long perRow = (long)rowVectors * d, perTileRow = (long)tileVectors * d + tileScalars;
+        int threads = Math.Min(accelerator.MaxNumThreadsPerGroup, 8 * warp) / warp * warp;
+        while (threads > warp && threads * perRow + Math.Min(threads, warp) * perTileRow > budget)
+        {
+            threads -= warp;
+        }
+
+        while (threads > 1 && threads * perRow + perTileRow > budget)
+        {
+            threads /= 2; // heads too wide for a warp's rows: fewer threads than a warp
+        }
+
+        int tile = (int)Math.Clamp((budget - threads * perRow) / perTileRow, 1, threads);
+        int blocks = (rows + threads - 1) / threads;
+        var config = new KernelConfig(heads * blocks, threads, SharedMemoryConfig.RequestDynamic<TAccumulator>((int)(threads * perRow + tile * perTileRow)));
+        return (config, new AttentionTiling(threads, tile));
     }
 
     /// <summary>A context built with <see cref="MathMode.Fast32BitOnly"/> would compute double attention in float: refused.</summary>
