@@ -35,7 +35,7 @@ public sealed class CpuAttention<T>
     /// S = Q Kᵀ, P = softmax(S / √d) over the key axis (the scale, and the causal mask where the class has it, applied
     /// inside the generated softmax), O = P V.
     /// </summary>
-    public AttentionForward<T> Forward(AttentionShape shape, T[] q, T[] k, T[] v)
+    public AttentionForward<T> Forward(ProblemSize shape, T[] q, T[] k, T[] v)
     {
         int n = shape.Sequence, d = shape.HeadDim;
         var s = new T[shape.ScoreElements];
@@ -65,7 +65,7 @@ public sealed class CpuAttention<T>
     /// dV = Pᵀ dO, dP = dO Vᵀ, dS = P ∘ (dP - rowsum(dP ∘ P)) / √d by the generated backward (the pullback to S, the
     /// scale included), dQ = dS K, dK = dSᵀ Q.
     /// </summary>
-    public AttentionBackward<T> Backward(AttentionShape shape, T[] q, T[] k, T[] v, AttentionForward<T> forward, T[] dO)
+    public AttentionBackward<T> Backward(ProblemSize shape, T[] q, T[] k, T[] v, AttentionForward<T> forward, T[] dO)
     {
         int n = shape.Sequence, d = shape.HeadDim;
         var p = forward.Probabilities;

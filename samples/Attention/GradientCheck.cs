@@ -5,7 +5,9 @@ namespace SoftmaxGen.Samples.Attention;
 
 /// <summary>
 /// The analytic gradients of L = Σ dO ∘ O, in double, against central finite differences of the forward pass:
-/// ∂L/∂x ≈ (L(x + h) - L(x - h)) / 2h for every element x of Q, K and V.
+/// ∂L/∂x ≈ (L(x + h) - L(x - h)) / 2h for every element x of Q, K and V. Both paths are checked: the unfused one
+/// (matrix products around the generated softmax) against differences of its forward, and the generated fused class
+/// against differences of its own forward.
 /// </summary>
 public static class GradientCheck
 {
@@ -14,16 +16,25 @@ public static class GradientCheck
     /// <summary>Passing bound on the relative error |analytic - numeric| / (|analytic| + |numeric|).</summary>
     public const double Bound = 1e-6;
 
-    public sealed record Result(double MaxRelativeError, string Worst, double DQ, double DK, double DV)
+    /// <summary>The largest relative error of each gradient, for the unfused and the fused path.</summary>
+    public sealed record Result(double MaxRelativeError, string Worst, double DQ, double DK, double DV, double FusedDQ, double FusedDK, double FusedDV)
     {
         public bool Passed => MaxRelativeError <= Bound;
     }
 
-    public static Result Run(AttentionShape shape, bool causal, int seed)
+    /// <summary>Checks a problem whose head dimension is <see cref="FusedAttention.DoubleHeadDim"/> (the double class's).</summary>
+    public static Result Run(ProblemSize shape, bool causal, int seed)
     {
+        if (shape.HeadDim != FusedAttention.DoubleHeadDim)
+        {
+            throw new ArgumentException(
+                $"the gradient check runs the generated double class, whose head dimension is {FusedAttention.DoubleHeadDim}, not {shape.HeadDim}", nameof(shape));
+        }
+
         var attention = causal
             ? new CpuAttention<double>(CausalKeySoftmaxDouble.Forward, CausalKeySoftmaxDouble.Backward)
             : new CpuAttention<double>(KeySoftmaxDouble.Forward, KeySoftmaxDouble.Backward);
+        var (fusedForward, fusedBackward) = FusedAttention.Double(causal);
         var random = new Random(seed);
         double[] Draw(int count) => Enumerable.Range(0, count).Select(_ => random.NextDouble() * 2 - 1).ToArray();
         var q = Draw(shape.TokenElements);
@@ -33,13 +44,31 @@ public static class GradientCheck
 
         var forward = attention.Forward(shape, q, k, v);
         var gradients = attention.Backward(shape, q, k, v, forward, dO);
+        var fused = FusedAttention.Run(fusedForward, fusedBackward, shape, q, k, v, dO);
 
         double Loss() => Dot(dO, attention.Forward(shape, q, k, v).Output);
-        var dQ = Compare(q, gradients.DQ, Loss);
-        var dK = Compare(k, gradients.DK, Loss);
-        var dV = Compare(v, gradients.DV, Loss);
-        var worst = new[] { ("dQ", dQ), ("dK", dK), ("dV", dV) }.MaxBy(entry => entry.Item2.Error);
-        return new Result(worst.Item2.Error, $"{worst.Item1}[{worst.Item2.Index}]", dQ.Error, dK.Error, dV.Error);
+        var o = new double[shape.TokenElements];
+        var lse = new float[shape.RowElements];
+        double FusedLoss()
+        {
+            fusedForward(q, k, v, o, lse, shape.ToAttentionShape(), (float)shape.Scale);
+            return Dot(dO, o);
+        }
+
+        var errors = new[]
+        {
+            ("dQ", Compare(q, gradients.DQ, Loss)),
+            ("dK", Compare(k, gradients.DK, Loss)),
+            ("dV", Compare(v, gradients.DV, Loss)),
+            ("fused dQ", Compare(q, fused.DQ, FusedLoss)),
+            ("fused dK", Compare(k, fused.DK, FusedLoss)),
+            ("fused dV", Compare(v, fused.DV, FusedLoss)),
+        };
+        var worst = errors.MaxBy(entry => entry.Item2.Error);
+        return new Result(
+            worst.Item2.Error, $"{worst.Item1}[{worst.Item2.Index}]",
+            errors[0].Item2.Error, errors[1].Item2.Error, errors[2].Item2.Error,
+            errors[3].Item2.Error, errors[4].Item2.Error, errors[5].Item2.Error);
     }
 
     /// <summary>The largest relative error between <paramref name="analytic"/> and central differences of <paramref name="loss"/> in <paramref name="input"/>.</summary>
