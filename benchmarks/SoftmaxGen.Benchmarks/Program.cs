@@ -6,7 +6,8 @@ namespace SoftmaxGen.Benchmarks;
 
 /// <summary>
 /// <c>dotnet run -c Release --project benchmarks/SoftmaxGen.Benchmarks -- MODE</c>, docs/benchmarks.md says what each
-/// prints: <c>ort</c> (SoftmaxGen beside ONNX Runtime), <c>ratios</c> (the CPU goal table), <c>options</c> (the scale, mask, bias and causal
+/// prints: <c>ort</c> (SoftmaxGen beside ONNX Runtime), <c>attention</c> (fused attention beside ONNX Runtime's attention
+/// operators and the unfused path), <c>ratios</c> (the CPU goal table), <c>options</c> (the scale, mask, bias and causal
 /// mask beside the plain forward), <c>cold</c> (a fresh
 /// process's first calls), <c>chart</c> (bandwidth against slice length), <c>profile</c> (one operation repeated, for
 /// profilers) and <c>bdn</c> (the BenchmarkDotNet suite).
@@ -35,6 +36,9 @@ public static class Program
             case "ort":
                 Console.WriteLine(OrtComparison.Run(Option(args, "--rounds", 15), Option(args, "--threads", Environment.ProcessorCount)));
                 return 0;
+            case "attention":
+                Console.WriteLine(AttentionComparison.Run(Option(args, "--rounds", 7), Option(args, "--threads", Environment.ProcessorCount)));
+                return 0;
             case "options":
                 Console.WriteLine(OptionsTable.Run(Option(args, "--rounds", 11), Option(args, "--threads", Environment.ProcessorCount)));
                 return 0;
@@ -47,7 +51,7 @@ public static class Program
                 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Skip(1).ToArray());
                 return 0;
             default:
-                Console.Error.WriteLine("usage: ratios [--rounds N] [--float-only] | ort [--rounds N] [--threads N] | options [--rounds N] [--threads N] | cold [--repeats N] | profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS] | chart [--out PATH] [--rounds N] [--min L] [--max L] | bdn [BenchmarkDotNet arguments]");
+                Console.Error.WriteLine("usage: ratios [--rounds N] [--float-only] | ort [--rounds N] [--threads N] | attention [--rounds N] [--threads N] | options [--rounds N] [--threads N] | cold [--repeats N] | profile OPERATION TYPE LAYOUT|SHAPE CALLS [COTANGENTS] | chart [--out PATH] [--rounds N] [--min L] [--max L] | bdn [BenchmarkDotNet arguments]");
                 return 2;
         }
     }
