@@ -57,7 +57,8 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int first, int end)
         {
-            var tile = QueryTileScratch.Allocate();
+            var block = AttentionScratch.Rent(QueryTileScratch.Length * (nuint)sizeof(T));
+            var tile = new QueryTileScratch((T*)block.Start);
             try
             {
                 int d = Dim, qt = QueryTile;
@@ -80,12 +81,12 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
             }
             finally
             {
-                tile.Free();
+                AttentionScratch.Return(block);
             }
         }
     }
 
-    /// <summary>One thread's scratch for <see cref="ForwardTile"/>: one allocation, aligned to 64 bytes, carved into tiles.</summary>
+    /// <summary>One thread's scratch for <see cref="ForwardTile"/>, carved into tiles from a block of <see cref="AttentionScratch"/>.</summary>
     private readonly struct QueryTileScratch
     {
         /// <summary>Qᵀ: the head dimension's rows of <see cref="QueryTile"/> queries (zeros past the tile's rows).</summary>
@@ -105,7 +106,7 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
 
         public readonly T* Pad;
 
-        private QueryTileScratch(T* start)
+        public QueryTileScratch(T* start)
         {
             int dp = Padded, qt = QueryTile;
             QueryColumns = start;
@@ -119,11 +120,8 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
             Pad = Correction + qt;
         }
 
-        private static nuint Length => (nuint)(2 * Padded * QueryTile + 2 * KeyTile * Padded + KeyTile * QueryTile + 3 * QueryTile + TS.Count);
-
-        public static QueryTileScratch Allocate() => new((T*)NativeMemory.AlignedAlloc(Length * (nuint)sizeof(T), 64));
-
-        public void Free() => NativeMemory.AlignedFree(QueryColumns);
+        /// <summary>Elements of T it takes, a whole number of 64-byte lines.</summary>
+        public static nuint Length => (nuint)((2 * Padded * QueryTile + 2 * KeyTile * Padded + KeyTile * QueryTile + 3 * QueryTile + TS.Count + 15) / 16 * 16);
     }
 
     /// <summary>
@@ -262,8 +260,10 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
             nint dqLength = native ? 0 : (nint)group * queries * dp;
             nint exactLength = exact ? (nint)group * queries : 0;
             nuint floats = (nuint)(2 * qt * dp + 2 * dp * KeyTile + 3 * KeyTile * dp + 2 * qt * KeyTile + 2 * qt + TS.Count + dqLength + exactLength);
-            var scratch = (T*)NativeMemory.AlignedAlloc(floats * (nuint)sizeof(T), 64);
-            var statistics = exact ? QueryTileScratch.Allocate() : default;
+            nuint statisticsLength = exact ? QueryTileScratch.Length : 0;
+            var block = AttentionScratch.Rent((statisticsLength + floats) * (nuint)sizeof(T));
+            var statistics = new QueryTileScratch((T*)block.Start);
+            var scratch = (T*)block.Start + statisticsLength;
             try
             {
                 T* qp = scratch, dop = qp + qt * dp, kt = dop + qt * dp, vt = kt + dp * KeyTile, kp = vt + dp * KeyTile;
@@ -341,11 +341,7 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
             }
             finally
             {
-                NativeMemory.AlignedFree(scratch);
-                if (exact)
-                {
-                    statistics.Free();
-                }
+                AttentionScratch.Return(block);
             }
         }
     }
