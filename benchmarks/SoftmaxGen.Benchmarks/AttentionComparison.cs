@@ -215,7 +215,7 @@ public static class AttentionComparison
 
             // Fused forward + backward against the unfused path at K = 2048.
             var large = problems[^1];
-            var sampleShape = new Unfused.AttentionShape(large.Shape.Batch, large.Shape.Heads, large.Shape.QueryLength, HeadDim);
+            var sampleShape = new Unfused.ProblemSize(large.Shape.Batch, large.Shape.Heads, large.Shape.QueryLength, HeadDim);
             var unfused = new Unfused.CpuAttention<float>(Unfused.KeySoftmax.Forward, Unfused.KeySoftmax.Backward);
             var causalUnfused = new Unfused.CpuAttention<float>(Unfused.CausalKeySoftmax.Forward, Unfused.CausalKeySoftmax.Backward);
             var fusedPairs = new List<Timed>
@@ -319,11 +319,11 @@ public static class AttentionComparison
         output.AppendLine("| managed bytes per call | fused forward | fused backward | unfused forward | unfused backward |");
         output.AppendLine("|---|---:|---:|---:|---:|");
         var small = new Problem(1, 8, 512, 1);
-        var smallShape = new Unfused.AttentionShape(1, 8, 512, HeadDim);
+        var smallShape = new Unfused.ProblemSize(1, 8, 512, HeadDim);
         var unfused = new Unfused.CpuAttention<float>(Unfused.KeySoftmax.Forward, Unfused.KeySoftmax.Backward);
         foreach (var problem in new[] { small, new Problem(1, 1, 8192, 2) })
         {
-            var sampleShape = new Unfused.AttentionShape(problem.Shape.Batch, problem.Shape.Heads, problem.Shape.QueryLength, HeadDim);
+            var sampleShape = new Unfused.ProblemSize(problem.Shape.Batch, problem.Shape.Heads, problem.Shape.QueryLength, HeadDim);
             problem.Forward();
             problem.Backward();
             long forward = Allocated(problem.Forward);
