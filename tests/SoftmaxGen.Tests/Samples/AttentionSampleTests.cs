@@ -6,6 +6,9 @@ using Xunit;
 
 namespace SoftmaxGen.Tests.Samples;
 
+// The sample's shape (batch, heads, sequence, head dimension), not the runtime's SoftmaxGen.AttentionShape.
+using AttentionShape = SoftmaxGen.Samples.Attention.AttentionShape;
+
 /// <summary>The attention sample's core, with sizes small enough for CI, on both devices.</summary>
 public sealed class AttentionSampleTests
 {
