@@ -45,6 +45,19 @@ public sealed class DiagnosticTests
     [InlineData("SMG0009", "[Softmax(4, 2, 3, CausalQueryAxis = 2, CausalKeyAxis = 3)] public static partial class C { }", "2")]
     [InlineData("SMG0009", "[Softmax(4, 3, CausalQueryAxis = 1, CausalKeyAxis = 2)] public static partial class C { }", "2")]
     [InlineData("SMG0010", "[Softmax(2, 1)][LogSoftmax(2, 1)] public static partial class C { }", "LogSoftmax(2, 1)", -1, 1)]
+    [InlineData("SMG0010", "[Softmax(2, 1)][Attention(8)] public static partial class C { }", "Attention(8)", -1, 1)]
+    [InlineData("SMG0010", "[Attention(8)][Softmax(2, 1)] public static partial class C { }", "Attention(8)", -1, 1)]
+    [InlineData("SMG0010", "[LogSoftmax(2, 1)][Attention(8, Causal = true)] public static partial class C { }", "Attention(8, Causal = true)", -1, 1)]
+    [InlineData("SMG0011", "[Attention(0)] public static partial class C { }", "0")]
+    [InlineData("SMG0011", "[Attention(257)] public static partial class C { }", "257")]
+    [InlineData("SMG0011", "[Attention(-1)] public static partial class C { }", "-1")]
+    [InlineData("SMG0011", "[Attention(1024, Causal = true, ElementType = typeof(double))] public static partial class C { }", "1024")]
+    [InlineData("SMG0005", "[Attention(64)] public partial class C { }", "C")]
+    [InlineData("SMG0005", "[Attention(64)] public static class C { }", "C")]
+    [InlineData("SMG0005", "public class Outer { [Attention(64)] public static partial class C { } }", "Outer")]
+    [InlineData("SMG0006", "[Attention(64, ElementType = typeof(int))] public static partial class C { }", "typeof(int)")]
+    [InlineData("SMG0007", "[Attention(64)] public static partial class C<T> { }", "<T>")]
+    [InlineData("SMG0007", "public partial class Outer<T> { [Attention(64)] public static partial class C { } }", "Outer")]
     public void ReportsOneErrorOnTheOffendingArgumentAndNothingElse(string id, string declaration, string located, int column = -1, int generated = 0)
     {
         string source = "using SoftmaxGen;\nnamespace N;\n" + declaration;
@@ -76,6 +89,42 @@ public sealed class DiagnosticTests
     {
         var run = GeneratorHarness.Run("using SoftmaxGen;\n" + attribute + " public static partial class C { }");
         Assert.Equal(message, Assert.Single(run.GeneratorDiagnostics).GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Theory]
+    [InlineData("[Softmax(2, 1)][LogSoftmax(2, 1)]", "'C' has both [Softmax] and [LogSoftmax]: their generated members would share names; put each on its own class")]
+    [InlineData("[Softmax(2, 1)][Attention(16)]", "'C' has both [Softmax] and [Attention]: their generated members would share names; put each on its own class")]
+    [InlineData("[Attention(16)][LogSoftmax(2, 1)]", "'C' has both [LogSoftmax] and [Attention]: their generated members would share names; put each on its own class")]
+    [InlineData("[Attention(257)]", "The head dimension 257 is outside 1..256: [Attention] generates kernels for heads of 1 to 256 elements")]
+    [InlineData("[Attention(0)]", "The head dimension 0 is outside 1..256: [Attention] generates kernels for heads of 1 to 256 elements")]
+    public void AttentionDiagnosticsSayWhatIsWrong(string attributes, string message)
+    {
+        var run = GeneratorHarness.Run("using SoftmaxGen;\n" + attributes + " public static partial class C { }");
+        Assert.Equal(message, Assert.Single(run.GeneratorDiagnostics).GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>The bounds of the head dimension themselves are accepted and generate code that compiles.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(256)]
+    public void HeadDimensionsAtTheBoundsAreAccepted(int headDim)
+    {
+        var run = GeneratorHarness.Run($"using SoftmaxGen;\n[Attention({headDim})] public static partial class C {{ }}");
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Single(run.Sources);
+        Assert.Empty(run.CompilationErrors);
+    }
+
+    [Fact]
+    public void SeveralProblemsInOneAttentionDeclarationAreAllReported()
+    {
+        var run = GeneratorHarness.Run("""
+            using SoftmaxGen;
+            [Attention(300, ElementType = typeof(string))]
+            public partial class C<T> { }
+            """);
+        Assert.Equal(new[] { "SMG0005", "SMG0006", "SMG0007", "SMG0011" }, run.GeneratorDiagnostics.Select(d => d.Id).OrderBy(id => id));
+        Assert.Empty(run.Sources);
     }
 
     /// <summary>The source text a diagnostic points at (its location names the file by path: it keeps no syntax tree alive).</summary>
@@ -122,7 +171,7 @@ public sealed class DiagnosticTests
     public void EveryDescriptorIsListedInTheReleaseTrackingFile()
     {
         var descriptors = Descriptors();
-        Assert.Equal(10, descriptors.Count);
+        Assert.Equal(11, descriptors.Count);
         string unshipped = System.IO.File.ReadAllText(System.IO.Path.Combine(RepositoryRoot.Path, "generator", "AnalyzerReleases.Unshipped.md"));
         foreach (var descriptor in descriptors)
         {

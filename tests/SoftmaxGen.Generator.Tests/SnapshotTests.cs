@@ -41,6 +41,24 @@ public sealed class SnapshotTests
         Snapshot.Match(name, run.Sources.Values.Single());
     }
 
+    /// <summary>Fused attention classes: the default (float, not causal) and causal Half.</summary>
+    [Theory]
+    [InlineData("FusedAttention", "[Attention(64)]")]
+    [InlineData("FusedAttentionCausalHalf", "[Attention(80, Causal = true, ElementType = typeof(System.Half))]")]
+    public void AttentionSnapshot(string name, string attribute)
+    {
+        var run = GeneratorHarness.Run($$"""
+            using SoftmaxGen;
+
+            namespace Samples.Heads;
+
+            {{attribute}}
+            public static partial class {{name}} { }
+            """);
+        AssertClean(run);
+        Snapshot.Match(name, run.Sources.Values.Single());
+    }
+
     [Fact]
     public void NestedInPartialTypes()
     {

@@ -4,7 +4,7 @@
 #nullable enable
 
 // ILGPU's CPU accelerator and launchers are emitted into a dynamic assembly of this name; it must reach the internal
-// layout struct below, which the kernels take as a parameter.
+// struct below (the layout, or the head dimension), which the kernels take as a type argument.
 [assembly: global::System.Runtime.CompilerServices.InternalsVisibleTo("ILGPURuntime")]
 
 namespace Samples.Layouts
