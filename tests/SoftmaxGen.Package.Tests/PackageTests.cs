@@ -23,9 +23,9 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
     private const string RepositoryUrl = "https://github.com/softmaxgen/softmaxgen";
     private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(2);
 
-    /// <summary>What the consumer's [Softmax] classes generate (namespace Consumer).</summary>
+    /// <summary>What the consumer's [Softmax], [LogSoftmax] and [Attention] classes generate (namespace Consumer).</summary>
     private static readonly string[] GeneratedFiles =
-        ["Consumer.BlockSoftmax.Softmax.g.cs", "Consumer.ChannelSoftmax.Softmax.g.cs", "Consumer.HalfSoftmax.Softmax.g.cs", "Consumer.LogRows.LogSoftmax.g.cs", "Consumer.Scores.Softmax.g.cs"];
+        ["Consumer.BlockSoftmax.Softmax.g.cs", "Consumer.CausalAttention.Attention.g.cs", "Consumer.ChannelSoftmax.Softmax.g.cs", "Consumer.HalfSoftmax.Softmax.g.cs", "Consumer.LogRows.LogSoftmax.g.cs", "Consumer.Scores.Softmax.g.cs"];
 
     private readonly PackageFixture fixture;
 
@@ -189,6 +189,7 @@ public sealed class PackageTests : IClassFixture<PackageFixture>
         Assert.Matches(@"(?m)^half: slices 4, .*, ok$", run.Output);
         Assert.Matches(@"(?m)^log: slices 12, .*, ok$", run.Output);
         Assert.Matches(@"(?m)^options: .*tensor spans equal: True, .*, ok$", run.Output);
+        Assert.Matches(@"(?m)^attention: .*, ok$", run.Output);
         Assert.Matches(@"(?m)^ilgpu cpu accelerator: .*, ok$", run.Output);
         Assert.Contains("consumer check: passed", run.Output);
     }
