@@ -18,6 +18,8 @@ internal static class EngineDiagnostics
     [ThreadStatic]
     private static long nonTemporalBytes;
 
+    private static long rowLaunches;
+
     private static readonly long[] GpuLaunches = new long[Enum.GetValues<GpuStrategy>().Length];
 
     /// <summary>
@@ -49,6 +51,12 @@ internal static class EngineDiagnostics
 
     /// <summary>Counts a launch of <paramref name="strategy"/>.</summary>
     public static void CountLaunch(GpuStrategy strategy) => Interlocked.Increment(ref GpuLaunches[(int)strategy]);
+
+    /// <summary>How many of those launches took the row kernels (16-byte loads and stores) in this process.</summary>
+    public static long RowLaunches => Interlocked.Read(ref rowLaunches);
+
+    /// <summary>Counts a launch of a row kernel (besides its strategy's count).</summary>
+    public static void CountRowLaunch() => Interlocked.Increment(ref rowLaunches);
 
     /// <summary>The number of kernels loaded for <paramref name="accelerator"/> so far.</summary>
     public static int KernelsLoaded(Accelerator accelerator) => KernelCache.CountFor(accelerator);

@@ -16,6 +16,74 @@ internal interface IGpuElement<TStorage, TAccumulator>
 }
 
 /// <summary>
+/// An element type that also moves eight elements at once with 16-byte loads and stores (float: two of four, double:
+/// four of two, Half: one of eight), for the row kernels (<see cref="GpuKernels.ForwardRowsCached"/> and the others).
+/// The index is a multiple of eight, and the view must start on a 16-byte boundary: the launcher checks
+/// both before it picks those kernels (<see cref="GpuRows"/>).
+/// </summary>
+internal interface IGpuVectorElement<TStorage, TAccumulator> : IGpuElement<TStorage, TAccumulator>
+    where TStorage : unmanaged
+    where TAccumulator : unmanaged
+{
+    Eight<TAccumulator> LoadEight(ArrayView<TStorage> view, int index);
+
+    void StoreEight(ArrayView<TStorage> view, int index, Eight<TAccumulator> values);
+}
+
+/// <summary>Eight values moved together (<see cref="IGpuVectorElement{TStorage, TAccumulator}.LoadEight"/>), in element order.</summary>
+internal readonly struct Eight<T>(T a, T b, T c, T d, T e, T f, T g, T h)
+    where T : unmanaged
+{
+    public readonly T A = a;
+
+    public readonly T B = b;
+
+    public readonly T C = c;
+
+    public readonly T D = d;
+
+    public readonly T E = e;
+
+    public readonly T F = f;
+
+    public readonly T G = g;
+
+    public readonly T H = h;
+}
+
+/// <summary>Four floats, 16 bytes: one <c>ld.global.v4.f32</c> / <c>st.global.v4.f32</c> in PTX.</summary>
+internal readonly struct Float4Bits(float x, float y, float z, float w)
+{
+    public readonly float X = x;
+
+    public readonly float Y = y;
+
+    public readonly float Z = z;
+
+    public readonly float W = w;
+}
+
+/// <summary>Two doubles, 16 bytes: one <c>ld.global.v2.f64</c> / <c>st.global.v2.f64</c> in PTX.</summary>
+internal readonly struct Double2Bits(double x, double y)
+{
+    public readonly double X = x;
+
+    public readonly double Y = y;
+}
+
+/// <summary>Four 32-bit words, 16 bytes (eight halves): one <c>ld.global.v4.u32</c> / <c>st.global.v4.u32</c> in PTX.</summary>
+internal readonly struct Word4(uint x, uint y, uint z, uint w)
+{
+    public readonly uint X = x;
+
+    public readonly uint Y = y;
+
+    public readonly uint Z = z;
+
+    public readonly uint W = w;
+}
+
+/// <summary>
 /// The arithmetic of an accumulator type inside kernels: the few operations softmax needs.
 /// </summary>
 /// <remarks>
@@ -80,27 +148,82 @@ internal interface IGpuMath<T>
 }
 
 /// <summary><see cref="float"/> elements.</summary>
-internal readonly struct GpuSingle : IGpuElement<float, float>
+internal readonly struct GpuSingle : IGpuVectorElement<float, float>
 {
     public float Load(ArrayView<float> view, int index) => view[index];
 
     public void Store(ArrayView<float> view, int index, float value) => view[index] = value;
+
+    public Eight<float> LoadEight(ArrayView<float> view, int index)
+    {
+        var quads = view.Cast<Float4Bits>();
+        int at = index >> 2;
+        var x = quads[at];
+        var y = quads[at + 1];
+        return new Eight<float>(x.X, x.Y, x.Z, x.W, y.X, y.Y, y.Z, y.W);
+    }
+
+    public void StoreEight(ArrayView<float> view, int index, Eight<float> values)
+    {
+        var quads = view.Cast<Float4Bits>();
+        int at = index >> 2;
+        quads[at] = new Float4Bits(values.A, values.B, values.C, values.D);
+        quads[at + 1] = new Float4Bits(values.E, values.F, values.G, values.H);
+    }
 }
 
 /// <summary><see cref="double"/> elements.</summary>
-internal readonly struct GpuDouble : IGpuElement<double, double>
+internal readonly struct GpuDouble : IGpuVectorElement<double, double>
 {
     public double Load(ArrayView<double> view, int index) => view[index];
 
     public void Store(ArrayView<double> view, int index, double value) => view[index] = value;
+
+    public Eight<double> LoadEight(ArrayView<double> view, int index)
+    {
+        var pairs = view.Cast<Double2Bits>();
+        int at = index >> 1;
+        var x = pairs[at];
+        var y = pairs[at + 1];
+        var z = pairs[at + 2];
+        var w = pairs[at + 3];
+        return new Eight<double>(x.X, x.Y, y.X, y.Y, z.X, z.Y, w.X, w.Y);
+    }
+
+    public void StoreEight(ArrayView<double> view, int index, Eight<double> values)
+    {
+        var pairs = view.Cast<Double2Bits>();
+        int at = index >> 1;
+        pairs[at] = new Double2Bits(values.A, values.B);
+        pairs[at + 1] = new Double2Bits(values.C, values.D);
+        pairs[at + 2] = new Double2Bits(values.E, values.F);
+        pairs[at + 3] = new Double2Bits(values.G, values.H);
+    }
 }
 
 /// <summary>Half elements (ILGPU's <see cref="Half"/>, the same bits as <see cref="System.Half"/>), computed in float.</summary>
-internal readonly struct GpuHalf : IGpuElement<Half, float>
+internal readonly struct GpuHalf : IGpuVectorElement<Half, float>
 {
     public float Load(ArrayView<Half> view, int index) => (float)view[index];
 
     public void Store(ArrayView<Half> view, int index, float value) => view[index] = (Half)value;
+
+    /// <remarks>Eight halves as four 32-bit words, each holding element 2i in its low half and 2i + 1 in its high half.</remarks>
+    public Eight<float> LoadEight(ArrayView<Half> view, int index)
+    {
+        var x = view.Cast<Word4>()[index >> 3];
+        return new Eight<float>(Low(x.X), High(x.X), Low(x.Y), High(x.Y), Low(x.Z), High(x.Z), Low(x.W), High(x.W));
+    }
+
+    public void StoreEight(ArrayView<Half> view, int index, Eight<float> values) =>
+        view.Cast<Word4>()[index >> 3] = new Word4(Pack(values.A, values.B), Pack(values.C, values.D), Pack(values.E, values.F), Pack(values.G, values.H));
+
+    private static float Low(uint word) => (float)Interop.IntAsFloat((ushort)(word & 0xFFFFu));
+
+    private static float High(uint word) => (float)Interop.IntAsFloat((ushort)(word >> 16));
+
+    /// <summary>Two values rounded to Half as <see cref="Store"/> rounds them, packed into one word.</summary>
+    private static uint Pack(float low, float high) => Interop.FloatAsInt((Half)low) | ((uint)Interop.FloatAsInt((Half)high) << 16);
 }
 
 /// <summary>

@@ -31,7 +31,7 @@ namespace SoftmaxGen.Runtime;
 /// would overflow for long slices; the steps themselves could still wrap within 8 · stride of int.MaxValue, so the
 /// launcher refuses slices longer than <see cref="MaxSliceLength"/>.</para>
 /// </remarks>
-internal static class GpuKernels
+internal static partial class GpuKernels
 {
     /// <summary>Values a warp-per-slice kernel keeps in registers per lane: slices of up to this many warps' width.</summary>
     public const int WarpElementsPerLane = 4;

@@ -84,3 +84,29 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
         return (int)Math.Max(1, Math.Min(groupsWanted, resident * 4));
     }
 }
+
+/// <summary>
+/// When the row kernels (<see cref="GpuKernels.ForwardRowsCached"/>, <see cref="GpuKernels.ForwardRowsOnline"/>,
+/// <see cref="GpuKernels.BackwardRows"/>) may run: their 16-byte loads and stores need every row to start on a 16-byte
+/// boundary, so each slice must be one contiguous run (the last axis reduced, no other reduced axis: slice s then
+/// starts at s · length), the row length a whole number of 16 bytes (4 floats, 2 doubles, 8 halves), and every view
+/// start 16-byte aligned. Anything else takes the element kernels.
+/// </summary>
+internal static class GpuRows
+{
+    /// <summary>Bytes a row kernel moves per load or store.</summary>
+    private const int Bytes = 16;
+
+    /// <summary>Whether the layout's slices are aligned rows for elements of <paramref name="elementSize"/> bytes.</summary>
+    public static bool Fit(IGpuSoftmaxLayout layout, int elementSize) =>
+        !layout.LanesInner && layout.RunCount == 1 && layout.SliceLength > 0 && (long)layout.SliceLength * elementSize % Bytes == 0;
+
+    /// <summary>Whether the view starts on a 16-byte boundary of device memory (an empty view always does).</summary>
+    public static bool Aligned<T>(ArrayView<T> view)
+        where T : unmanaged
+        => view.Length == 0 || Address(view) % Bytes == 0;
+
+    private static long Address<TView>(TView view)
+        where TView : struct, IContiguousArrayView
+        => (long)view.Buffer.NativePtr + view.IndexInBytes;
+}

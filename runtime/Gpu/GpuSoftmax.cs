@@ -168,7 +168,7 @@ public static class GpuSoftmax
 internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>
     where TStorage : unmanaged
     where TAccumulator : unmanaged
-    where TElement : struct, IGpuElement<TStorage, TAccumulator>
+    where TElement : struct, IGpuVectorElement<TStorage, TAccumulator>
     where TMath : struct, IGpuMath<TAccumulator>
     where TLayout : struct, IGpuSoftmaxLayout
     where TOp : struct, IGpuOperation
@@ -212,12 +212,22 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> LogSumExpThreads =
         GpuKernels.LogSumExpLanes<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout>;
 
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, TAccumulator> ForwardRowsCached =
+        GpuKernels.ForwardRowsCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, TAccumulator> ForwardRowsOnline =
+        GpuKernels.ForwardRowsOnline<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, TAccumulator> BackwardRows =
+        GpuKernels.BackwardRows<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+
     /// <summary>Every kernel this launcher may load, each as instantiated for it: what ahead-of-time compilation must cover.</summary>
     internal static IReadOnlyList<Delegate> Kernels =>
     [
         ForwardLanes, ForwardLanesCached, ForwardWarp, ForwardCached, ForwardStreamed,
         BackwardLanes, BackwardLanesCached, BackwardWarp, BackwardCached, BackwardStreamed,
         JacobianEntries, LogSumExpGroups, LogSumExpThreads,
+        ForwardRowsCached, ForwardRowsOnline, BackwardRows,
     ];
 
     public static void Jacobian(AcceleratorStream stream, ArrayView<TStorage> b, ArrayView<TStorage> jacobian, TLayout layout, float scale)
@@ -247,6 +257,19 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             return;
         }
 
+        // Aligned rows move 16 bytes at a time. Layouts with a mask, a bias or a causal mask stay on the element
+        // kernels: their loads go through GpuInputLoads, which locates each element's option entries one at a time.
+        if (launch.Strategy is GpuStrategy.Cached or GpuStrategy.Streamed
+            && !layout.HasMask && !layout.HasBias && !layout.HasCausal
+            && GpuRows.Fit(layout, Unsafe.SizeOf<TStorage>()) && GpuRows.Aligned(a) && GpuRows.Aligned(b))
+        {
+            EngineDiagnostics.CountRowLaunch();
+            var rows = launch.Strategy == GpuStrategy.Cached ? ForwardRowsCached : ForwardRowsOnline;
+            var rowLauncher = KernelCache.Get(accelerator, rows, owner => owner.LoadKernel(rows));
+            rowLauncher(stream, Config<TAccumulator>(launch), a, b, layout, default(TMath).FromSingle(scale));
+            return;
+        }
+
         var kernel = launch.Strategy switch
         {
             GpuStrategy.LanesCached => ForwardLanesCached,
@@ -269,6 +292,19 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         {
             var lanes = KernelCache.Get(accelerator, BackwardLanes, static owner => owner.LoadAutoGroupedKernel(BackwardLanes));
             lanes(stream, layout.SliceCount, b, dB, dA, layout, cotangents, ScaledStores(scale));
+            return;
+        }
+
+        // Aligned rows move 16 bytes at a time: B kept in shared memory as the element kernel keeps it, or, for rows
+        // too long for it, read from device memory in both passes. The element kernel for those long rows reads B once
+        // for four cotangents, so with more than one cotangent it stays the better choice there.
+        if ((launch.Strategy == GpuStrategy.Cached || (launch.Strategy == GpuStrategy.Streamed && cotangents == 1))
+            && GpuRows.Fit(layout, Unsafe.SizeOf<TStorage>()) && GpuRows.Aligned(b) && GpuRows.Aligned(dB) && GpuRows.Aligned(dA))
+        {
+            EngineDiagnostics.CountRowLaunch();
+            int cached = launch.Strategy != GpuStrategy.Cached ? 0 : launch.CotangentCached ? 2 : 1;
+            var rows = KernelCache.Get(accelerator, BackwardRows, static owner => owner.LoadKernel(BackwardRows));
+            rows(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, cached, default(TMath).FromSingle(scale));
             return;
         }
 

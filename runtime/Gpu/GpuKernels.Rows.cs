@@ -1,0 +1,289 @@
+using ILGPU;
+
+namespace SoftmaxGen.Runtime;
+
+/// <summary>
+/// The row kernels: the slice kernels for layouts whose slices are single contiguous runs (the last axis reduced, no
+/// other reduced axis), moving eight elements at a time with 16-byte loads and stores
+/// (<see cref="IGpuVectorElement{TStorage, TAccumulator}"/>). Thread t of a group takes units t, t + stride, ... of
+/// eight elements each (elements 8u to 8u + 7 of the row), then the elements past the last whole unit one at a time.
+/// </summary>
+/// <remarks>
+/// The launcher (<see cref="GpuRows"/>) picks these only for aligned rows: the views start on 16-byte boundaries and
+/// the row length is a whole number of 16-byte chunks, so that every unit is aligned. Shared memory holds element j of
+/// unit u at <c>j · units + u</c>, so that a warp's threads, on consecutive units, touch consecutive words (no bank
+/// conflicts); each thread reads back only what it wrote. Sums take each thread's elements in row order, unit by
+/// unit, then the group reduction: the same operations as the element kernels, grouped differently, so the results
+/// agree with theirs to rounding, not bit for bit (maxima, exact however grouped, agree exactly).
+/// </remarks>
+internal static partial class GpuKernels
+{
+    /// <summary>Elements a row kernel moves per thread and step: one 16-byte load of Half, two of float, four of double.</summary>
+    public const int RowUnit = 8;
+
+    /// <summary>As <see cref="ForwardSlicesCached"/>, for aligned rows of a layout without mask, bias or causal mask: z = scale · A.</summary>
+    public static void ForwardRowsCached<TStorage, TAccumulator, TVector, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TAccumulator scale)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TVector : struct, IGpuVectorElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
+    {
+        var math = default(TMath);
+        var op = default(TOp);
+        var vector = default(TVector);
+        var cache = SharedMemory.GetDynamic<TAccumulator>();
+        var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
+        int length = layout.SliceLength;
+        int units = length / RowUnit;
+        int whole = units * RowUnit;
+        int stride = Group.DimX;
+        for (int slice = Grid.IdxX; slice < layout.SliceCount; slice += Grid.DimX)
+        {
+            int origin = layout.Origin(slice);
+            var max = math.NegativeInfinity;
+            for (int u = Group.IdxX; u < units; u += stride)
+            {
+                var x = Scaled(vector.LoadEight(a, origin + u * RowUnit), scale, math);
+                CacheEight(cache, u, units, x);
+                max = math.Max(max, MaxEight(x, math));
+            }
+
+            for (int e = whole + Group.IdxX; e < length; e += stride)
+            {
+                var x = math.Multiply(vector.Load(a, origin + e), scale);
+                cache[e] = x;
+                max = math.Max(max, x);
+            }
+
+            var shift = math.Shift(GpuReduce.GroupMax<TAccumulator, TMath>(max, scratch));
+            var sum = math.Zero;
+            for (int u = Group.IdxX; u < units; u += stride)
+            {
+                for (int j = 0; j < RowUnit; j++)
+                {
+                    int i = j * units + u;
+                    var centered = math.Subtract(cache[i], shift);
+                    var exp = math.Exp(centered);
+                    cache[i] = op.Kept(centered, exp);
+                    sum = math.Add(sum, exp);
+                }
+            }
+
+            for (int e = whole + Group.IdxX; e < length; e += stride)
+            {
+                var centered = math.Subtract(cache[e], shift);
+                var exp = math.Exp(centered);
+                cache[e] = op.Kept(centered, exp);
+                sum = math.Add(sum, exp);
+            }
+
+            var parameter = op.Parameter(shift, GpuReduce.GroupSum<TAccumulator, TMath>(sum, scratch), math);
+            for (int u = Group.IdxX; u < units; u += stride)
+            {
+                var kept = CachedEight(cache, u, units);
+                vector.StoreEight(b, origin + u * RowUnit, new Eight<TAccumulator>(
+                    op.Output(kept.A, parameter, math), op.Output(kept.B, parameter, math), op.Output(kept.C, parameter, math), op.Output(kept.D, parameter, math),
+                    op.Output(kept.E, parameter, math), op.Output(kept.F, parameter, math), op.Output(kept.G, parameter, math), op.Output(kept.H, parameter, math)));
+            }
+
+            for (int e = whole + Group.IdxX; e < length; e += stride)
+            {
+                vector.Store(b, origin + e, op.Output(cache[e], parameter, math));
+            }
+        }
+    }
+
+    /// <summary>As <see cref="ForwardSlicesOnline"/>, for aligned rows of a layout without mask, bias or causal mask: z = scale · A.</summary>
+    public static void ForwardRowsOnline<TStorage, TAccumulator, TVector, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TAccumulator scale)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TVector : struct, IGpuVectorElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
+    {
+        var math = default(TMath);
+        var op = default(TOp);
+        var vector = default(TVector);
+        var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
+        int length = layout.SliceLength;
+        int units = length / RowUnit;
+        int whole = units * RowUnit;
+        int stride = Group.DimX;
+        for (int slice = Grid.IdxX; slice < layout.SliceCount; slice += Grid.DimX)
+        {
+            int origin = layout.Origin(slice);
+            var max = math.NegativeInfinity;
+            var sum = math.Zero;
+            for (int u = Group.IdxX; u < units; u += stride)
+            {
+                var x = Scaled(vector.LoadEight(a, origin + u * RowUnit), scale, math);
+                math.Accumulate(ref max, ref sum, x.A);
+                math.Accumulate(ref max, ref sum, x.B);
+                math.Accumulate(ref max, ref sum, x.C);
+                math.Accumulate(ref max, ref sum, x.D);
+                math.Accumulate(ref max, ref sum, x.E);
+                math.Accumulate(ref max, ref sum, x.F);
+                math.Accumulate(ref max, ref sum, x.G);
+                math.Accumulate(ref max, ref sum, x.H);
+            }
+
+            for (int e = whole + Group.IdxX; e < length; e += stride)
+            {
+                math.Accumulate(ref max, ref sum, math.Multiply(vector.Load(a, origin + e), scale));
+            }
+
+            GpuReduce.GroupCombine<TAccumulator, TMath>(ref max, ref sum, scratch);
+            var shift = math.Shift(max);
+            var parameter = op.Parameter(shift, math.PoisonIfInfinite(max, sum), math);
+            for (int u = Group.IdxX; u < units; u += stride)
+            {
+                var x = Scaled(vector.LoadEight(a, origin + u * RowUnit), scale, math);
+                vector.StoreEight(b, origin + u * RowUnit, new Eight<TAccumulator>(
+                    op.Output(op.Value(x.A, shift, math), parameter, math), op.Output(op.Value(x.B, shift, math), parameter, math),
+                    op.Output(op.Value(x.C, shift, math), parameter, math), op.Output(op.Value(x.D, shift, math), parameter, math),
+                    op.Output(op.Value(x.E, shift, math), parameter, math), op.Output(op.Value(x.F, shift, math), parameter, math),
+                    op.Output(op.Value(x.G, shift, math), parameter, math), op.Output(op.Value(x.H, shift, math), parameter, math)));
+            }
+
+            for (int e = whole + Group.IdxX; e < length; e += stride)
+            {
+                var x = math.Multiply(vector.Load(a, origin + e), scale);
+                vector.Store(b, origin + e, op.Output(op.Value(x, shift, math), parameter, math));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The backward pass over aligned rows, a group per row, dA = scale · pullback. <paramref name="cached"/> (an int,
+    /// as kernel parameters must be blittable): 0 reads B from device memory in both passes of every cotangent, 1 keeps
+    /// B's row in shared memory for all cotangents, 2 keeps the current cotangent's row there too (as
+    /// <see cref="BackwardSlicesCached"/> with its cotangent cached).
+    /// </summary>
+    public static void BackwardRows<TStorage, TAccumulator, TVector, TMath, TLayout, TOp>(
+        ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents, int cached, TAccumulator scale)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TVector : struct, IGpuVectorElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
+    {
+        var math = default(TMath);
+        var op = default(TOp);
+        var vector = default(TVector);
+        var cache = SharedMemory.GetDynamic<TAccumulator>(); // B's row at 0, the current cotangent's row at length
+        var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
+        int length = layout.SliceLength;
+        int units = length / RowUnit;
+        int whole = units * RowUnit;
+        int stride = Group.DimX;
+        int count = layout.SliceCount * length;
+        for (int slice = Grid.IdxX; slice < layout.SliceCount; slice += Grid.DimX)
+        {
+            int origin = layout.Origin(slice);
+            if (cached != 0)
+            {
+                for (int u = Group.IdxX; u < units; u += stride)
+                {
+                    CacheEight(cache, u, units, vector.LoadEight(b, origin + u * RowUnit));
+                }
+
+                for (int e = whole + Group.IdxX; e < length; e += stride)
+                {
+                    cache[e] = vector.Load(b, origin + e);
+                }
+            }
+
+            for (int k = 0; k < cotangents; k++)
+            {
+                int first = k * count + origin;
+                var dot = math.Zero;
+                for (int u = Group.IdxX; u < units; u += stride)
+                {
+                    var bx = cached != 0 ? CachedEight(cache, u, units) : vector.LoadEight(b, origin + u * RowUnit);
+                    var d = vector.LoadEight(dB, first + u * RowUnit);
+                    if (cached == 2)
+                    {
+                        CacheEight(cache.SubView(length), u, units, d);
+                    }
+
+                    dot = math.Add(dot, op.Term(bx.A, d.A, math));
+                    dot = math.Add(dot, op.Term(bx.B, d.B, math));
+                    dot = math.Add(dot, op.Term(bx.C, d.C, math));
+                    dot = math.Add(dot, op.Term(bx.D, d.D, math));
+                    dot = math.Add(dot, op.Term(bx.E, d.E, math));
+                    dot = math.Add(dot, op.Term(bx.F, d.F, math));
+                    dot = math.Add(dot, op.Term(bx.G, d.G, math));
+                    dot = math.Add(dot, op.Term(bx.H, d.H, math));
+                }
+
+                for (int e = whole + Group.IdxX; e < length; e += stride)
+                {
+                    var bx = cached != 0 ? cache[e] : vector.Load(b, origin + e);
+                    var d = vector.Load(dB, first + e);
+                    if (cached == 2)
+                    {
+                        cache[length + e] = d;
+                    }
+
+                    dot = math.Add(dot, op.Term(bx, d, math));
+                }
+
+                dot = GpuReduce.GroupSum<TAccumulator, TMath>(dot, scratch);
+                for (int u = Group.IdxX; u < units; u += stride)
+                {
+                    var bx = cached != 0 ? CachedEight(cache, u, units) : vector.LoadEight(b, origin + u * RowUnit);
+                    var d = cached == 2 ? CachedEight(cache.SubView(length), u, units) : vector.LoadEight(dB, first + u * RowUnit);
+                    vector.StoreEight(dA, first + u * RowUnit, new Eight<TAccumulator>(
+                        math.Multiply(op.Pullback(bx.A, d.A, dot, math), scale), math.Multiply(op.Pullback(bx.B, d.B, dot, math), scale),
+                        math.Multiply(op.Pullback(bx.C, d.C, dot, math), scale), math.Multiply(op.Pullback(bx.D, d.D, dot, math), scale),
+                        math.Multiply(op.Pullback(bx.E, d.E, dot, math), scale), math.Multiply(op.Pullback(bx.F, d.F, dot, math), scale),
+                        math.Multiply(op.Pullback(bx.G, d.G, dot, math), scale), math.Multiply(op.Pullback(bx.H, d.H, dot, math), scale)));
+                }
+
+                for (int e = whole + Group.IdxX; e < length; e += stride)
+                {
+                    var bx = cached != 0 ? cache[e] : vector.Load(b, origin + e);
+                    var d = cached == 2 ? cache[length + e] : vector.Load(dB, first + e);
+                    vector.Store(dA, first + e, math.Multiply(op.Pullback(bx, d, dot, math), scale));
+                }
+            }
+        }
+    }
+
+    /// <summary>scale · each of eight values, as <see cref="GpuInputLoads{TStorage, TAccumulator, TElement, TMath, TLayout}"/> scales one.</summary>
+    private static Eight<T> Scaled<T, TMath>(Eight<T> x, T scale, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>
+        => new(math.Multiply(x.A, scale), math.Multiply(x.B, scale), math.Multiply(x.C, scale), math.Multiply(x.D, scale),
+            math.Multiply(x.E, scale), math.Multiply(x.F, scale), math.Multiply(x.G, scale), math.Multiply(x.H, scale));
+
+    /// <summary>The largest of eight values.</summary>
+    private static T MaxEight<T, TMath>(Eight<T> x, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>
+        => math.Max(math.Max(math.Max(x.A, x.B), math.Max(x.C, x.D)), math.Max(math.Max(x.E, x.F), math.Max(x.G, x.H)));
+
+    /// <summary>Unit <paramref name="unit"/>'s eight values into shared memory, element j at <c>j · units + unit</c>.</summary>
+    private static void CacheEight<T>(ArrayView<T> cache, int unit, int units, Eight<T> x)
+        where T : unmanaged
+    {
+        cache[unit] = x.A;
+        cache[units + unit] = x.B;
+        cache[2 * units + unit] = x.C;
+        cache[3 * units + unit] = x.D;
+        cache[4 * units + unit] = x.E;
+        cache[5 * units + unit] = x.F;
+        cache[6 * units + unit] = x.G;
+        cache[7 * units + unit] = x.H;
+    }
+
+    /// <summary>Unit <paramref name="unit"/>'s eight values from shared memory, as <see cref="CacheEight"/> put them.</summary>
+    private static Eight<T> CachedEight<T>(ArrayView<T> cache, int unit, int units)
+        where T : unmanaged
+        => new(cache[unit], cache[units + unit], cache[2 * units + unit], cache[3 * units + unit],
+            cache[4 * units + unit], cache[5 * units + unit], cache[6 * units + unit], cache[7 * units + unit]);
+}

@@ -1,0 +1,217 @@
+using System;
+using System.Linq;
+using System.Numerics;
+using System.Reflection;
+using System.Text.RegularExpressions;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using SoftmaxGen.Runtime;
+using Xunit;
+
+namespace SoftmaxGen.Tests.Gpu;
+
+/// <summary>
+/// The row kernels (16-byte loads and stores) on ILGPU's CPU accelerator: the launcher takes them for aligned rows and
+/// the element kernels otherwise (a view starting off a 16-byte boundary, a row length that is not a whole number of
+/// 16 bytes), and both agree with the float64 reference; their lengths cover whole units of eight, a tail past the last
+/// unit, and lengths that rule the row kernels out.
+/// </summary>
+[Collection(nameof(GpuStrategyCollection))]
+public sealed class GpuRowsTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
+{
+    private Accelerator Accelerator => fixture.Accelerator!;
+
+    [Theory]
+    // float: 1 024 (whole units of eight), 1 012 (a multiple of 4, not of 8: a tail of 4), 1 009 (not a multiple of 4).
+    [InlineData("Rows", 1024, 0, true)]
+    [InlineData("Rows", 1012, 0, true)]
+    [InlineData("Rows", 1009, 0, false)]
+    [InlineData("Rows", 1024, 1, false)]  // 4 bytes in: misaligned
+    [InlineData("Rows", 1024, 4, true)]   // 16 bytes in: aligned
+    [InlineData("Rows", 13000, 0, true)]  // past shared memory: the online kernel
+    [InlineData("Rows", 13004, 2, false)]
+    [InlineData("LogRows", 1012, 0, true)]
+    [InlineData("LogRows", 13000, 0, true)]
+    [InlineData("LogRows", 1012, 3, false)]
+    // Half: 1 016 (a multiple of 8), 1 012 (of 4, not 8: 8 bytes short of a 16-byte row), 1 009.
+    [InlineData("RowsHalf", 1016, 0, true)]
+    [InlineData("RowsHalf", 1012, 0, false)]
+    [InlineData("RowsHalf", 1016, 4, false)]  // 8 bytes in: misaligned
+    [InlineData("RowsHalf", 1016, 8, true)]
+    [InlineData("RowsHalf", 13000, 0, true)]
+    [InlineData("LogRowsHalf", 13000, 0, true)]
+    // double: 1 026 (a multiple of 2, not of 8: a tail of 2), 1 025 (odd), 6 500 (past shared memory).
+    [InlineData("RowsDouble", 1026, 0, true)]
+    [InlineData("RowsDouble", 1025, 0, false)]
+    [InlineData("RowsDouble", 1026, 1, false)]
+    [InlineData("RowsDouble", 6500, 0, true)]
+    public void AlignedRowsTakeTheRowKernelsAndOthersTheElementKernels(string name, int length, int offset, bool rows)
+    {
+        var target = Layouts.GetGpu(name, Accelerator);
+        int[] shape = [3, length];
+        int count = TestData.Count(shape);
+        var random = new Random(length + offset);
+        var a = target.Round(TestData.Logits(random, count));
+        var dB = target.Round(TestData.Logits(random, count, 1)); // one cotangent: rows past shared memory take the row kernel then
+        double scale = 0.75;
+        var scaled = target.WithScale(scale);
+
+        long before = EngineDiagnostics.RowLaunches;
+        var b = Run(name, Direction.Forward, offset, shape, (float)scale, a);
+        Assert.Equal(before + (rows ? 1 : 0), EngineDiagnostics.RowLaunches);
+        Checks.AssertForwardClose(scaled, a, b, shape, $"{name} forward, offset {offset}");
+
+        var rounded = target.Round(b);
+        before = EngineDiagnostics.RowLaunches;
+        var dA = Run(name, Direction.Backward, offset, shape, (float)scale, rounded, dB);
+        Assert.Equal(before + (rows ? 1 : 0), EngineDiagnostics.RowLaunches);
+        Checks.AssertBackwardClose(scaled, rounded, dB, dA, shape, $"{name} backward, offset {offset}");
+    }
+
+    /// <summary>
+    /// The backward row kernel's three ways of holding B (and the cotangent) against the element kernels on the same
+    /// data: within the reference's bounds, and with one cotangent and one thread's worth of rows per group the same
+    /// bits where the sum order is the same.
+    /// </summary>
+    [Theory]
+    [InlineData("Rows", 700, 1)]      // B and the cotangent in shared memory
+    [InlineData("Rows", 9000, 2)]     // B alone in shared memory
+    [InlineData("Rows", 13000, 1)]    // B from device memory, one cotangent
+    [InlineData("Rows", 13000, 3)]    // several cotangents past shared memory: the element kernel
+    [InlineData("RowsHalf", 9000, 2)]
+    [InlineData("RowsDouble", 6500, 1)]
+    public void TheBackwardRowKernelAgreesWithTheElementKernel(string name, int length, int cotangents)
+    {
+        var target = Layouts.GetGpu(name, Accelerator);
+        int[] shape = [2, length];
+        int count = TestData.Count(shape);
+        var random = new Random(length * cotangents);
+        var b = target.Round(Checks.ForwardReference(target, TestData.Logits(random, count), shape));
+        var dB = target.Round(TestData.Logits(random, cotangents * count, 1));
+
+        long before = EngineDiagnostics.RowLaunches;
+        var aligned = Run(name, Direction.Backward, 0, shape, 1f, b, dB);
+        Assert.Equal(before + (length == 13000 && cotangents > 1 ? 0 : 1), EngineDiagnostics.RowLaunches);
+        var misaligned = Run(name, Direction.Backward, 1, shape, 1f, b, dB);
+        Assert.Equal(before + (length == 13000 && cotangents > 1 ? 0 : 1), EngineDiagnostics.RowLaunches);
+        Checks.AssertBackwardClose(target, b, dB, aligned, shape, $"{name} rows × {cotangents}");
+        Checks.AssertBackwardClose(target, b, dB, misaligned, shape, $"{name} elements × {cotangents}");
+    }
+
+    private enum Direction
+    {
+        Forward,
+        Backward,
+    }
+
+    /// <summary>Runs a launcher on views that start <paramref name="offset"/> elements into their buffers.</summary>
+    private double[] Run(string name, Direction direction, int offset, int[] shape, float scale, double[] first, double[]? second = null) => name switch
+    {
+        "Rows" => Run<float>(direction, offset, shape, scale, first, second, Rows.Forward, Rows.Backward),
+        "LogRows" => Run<float>(direction, offset, shape, scale, first, second, LogRows.Forward, LogRows.Backward),
+        "RowsHalf" => Run<System.Half>(direction, offset, shape, scale, first, second, RowsHalf.Forward, RowsHalf.Backward),
+        "LogRowsHalf" => Run<System.Half>(direction, offset, shape, scale, first, second, LogRowsHalf.Forward, LogRowsHalf.Backward),
+        "RowsDouble" => Run<double>(direction, offset, shape, scale, first, second, RowsDouble.Forward, RowsDouble.Backward),
+        _ => throw new ArgumentException(name, nameof(name)),
+    };
+
+    private double[] Run<T>(Direction direction, int offset, int[] shape, float scale, double[] first, double[]? second, GpuForwardMethod<T> forward, GpuBackwardMethod<T> backward)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int length = direction == Direction.Forward ? first.Length : second!.Length;
+        using var x = Upload(Elements<T>.From(first), offset);
+        using var y = Upload(Elements<T>.From(second ?? []), offset);
+        using var output = Upload(Elements<T>.Poisoned(length), offset);
+        ArrayView<T> outputView = output.View.SubView(offset, length);
+        if (direction == Direction.Forward)
+        {
+            forward(Accelerator, x.View.SubView(offset, first.Length), outputView, shape, scale);
+        }
+        else
+        {
+            backward(Accelerator, x.View.SubView(offset, first.Length), y.View.SubView(offset, second!.Length), outputView, shape, scale);
+        }
+
+        Accelerator.Synchronize();
+        return outputView.GetAsArray<T>().Select(double.CreateTruncating).ToArray();
+    }
+
+    private MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(T[] values, int offset)
+        where T : unmanaged
+    {
+        var buffer = Accelerator.Allocate1D<T>(values.Length + offset + 1);
+        buffer.View.SubView(offset, values.Length).CopyFromCPU(values);
+        return buffer;
+    }
+}
+
+/// <summary>
+/// The row kernels compile to PTX that moves 16 bytes per load and store (<c>.v4.f32</c> for float, <c>.v4.b32</c> for
+/// Half, <c>.v2.f64</c> for double), for SM_70, SM_80 and SM_90. At ILGPU's default level (O1) the moves use generic
+/// addresses (<c>ld.v4.f32</c>); at O2, whose address-space inference marks kernel views global, they are
+/// <c>ld.global.v4.f32</c>. The element kernels of the same layouts have no vector move at all: the check tells the two
+/// apart, so a row kernel that fell back to element loads fails it.
+/// </summary>
+public sealed class GpuRowsPtxTests : IDisposable
+{
+    private readonly Context _release = Context.Create(builder => builder.CPU());
+    private readonly Context _o2 = Context.Create(builder => builder.CPU().Optimize(OptimizationLevel.O2));
+
+    public static TheoryData<string, string> Cases() => new()
+    {
+        { "float", "v4.f32" },
+        { "half", "v4.b32" },
+        { "double", "v2.f64" },
+    };
+
+    [Theory, MemberData(nameof(Cases))]
+    public void TheRowKernelsLoadAndStoreSixteenBytesAtATime(string element, string form)
+    {
+        foreach (var architecture in new[] { CudaArchitecture.SM_70, CudaArchitecture.SM_80, CudaArchitecture.SM_90 })
+        {
+            foreach (var (context, space) in new[] { (_release, @"(\.global)?"), (_o2, @"\.global") })
+            {
+                foreach (var kernel in new[] { "ForwardRowsCached", "ForwardRowsOnline", "BackwardRows" })
+                {
+                    string ptx = Ptx(context, element, kernel, architecture);
+                    string what = $"{element} {kernel} {architecture} {context.Properties.OptimizationLevel}";
+                    Assert.True(Regex.IsMatch(ptx, @"\bld" + space + @"\." + Regex.Escape(form) + @"\s"), $"{what}: no 16-byte load");
+                    Assert.True(Regex.IsMatch(ptx, @"\bst" + space + @"\." + Regex.Escape(form) + @"\s"), $"{what}: no 16-byte store");
+                }
+
+                foreach (var kernel in new[] { "ForwardSlicesCached", "ForwardSlicesOnline", "BackwardSlicesCached" })
+                {
+                    string ptx = Ptx(context, element, kernel, architecture);
+                    Assert.DoesNotContain(".v4.", ptx);
+                    Assert.DoesNotContain(".v2.", ptx);
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _release.Dispose();
+        _o2.Dispose();
+    }
+
+    private static string Ptx(Context context, string element, string kernelName, CudaArchitecture architecture)
+    {
+        var (storage, accumulator, type, math, layout) = element switch
+        {
+            "float" => (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.Rows_Layout)),
+            "double" => (typeof(double), typeof(double), typeof(GpuDouble), typeof(GpuDoubleMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.RowsDouble_Layout)),
+            _ => (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.RowsHalf_Layout)),
+        };
+        var launcher = typeof(GpuLauncher<,,,,,>).MakeGenericType(storage, accumulator, type, math, layout, typeof(Softmax));
+        var kernel = ((System.Collections.Generic.IReadOnlyList<Delegate>)launcher.GetProperty("Kernels", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!)
+            .Single(candidate => candidate.Method.Name == kernelName).Method;
+        var instructionSet = architecture == CudaArchitecture.SM_90 ? CudaInstructionSet.ISA_78 : architecture == CudaArchitecture.SM_80 ? CudaInstructionSet.ISA_70 : CudaInstructionSet.ISA_60;
+        using var backend = new PTXBackend(context, new CudaCapabilityContext(architecture), architecture, instructionSet, null);
+        return ((PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization())).PTXAssembly;
+    }
+}
