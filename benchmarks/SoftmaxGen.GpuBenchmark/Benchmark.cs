@@ -13,6 +13,9 @@ namespace SoftmaxGen.GpuBenchmark;
 /// <summary>What to measure.</summary>
 public sealed record BenchmarkOptions
 {
+    /// <summary>Print the PTX report (<see cref="PtxReport"/>) instead of measuring.</summary>
+    public bool Ptx { get; init; }
+
     /// <summary>"best" (CUDA if present, else the CPU accelerator), "cuda" or "cpu".</summary>
     public string Device { get; init; } = "best";
 

@@ -8,8 +8,10 @@ public static class Program
     private const string Usage = """
         SoftmaxGen GPU benchmark: forward and backward softmax as effective bandwidth against a device-to-device copy.
 
-        usage: SoftmaxGen.GpuBenchmark [--device best|cuda|cpu] [--type float|double|half] [--elements N] [--slices L1,L2,...] [--repeat R]
+        usage: SoftmaxGen.GpuBenchmark [--ptx] [--device best|cuda|cpu] [--type float|double|half] [--elements N] [--slices L1,L2,...] [--repeat R]
 
+          --ptx       no device: compile the row kernels to PTX for SM_90 and print the instructions per element
+                      moved of each innermost loop that reads or writes device memory
           --device    best (default): CUDA if present, else ILGPU's CPU accelerator (a slow simulation)
           --type      the element type (default float; half is computed in float)
           --elements  elements per tensor, at most 268435456 (default 67108864 = 256 MiB of float; use ~65536 on the
@@ -39,6 +41,7 @@ public static class Program
                 options = args[i] switch
                 {
                     "--help" or "-h" => throw new OperationCanceledException(),
+                    "--ptx" => options with { Ptx = true },
                     "--device" => options with { Device = Device(Value()) },
                     "--type" => options with { Type = Type(Value()) },
                     "--elements" => options with { Elements = Elements(long.Parse(Value())) },
@@ -57,6 +60,12 @@ public static class Program
         {
             Console.Error.WriteLine($"error: {exception.Message}\n\n{Usage}");
             return 2;
+        }
+
+        if (options.Ptx)
+        {
+            PtxReport.Run(Console.Out);
+            return 0;
         }
 
         try

@@ -1,0 +1,203 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text.RegularExpressions;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using SoftmaxGen.Runtime;
+
+namespace SoftmaxGen.GpuBenchmark;
+
+/// <summary>
+/// The row layout's kernels compiled to PTX for SM_90 with no device (ILGPU's PTX backend), and for each innermost loop
+/// that moves data to or from device memory: its PTX instructions, the elements its loads and stores move per
+/// iteration, and instructions per element moved. Loops are the strongly connected parts of the control-flow graph of
+/// PTX blocks; an innermost one contains no smaller loop. Loads and stores of shared, local or parameter memory are
+/// instructions but not moves.
+/// </summary>
+public static class PtxReport
+{
+    private static readonly Regex Move = new(@"^(?<op>ld|st)(?<space>\.global)?(\.v(?<width>\d))?\.(?<type>[a-z])(?<bits>\d+)\s");
+
+    public static void Run(TextWriter output)
+    {
+        using var context = Context.Create(builder => builder.CPU());
+        output.WriteLine("PTX for SM_90 (ILGPU default optimisation level); innermost loops that move device memory");
+        output.WriteLine("| element | kernel | loop | instructions | elements loaded | elements stored | instructions / element |");
+        output.WriteLine("|---|---|---:|---:|---:|---:|---:|");
+        Report<float, float, GpuSingle, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmax_Layout>(context, "float", 4, output);
+        Report<ILGPU.Half, float, GpuHalf, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmaxHalf_Layout>(context, "half", 2, output);
+        Report<double, double, GpuDouble, GpuDoubleMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmaxDouble_Layout>(context, "double", 8, output);
+    }
+
+    private static void Report<TStorage, TAccumulator, TElement, TMath, TLayout>(Context context, string name, int elementBytes, TextWriter output)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuVectorElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+    {
+        string[] names = ["ForwardRowsCached", "ForwardSlicesCached", "ForwardRowsOnline", "ForwardSlicesOnline", "BackwardRows", "BackwardSlicesCached", "BackwardSlicesGlobal"];
+        var kernels = GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayout, Softmax>.Kernels;
+        using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_78, null);
+        foreach (var kernelName in names)
+        {
+            var kernel = kernels.Single(candidate => candidate.Method.Name == kernelName).Method;
+            string ptx = ((PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization())).PTXAssembly;
+            int number = 0;
+            foreach (var loop in InnermostLoops(Blocks(ptx)))
+            {
+                int loaded = 0, stored = 0, instructions = 0;
+                foreach (var line in loop.SelectMany(block => block.Instructions))
+                {
+                    instructions++;
+                    var move = Move.Match(line);
+                    if (move.Success)
+                    {
+                        int width = move.Groups["width"].Success ? int.Parse(move.Groups["width"].Value) : 1;
+                        int elements = width * int.Parse(move.Groups["bits"].Value) / 8 / elementBytes;
+                        if (move.Groups["op"].Value == "ld") loaded += elements; else stored += elements;
+                    }
+                }
+
+                if (loaded + stored > 0)
+                {
+                    output.WriteLine($"| {name} | {kernelName} | {++number} | {instructions} | {loaded} | {stored} | {(double)instructions / (loaded + stored):F2} |");
+                }
+            }
+        }
+    }
+
+    private sealed class Block(string label)
+    {
+        public string Label { get; } = label;
+
+        public List<string> Instructions { get; } = [];
+
+        public List<string> Successors { get; } = [];
+    }
+
+    /// <summary>The entry's basic blocks: a label or an unconditional branch ends one; a block without a final branch falls through.</summary>
+    private static List<Block> Blocks(string ptx)
+    {
+        var blocks = new List<Block>();
+        var current = new Block("entry");
+        bool ended = false;
+        foreach (var raw in ptx.Split('\n'))
+        {
+            string line = raw.Trim();
+            var label = Regex.Match(line, @"^([A-Za-z_$][\w$]*):$");
+            if (label.Success)
+            {
+                if (!ended) current.Successors.Add(label.Groups[1].Value);
+                blocks.Add(current);
+                current = new Block(label.Groups[1].Value);
+                ended = false;
+                continue;
+            }
+
+            if (!line.EndsWith(';') || line.StartsWith('.') || line.StartsWith("//")) continue;
+            if (ended)
+            {
+                blocks.Add(current); // code after an unconditional branch without a label of its own: unreachable here
+                current = new Block($"after {blocks.Count}");
+                ended = false;
+            }
+
+            current.Instructions.Add(line);
+            var branch = Regex.Match(line, @"^(@!?%\w+\s+)?bra(\.uni)?\s+([\w$]+);");
+            if (branch.Success)
+            {
+                current.Successors.Add(branch.Groups[3].Value);
+                ended = !branch.Groups[1].Success;
+            }
+            else if (line.StartsWith("ret") || line.StartsWith("exit"))
+            {
+                ended = true;
+            }
+        }
+
+        blocks.Add(current);
+        return blocks;
+    }
+
+    /// <summary>The loops (strongly connected sets of blocks with a cycle) that contain no smaller loop.</summary>
+    private static IEnumerable<List<Block>> InnermostLoops(List<Block> blocks)
+    {
+        foreach (var component in Components(blocks))
+        {
+            bool cyclic = component.Count > 1 || component[0].Successors.Contains(component[0].Label);
+            if (!cyclic) continue;
+            // Without its header (the block entered from outside) a nest leaves its inner loops as components.
+            var members = component.Select(block => block.Label).ToHashSet();
+            var header = component.FirstOrDefault(block => blocks.Any(other => !members.Contains(other.Label) && other.Successors.Contains(block.Label))) ?? component[0];
+            var inner = InnermostLoops(component.Where(block => block != header).ToList()).ToList();
+            if (inner.Count == 0)
+            {
+                yield return component;
+            }
+            else
+            {
+                foreach (var loop in inner) yield return loop;
+            }
+        }
+    }
+
+    /// <summary>Tarjan's strongly connected components of the blocks, edges to blocks outside the list ignored.</summary>
+    private static List<List<Block>> Components(List<Block> blocks)
+    {
+        var byLabel = blocks.ToDictionary(block => block.Label);
+        var index = new Dictionary<Block, int>();
+        var low = new Dictionary<Block, int>();
+        var stack = new Stack<Block>();
+        var onStack = new HashSet<Block>();
+        var components = new List<List<Block>>();
+        int next = 0;
+
+        void Visit(Block block)
+        {
+            index[block] = low[block] = next++;
+            stack.Push(block);
+            onStack.Add(block);
+            foreach (var label in block.Successors)
+            {
+                if (!byLabel.TryGetValue(label, out var successor)) continue;
+                if (!index.ContainsKey(successor))
+                {
+                    Visit(successor);
+                    low[block] = Math.Min(low[block], low[successor]);
+                }
+                else if (onStack.Contains(successor))
+                {
+                    low[block] = Math.Min(low[block], index[successor]);
+                }
+            }
+
+            if (low[block] == index[block])
+            {
+                var component = new List<Block>();
+                Block member;
+                do
+                {
+                    member = stack.Pop();
+                    onStack.Remove(member);
+                    component.Add(member);
+                }
+                while (member != block);
+                components.Add(component);
+            }
+        }
+
+        foreach (var block in blocks)
+        {
+            if (!index.ContainsKey(block)) Visit(block);
+        }
+
+        return components;
+    }
+}
