@@ -76,7 +76,7 @@ public static class Benchmark
     private static IReadOnlyList<BenchmarkRow> Run<T>(BenchmarkOptions options, TextWriter output, Kernels<T> kernels)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        using var context = Context.Create(builder => builder.Default());
+        using var context = Context.Create(builder => builder.Default().Profiling()); // CUDA events around each timed launch
         using var accelerator = CreateAccelerator(context, options.Device);
         output.WriteLine($"device: {accelerator.Name} ({accelerator.AcceleratorType}), warp {accelerator.WarpSize}, " +
                          $"max group {accelerator.MaxNumThreadsPerGroup}, memory {accelerator.MemorySize / (1 << 20)} MiB");
@@ -253,6 +253,18 @@ public static class Benchmark
         var seconds = new double[repetitions];
         for (int i = 0; i < repetitions; i++)
         {
+            if (accelerator.AcceleratorType == AcceleratorType.Cuda)
+            {
+                // Events recorded on the stream before and after the launch: the device's time, without the host's
+                // launch and synchronisation latency.
+                using var start = accelerator.AddProfilingMarker();
+                launch();
+                using var end = accelerator.AddProfilingMarker();
+                end.Synchronize();
+                seconds[i] = (end - start).TotalSeconds;
+                continue;
+            }
+
             var clock = Stopwatch.StartNew();
             launch();
             accelerator.Synchronize();
