@@ -22,6 +22,26 @@ public sealed class GpuBenchmarkTests
         Assert.Contains("goals: forward ≥ 0.8× copy", text);
     }
 
+    /// <summary>
+    /// The PTX report lists, for each element type, the row kernels' loops with eight elements moved per iteration (two
+    /// 16-byte loads of float, one of Half, four of double), and the element kernels beside them.
+    /// </summary>
+    [Fact]
+    public void ThePtxReportCountsInstructionsPerElementOfEachLoop()
+    {
+        var output = new StringWriter();
+        PtxReport.Run(output);
+        var rows = output.ToString().Split('\n').Where(line => line.StartsWith("| float") || line.StartsWith("| half") || line.StartsWith("| double"))
+            .Select(line => line.Split('|', System.StringSplitOptions.TrimEntries)).ToList();
+        foreach (var element in new[] { "float", "half", "double" })
+        {
+            // The row load loop of the cached forward kernel: eight elements in, none out.
+            Assert.Contains(rows, cells => cells[1] == element && cells[2] == "ForwardRowsCached" && cells[5] == "8" && cells[6] == "0");
+            Assert.Contains(rows, cells => cells[1] == element && cells[2] == "ForwardSlicesCached");
+            Assert.All(rows, cells => Assert.True(double.Parse(cells[7], System.Globalization.CultureInfo.InvariantCulture) > 0, string.Join('|', cells)));
+        }
+    }
+
     [Theory]
     [InlineData("double")]
     [InlineData("half")]
