@@ -33,24 +33,29 @@ internal enum GpuStrategy
 /// <param name="WarpSize">Threads a warp.</param>
 /// <param name="MaxGroupSize">The most threads a group.</param>
 /// <param name="SharedPerGroup">Bytes of shared memory a group may use without opting in (48 KB on CUDA devices).</param>
+/// <param name="SharedOptIn">
+/// Bytes of shared memory a group may use once its kernel opts in (<see cref="GpuSharedMemory"/>): about 227 KB on an
+/// H100 or H200; 0 where no kernel can opt in (any accelerator other than CUDA).
+/// </param>
 /// <param name="Multiprocessors">Multiprocessors.</param>
 /// <param name="ThreadsPerMultiprocessor">The most threads resident on a multiprocessor.</param>
-internal readonly record struct GpuDevice(int WarpSize, int MaxGroupSize, int SharedPerGroup, int Multiprocessors, int ThreadsPerMultiprocessor)
+internal readonly record struct GpuDevice(int WarpSize, int MaxGroupSize, int SharedPerGroup, int SharedOptIn, int Multiprocessors, int ThreadsPerMultiprocessor)
 {
     public static GpuDevice Of(Accelerator accelerator) => new(
-        accelerator.WarpSize, accelerator.MaxNumThreadsPerGroup, accelerator.MaxSharedMemoryPerGroup,
+        accelerator.WarpSize, accelerator.MaxNumThreadsPerGroup, accelerator.MaxSharedMemoryPerGroup, GpuSharedMemory.OptInLimit(accelerator),
         accelerator.NumMultiprocessors, accelerator.MaxNumThreadsPerMultiprocessor);
 }
 
 /// <summary>
 /// The launch decision for one call: a strategy and, for the grouped ones, the grid and group sizes, and the shared
 /// memory; for a cached backward pass, whether shared memory also holds the current cotangent's slice; for
-/// <see cref="GpuStrategy.WarpRows"/>, the lanes per row.
+/// <see cref="GpuStrategy.WarpRows"/>, the lanes per row; whether the shared memory is past what a group may use
+/// without opting in (<see cref="GpuSharedMemory"/>).
 /// </summary>
-internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int GroupSize, int SharedElements, bool CotangentCached = false, int Lanes = 0)
+internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int GroupSize, int SharedElements, bool CotangentCached = false, int Lanes = 0, bool SharedOptIn = false)
 {
     /// <summary>Bytes of dynamic shared memory a group may ask for on any CUDA device without opting in.</summary>
-    private const int SharedBudget = 48 * 1024;
+    public const int SharedBudget = 48 * 1024;
 
     /// <summary>
     /// Picks the kernel for a layout. The cached kernels keep A's slice (forward) or B's slice (backward) in shared
@@ -61,13 +66,17 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
 
     /// <summary>
     /// <see cref="Choose(Accelerator, ISoftmaxLayout, int, bool)"/> for <paramref name="slices"/> slices of
-    /// <paramref name="length"/> elements (<paramref name="lanesInner"/>: the last axis is a batch axis).
+    /// <paramref name="length"/> elements (<paramref name="lanesInner"/>: the last axis is a batch axis). A slice that
+    /// does not fit the shared memory a group may use without opting in, but fits what it may use once its kernel
+    /// opts in, takes the cached kernel with <see cref="SharedOptIn"/> (B's slice alone, for a backward pass);
+    /// longer slices the streamed kernel.
     /// </summary>
     public static GpuLaunch Choose(GpuDevice device, bool lanesInner, int slices, int length, int accumulatorSize, bool backward)
     {
         int warp = device.WarpSize;
         int maxGroup = MaxGroup(device);
-        long budget = Math.Min(SharedBudget, device.SharedPerGroup) - GpuKernels.ScratchLength * accumulatorSize;
+        long scratch = GpuKernels.ScratchLength * accumulatorSize;
+        long budget = Math.Min(SharedBudget, device.SharedPerGroup) - scratch;
 
         if (lanesInner)
         {
@@ -96,8 +105,13 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
             return new GpuLaunch(GpuStrategy.Cached, groups, threads, 2 * length, CotangentCached: true);
         }
 
-        return sliceBytes <= budget
-            ? new GpuLaunch(GpuStrategy.Cached, groups, threads, length)
+        if (sliceBytes <= budget)
+        {
+            return new GpuLaunch(GpuStrategy.Cached, groups, threads, length);
+        }
+
+        return device.SharedOptIn > SharedBudget && sliceBytes <= device.SharedOptIn - scratch
+            ? new GpuLaunch(GpuStrategy.Cached, groups, threads, length, SharedOptIn: true)
             : new GpuLaunch(GpuStrategy.Streamed, groups, threads, 0);
     }
 

@@ -282,7 +282,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         {
             EngineDiagnostics.CountRowLaunch();
             var rowKernel = launch.Strategy == GpuStrategy.Cached ? ForwardRowsCached : ForwardRowsOnline;
-            var rowLauncher = KernelCache.Get(accelerator, rowKernel, owner => owner.LoadKernel(rowKernel));
+            var rowLauncher = KernelCache.Get(accelerator, rowKernel, owner => launch.Strategy == GpuStrategy.Cached ? Load(owner, rowKernel) : owner.LoadKernel(rowKernel));
             rowLauncher(stream, Config<TAccumulator>(launch), a, b, layout, default(TMath).FromSingle(scale));
             return;
         }
@@ -294,7 +294,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             GpuStrategy.Cached => ForwardCached,
             _ => ForwardStreamed,
         };
-        var launcher = KernelCache.Get(accelerator, kernel, owner => owner.LoadKernel(kernel));
+        var launcher = KernelCache.Get(accelerator, kernel, owner => launch.Strategy == GpuStrategy.Cached ? Load(owner, kernel) : owner.LoadKernel(kernel));
         launcher(stream, Config<TAccumulator>(launch), a, b, layout, Loads(scale, mask, bias, layout));
     }
 
@@ -330,14 +330,14 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         {
             EngineDiagnostics.CountRowLaunch();
             int cached = launch.Strategy != GpuStrategy.Cached ? 0 : launch.CotangentCached ? 2 : 1;
-            var rowLauncher = KernelCache.Get(accelerator, BackwardRows, static owner => owner.LoadKernel(BackwardRows));
+            var rowLauncher = KernelCache.Get(accelerator, BackwardRows, static owner => Load(owner, BackwardRows));
             rowLauncher(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, cached, default(TMath).FromSingle(scale));
             return;
         }
 
         if (launch.Strategy == GpuStrategy.Cached)
         {
-            var cached = KernelCache.Get(accelerator, BackwardCached, static owner => owner.LoadKernel(BackwardCached));
+            var cached = KernelCache.Get(accelerator, BackwardCached, static owner => Load(owner, BackwardCached));
             cached(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, launch.CotangentCached ? 1 : 0, ScaledStores(scale));
             return;
         }
@@ -374,6 +374,21 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         int groupSize = Math.Max(2 * warp, Math.Min(launch.GroupSize, 8 * warp));
         kernel(stream, new KernelConfig(Math.Max(1, Math.Min(layout.SliceCount, accelerator.NumMultiprocessors * 8)), groupSize), a, lse, layout, Loads(scale, mask, bias, layout));
     }
+
+    /// <summary>
+    /// Loads a kernel that may run with the cached strategy, whose shared memory may be past 48 KB on CUDA devices
+    /// (<see cref="GpuLaunch.SharedOptIn"/>): the kernel's limit is raised to the device's opt-in maximum as it loads.
+    /// </summary>
+    private static Action<AcceleratorStream, KernelConfig, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, T> Load<T>(
+        Accelerator accelerator, Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, T> kernel)
+        where T : struct
+        => GpuSharedMemory.Raise(accelerator, accelerator.LoadKernel(kernel), Unsafe.SizeOf<TAccumulator>());
+
+    /// <inheritdoc cref="Load{T}(Accelerator, Action{ArrayView{TStorage}, ArrayView{TStorage}, TLayout, T})"/>
+    private static Action<AcceleratorStream, KernelConfig, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, T> Load<T>(
+        Accelerator accelerator, Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, T> kernel)
+        where T : struct
+        => GpuSharedMemory.Raise(accelerator, accelerator.LoadKernel(kernel), Unsafe.SizeOf<TAccumulator>());
 
     private static GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout> Loads(float scale, ArrayView<byte> mask, ArrayView<TStorage> bias, TLayout layout)
         => new(default(TMath).FromSingle(scale), mask, bias, layout);

@@ -156,6 +156,7 @@ public sealed class CudaStrategies(CudaFixture fixture) : GpuStrategySuite(fixtu
     [InlineData("Rows", new[] { 17000, 1036 }, "Cached", "Cached")] // 129 units: past a warp's registers
     [InlineData("RowsDouble", new[] { 17000, 200 }, "WarpRows", "WarpRows")]
     [InlineData("RowsDouble", new[] { 17000, 1030 }, "Cached", "Cached")]
+    [InlineData("Rows", new[] { 200, 20000 }, "Cached", "Cached")] // 80 KB: past 48 KB, within the opt-in maximum of compute capability 7.0 and later
     [InlineData("RowsHalf", new[] { 300, 10000 }, "Cached", "Cached")]
     [InlineData("Scattered", new[] { 10, 900, 20, 21 }, "Cached", "Cached")]
     [InlineData("Rows", new[] { 6, 300001 }, "Streamed", "Streamed")]
