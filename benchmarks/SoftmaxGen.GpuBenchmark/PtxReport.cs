@@ -17,8 +17,9 @@ namespace SoftmaxGen.GpuBenchmark;
 /// The row layout's kernels compiled to PTX for SM_90 with no device (ILGPU's PTX backend), and for each innermost loop
 /// that moves data to or from device memory: its PTX instructions, the elements its loads and stores move per
 /// iteration, and instructions per element moved. Loops are the strongly connected parts of the control-flow graph of
-/// PTX blocks; an innermost one contains no smaller loop. Loads and stores of shared, local or parameter memory are
-/// instructions but not moves.
+/// PTX blocks; an innermost one contains no smaller loop that moves device memory. The warp kernels' slice loops hold
+/// their shuffle reductions as loops that move nothing: those count once, though they run log2 of the lanes per slice
+/// times (5 on a 32-wide warp). Loads and stores of shared, local or parameter memory are instructions but not moves.
 /// </summary>
 public static class PtxReport
 {
@@ -42,7 +43,11 @@ public static class PtxReport
         where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
     {
-        string[] names = ["ForwardRowsCached", "ForwardSlicesCached", "ForwardRowsOnline", "ForwardSlicesOnline", "BackwardRows", "BackwardSlicesCached", "BackwardSlicesGlobal"];
+        string[] names =
+        [
+            "ForwardRowsWarp", "ForwardSlicesWarp", "ForwardRowsCached", "ForwardSlicesCached", "ForwardRowsOnline", "ForwardSlicesOnline",
+            "BackwardRowsWarp", "BackwardSlicesWarp", "BackwardRows", "BackwardSlicesCached", "BackwardSlicesGlobal",
+        ];
         var kernels = GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayout, Softmax>.Kernels;
         using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_78, null);
         foreach (var kernelName in names)
@@ -52,25 +57,32 @@ public static class PtxReport
             int number = 0;
             foreach (var loop in InnermostLoops(Blocks(ptx)))
             {
-                int loaded = 0, stored = 0, instructions = 0;
-                foreach (var line in loop.SelectMany(block => block.Instructions))
-                {
-                    instructions++;
-                    var move = Move.Match(line);
-                    if (move.Success)
-                    {
-                        int width = move.Groups["width"].Success ? int.Parse(move.Groups["width"].Value) : 1;
-                        int elements = width * int.Parse(move.Groups["bits"].Value) / 8 / elementBytes;
-                        if (move.Groups["op"].Value == "ld") loaded += elements; else stored += elements;
-                    }
-                }
-
+                var (instructions, loaded, stored) = Count(loop, elementBytes);
                 if (loaded + stored > 0)
                 {
                     output.WriteLine($"| {name} | {kernelName} | {++number} | {instructions} | {loaded} | {stored} | {(double)instructions / (loaded + stored):F2} |");
                 }
             }
         }
+    }
+
+    /// <summary>A loop's instructions and the elements its device-memory loads and stores move.</summary>
+    private static (int Instructions, int Loaded, int Stored) Count(List<Block> loop, int elementBytes)
+    {
+        int loaded = 0, stored = 0, instructions = 0;
+        foreach (var line in loop.SelectMany(block => block.Instructions))
+        {
+            instructions++;
+            var move = Move.Match(line);
+            if (move.Success)
+            {
+                int width = move.Groups["width"].Success ? int.Parse(move.Groups["width"].Value) : 1;
+                int elements = width * int.Parse(move.Groups["bits"].Value) / 8 / elementBytes;
+                if (move.Groups["op"].Value == "ld") loaded += elements; else stored += elements;
+            }
+        }
+
+        return (instructions, loaded, stored);
     }
 
     private sealed class Block(string label)
@@ -126,7 +138,7 @@ public static class PtxReport
         return blocks;
     }
 
-    /// <summary>The loops (strongly connected sets of blocks with a cycle) that contain no smaller loop.</summary>
+    /// <summary>The loops (strongly connected sets of blocks with a cycle) that contain no smaller loop moving device memory.</summary>
     private static IEnumerable<List<Block>> InnermostLoops(List<Block> blocks)
     {
         foreach (var component in Components(blocks))
@@ -136,7 +148,7 @@ public static class PtxReport
             // Without its header (the block entered from outside) a nest leaves its inner loops as components.
             var members = component.Select(block => block.Label).ToHashSet();
             var header = component.FirstOrDefault(block => blocks.Any(other => !members.Contains(other.Label) && other.Successors.Contains(block.Label))) ?? component[0];
-            var inner = InnermostLoops(component.Where(block => block != header).ToList()).ToList();
+            var inner = InnermostLoops(component.Where(block => block != header).ToList()).Where(loop => Count(loop, 1) is { Loaded: > 0 } or { Stored: > 0 }).ToList();
             if (inner.Count == 0)
             {
                 yield return component;

@@ -16,6 +16,12 @@ internal enum GpuStrategy
     /// <summary>A warp per slice, the slice in registers (short slices).</summary>
     Warp,
 
+    /// <summary>
+    /// A run of lanes per aligned row, up to a warp, the row in registers and moved 16 bytes at a time
+    /// (<see cref="GpuKernels.ForwardRowsWarp"/>): rows of up to 32 elements a lane.
+    /// </summary>
+    WarpRows,
+
     /// <summary>A group per slice, the slice in shared memory: read from device memory once.</summary>
     Cached,
 
@@ -23,36 +29,63 @@ internal enum GpuStrategy
     Streamed,
 }
 
+/// <summary>What the launch decision needs to know of an accelerator.</summary>
+/// <param name="WarpSize">Threads a warp.</param>
+/// <param name="MaxGroupSize">The most threads a group.</param>
+/// <param name="SharedPerGroup">Bytes of shared memory a group may use without opting in (48 KB on CUDA devices).</param>
+/// <param name="SharedOptIn">
+/// Bytes of shared memory a group may use once its kernel opts in (<see cref="GpuSharedMemory"/>): about 227 KB on an
+/// H100 or H200; 0 where no kernel can opt in (any accelerator other than CUDA).
+/// </param>
+/// <param name="Multiprocessors">Multiprocessors.</param>
+/// <param name="ThreadsPerMultiprocessor">The most threads resident on a multiprocessor.</param>
+internal readonly record struct GpuDevice(int WarpSize, int MaxGroupSize, int SharedPerGroup, int SharedOptIn, int Multiprocessors, int ThreadsPerMultiprocessor)
+{
+    public static GpuDevice Of(Accelerator accelerator) => new(
+        accelerator.WarpSize, accelerator.MaxNumThreadsPerGroup, accelerator.MaxSharedMemoryPerGroup, GpuSharedMemory.OptInLimit(accelerator),
+        accelerator.NumMultiprocessors, accelerator.MaxNumThreadsPerMultiprocessor);
+}
+
 /// <summary>
 /// The launch decision for one call: a strategy and, for the grouped ones, the grid and group sizes, and the shared
-/// memory; for a cached backward pass, whether shared memory also holds the current cotangent's slice.
+/// memory; for a cached backward pass, whether shared memory also holds the current cotangent's slice; for
+/// <see cref="GpuStrategy.WarpRows"/>, the lanes per row; whether the shared memory is past what a group may use
+/// without opting in (<see cref="GpuSharedMemory"/>).
 /// </summary>
-internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int GroupSize, int SharedElements, bool CotangentCached = false)
+internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int GroupSize, int SharedElements, bool CotangentCached = false, int Lanes = 0, bool SharedOptIn = false)
 {
     /// <summary>Bytes of dynamic shared memory a group may ask for on any CUDA device without opting in.</summary>
-    private const int SharedBudget = 48 * 1024;
+    public const int SharedBudget = 48 * 1024;
 
     /// <summary>
     /// Picks the kernel for a layout. The cached kernels keep A's slice (forward) or B's slice (backward) in shared
     /// memory; a backward pass over slices also keeps the current cotangent's slice there when both fit.
     /// </summary>
-    public static GpuLaunch Choose(Accelerator accelerator, ISoftmaxLayout layout, int accumulatorSize, bool backward)
-    {
-        int warp = accelerator.WarpSize;
-        // Group sizes are whole warps, at most warp² threads (the reductions fold one value per warp in one warp).
-        int maxGroup = Math.Min(Math.Min(accelerator.MaxNumThreadsPerGroup, warp * warp), 512) / warp * warp;
-        int slices = layout.SliceCount;
-        int length = layout.SliceLength;
-        long budget = Math.Min(SharedBudget, accelerator.MaxSharedMemoryPerGroup) - GpuKernels.ScratchLength * accumulatorSize;
+    public static GpuLaunch Choose(Accelerator accelerator, ISoftmaxLayout layout, int accumulatorSize, bool backward) =>
+        Choose(GpuDevice.Of(accelerator), layout.LanesInner, layout.SliceCount, layout.SliceLength, accumulatorSize, backward);
 
-        if (layout.LanesInner)
+    /// <summary>
+    /// <see cref="Choose(Accelerator, ISoftmaxLayout, int, bool)"/> for <paramref name="slices"/> slices of
+    /// <paramref name="length"/> elements (<paramref name="lanesInner"/>: the last axis is a batch axis). A slice that
+    /// does not fit the shared memory a group may use without opting in, but fits what it may use once its kernel
+    /// opts in, takes the cached kernel with <see cref="SharedOptIn"/> (B's slice alone, for a backward pass);
+    /// longer slices the streamed kernel.
+    /// </summary>
+    public static GpuLaunch Choose(GpuDevice device, bool lanesInner, int slices, int length, int accumulatorSize, bool backward)
+    {
+        int warp = device.WarpSize;
+        int maxGroup = MaxGroup(device);
+        long scratch = GpuKernels.ScratchLength * accumulatorSize;
+        long budget = Math.Min(SharedBudget, device.SharedPerGroup) - scratch;
+
+        if (lanesInner)
         {
             // As many lanes as shared memory holds slices of, in whole warps; fewer than two warps' worth would leave
             // too few threads on a multiprocessor to keep memory busy: then each slice is read twice instead.
             long perLane = (long)length * accumulatorSize;
             int lanes = (int)Math.Min(maxGroup, budget / perLane) / warp * warp;
             return lanes >= 2 * warp
-                ? new GpuLaunch(GpuStrategy.LanesCached, Grid(accelerator, (slices + lanes - 1) / lanes, lanes), lanes, length * lanes)
+                ? new GpuLaunch(GpuStrategy.LanesCached, Grid(device, (slices + lanes - 1) / lanes, lanes), lanes, length * lanes)
                 : new GpuLaunch(GpuStrategy.Lanes, 0, 0, 0);
         }
 
@@ -60,27 +93,70 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
         {
             int groupSize = Math.Min(maxGroup, 8 * warp);
             int warps = groupSize / warp;
-            return new GpuLaunch(GpuStrategy.Warp, Grid(accelerator, (slices + warps - 1) / warps, groupSize), groupSize, 0);
+            return new GpuLaunch(GpuStrategy.Warp, Grid(device, (slices + warps - 1) / warps, groupSize), groupSize, 0);
         }
 
         // About eight elements a thread, from two warps up to the largest group.
         int threads = Math.Clamp((length / 8 + warp - 1) / warp * warp, Math.Min(2 * warp, maxGroup), maxGroup);
         long sliceBytes = (long)length * accumulatorSize;
-        int groups = Grid(accelerator, slices, threads);
+        int groups = Grid(device, slices, threads);
         if (backward && 2 * sliceBytes <= budget)
         {
             return new GpuLaunch(GpuStrategy.Cached, groups, threads, 2 * length, CotangentCached: true);
         }
 
-        return sliceBytes <= budget
-            ? new GpuLaunch(GpuStrategy.Cached, groups, threads, length)
+        if (sliceBytes <= budget)
+        {
+            return new GpuLaunch(GpuStrategy.Cached, groups, threads, length);
+        }
+
+        return device.SharedOptIn > SharedBudget && sliceBytes <= device.SharedOptIn - scratch
+            ? new GpuLaunch(GpuStrategy.Cached, groups, threads, length, SharedOptIn: true)
             : new GpuLaunch(GpuStrategy.Streamed, groups, threads, 0);
     }
 
-    /// <summary>Enough groups to fill the device a few times over; the kernels stride over the rest.</summary>
-    private static int Grid(Accelerator accelerator, int groupsWanted, int groupSize)
+    /// <summary>
+    /// The launch of the register row kernels (<see cref="GpuStrategy.WarpRows"/>) for <paramref name="slices"/>
+    /// aligned rows of <paramref name="length"/> elements (<see cref="GpuRows.Fit"/>), or null where a row does not fit
+    /// a warp's registers: the lanes per row are the fewest, a power of two from 4 up, that hold
+    /// <see cref="GpuKernels.WarpRowUnits"/> units of eight elements each; a row needing more lanes than a warp has
+    /// takes the other kernels (on a 32-wide warp, rows of more than 128 whole units: 1 024 elements, plus a tail of
+    /// fewer than eight).
+    /// </summary>
+    public static GpuLaunch? WarpRows(GpuDevice device, int slices, int length)
     {
-        long resident = (long)Math.Max(1, accelerator.NumMultiprocessors) * Math.Max(1, accelerator.MaxNumThreadsPerMultiprocessor / groupSize);
+        int warp = device.WarpSize;
+        if (warp < 4 || (warp & (warp - 1)) != 0 || length <= 0)
+        {
+            return null;
+        }
+
+        int units = length / GpuKernels.RowUnit;
+        int needed = (units + GpuKernels.WarpRowUnits - 1) / GpuKernels.WarpRowUnits;
+        int lanes = 4;
+        while (lanes < needed && lanes < warp)
+        {
+            lanes *= 2;
+        }
+
+        if (lanes < needed)
+        {
+            return null;
+        }
+
+        int groupSize = Math.Min(MaxGroup(device), 8 * warp);
+        int rows = groupSize / lanes;
+        return new GpuLaunch(GpuStrategy.WarpRows, Grid(device, (slices + rows - 1) / rows, groupSize), groupSize, 0, Lanes: lanes);
+    }
+
+    /// <summary>Group sizes are whole warps, at most warp² threads (the reductions fold one value per warp in one warp).</summary>
+    private static int MaxGroup(GpuDevice device) =>
+        Math.Min(Math.Min(device.MaxGroupSize, device.WarpSize * device.WarpSize), 512) / device.WarpSize * device.WarpSize;
+
+    /// <summary>Enough groups to fill the device a few times over; the kernels stride over the rest.</summary>
+    private static int Grid(GpuDevice device, int groupsWanted, int groupSize)
+    {
+        long resident = (long)Math.Max(1, device.Multiprocessors) * Math.Max(1, device.ThreadsPerMultiprocessor / groupSize);
         return (int)Math.Max(1, Math.Min(groupsWanted, resident * 4));
     }
 }

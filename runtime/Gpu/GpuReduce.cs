@@ -34,6 +34,36 @@ internal static class GpuReduce
         return value;
     }
 
+    /// <summary>
+    /// The maximum over each aligned run of <paramref name="lanes"/> lanes (a power of two, at most the warp size): a
+    /// butterfly over the distances below <paramref name="lanes"/> never leaves its run. Every lane of the warp must
+    /// take part, also those whose run has no work.
+    /// </summary>
+    public static TAccumulator SegmentMax<TAccumulator, TMath>(TAccumulator value, int lanes)
+        where TAccumulator : unmanaged
+        where TMath : struct, IGpuMath<TAccumulator>
+    {
+        for (int distance = lanes / 2; distance > 0; distance >>= 1)
+        {
+            value = default(TMath).Max(value, Warp.ShuffleXor(value, distance));
+        }
+
+        return value;
+    }
+
+    /// <summary>The sum over each aligned run of <paramref name="lanes"/> lanes, as <see cref="SegmentMax"/>.</summary>
+    public static TAccumulator SegmentSum<TAccumulator, TMath>(TAccumulator value, int lanes)
+        where TAccumulator : unmanaged
+        where TMath : struct, IGpuMath<TAccumulator>
+    {
+        for (int distance = lanes / 2; distance > 0; distance >>= 1)
+        {
+            value = default(TMath).Add(value, Warp.ShuffleXor(value, distance));
+        }
+
+        return value;
+    }
+
     /// <summary>Combines online (max, sum) pairs across the warp.</summary>
     public static void WarpCombine<TAccumulator, TMath>(ref TAccumulator max, ref TAccumulator sum)
         where TAccumulator : unmanaged

@@ -221,13 +221,19 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, TAccumulator> BackwardRows =
         GpuKernels.BackwardRows<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, TAccumulator> ForwardRowsWarp =
+        GpuKernels.ForwardRowsWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, TAccumulator> BackwardRowsWarp =
+        GpuKernels.BackwardRowsWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+
     /// <summary>Every kernel this launcher may load, each as instantiated for it: what ahead-of-time compilation must cover.</summary>
     internal static IReadOnlyList<Delegate> Kernels =>
     [
         ForwardLanes, ForwardLanesCached, ForwardWarp, ForwardCached, ForwardStreamed,
         BackwardLanes, BackwardLanesCached, BackwardWarp, BackwardCached, BackwardStreamed,
         JacobianEntries, LogSumExpGroups, LogSumExpThreads,
-        ForwardRowsCached, ForwardRowsOnline, BackwardRows,
+        ForwardRowsCached, ForwardRowsOnline, BackwardRows, ForwardRowsWarp, BackwardRowsWarp,
     ];
 
     public static void Jacobian(AcceleratorStream stream, ArrayView<TStorage> b, ArrayView<TStorage> jacobian, TLayout layout, float scale)
@@ -248,7 +254,22 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         var accelerator = stream.Accelerator;
         RequireContextFor(accelerator);
         RequireSliceLength(layout);
-        var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), backward: false);
+        var device = GpuDevice.Of(accelerator);
+        var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), backward: false);
+
+        // Aligned rows move 16 bytes at a time. Layouts with a mask, a bias or a causal mask stay on the element
+        // kernels: their loads go through GpuInputLoads, which locates each element's option entries one at a time.
+        bool rows = !layout.HasMask && !layout.HasBias && !layout.HasCausal
+            && GpuRows.Fit(layout, Unsafe.SizeOf<TStorage>()) && GpuRows.Aligned(a) && GpuRows.Aligned(b);
+        if (rows && GpuLaunch.WarpRows(device, layout.SliceCount, layout.SliceLength) is { } warpRows)
+        {
+            EngineDiagnostics.CountLaunch(GpuStrategy.WarpRows);
+            EngineDiagnostics.CountRowLaunch();
+            var registers = KernelCache.Get(accelerator, ForwardRowsWarp, static owner => owner.LoadKernel(ForwardRowsWarp));
+            registers(stream, Config<TAccumulator>(warpRows), a, b, layout, warpRows.Lanes, default(TMath).FromSingle(scale));
+            return;
+        }
+
         EngineDiagnostics.CountLaunch(launch.Strategy);
         if (launch.Strategy == GpuStrategy.Lanes)
         {
@@ -257,15 +278,11 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             return;
         }
 
-        // Aligned rows move 16 bytes at a time. Layouts with a mask, a bias or a causal mask stay on the element
-        // kernels: their loads go through GpuInputLoads, which locates each element's option entries one at a time.
-        if (launch.Strategy is GpuStrategy.Cached or GpuStrategy.Streamed
-            && !layout.HasMask && !layout.HasBias && !layout.HasCausal
-            && GpuRows.Fit(layout, Unsafe.SizeOf<TStorage>()) && GpuRows.Aligned(a) && GpuRows.Aligned(b))
+        if (rows && launch.Strategy is GpuStrategy.Cached or GpuStrategy.Streamed)
         {
             EngineDiagnostics.CountRowLaunch();
-            var rows = launch.Strategy == GpuStrategy.Cached ? ForwardRowsCached : ForwardRowsOnline;
-            var rowLauncher = KernelCache.Get(accelerator, rows, owner => owner.LoadKernel(rows));
+            var rowKernel = launch.Strategy == GpuStrategy.Cached ? ForwardRowsCached : ForwardRowsOnline;
+            var rowLauncher = KernelCache.Get(accelerator, rowKernel, owner => launch.Strategy == GpuStrategy.Cached ? Load(owner, rowKernel) : owner.LoadKernel(rowKernel));
             rowLauncher(stream, Config<TAccumulator>(launch), a, b, layout, default(TMath).FromSingle(scale));
             return;
         }
@@ -277,7 +294,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             GpuStrategy.Cached => ForwardCached,
             _ => ForwardStreamed,
         };
-        var launcher = KernelCache.Get(accelerator, kernel, owner => owner.LoadKernel(kernel));
+        var launcher = KernelCache.Get(accelerator, kernel, owner => launch.Strategy == GpuStrategy.Cached ? Load(owner, kernel) : owner.LoadKernel(kernel));
         launcher(stream, Config<TAccumulator>(launch), a, b, layout, Loads(scale, mask, bias, layout));
     }
 
@@ -286,7 +303,18 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         var accelerator = stream.Accelerator;
         RequireContextFor(accelerator);
         RequireSliceLength(layout);
-        var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), backward: true);
+        var device = GpuDevice.Of(accelerator);
+        var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), backward: true);
+        bool rows = GpuRows.Fit(layout, Unsafe.SizeOf<TStorage>()) && GpuRows.Aligned(b) && GpuRows.Aligned(dB) && GpuRows.Aligned(dA);
+        if (rows && GpuLaunch.WarpRows(device, layout.SliceCount, layout.SliceLength) is { } warpRows)
+        {
+            EngineDiagnostics.CountLaunch(GpuStrategy.WarpRows);
+            EngineDiagnostics.CountRowLaunch();
+            var registers = KernelCache.Get(accelerator, BackwardRowsWarp, static owner => owner.LoadKernel(BackwardRowsWarp));
+            registers(stream, Config<TAccumulator>(warpRows), b, dB, dA, layout, cotangents, warpRows.Lanes, default(TMath).FromSingle(scale));
+            return;
+        }
+
         EngineDiagnostics.CountLaunch(launch.Strategy);
         if (launch.Strategy == GpuStrategy.Lanes)
         {
@@ -298,19 +326,18 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         // Aligned rows move 16 bytes at a time: B kept in shared memory as the element kernel keeps it, or, for rows
         // too long for it, read from device memory in both passes. The element kernel for those long rows reads B once
         // for four cotangents, so with more than one cotangent it stays the better choice there.
-        if ((launch.Strategy == GpuStrategy.Cached || (launch.Strategy == GpuStrategy.Streamed && cotangents == 1))
-            && GpuRows.Fit(layout, Unsafe.SizeOf<TStorage>()) && GpuRows.Aligned(b) && GpuRows.Aligned(dB) && GpuRows.Aligned(dA))
+        if (rows && (launch.Strategy == GpuStrategy.Cached || (launch.Strategy == GpuStrategy.Streamed && cotangents == 1)))
         {
             EngineDiagnostics.CountRowLaunch();
             int cached = launch.Strategy != GpuStrategy.Cached ? 0 : launch.CotangentCached ? 2 : 1;
-            var rows = KernelCache.Get(accelerator, BackwardRows, static owner => owner.LoadKernel(BackwardRows));
-            rows(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, cached, default(TMath).FromSingle(scale));
+            var rowLauncher = KernelCache.Get(accelerator, BackwardRows, static owner => Load(owner, BackwardRows));
+            rowLauncher(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, cached, default(TMath).FromSingle(scale));
             return;
         }
 
         if (launch.Strategy == GpuStrategy.Cached)
         {
-            var cached = KernelCache.Get(accelerator, BackwardCached, static owner => owner.LoadKernel(BackwardCached));
+            var cached = KernelCache.Get(accelerator, BackwardCached, static owner => Load(owner, BackwardCached));
             cached(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, launch.CotangentCached ? 1 : 0, ScaledStores(scale));
             return;
         }
@@ -347,6 +374,21 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         int groupSize = Math.Max(2 * warp, Math.Min(launch.GroupSize, 8 * warp));
         kernel(stream, new KernelConfig(Math.Max(1, Math.Min(layout.SliceCount, accelerator.NumMultiprocessors * 8)), groupSize), a, lse, layout, Loads(scale, mask, bias, layout));
     }
+
+    /// <summary>
+    /// Loads a kernel that may run with the cached strategy, whose shared memory may be past 48 KB on CUDA devices
+    /// (<see cref="GpuLaunch.SharedOptIn"/>): the kernel's limit is raised to the device's opt-in maximum as it loads.
+    /// </summary>
+    private static Action<AcceleratorStream, KernelConfig, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, T> Load<T>(
+        Accelerator accelerator, Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, T> kernel)
+        where T : struct
+        => GpuSharedMemory.Raise(accelerator, accelerator.LoadKernel(kernel), Unsafe.SizeOf<TAccumulator>());
+
+    /// <inheritdoc cref="Load{T}(Accelerator, Action{ArrayView{TStorage}, ArrayView{TStorage}, TLayout, T})"/>
+    private static Action<AcceleratorStream, KernelConfig, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, T> Load<T>(
+        Accelerator accelerator, Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, T> kernel)
+        where T : struct
+        => GpuSharedMemory.Raise(accelerator, accelerator.LoadKernel(kernel), Unsafe.SizeOf<TAccumulator>());
 
     private static GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout> Loads(float scale, ArrayView<byte> mask, ArrayView<TStorage> bias, TLayout layout)
         => new(default(TMath).FromSingle(scale), mask, bias, layout);

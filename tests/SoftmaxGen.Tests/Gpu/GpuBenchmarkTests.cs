@@ -24,7 +24,8 @@ public sealed class GpuBenchmarkTests
 
     /// <summary>
     /// The PTX report lists, for each element type, the row kernels' loops with eight elements moved per iteration (two
-    /// 16-byte loads of float, one of Half, four of double), and the element kernels beside them.
+    /// 16-byte loads of float, one of Half, four of double), the register row kernels' slice loops, and the element
+    /// kernels beside them.
     /// </summary>
     [Fact]
     public void ThePtxReportCountsInstructionsPerElementOfEachLoop()
@@ -38,6 +39,11 @@ public sealed class GpuBenchmarkTests
             // The row load loop of the cached forward kernel: eight elements in, none out.
             Assert.Contains(rows, cells => cells[1] == element && cells[2] == "ForwardRowsCached" && cells[5] == "8" && cells[6] == "0");
             Assert.Contains(rows, cells => cells[1] == element && cells[2] == "ForwardSlicesCached");
+            // The register row kernels' slice loops: a lane's four units of eight and two tail elements in and out
+            // (backward: the cotangent loop, B loaded before it).
+            Assert.Contains(rows, cells => cells[1] == element && cells[2] == "ForwardRowsWarp" && cells[5] == "34" && cells[6] == "34");
+            Assert.Contains(rows, cells => cells[1] == element && cells[2] == "BackwardRowsWarp" && cells[5] == "34" && cells[6] == "34");
+            Assert.Contains(rows, cells => cells[1] == element && cells[2] == "ForwardSlicesWarp" && cells[5] == "4" && cells[6] == "4");
             Assert.All(rows, cells => Assert.True(double.Parse(cells[7], System.Globalization.CultureInfo.InvariantCulture) > 0, string.Join('|', cells)));
         }
     }

@@ -102,6 +102,96 @@ public sealed class GpuRowsTests(CpuAcceleratorFixture fixture) : IClassFixture<
         Checks.AssertBackwardClose(target, b, dB, misaligned, shape, $"{name} elements × {cotangents}");
     }
 
+    /// <summary>
+    /// Aligned rows of up to <see cref="GpuKernels.WarpRowUnits"/> units of eight a lane (on the CPU accelerator's warp
+    /// of four: 16 units, 128 elements, and a tail of fewer than eight) take the register row kernels, forward and
+    /// backward (three cotangents); others the element warp kernel or the row kernels with shared memory. A negative
+    /// scale checks that the lanes past a row stay -∞ once scaled.
+    /// </summary>
+    [Theory]
+    [InlineData("Rows", 4, 0, 0.75, "WarpRows")]   // no whole unit: the tail alone
+    [InlineData("Rows", 8, 0, 0.75, "WarpRows")]
+    [InlineData("Rows", 12, 0, -0.5, "WarpRows")]
+    [InlineData("Rows", 100, 0, 0.75, "WarpRows")] // 12 units and a tail of 4
+    [InlineData("Rows", 128, 0, -1.25, "WarpRows")]
+    [InlineData("Rows", 132, 0, 0.75, "WarpRows")] // 16 units and a tail of 4: the most a warp of four holds
+    [InlineData("Rows", 132, 4, 0.75, "WarpRows")] // 16 bytes in: aligned
+    [InlineData("Rows", 132, 1, 0.75, "Cached")]   // misaligned: the element kernels
+    [InlineData("Rows", 12, 2, 0.75, "Warp")]
+    [InlineData("Rows", 13, 0, 0.75, "Warp")]      // not a whole number of 16 bytes
+    [InlineData("Rows", 136, 0, 0.75, "Cached")]   // 17 units: the row kernel with shared memory
+    [InlineData("LogRows", 100, 0, 0.75, "WarpRows")]
+    [InlineData("LogRows", 4, 0, -2.0, "WarpRows")]
+    [InlineData("RowsHalf", 8, 0, 0.75, "WarpRows")]
+    [InlineData("RowsHalf", 120, 0, -0.5, "WarpRows")]
+    [InlineData("RowsHalf", 128, 0, 0.75, "WarpRows")]
+    [InlineData("RowsHalf", 12, 0, 0.75, "Warp")]  // 24 bytes
+    [InlineData("LogRowsHalf", 64, 0, 0.75, "WarpRows")]
+    [InlineData("RowsDouble", 2, 0, 0.75, "WarpRows")]
+    [InlineData("RowsDouble", 34, 0, -0.5, "WarpRows")]
+    [InlineData("RowsDouble", 6, 0, 0.75, "WarpRows")]    // a tail of 6: two elements on lanes 0 and 1
+    [InlineData("RowsDouble", 38, 0, -0.5, "WarpRows")]
+    [InlineData("RowsDouble", 130, 0, 0.75, "WarpRows")] // 16 units and a tail of 2
+    [InlineData("RowsDouble", 130, 1, 0.75, "Cached")]
+    [InlineData("RowsDouble", 15, 0, 0.75, "Warp")]
+    public void AlignedRowsUpToAWarpsRegistersTakeTheRegisterRowKernels(string name, int length, int offset, double scale, string strategy)
+    {
+        var expected = Enum.Parse<GpuStrategy>(strategy);
+        var target = Layouts.GetGpu(name, Accelerator);
+        int[] shape = [7, length];
+        int count = TestData.Count(shape);
+        var random = new Random(length * 3 + offset);
+        var a = target.Round(TestData.Logits(random, count));
+        var dB = target.Round(TestData.Logits(random, 3 * count, 1));
+        var scaled = target.WithScale(scale);
+
+        long before = EngineDiagnostics.Launched(expected);
+        var b = Run(name, Direction.Forward, offset, shape, (float)scale, a);
+        Assert.Equal(before + 1, EngineDiagnostics.Launched(expected));
+        Checks.AssertForwardClose(scaled, a, b, shape, $"{name} forward, length {length}, offset {offset}");
+
+        var rounded = target.Round(b);
+        before = EngineDiagnostics.Launched(expected);
+        var dA = Run(name, Direction.Backward, offset, shape, (float)scale, rounded, dB);
+        Assert.Equal(before + 1, EngineDiagnostics.Launched(expected));
+        Checks.AssertBackwardClose(scaled, rounded, dB, dA, shape, $"{name} backward × 3, length {length}, offset {offset}");
+    }
+
+    /// <summary>
+    /// On a CPU device with NVIDIA's warp of 32, rows take runs of 4, 8, 16 and 32 lanes (8, 4, 2 and 1 rows a warp),
+    /// with row counts that leave the last warp's later runs past the last row.
+    /// </summary>
+    [Theory]
+    [InlineData("Rows", 13, 20, 4)]
+    [InlineData("Rows", 6, 200, 8)]
+    [InlineData("Rows", 3, 500, 16)]
+    [InlineData("Rows", 3, 1028, 32)]
+    [InlineData("LogRows", 11, 36, 4)]
+    [InlineData("RowsHalf", 5, 248, 8)]
+    [InlineData("RowsDouble", 5, 302, 16)]
+    public void RunsOfLanesShareAThirtyTwoWideWarp(string name, int rows, int length, int lanes)
+    {
+        using var context = Context.Create(builder => builder.CPU(CPUDevice.Nvidia));
+        using var accelerator = context.CreateCPUAccelerator(0);
+        Assert.Equal(lanes, GpuLaunch.WarpRows(GpuDevice.Of(accelerator), rows, length)!.Value.Lanes);
+        var target = Layouts.GetGpu(name, accelerator);
+        int[] shape = [rows, length];
+        int count = TestData.Count(shape);
+        var random = new Random(count);
+        var a = target.Round(TestData.Logits(random, count));
+        var dB = target.Round(TestData.Logits(random, 2 * count, 1));
+
+        long before = EngineDiagnostics.Launched(GpuStrategy.WarpRows);
+        var b = target.Forward(a, shape).Value;
+        Assert.Equal(before + 1, EngineDiagnostics.Launched(GpuStrategy.WarpRows));
+        Checks.AssertForwardClose(target, a, b, shape, $"{name} forward, warp 32");
+
+        var rounded = target.Round(b);
+        var dA = target.Backward(rounded, dB, shape).Value;
+        Assert.Equal(before + 2, EngineDiagnostics.Launched(GpuStrategy.WarpRows));
+        Checks.AssertBackwardClose(target, rounded, dB, dA, shape, $"{name} backward × 2, warp 32");
+    }
+
     private enum Direction
     {
         Forward,
@@ -188,6 +278,39 @@ public sealed class GpuRowsPtxTests : IDisposable
                     string ptx = Ptx(context, element, kernel, architecture);
                     Assert.DoesNotContain(".v4.", ptx);
                     Assert.DoesNotContain(".v2.", ptx);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The register row kernels hold a lane's row in registers: eight 16-byte loads of float a row (four of Half,
+    /// sixteen of double; backward as many again for the cotangent), all issued before the first arithmetic on what
+    /// they load, no local memory, and warp shuffles for the reductions.
+    /// </summary>
+    [Theory]
+    [InlineData("float", "v4.f32", "f32", 8)]
+    [InlineData("half", "v4.b32", "f32", 4)]
+    [InlineData("double", "v2.f64", "f64", 16)]
+    public void TheRegisterRowKernelsLoadWholeRowsSixteenBytesAtATimeBeforeUsingThem(string element, string form, string arithmetic, int moves)
+    {
+        foreach (var architecture in new[] { CudaArchitecture.SM_70, CudaArchitecture.SM_80, CudaArchitecture.SM_90 })
+        {
+            foreach (var (context, space) in new[] { (_release, @"(\.global)?"), (_o2, @"\.global") })
+            {
+                foreach (var (kernel, loads) in new[] { ("ForwardRowsWarp", moves), ("BackwardRowsWarp", 2 * moves) })
+                {
+                    string ptx = Ptx(context, element, kernel, architecture);
+                    string what = $"{element} {kernel} {architecture} {context.Properties.OptimizationLevel}";
+                    var load = new Regex(@"^\s*ld" + space + @"\." + Regex.Escape(form) + @"\s", RegexOptions.Multiline);
+                    var store = new Regex(@"^\s*st" + space + @"\." + Regex.Escape(form) + @"\s", RegexOptions.Multiline);
+                    Assert.True(loads == load.Matches(ptx).Count, $"{what}: {load.Matches(ptx).Count} 16-byte loads, not {loads}");
+                    Assert.True(moves == store.Matches(ptx).Count, $"{what}: {store.Matches(ptx).Count} 16-byte stores, not {moves}");
+                    Assert.DoesNotContain(".local", ptx);
+                    Assert.Contains("shfl.sync.bfly", ptx);
+                    var use = new Regex(@"^\s*(add|sub|mul|fma|max|min)(\.[a-z]+)*\." + arithmetic + @"\s", RegexOptions.Multiline).Match(ptx);
+                    Assert.True(use.Success, $"{what}: no arithmetic");
+                    Assert.True(load.Matches(ptx).Last().Index < use.Index, $"{what}: a load after the first arithmetic");
                 }
             }
         }

@@ -15,7 +15,8 @@ public sealed class GpuStrategyCollection
 }
 
 /// <summary>
-/// Each kernel shape runs and is right: the warp kernel for short slices, the shared-memory kernel, the streamed
+/// Each kernel shape runs and is right: the warp kernel for short slices, the register row kernel for short aligned
+/// rows (16-byte moves), the shared-memory kernel, the streamed
 /// (online) kernel for slices too long for shared memory, the lanes kernels with and without shared memory; forward
 /// and backward. One abstract suite,
 /// one subclass per backend, like <see cref="GpuNumericsSuite"/>. The launch counters are per process, hence the
@@ -24,7 +25,10 @@ public sealed class GpuStrategyCollection
 public abstract class GpuStrategySuite(AcceleratorFixture fixture)
 {
     [SkippableTheory]
-    [InlineData("Rows", new[] { 5, 12 }, "Warp", "Warp")]
+    [InlineData("Rows", new[] { 5, 12 }, "WarpRows", "WarpRows")] // aligned rows of whole 16-byte chunks: in registers, 16 bytes a move
+    [InlineData("Rows", new[] { 5, 13 }, "Warp", "Warp")]
+    [InlineData("Rows", new[] { 7, 132 }, "WarpRows", "WarpRows")] // 16 units of eight and a tail of 4: the most four lanes hold
+    [InlineData("Rows", new[] { 3, 136 }, "Cached", "Cached")] // 17 units: more than a warp of four holds
     [InlineData("Rows", new[] { 3, 700 }, "Cached", "Cached")]
     [InlineData("Rows", new[] { 2, 9000 }, "Cached", "Cached")] // backward: room for B's slice, not the cotangent's
     [InlineData("Rows", new[] { 2, 13000 }, "Streamed", "Streamed")]
@@ -43,7 +47,10 @@ public abstract class GpuStrategySuite(AcceleratorFixture fixture)
     [InlineData("Channels", new[] { 2, 13, 30, 30 }, "LanesCached", "LanesCached")]
     [InlineData("ChannelsDouble", new[] { 3, 5, 4, 9 }, "LanesCached", "LanesCached")]
     [InlineData("Channels", new[] { 2, 2000, 3, 3 }, "Lanes", "Lanes")]
-    [InlineData("LogRows", new[] { 5, 12 }, "Warp", "Warp")]
+    [InlineData("LogRows", new[] { 5, 12 }, "WarpRows", "WarpRows")]
+    [InlineData("LogRows", new[] { 5, 11 }, "Warp", "Warp")]
+    [InlineData("RowsDouble", new[] { 9, 34 }, "WarpRows", "WarpRows")]
+    [InlineData("RowsHalf", new[] { 6, 24 }, "WarpRows", "WarpRows")]
     [InlineData("LogRows", new[] { 3, 1009 }, "Cached", "Cached")]
     [InlineData("LogRows", new[] { 2, 13000 }, "Streamed", "Streamed")]
     [InlineData("LogRowsHalf", new[] { 2, 13000 }, "Streamed", "Streamed")]
@@ -142,10 +149,14 @@ public sealed class CpuAcceleratorStrategies(CpuAcceleratorFixture fixture) : Gp
 public sealed class CudaStrategies(CudaFixture fixture) : GpuStrategySuite(fixture), IClassFixture<CudaFixture>
 {
     [SkippableTheory]
-    [InlineData("Rows", new[] { 40000, 40 }, "Warp", "Warp")]
+    [InlineData("Rows", new[] { 40000, 40 }, "WarpRows", "WarpRows")]
     [InlineData("RowsHalf", new[] { 40000, 100 }, "Warp", "Warp")]
-    [InlineData("Rows", new[] { 17000, 200 }, "Cached", "Cached")]
-    [InlineData("RowsDouble", new[] { 17000, 200 }, "Cached", "Cached")]
+    [InlineData("Rows", new[] { 17000, 200 }, "WarpRows", "WarpRows")] // 25 units of eight: 8 lanes a row, 4 rows a warp
+    [InlineData("Rows", new[] { 17000, 1028 }, "WarpRows", "WarpRows")] // 128 units and a tail of 4: a whole warp a row
+    [InlineData("Rows", new[] { 17000, 1036 }, "Cached", "Cached")] // 129 units: past a warp's registers
+    [InlineData("RowsDouble", new[] { 17000, 200 }, "WarpRows", "WarpRows")]
+    [InlineData("RowsDouble", new[] { 17000, 1030 }, "Cached", "Cached")]
+    [InlineData("Rows", new[] { 200, 20000 }, "Cached", "Cached")] // 80 KB: past 48 KB, within the opt-in maximum of compute capability 7.0 and later
     [InlineData("RowsHalf", new[] { 300, 10000 }, "Cached", "Cached")]
     [InlineData("Scattered", new[] { 10, 900, 20, 21 }, "Cached", "Cached")]
     [InlineData("Rows", new[] { 6, 300001 }, "Streamed", "Streamed")]
@@ -153,7 +164,7 @@ public sealed class CudaStrategies(CudaFixture fixture) : GpuStrategySuite(fixtu
     [InlineData("Channels", new[] { 8, 300, 41, 37 }, "Lanes", "Lanes")]
     [InlineData("Channels", new[] { 4, 64, 99, 101 }, "LanesCached", "LanesCached")]
     [InlineData("Columns", new[] { 2, 1100001 }, "LanesCached", "LanesCached")]
-    [InlineData("LogRows", new[] { 40000, 40 }, "Warp", "Warp")]
+    [InlineData("LogRows", new[] { 40000, 41 }, "Warp", "Warp")]
     [InlineData("LogRowsHalf", new[] { 300, 10000 }, "Cached", "Cached")]
     [InlineData("LogRows", new[] { 6, 300001 }, "Streamed", "Streamed")]
     [InlineData("LogChannels", new[] { 8, 300, 41, 37 }, "Lanes", "Lanes")]

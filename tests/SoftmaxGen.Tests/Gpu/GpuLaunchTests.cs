@@ -1,0 +1,79 @@
+using SoftmaxGen.Runtime;
+using Xunit;
+
+namespace SoftmaxGen.Tests.Gpu;
+
+/// <summary>
+/// The launch decision from a device's limits alone, no device needed: an H100-like device (32-wide warps, 48 KB of
+/// shared memory a group without opting in, 227 KB with) against the same device without the opt-in (any accelerator
+/// other than CUDA), and which rows a warp holds in registers.
+/// </summary>
+public sealed class GpuLaunchTests
+{
+    private static readonly GpuDevice H100 = new(WarpSize: 32, MaxGroupSize: 1024, SharedPerGroup: 48 * 1024, SharedOptIn: 227 * 1024, Multiprocessors: 132, ThreadsPerMultiprocessor: 2048);
+
+    private static readonly GpuDevice WithoutOptIn = H100 with { SharedOptIn = 0 };
+
+    /// <summary>Opting in leaves 227 · 1 024 − 64 scratch accumulators: 58 048 floats (the scratch of 256 bytes) or 28 992 doubles (512 bytes).</summary>
+    [Theory]
+    [InlineData(4, 12_000, false, "Cached", false)]   // 48 000 bytes: within 48 KB less the scratch
+    [InlineData(4, 12_224, false, "Cached", false)]   // 48 896: just within
+    [InlineData(4, 12_225, false, "Cached", true)]    // just past: opts in
+    [InlineData(4, 58_048, false, "Cached", true)]    // the opt-in maximum less the scratch
+    [InlineData(4, 58_049, false, "Streamed", false)]
+    [InlineData(8, 28_992, false, "Cached", true)]
+    [InlineData(8, 28_993, false, "Streamed", false)]
+    [InlineData(4, 9_000, true, "Cached", false)]     // backward: B's row within 48 KB, the cotangent's not beside it
+    [InlineData(4, 20_000, true, "Cached", true)]     // backward: B's row alone, opted in
+    [InlineData(4, 60_000, true, "Streamed", false)]
+    public void RowsPastFortyEightKilobytesOptInWhereTheDeviceAllows(int accumulatorSize, int length, bool backward, string strategy, bool optIn)
+    {
+        var launch = GpuLaunch.Choose(H100, lanesInner: false, slices: 1000, length, accumulatorSize, backward);
+        Assert.Equal((System.Enum.Parse<GpuStrategy>(strategy), optIn), (launch.Strategy, launch.SharedOptIn));
+        Assert.False(launch.CotangentCached);
+        Assert.Equal(launch.Strategy == GpuStrategy.Cached ? length : 0, launch.SharedElements);
+        Assert.True((long)launch.SharedElements * accumulatorSize + GpuKernels.ScratchLength * accumulatorSize <= (optIn ? 227 * 1024 : 48 * 1024));
+
+        // Without the opt-in, rows past 48 KB stream; the others are unchanged.
+        var plain = GpuLaunch.Choose(WithoutOptIn, lanesInner: false, slices: 1000, length, accumulatorSize, backward);
+        Assert.False(plain.SharedOptIn);
+        Assert.Equal(optIn ? GpuStrategy.Streamed : launch.Strategy, plain.Strategy);
+    }
+
+    [Fact]
+    public void AnOptInMaximumOfFortyEightKilobytesOrLessChangesNothing()
+    {
+        var old = H100 with { SharedOptIn = 48 * 1024 };
+        Assert.Equal(GpuStrategy.Streamed, GpuLaunch.Choose(old, false, 1000, 12_225, 4, backward: false).Strategy);
+        Assert.Equal(GpuStrategy.Streamed, GpuLaunch.Choose(H100 with { SharedPerGroup = 32 * 1024, SharedOptIn = 40 * 1024 }, false, 1000, 9_000, 4, backward: false).Strategy);
+    }
+
+    /// <summary>The lanes per row: the fewest, a power of two from 4, holding four units of eight a lane; the tail rides along.</summary>
+    [Theory]
+    [InlineData(32, 4, 4)]
+    [InlineData(32, 7, 4)]
+    [InlineData(32, 128, 4)]     // 16 units
+    [InlineData(32, 135, 4)]     // 16 units and a tail of 7
+    [InlineData(32, 136, 8)]     // 17 units
+    [InlineData(32, 512, 16)]
+    [InlineData(32, 520, 32)]
+    [InlineData(32, 1024, 32)]
+    [InlineData(32, 1031, 32)]
+    [InlineData(32, 1032, 0)]    // 129 units: past a warp
+    [InlineData(4, 132, 4)]
+    [InlineData(4, 136, 0)]
+    [InlineData(2, 8, 0)]        // too few lanes for the tail
+    [InlineData(48, 8, 0)]       // not a power of two
+    public void AWarpHoldsRowsOfUpToThirtyTwoElementsALane(int warp, int length, int lanes)
+    {
+        var device = H100 with { WarpSize = warp };
+        var launch = GpuLaunch.WarpRows(device, 100_000, length);
+        Assert.Equal(lanes, launch?.Lanes ?? 0);
+        if (launch is { } warpRows)
+        {
+            Assert.Equal(GpuStrategy.WarpRows, warpRows.Strategy);
+            Assert.Equal(0, warpRows.GroupSize % warp);
+            Assert.True(warpRows.Groups * (warpRows.GroupSize / warpRows.Lanes) >= 100_000 || warpRows.Groups == 132 * (2048 / warpRows.GroupSize) * 4);
+        }
+    }
+}
