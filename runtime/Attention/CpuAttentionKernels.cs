@@ -503,15 +503,82 @@ internal static unsafe class CpuAttentionKernels<TStorage, T, TV, TS, TIO, THead
             T* a3 = live > 3 ? a0 + 3 * rowStride : a0;
             T* c0 = c + r * ldc;
             int column = 0;
-            for (; column + wide <= n; column += wide)
+            if (WideBlocks)
             {
-                Block4x4(a0, a1, a2, a3, depthStride, depth, b + column, ldb, c0 + column, ldc, live, accumulate);
+                for (; column + wide <= n; column += wide)
+                {
+                    Block4x4(a0, a1, a2, a3, depthStride, depth, b + column, ldb, c0 + column, ldc, live, accumulate);
+                }
+            }
+            else
+            {
+                for (; column + 2 * count <= n; column += 2 * count)
+                {
+                    Block4x2(a0, a1, a2, a3, depthStride, depth, b + column, ldb, c0 + column, ldc, live, accumulate);
+                }
             }
 
             for (; column < n; column += count)
             {
                 Block4x1(a0, a1, a2, a3, depthStride, depth, b + column, ldb, c0 + column, ldc, live, Math.Min(count, n - column), accumulate, pad);
             }
+        }
+    }
+
+    /// <summary>
+    /// Whether a block of C is four vectors wide (16 accumulators): with 512-bit vectors, whose 32 registers hold them
+    /// and the operands. <see cref="System.Numerics.Vector{T}"/> may have only 16 registers (AVX2), where such a block
+    /// spills: it takes blocks two vectors wide.
+    /// </summary>
+    private static bool WideBlocks => TS.Count * sizeof(T) == 64;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block4x2(T* a0, T* a1, T* a2, T* a3, nint depthStride, int depth, T* b, nint ldb, T* c, nint ldc, int live, bool accumulate)
+    {
+        int n = TS.Count;
+        TV c00, c01, c10, c11, c20, c21, c30, c31;
+        if (accumulate)
+        {
+            T* r1 = live > 1 ? c + ldc : c, r2 = live > 2 ? c + 2 * ldc : c, r3 = live > 3 ? c + 3 * ldc : c;
+            c00 = TS.Load(c); c01 = TS.Load(c + n);
+            c10 = TS.Load(r1); c11 = TS.Load(r1 + n);
+            c20 = TS.Load(r2); c21 = TS.Load(r2 + n);
+            c30 = TS.Load(r3); c31 = TS.Load(r3 + n);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = TS.Create(T.Zero);
+        }
+
+        for (int k = 0; k < depth; k++)
+        {
+            T* row = b + k * ldb;
+            TV b0 = TS.Load(row), b1 = TS.Load(row + n);
+            nint at = k * depthStride;
+            TV x = TS.Create(a0[at]);
+            c00 = TS.MultiplyAdd(x, b0, c00); c01 = TS.MultiplyAdd(x, b1, c01);
+            x = TS.Create(a1[at]);
+            c10 = TS.MultiplyAdd(x, b0, c10); c11 = TS.MultiplyAdd(x, b1, c11);
+            x = TS.Create(a2[at]);
+            c20 = TS.MultiplyAdd(x, b0, c20); c21 = TS.MultiplyAdd(x, b1, c21);
+            x = TS.Create(a3[at]);
+            c30 = TS.MultiplyAdd(x, b0, c30); c31 = TS.MultiplyAdd(x, b1, c31);
+        }
+
+        TS.Store(c00, c); TS.Store(c01, c + n);
+        if (live > 1)
+        {
+            TS.Store(c10, c + ldc); TS.Store(c11, c + ldc + n);
+        }
+
+        if (live > 2)
+        {
+            TS.Store(c20, c + 2 * ldc); TS.Store(c21, c + 2 * ldc + n);
+        }
+
+        if (live > 3)
+        {
+            TS.Store(c30, c + 3 * ldc); TS.Store(c31, c + 3 * ldc + n);
         }
     }
 
