@@ -37,7 +37,7 @@ internal static class ExpConstants
     public const float FloatC6 = 0.0013814593f;
 
     // 2^u ≈ 1 + c1 u + … + c7 u⁷ on |u| ≤ ½, cn = (ln 2)^n / n!: the portable 2^u of the approximate GPU exp
-    // (GpuMath.FastExp), which CUDA computes with ex2.approx instead.
+    // (GpuMath.FastExp with PortableExp2), which CUDA computes with ex2.approx instead (CudaExp2).
     public const float Exp2C1 = 0.693147181f;
 
     public const float Exp2C2 = 0.240226507f;

@@ -338,10 +338,37 @@ internal readonly struct GpuFloatMath : IGpuMath<float>
 }
 
 /// <summary>
-/// Arithmetic in float with the approximate exp (<see cref="GpuMath.FastExp"/>): what a layout declared with
-/// <c>ApproximateGpuExp = true</c> runs, for float and Half elements. Everything but exp is <see cref="GpuFloatMath"/>'s.
+/// 2^u for |u| ≤ ½ (or NaN), the core of the approximate exp (<see cref="GpuMath.FastExp{TExp2}"/>). The launcher picks
+/// the implementation per accelerator on the host, so that each kernel holds one of them and no branch on the backend.
 /// </summary>
-internal readonly struct GpuFastFloatMath : IGpuMath<float>
+internal interface IGpuExp2
+{
+    float Exp2(float u);
+}
+
+/// <summary>CUDA's <c>ex2.approx.ftz.f32</c> as inline PTX: one special-function instruction, about 2 ulp. CUDA kernels only.</summary>
+internal readonly struct CudaExp2 : IGpuExp2
+{
+    public float Exp2(float u)
+    {
+        CudaAsm.Emit("ex2.approx.ftz.f32 %0, %1;", out float power, u);
+        return power;
+    }
+}
+
+/// <summary>The same 2^u as arithmetic (<see cref="GpuMath.Exp2Reduced"/>), about an ulp: ILGPU's CPU accelerator and other backends.</summary>
+internal readonly struct PortableExp2 : IGpuExp2
+{
+    public float Exp2(float u) => GpuMath.Exp2Reduced(u);
+}
+
+/// <summary>
+/// Arithmetic in float with the approximate exp (<see cref="GpuMath.FastExp{TExp2}"/>): what a layout declared with
+/// <c>ApproximateGpuExp = true</c> runs, for float and Half elements, with <see cref="CudaExp2"/> on CUDA and
+/// <see cref="PortableExp2"/> elsewhere. Everything but exp is <see cref="GpuFloatMath"/>'s.
+/// </summary>
+internal readonly struct GpuFastFloatMath<TExp2> : IGpuMath<float>
+    where TExp2 : struct, IGpuExp2
 {
     public float Zero => 0f;
 
@@ -373,7 +400,7 @@ internal readonly struct GpuFastFloatMath : IGpuMath<float>
 
     public float Max(float left, float right) => right > left ? right : left;
 
-    public float Exp(float x) => GpuMath.FastExp(x);
+    public float Exp(float x) => GpuMath.FastExp<TExp2>(x);
 
     public float Shift(float max) => max == float.NegativeInfinity ? 0f : max;
 
@@ -386,12 +413,12 @@ internal readonly struct GpuFastFloatMath : IGpuMath<float>
     {
         if (x > max)
         {
-            sum = sum * GpuMath.FastExp(max - x) + 1f;
+            sum = sum * GpuMath.FastExp<TExp2>(max - x) + 1f;
             max = x;
         }
         else if (x != float.NegativeInfinity)
         {
-            sum += GpuMath.FastExp(x - max);
+            sum += GpuMath.FastExp<TExp2>(x - max);
         }
     }
 
@@ -399,8 +426,8 @@ internal readonly struct GpuFastFloatMath : IGpuMath<float>
     public void Combine(ref float max, ref float sum, float otherMax, float otherSum)
     {
         float combined = otherMax > max ? otherMax : max;
-        float left = max == float.NegativeInfinity ? sum : sum * GpuMath.FastExp(max - combined);
-        float right = otherMax == float.NegativeInfinity ? otherSum : otherSum * GpuMath.FastExp(otherMax - combined);
+        float left = max == float.NegativeInfinity ? sum : sum * GpuMath.FastExp<TExp2>(max - combined);
+        float right = otherMax == float.NegativeInfinity ? otherSum : otherSum * GpuMath.FastExp<TExp2>(otherMax - combined);
         max = combined;
         sum = left + right;
     }
@@ -481,14 +508,14 @@ internal static class GpuMath
     }
 
     /// <summary>
-    /// e^x for the same arguments as <see cref="Exp(float)"/>, about 2 ulp, with CUDA's approximate base-2 exponential
-    /// (<c>ex2.approx.ftz.f32</c>, one special-function instruction) in place of the polynomial: x = k ln 2 + r as in
-    /// <see cref="Exp(float)"/>, then e^x = 2^(r · log2 e) · 2^k. Reducing x first keeps the argument of ex2 within ±½, so
-    /// that rounding r · log2 e costs at most a quarter ulp; 2^(x · log2 e) taken whole would lose about |x| / 2 ulp to
-    /// the rounding of x · log2 e (some 40 ulp at x = −80). Other backends (ILGPU's CPU accelerator, OpenCL) compute
-    /// 2^u with <see cref="Exp2Reduced"/>, to about an ulp.
+    /// e^x for the same arguments as <see cref="Exp(float)"/> with an approximate 2^u in place of the polynomial: x = k ln 2
+    /// + r as in <see cref="Exp(float)"/>, then e^x = 2^(r · log2 e) · 2^k, about 2 ulp with CUDA's <c>ex2.approx</c>
+    /// (<see cref="CudaExp2"/>). Reducing x first keeps the argument of 2^u within ±½, so that rounding r · log2 e costs
+    /// at most a quarter ulp; 2^(x · log2 e) taken whole would lose about |x| / 2 ulp to the rounding of x · log2 e (some
+    /// 40 ulp at x = −80).
     /// </summary>
-    public static float FastExp(float x)
+    public static float FastExp<TExp2>(float x)
+        where TExp2 : struct, IGpuExp2
     {
         bool below = x < ExpConstants.FloatNormalBound;
         x = below ? ExpConstants.FloatNormalBound : x;
@@ -496,24 +523,14 @@ internal static class GpuMath
         float k = shifted - ExpConstants.FloatShifter;
         float r = x - k * ExpConstants.FloatLn2High;
         r = r - k * ExpConstants.FloatLn2Low;
-        float u = r * ExpConstants.FloatLog2E;
-        float power;
-        if (CudaAsm.IsSupported)
-        {
-            CudaAsm.Emit("ex2.approx.ftz.f32 %0, %1;", out power, u);
-        }
-        else
-        {
-            power = Exp2Reduced(u);
-        }
-
+        float power = default(TExp2).Exp2(r * ExpConstants.FloatLog2E);
         float result = power * Interop.IntAsFloat((Interop.FloatAsInt(shifted) + 127) << 23);
         return below ? 0f : result;
     }
 
     /// <summary>
     /// 2^u for |u| ≤ ½ (or NaN), to about an ulp: the Taylor series of e^(u ln 2) to degree 7, whose first omitted term
-    /// is below 6e-9 there. The portable stand-in for <c>ex2.approx</c> in <see cref="FastExp"/>.
+    /// is below 6e-9 there. The portable stand-in for <c>ex2.approx</c> (<see cref="PortableExp2"/>).
     /// </summary>
     public static float Exp2Reduced(float u)
     {

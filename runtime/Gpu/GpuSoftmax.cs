@@ -26,13 +26,17 @@ public static class GpuSoftmax
     public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<float> a, ArrayView<byte> mask, ArrayView<float> bias, ArrayView<float> b, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
     {
-        if (layout.ApproximateGpuExp)
+        if (!layout.ApproximateGpuExp)
         {
-            ForwardSingle<TLayout, GpuFastFloatMath>(stream, a, mask, bias, b, layout, scale, operation);
+            ForwardSingle<TLayout, GpuFloatMath>(stream, a, mask, bias, b, layout, scale, operation);
+        }
+        else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
+        {
+            ForwardSingle<TLayout, GpuFastFloatMath<CudaExp2>>(stream, a, mask, bias, b, layout, scale, operation);
         }
         else
         {
-            ForwardSingle<TLayout, GpuFloatMath>(stream, a, mask, bias, b, layout, scale, operation);
+            ForwardSingle<TLayout, GpuFastFloatMath<PortableExp2>>(stream, a, mask, bias, b, layout, scale, operation);
         }
     }
 
@@ -54,13 +58,17 @@ public static class GpuSoftmax
     public static void Forward<TLayout>(AcceleratorStream stream, ArrayView<System.Half> a, ArrayView<byte> mask, ArrayView<System.Half> bias, ArrayView<System.Half> b, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
     {
-        if (layout.ApproximateGpuExp)
+        if (!layout.ApproximateGpuExp)
         {
-            ForwardHalf<TLayout, GpuFastFloatMath>(stream, a, mask, bias, b, layout, scale, operation);
+            ForwardHalf<TLayout, GpuFloatMath>(stream, a, mask, bias, b, layout, scale, operation);
+        }
+        else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
+        {
+            ForwardHalf<TLayout, GpuFastFloatMath<CudaExp2>>(stream, a, mask, bias, b, layout, scale, operation);
         }
         else
         {
-            ForwardHalf<TLayout, GpuFloatMath>(stream, a, mask, bias, b, layout, scale, operation);
+            ForwardHalf<TLayout, GpuFastFloatMath<PortableExp2>>(stream, a, mask, bias, b, layout, scale, operation);
         }
     }
 
@@ -68,13 +76,17 @@ public static class GpuSoftmax
     public static void Jacobian<TLayout>(AcceleratorStream stream, ArrayView<float> b, ArrayView<float> jacobian, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
     {
-        if (layout.ApproximateGpuExp)
+        if (!layout.ApproximateGpuExp)
         {
-            JacobianSingle<TLayout, GpuFastFloatMath>(stream, b, jacobian, layout, scale, operation);
+            JacobianSingle<TLayout, GpuFloatMath>(stream, b, jacobian, layout, scale, operation);
+        }
+        else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
+        {
+            JacobianSingle<TLayout, GpuFastFloatMath<CudaExp2>>(stream, b, jacobian, layout, scale, operation);
         }
         else
         {
-            JacobianSingle<TLayout, GpuFloatMath>(stream, b, jacobian, layout, scale, operation);
+            JacobianSingle<TLayout, GpuFastFloatMath<PortableExp2>>(stream, b, jacobian, layout, scale, operation);
         }
     }
 
@@ -96,13 +108,17 @@ public static class GpuSoftmax
     public static void Jacobian<TLayout>(AcceleratorStream stream, ArrayView<System.Half> b, ArrayView<System.Half> jacobian, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
     {
-        if (layout.ApproximateGpuExp)
+        if (!layout.ApproximateGpuExp)
         {
-            JacobianHalf<TLayout, GpuFastFloatMath>(stream, b, jacobian, layout, scale, operation);
+            JacobianHalf<TLayout, GpuFloatMath>(stream, b, jacobian, layout, scale, operation);
+        }
+        else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
+        {
+            JacobianHalf<TLayout, GpuFastFloatMath<CudaExp2>>(stream, b, jacobian, layout, scale, operation);
         }
         else
         {
-            JacobianHalf<TLayout, GpuFloatMath>(stream, b, jacobian, layout, scale, operation);
+            JacobianHalf<TLayout, GpuFastFloatMath<PortableExp2>>(stream, b, jacobian, layout, scale, operation);
         }
     }
 
@@ -110,13 +126,17 @@ public static class GpuSoftmax
     public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<float> b, ArrayView<float> dB, ArrayView<float> dA, int cotangents, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
     {
-        if (layout.ApproximateGpuExp)
+        if (!layout.ApproximateGpuExp)
         {
-            BackwardSingle<TLayout, GpuFastFloatMath>(stream, b, dB, dA, cotangents, layout, scale, operation);
+            BackwardSingle<TLayout, GpuFloatMath>(stream, b, dB, dA, cotangents, layout, scale, operation);
+        }
+        else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
+        {
+            BackwardSingle<TLayout, GpuFastFloatMath<CudaExp2>>(stream, b, dB, dA, cotangents, layout, scale, operation);
         }
         else
         {
-            BackwardSingle<TLayout, GpuFloatMath>(stream, b, dB, dA, cotangents, layout, scale, operation);
+            BackwardSingle<TLayout, GpuFastFloatMath<PortableExp2>>(stream, b, dB, dA, cotangents, layout, scale, operation);
         }
     }
 
@@ -138,13 +158,17 @@ public static class GpuSoftmax
     public static void Backward<TLayout>(AcceleratorStream stream, ArrayView<System.Half> b, ArrayView<System.Half> dB, ArrayView<System.Half> dA, int cotangents, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
     {
-        if (layout.ApproximateGpuExp)
+        if (!layout.ApproximateGpuExp)
         {
-            BackwardHalf<TLayout, GpuFastFloatMath>(stream, b, dB, dA, cotangents, layout, scale, operation);
+            BackwardHalf<TLayout, GpuFloatMath>(stream, b, dB, dA, cotangents, layout, scale, operation);
+        }
+        else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
+        {
+            BackwardHalf<TLayout, GpuFastFloatMath<CudaExp2>>(stream, b, dB, dA, cotangents, layout, scale, operation);
         }
         else
         {
-            BackwardHalf<TLayout, GpuFloatMath>(stream, b, dB, dA, cotangents, layout, scale, operation);
+            BackwardHalf<TLayout, GpuFastFloatMath<PortableExp2>>(stream, b, dB, dA, cotangents, layout, scale, operation);
         }
     }
 
@@ -152,13 +176,17 @@ public static class GpuSoftmax
     public static void LogSumExp<TLayout>(AcceleratorStream stream, ArrayView<float> a, ArrayView<byte> mask, ArrayView<float> bias, ArrayView<float> lse, TLayout layout, float scale)
         where TLayout : struct, IGpuSoftmaxLayout
     {
-        if (layout.ApproximateGpuExp)
+        if (!layout.ApproximateGpuExp)
         {
-            LogSumExpSingle<TLayout, GpuFastFloatMath>(stream, a, mask, bias, lse, layout, scale);
+            LogSumExpSingle<TLayout, GpuFloatMath>(stream, a, mask, bias, lse, layout, scale);
+        }
+        else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
+        {
+            LogSumExpSingle<TLayout, GpuFastFloatMath<CudaExp2>>(stream, a, mask, bias, lse, layout, scale);
         }
         else
         {
-            LogSumExpSingle<TLayout, GpuFloatMath>(stream, a, mask, bias, lse, layout, scale);
+            LogSumExpSingle<TLayout, GpuFastFloatMath<PortableExp2>>(stream, a, mask, bias, lse, layout, scale);
         }
     }
 
@@ -171,18 +199,24 @@ public static class GpuSoftmax
     public static void LogSumExp<TLayout>(AcceleratorStream stream, ArrayView<System.Half> a, ArrayView<byte> mask, ArrayView<System.Half> bias, ArrayView<System.Half> lse, TLayout layout, float scale)
         where TLayout : struct, IGpuSoftmaxLayout
     {
-        if (layout.ApproximateGpuExp)
-        {
-            LogSumExpHalf<TLayout, GpuFastFloatMath>(stream, a, mask, bias, lse, layout, scale);
-        }
-        else
+        if (!layout.ApproximateGpuExp)
         {
             LogSumExpHalf<TLayout, GpuFloatMath>(stream, a, mask, bias, lse, layout, scale);
         }
+        else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
+        {
+            LogSumExpHalf<TLayout, GpuFastFloatMath<CudaExp2>>(stream, a, mask, bias, lse, layout, scale);
+        }
+        else
+        {
+            LogSumExpHalf<TLayout, GpuFastFloatMath<PortableExp2>>(stream, a, mask, bias, lse, layout, scale);
+        }
     }
 
-    // The float and Half entries above pick the accumulator arithmetic from the layout: GpuFastFloatMath where it was
-    // declared with ApproximateGpuExp, GpuFloatMath otherwise; these then pick the operation. Double has one exp.
+    // The float and Half entries above pick the accumulator arithmetic from the layout and the accelerator: GpuFloatMath,
+    // or where the layout was declared with ApproximateGpuExp, GpuFastFloatMath with ex2.approx on CUDA and with its
+    // portable 2^u on other accelerators (CudaAsm.Emit exists only in PTX). These then pick the operation. Double has
+    // one exp.
     private static void ForwardSingle<TLayout, TMath>(AcceleratorStream stream, ArrayView<float> a, ArrayView<byte> mask, ArrayView<float> bias, ArrayView<float> b, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout
         where TMath : struct, IGpuMath<float>
