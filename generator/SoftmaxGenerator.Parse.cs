@@ -110,12 +110,14 @@ partial class SoftmaxGenerator
                 return Nothing;
             }
 
+            bool approximateExp = ApproximateGpuExp(attribute, arguments, element, diagnostics);
+
             if (diagnostics.Count > 0)
             {
                 return new ParseResult(null, diagnostics.ToEquatableArray());
             }
 
-            var spec = new SoftmaxSpec(operation, Hierarchy(symbol, declaration), rank, axes.ToEquatableArray(), element, options);
+            var spec = new SoftmaxSpec(operation, Hierarchy(symbol, declaration), rank, axes.ToEquatableArray(), element, options, approximateExp);
             return new ParseResult(spec, EquatableArray<DiagnosticInfo>.Empty);
         }
 
@@ -235,6 +237,22 @@ partial class SoftmaxGenerator
             }
 
             return element;
+        }
+
+        /// <summary>
+        /// The ApproximateGpuExp argument: false when absent. The approximate exp exists for float arithmetic only (float
+        /// and Half elements); with double elements it would change nothing, so asking for it there is SMG0012.
+        /// </summary>
+        private static bool ApproximateGpuExp(AttributeData attribute, AttributeArguments arguments, ElementKind element, List<DiagnosticInfo> diagnostics)
+        {
+            bool approximate = attribute.NamedArguments.Any(named => named.Key == "ApproximateGpuExp" && named.Value.Value is true);
+            if (approximate && element == ElementKind.Double)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(
+                    DiagnosticDescriptors.ApproximateExpDouble, arguments.Named("ApproximateGpuExp") ?? arguments.Attribute));
+            }
+
+            return approximate;
         }
 
         /// <summary>SMG0005 and SMG0007: the class must be a non-generic static partial class, in non-generic partial types.</summary>

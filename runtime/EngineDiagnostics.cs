@@ -19,6 +19,7 @@ internal static class EngineDiagnostics
     private static long nonTemporalBytes;
 
     private static long rowLaunches;
+    private static long laneVectorLaunches;
 
     private static readonly long[] GpuLaunches = new long[Enum.GetValues<GpuStrategy>().Length];
 
@@ -57,6 +58,12 @@ internal static class EngineDiagnostics
 
     /// <summary>Counts a launch of a row kernel (besides its strategy's count).</summary>
     public static void CountRowLaunch() => Interlocked.Increment(ref rowLaunches);
+
+    /// <summary>How many lanes launches took the eight-slices-a-thread kernel (16-byte loads and stores) in this process.</summary>
+    public static long LaneVectorLaunches => Interlocked.Read(ref laneVectorLaunches);
+
+    /// <summary>Counts a launch of <see cref="GpuKernels.ForwardLanesEight"/> (besides the lanes strategy's count).</summary>
+    public static void CountLaneVectorLaunch() => Interlocked.Increment(ref laneVectorLaunches);
 
     /// <summary>The number of kernels loaded for <paramref name="accelerator"/> so far.</summary>
     public static int KernelsLoaded(Accelerator accelerator) => KernelCache.CountFor(accelerator);

@@ -36,6 +36,22 @@ internal static class ExpConstants
 
     public const float FloatC6 = 0.0013814593f;
 
+    // 2^u ≈ 1 + c1 u + … + c7 u⁷ on |u| ≤ ½, cn = (ln 2)^n / n!: the portable 2^u of the approximate GPU exp
+    // (GpuMath.FastExp with PortableExp2), which CUDA computes with ex2.approx instead (CudaExp2).
+    public const float Exp2C1 = 0.693147181f;
+
+    public const float Exp2C2 = 0.240226507f;
+
+    public const float Exp2C3 = 0.0555041087f;
+
+    public const float Exp2C4 = 0.00961812911f;
+
+    public const float Exp2C5 = 0.00133335581f;
+
+    public const float Exp2C6 = 0.000154035304f;
+
+    public const float Exp2C7 = 0.0000152527338f;
+
     /// <summary>1.5 · 2^52.</summary>
     public const double DoubleShifter = 6755399441055744.0;
 

@@ -59,4 +59,13 @@ public sealed class LogSoftmaxAttribute : Attribute
 
     /// <summary>The key axis of a causal mask (default −1: none); see <see cref="CausalQueryAxis"/>.</summary>
     public int CausalKeyAxis { get; set; } = -1;
+
+    /// <summary>
+    /// Whether the GPU kernels compute exp with CUDA's approximate base-2 exponential (<c>ex2.approx</c>, one
+    /// special-function instruction, about 2 ulp) instead of the default polynomial (about 1 ulp); default false.
+    /// For float and Half elements only: a double softmax keeps its exp, and setting it with double is an error
+    /// (SMG0012). The CPU path ignores it and computes the same exp either way. Outputs stay within a few ulp of the
+    /// default's; on ILGPU's CPU accelerator and other non-CUDA backends the same reduction runs with a portable 2^u.
+    /// </summary>
+    public bool ApproximateGpuExp { get; set; }
 }

@@ -34,20 +34,25 @@ public static class PtxReport
         Report<float, float, GpuSingle, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmax_Layout>(context, "float", 4, output);
         Report<ILGPU.Half, float, GpuHalf, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmaxHalf_Layout>(context, "half", 2, output);
         Report<double, double, GpuDouble, GpuDoubleMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmaxDouble_Layout>(context, "double", 8, output);
+        // The forward kernels again with the approximate exp (ApproximateGpuExp: ex2.approx); the backward computes no exp.
+        Report<float, float, GpuSingle, GpuFastFloatMath<CudaExp2>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmax_Layout>(context, "float approx exp", 4, output, ForwardKernels);
+        Report<ILGPU.Half, float, GpuHalf, GpuFastFloatMath<CudaExp2>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmaxHalf_Layout>(context, "half approx exp", 2, output, ForwardKernels);
     }
 
-    private static void Report<TStorage, TAccumulator, TElement, TMath, TLayout>(Context context, string name, int elementBytes, TextWriter output)
+    private static readonly string[] ForwardKernels =
+        ["ForwardRowsWarp", "ForwardSlicesWarp", "ForwardRowsCached", "ForwardSlicesCached", "ForwardRowsOnline", "ForwardSlicesOnline"];
+
+    private static readonly string[] AllKernels =
+        [.. ForwardKernels, "BackwardRowsWarp", "BackwardSlicesWarp", "BackwardRows", "BackwardSlicesCached", "BackwardSlicesGlobal"];
+
+    private static void Report<TStorage, TAccumulator, TElement, TMath, TLayout>(Context context, string name, int elementBytes, TextWriter output, string[]? names = null)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuVectorElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
     {
-        string[] names =
-        [
-            "ForwardRowsWarp", "ForwardSlicesWarp", "ForwardRowsCached", "ForwardSlicesCached", "ForwardRowsOnline", "ForwardSlicesOnline",
-            "BackwardRowsWarp", "BackwardSlicesWarp", "BackwardRows", "BackwardSlicesCached", "BackwardSlicesGlobal",
-        ];
+        names ??= AllKernels;
         var kernels = GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayout, Softmax>.Kernels;
         using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_78, null);
         foreach (var kernelName in names)

@@ -63,6 +63,11 @@ internal static class DiagnosticDescriptors
         "Head dimension outside 1..256",
         "The head dimension {0} is outside 1..256: [Attention] generates kernels for heads of 1 to 256 elements");
 
+    public static readonly DiagnosticDescriptor ApproximateExpDouble = Create(
+        "SMG0012",
+        "Approximate GPU exp with double elements",
+        "ApproximateGpuExp applies to float and Half elements only: a double softmax keeps its exp on the GPU; remove the option or use float data");
+
     private static DiagnosticDescriptor Create(string id, string title, string message) =>
         new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpBase + id.ToLowerInvariant());
 }

@@ -156,6 +156,7 @@ internal static partial class Emitter
             ["has_mask"] = options.HasMask ? "true" : "false",
             ["has_bias"] = options.HasBias ? "true" : "false",
             ["has_causal"] = options.HasCausal ? "true" : "false",
+            ["approximate_gpu_exp"] = spec.ApproximateGpuExp ? "true" : "false",
             ["mask_length"] = options.HasMask ? Product(plan.MaskGroups) : "0",
             ["bias_length"] = options.HasBias ? Product(plan.BiasGroups) : "0",
             ["mask_run_stride"] = plan.Inner.InMask ? "1" : "0",
@@ -372,6 +373,11 @@ internal static partial class Emitter
         if (options.HasCausal)
         {
             text.Append(", CausalQueryAxis = ").Append(options.CausalQuery).Append(", CausalKeyAxis = ").Append(options.CausalKey);
+        }
+
+        if (spec.ApproximateGpuExp)
+        {
+            text.Append(", ApproximateGpuExp = true");
         }
 
         return text.Append(")]").ToString();

@@ -71,7 +71,8 @@ internal sealed record TypeHierarchy(string Namespace, EquatableArray<Containing
 /// <param name="Axes">The reduced axes s1 as written in the attribute (distinct, in range).</param>
 /// <param name="Element">The element type.</param>
 /// <param name="Options">The mask, bias and causal options (<see cref="FamilyOptions.None"/> for none).</param>
-internal sealed record SoftmaxSpec(FamilyOperation Operation, TypeHierarchy Type, int Rank, EquatableArray<int> Axes, ElementKind Element, FamilyOptions Options)
+/// <param name="ApproximateGpuExp">Whether the GPU kernels use the approximate exp (float and Half only); the CPU path ignores it.</param>
+internal sealed record SoftmaxSpec(FamilyOperation Operation, TypeHierarchy Type, int Rank, EquatableArray<int> Axes, ElementKind Element, FamilyOptions Options, bool ApproximateGpuExp = false)
 {
     /// <summary>The attribute's name as written in code: <c>Softmax</c> or <c>LogSoftmax</c>.</summary>
     public string AttributeName => Operation == FamilyOperation.LogSoftmax ? "LogSoftmax" : "Softmax";

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Runtime.Cuda;
 
 namespace SoftmaxGen.Runtime;
 
@@ -336,6 +337,102 @@ internal readonly struct GpuFloatMath : IGpuMath<float>
     public void Combine(ref float max, ref float sum, float otherMax, float otherSum) => GpuMath.Combine(ref max, ref sum, otherMax, otherSum);
 }
 
+/// <summary>
+/// 2^u for |u| ≤ ½ (or NaN), the core of the approximate exp (<see cref="GpuMath.FastExp{TExp2}"/>). The launcher picks
+/// the implementation per accelerator on the host, so that each kernel holds one of them and no branch on the backend.
+/// </summary>
+internal interface IGpuExp2
+{
+    float Exp2(float u);
+}
+
+/// <summary>CUDA's <c>ex2.approx.ftz.f32</c> as inline PTX: one special-function instruction, about 2 ulp. CUDA kernels only.</summary>
+internal readonly struct CudaExp2 : IGpuExp2
+{
+    public float Exp2(float u)
+    {
+        CudaAsm.Emit("ex2.approx.ftz.f32 %0, %1;", out float power, u);
+        return power;
+    }
+}
+
+/// <summary>The same 2^u as arithmetic (<see cref="GpuMath.Exp2Reduced"/>), about an ulp: ILGPU's CPU accelerator and other backends.</summary>
+internal readonly struct PortableExp2 : IGpuExp2
+{
+    public float Exp2(float u) => GpuMath.Exp2Reduced(u);
+}
+
+/// <summary>
+/// Arithmetic in float with the approximate exp (<see cref="GpuMath.FastExp{TExp2}"/>): what a layout declared with
+/// <c>ApproximateGpuExp = true</c> runs, for float and Half elements, with <see cref="CudaExp2"/> on CUDA and
+/// <see cref="PortableExp2"/> elsewhere. Everything but exp is <see cref="GpuFloatMath"/>'s.
+/// </summary>
+internal readonly struct GpuFastFloatMath<TExp2> : IGpuMath<float>
+    where TExp2 : struct, IGpuExp2
+{
+    public float Zero => 0f;
+
+    public float One => 1f;
+
+    public float NegativeInfinity => float.NegativeInfinity;
+
+    public float PositiveInfinity => float.PositiveInfinity;
+
+    public float FromSingle(float value) => value;
+
+    public float ToSingle(float value) => value;
+
+    public bool IsZero(float x) => x == 0f;
+
+    public bool IsNegativeInfinity(float x) => x == float.NegativeInfinity;
+
+    public bool IsPositiveInfinity(float x) => x == float.PositiveInfinity;
+
+    public bool IsNaN(float x) => float.IsNaN(x);
+
+    public float Log(float x) => GpuMath.Log(x);
+
+    public float Add(float left, float right) => left + right;
+
+    public float Subtract(float left, float right) => left - right;
+
+    public float Multiply(float left, float right) => left * right;
+
+    public float Max(float left, float right) => right > left ? right : left;
+
+    public float Exp(float x) => GpuMath.FastExp<TExp2>(x);
+
+    public float Shift(float max) => max == float.NegativeInfinity ? 0f : max;
+
+    public float Reciprocal(float sum) => sum == 0f ? 0f : 1f / sum;
+
+    public float PoisonIfInfinite(float max, float sum) => max == float.PositiveInfinity ? float.NaN : sum;
+
+    /// <inheritdoc cref="GpuMath.Accumulate(ref float, ref float, float)"/>
+    public void Accumulate(ref float max, ref float sum, float x)
+    {
+        if (x > max)
+        {
+            sum = sum * GpuMath.FastExp<TExp2>(max - x) + 1f;
+            max = x;
+        }
+        else if (x != float.NegativeInfinity)
+        {
+            sum += GpuMath.FastExp<TExp2>(x - max);
+        }
+    }
+
+    /// <inheritdoc cref="GpuMath.Combine(ref float, ref float, float, float)"/>
+    public void Combine(ref float max, ref float sum, float otherMax, float otherSum)
+    {
+        float combined = otherMax > max ? otherMax : max;
+        float left = max == float.NegativeInfinity ? sum : sum * GpuMath.FastExp<TExp2>(max - combined);
+        float right = otherMax == float.NegativeInfinity ? otherSum : otherSum * GpuMath.FastExp<TExp2>(otherMax - combined);
+        max = combined;
+        sum = left + right;
+    }
+}
+
 /// <summary>Arithmetic in double.</summary>
 internal readonly struct GpuDoubleMath : IGpuMath<double>
 {
@@ -408,6 +505,42 @@ internal static class GpuMath
         // 2^k from shifted's low bits, which hold k: shifting them into the exponent field drops the shifter's own bits.
         float result = p * Interop.IntAsFloat((Interop.FloatAsInt(shifted) + 127) << 23);
         return below ? 0f : result;
+    }
+
+    /// <summary>
+    /// e^x for the same arguments as <see cref="Exp(float)"/> with an approximate 2^u in place of the polynomial: x = k ln 2
+    /// + r as in <see cref="Exp(float)"/>, then e^x = 2^(r · log2 e) · 2^k, about 2 ulp with CUDA's <c>ex2.approx</c>
+    /// (<see cref="CudaExp2"/>). Reducing x first keeps the argument of 2^u within ±½, so that rounding r · log2 e costs
+    /// at most a quarter ulp; 2^(x · log2 e) taken whole would lose about |x| / 2 ulp to the rounding of x · log2 e (some
+    /// 40 ulp at x = −80).
+    /// </summary>
+    public static float FastExp<TExp2>(float x)
+        where TExp2 : struct, IGpuExp2
+    {
+        bool below = x < ExpConstants.FloatNormalBound;
+        x = below ? ExpConstants.FloatNormalBound : x;
+        float shifted = x * ExpConstants.FloatLog2E + ExpConstants.FloatShifter;
+        float k = shifted - ExpConstants.FloatShifter;
+        float r = x - k * ExpConstants.FloatLn2High;
+        r = r - k * ExpConstants.FloatLn2Low;
+        float power = default(TExp2).Exp2(r * ExpConstants.FloatLog2E);
+        float result = power * Interop.IntAsFloat((Interop.FloatAsInt(shifted) + 127) << 23);
+        return below ? 0f : result;
+    }
+
+    /// <summary>
+    /// 2^u for |u| ≤ ½ (or NaN), to about an ulp: the Taylor series of e^(u ln 2) to degree 7, whose first omitted term
+    /// is below 6e-9 there. The portable stand-in for <c>ex2.approx</c> (<see cref="PortableExp2"/>).
+    /// </summary>
+    public static float Exp2Reduced(float u)
+    {
+        float p = ExpConstants.Exp2C7 * u + ExpConstants.Exp2C6;
+        p = p * u + ExpConstants.Exp2C5;
+        p = p * u + ExpConstants.Exp2C4;
+        p = p * u + ExpConstants.Exp2C3;
+        p = p * u + ExpConstants.Exp2C2;
+        p = p * u + ExpConstants.Exp2C1;
+        return p * u + 1f;
     }
 
     /// <inheritdoc cref="Exp(float)"/>

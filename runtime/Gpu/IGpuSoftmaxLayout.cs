@@ -12,4 +12,10 @@ public interface IGpuSoftmaxLayout : ISoftmaxLayout
 
     /// <summary>The offset of run <paramref name="run"/> from its slice's origin; run 0 is at offset 0.</summary>
     int RunOffset(int run);
+
+    /// <summary>
+    /// Whether the attribute asked for the approximate exp on the GPU (<c>ApproximateGpuExp = true</c>): the launchers
+    /// then compute exp with CUDA's <c>ex2.approx</c> (about 2 ulp) for float and Half elements. The CPU path ignores it.
+    /// </summary>
+    bool ApproximateGpuExp { get; }
 }

@@ -51,13 +51,20 @@ public sealed class GpuTarget<T> : ITarget
     private readonly Target<T> _cpu;
     private readonly GpuMembers<T> _members;
     private readonly float _scale;
+    private readonly double _epsilonFactor;
 
-    public GpuTarget(Accelerator accelerator, Target<T> cpu, GpuMembers<T> members)
+    /// <param name="epsilonFactor">
+    /// How much coarser than the element type's unit roundoff the tolerances take it: 1, or 1.5 for a class declared with
+    /// ApproximateGpuExp, whose exp on CUDA (ex2.approx) is about 2 ulp rather than 1; the relative tolerance
+    /// u (8 + 4 log2(n + 1)) then becomes u (12 + 6 log2(n + 1)), at least 2 ulp looser.
+    /// </param>
+    public GpuTarget(Accelerator accelerator, Target<T> cpu, GpuMembers<T> members, double epsilonFactor = 1)
     {
         _accelerator = accelerator;
         _cpu = cpu;
         _members = members;
         _scale = (float)cpu.Scale;
+        _epsilonFactor = epsilonFactor;
     }
 
     public string Name => $"{_cpu.Name} on {_accelerator.AcceleratorType}";
@@ -74,13 +81,13 @@ public sealed class GpuTarget<T> : ITarget
 
     public TargetOptions Options => _cpu.Options;
 
-    public ITarget WithScale(double scale) => new GpuTarget<T>(_accelerator, (Target<T>)_cpu.WithScale(scale), _members);
+    public ITarget WithScale(double scale) => new GpuTarget<T>(_accelerator, (Target<T>)_cpu.WithScale(scale), _members, _epsilonFactor);
 
     public double[] Logits(double[] a, int[] shape) => _cpu.Logits(a, shape);
 
     public string ElementName => _cpu.ElementName;
 
-    public double Epsilon => _cpu.Epsilon;
+    public double Epsilon => _cpu.Epsilon * _epsilonFactor;
 
     public double Tiny => _cpu.Tiny;
 

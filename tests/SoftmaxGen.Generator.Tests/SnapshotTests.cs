@@ -27,6 +27,7 @@ public sealed class SnapshotTests
     [InlineData("LogChannelsDouble", "[LogSoftmax(4, 1, ElementType = typeof(double))]")]
     [InlineData("Attention", "[Softmax(4, 3, MaskAxes = new[] { 0, 3 }, BiasAxes = new[] { 1, 2, 3 }, CausalQueryAxis = 2, CausalKeyAxis = 3)]")]
     [InlineData("MaskedChannels", "[LogSoftmax(4, 1, MaskAxes = [1, 3], ElementType = typeof(System.Half))]")]
+    [InlineData("ApproximateExp", "[Softmax(2, 1, ApproximateGpuExp = true)]")]
     public void LayoutSnapshot(string name, string attribute)
     {
         var run = GeneratorHarness.Run($$"""
@@ -108,6 +109,22 @@ public sealed class SnapshotTests
             """);
         AssertClean(run);
         Assert.Equal(6, run.Sources.Count);
+    }
+
+    /// <summary>ApproximateGpuExp reaches the layout as a constant on both attributes, float and Half; false when absent or false.</summary>
+    [Theory]
+    [InlineData("[Softmax(2, 1, ApproximateGpuExp = true)]", true)]
+    [InlineData("[LogSoftmax(3, 0, ElementType = typeof(System.Half), ApproximateGpuExp = true)]", true)]
+    [InlineData("[Softmax(2, 1, ApproximateGpuExp = false)]", false)]
+    [InlineData("[LogSoftmax(2, 1)]", false)]
+    [InlineData("[Softmax(2, 1, ElementType = typeof(double))]", false)]
+    public void ApproximateGpuExpBecomesALayoutConstant(string attribute, bool expected)
+    {
+        var run = GeneratorHarness.Run($"using SoftmaxGen;\n{attribute} static partial class C {{ }}");
+        AssertClean(run);
+        string text = run.Sources.Values.Single();
+        Assert.Contains($"public bool ApproximateGpuExp => {(expected ? "true" : "false")};", text);
+        Assert.Equal(expected, text.Contains("ApproximateGpuExp = true)]"));
     }
 
     [Fact]

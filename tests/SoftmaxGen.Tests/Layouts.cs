@@ -507,6 +507,26 @@ public static partial class LogAttentionHalf { }
 [LogSoftmax(4, 2, MaskAxes = new[] { 0, 2 }, BiasAxes = new[] { 2, 3 }, CausalQueryAxis = 3, CausalKeyAxis = 2)]
 public static partial class LogAttentionLanes { }
 
+/// <summary>softmax: rows with the approximate GPU exp: the row kernels (float).</summary>
+[Softmax(2, 1, ApproximateGpuExp = true)]
+public static partial class FastRows { }
+
+/// <summary>softmax: columns with the approximate GPU exp: the lanes kernels (Half).</summary>
+[Softmax(2, 0, ElementType = typeof(Half), ApproximateGpuExp = true)]
+public static partial class FastColumnsHalf { }
+
+/// <summary>softmax: every option with the approximate GPU exp (float).</summary>
+[Softmax(4, 3, MaskAxes = new[] { 0, 3 }, BiasAxes = new[] { 1, 2, 3 }, CausalQueryAxis = 2, CausalKeyAxis = 3, ApproximateGpuExp = true)]
+public static partial class FastAttention { }
+
+/// <summary>log-softmax: attention keys with the approximate GPU exp (float).</summary>
+[LogSoftmax(4, 3, ApproximateGpuExp = true)]
+public static partial class LogFastKeys { }
+
+/// <summary>log-softmax: scattered axes with the approximate GPU exp (Half).</summary>
+[LogSoftmax(4, 0, 3, ElementType = typeof(Half), ApproximateGpuExp = true)]
+public static partial class LogFastScatteredHalf { }
+
 /// <summary>Every generated layout of this assembly, by name, and a few of them called with a scale other than 1.</summary>
 public static class Layouts
 {
@@ -638,6 +658,11 @@ public static class Layouts
         Make<float>("LogAttentionLanes", 4, [2], SoftmaxOperation.LogSoftmax, new Members<float>(LogAttentionLanes.Forward, LogAttentionLanes.Backward, LogAttentionLanes.Jacobian, LogAttentionLanes.LogSumExp), new TargetOptions([0, 2], [2, 3], 3, 2)),
         Make<float>("Nested.Inside.Deep", 3, [0, 2], SoftmaxOperation.Softmax, Members<float>.Plain(Nested.Inside.Deep.Forward, Nested.Inside.Deep.Backward, Nested.Inside.Deep.Jacobian, Nested.Inside.Deep.LogSumExp)),
         Make<float>("GlobalRows", 2, [1], SoftmaxOperation.Softmax, Members<float>.Plain(GlobalRows.Forward, GlobalRows.Backward, GlobalRows.Jacobian, GlobalRows.LogSumExp)),
+        Make<float>("FastRows", 2, [1], SoftmaxOperation.Softmax, Members<float>.Plain(FastRows.Forward, FastRows.Backward, FastRows.Jacobian, FastRows.LogSumExp)),
+        Make<Half>("FastColumnsHalf", 2, [0], SoftmaxOperation.Softmax, Members<Half>.Plain(FastColumnsHalf.Forward, FastColumnsHalf.Backward, FastColumnsHalf.Jacobian, FastColumnsHalf.LogSumExp)),
+        Make<float>("FastAttention", 4, [3], SoftmaxOperation.Softmax, new Members<float>(FastAttention.Forward, FastAttention.Backward, FastAttention.Jacobian, FastAttention.LogSumExp), new TargetOptions([0, 3], [1, 2, 3], 2, 3)),
+        Make<float>("LogFastKeys", 4, [3], SoftmaxOperation.LogSoftmax, Members<float>.Plain(LogFastKeys.Forward, LogFastKeys.Backward, LogFastKeys.Jacobian, LogFastKeys.LogSumExp)),
+        Make<Half>("LogFastScatteredHalf", 4, [0, 3], SoftmaxOperation.LogSoftmax, Members<Half>.Plain(LogFastScatteredHalf.Forward, LogFastScatteredHalf.Backward, LogFastScatteredHalf.Jacobian, LogFastScatteredHalf.LogSumExp)),
     ];
 
     /// <summary>Scales that are powers of two keep every check exact that is exact at 1 (a per-slice shift stays exact).</summary>
@@ -778,7 +803,18 @@ public static class Layouts
         Bind<float>("LogAttentionLanes", new GpuMembers<float>(LogAttentionLanes.Forward, LogAttentionLanes.Backward, LogAttentionLanes.Jacobian, LogAttentionLanes.LogSumExp)),
         Bind<float>("Nested.Inside.Deep", GpuMembers<float>.Plain(Nested.Inside.Deep.Forward, Nested.Inside.Deep.Backward, Nested.Inside.Deep.Jacobian, Nested.Inside.Deep.LogSumExp)),
         Bind<float>("GlobalRows", GpuMembers<float>.Plain(GlobalRows.Forward, GlobalRows.Backward, GlobalRows.Jacobian, GlobalRows.LogSumExp)),
+        Bind<float>("FastRows", GpuMembers<float>.Plain(FastRows.Forward, FastRows.Backward, FastRows.Jacobian, FastRows.LogSumExp), ApproximateExpFactor),
+        Bind<Half>("FastColumnsHalf", GpuMembers<Half>.Plain(FastColumnsHalf.Forward, FastColumnsHalf.Backward, FastColumnsHalf.Jacobian, FastColumnsHalf.LogSumExp), ApproximateExpFactor),
+        Bind<float>("FastAttention", new GpuMembers<float>(FastAttention.Forward, FastAttention.Backward, FastAttention.Jacobian, FastAttention.LogSumExp), ApproximateExpFactor),
+        Bind<float>("LogFastKeys", GpuMembers<float>.Plain(LogFastKeys.Forward, LogFastKeys.Backward, LogFastKeys.Jacobian, LogFastKeys.LogSumExp), ApproximateExpFactor),
+        Bind<Half>("LogFastScatteredHalf", GpuMembers<Half>.Plain(LogFastScatteredHalf.Forward, LogFastScatteredHalf.Backward, LogFastScatteredHalf.Jacobian, LogFastScatteredHalf.LogSumExp), ApproximateExpFactor),
     ];
+
+    /// <summary>
+    /// The classes declared with ApproximateGpuExp run on the GPU with tolerances taken from 1.5 times the unit roundoff
+    /// (<see cref="GpuTarget{T}"/>): their exp is about 2 ulp on CUDA instead of 1. Their CPU path is the default one.
+    /// </summary>
+    private const double ApproximateExpFactor = 1.5;
 
     public static ITarget Get(string name) => All.Single(target => target.Name == name);
 
@@ -807,9 +843,9 @@ public static class Layouts
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
         => new(name, rank, axes, operation, members, options: options);
 
-    private static (string, Func<Accelerator, ITarget, ITarget>) Bind<T>(string name, GpuMembers<T> members)
+    private static (string, Func<Accelerator, ITarget, ITarget>) Bind<T>(string name, GpuMembers<T> members, double epsilonFactor = 1)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
-        => (name, (accelerator, cpu) => new GpuTarget<T>(accelerator, (Target<T>)cpu, members));
+        => (name, (accelerator, cpu) => new GpuTarget<T>(accelerator, (Target<T>)cpu, members, epsilonFactor));
 }
 
 /// <summary>A [Softmax] class nested in partial types, one of them a static class.</summary>

@@ -414,6 +414,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public int CausalShift => _extent3 - _extent2;
 
+        public bool ApproximateGpuExp => false;
+
         // Element offset -> its offsets in the mask and the bias and its causal indices; reads the groups from the last outward.
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public global::SoftmaxGen.Runtime.ElementPlace Locate(int offset)

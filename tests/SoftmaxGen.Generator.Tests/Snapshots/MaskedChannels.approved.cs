@@ -398,6 +398,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public int CausalShift => 0;
 
+        public bool ApproximateGpuExp => false;
+
         // Element offset -> its offsets in the mask and the bias and its causal indices; reads the groups from the last outward.
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public global::SoftmaxGen.Runtime.ElementPlace Locate(int offset)

@@ -368,6 +368,8 @@ namespace SoftmaxGen.Generated.Samples.Layouts
 
         public int CausalShift => 0;
 
+        public bool ApproximateGpuExp => false;
+
         // Element offset -> its place for the options; there are none.
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public global::SoftmaxGen.Runtime.ElementPlace Locate(int offset)

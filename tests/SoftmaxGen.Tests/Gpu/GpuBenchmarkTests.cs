@@ -46,6 +46,15 @@ public sealed class GpuBenchmarkTests
             Assert.Contains(rows, cells => cells[1] == element && cells[2] == "ForwardSlicesWarp" && cells[5] == "4" && cells[6] == "4");
             Assert.All(rows, cells => Assert.True(double.Parse(cells[7], System.Globalization.CultureInfo.InvariantCulture) > 0, string.Join('|', cells)));
         }
+
+        // The forward kernels with the approximate exp (float and Half): the same loops, fewer instructions where an exp is taken.
+        foreach (var element in new[] { "float", "half" })
+        {
+            int Instructions(string name, string kernel, string loaded) =>
+                int.Parse(rows.First(cells => cells[1] == name && cells[2] == kernel && cells[5] == loaded)[4], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(Instructions(element + " approx exp", "ForwardRowsWarp", "34") < Instructions(element, "ForwardRowsWarp", "34"));
+            Assert.DoesNotContain(rows, cells => cells[1] == element + " approx exp" && cells[2].StartsWith("Backward", System.StringComparison.Ordinal));
+        }
     }
 
     [Theory]

@@ -46,11 +46,7 @@ public sealed class PtxTests : IDisposable
         var type = typeof(Layouts).Assembly.GetType(className)!;
         var layout = LayoutOf(type);
         var (elementType, operation) = Declaration(type)!.Value;
-        var (storage, accumulator, element, math) = ElementTypes(elementType);
-        var launcher = typeof(GpuLauncher<,,,,,>).MakeGenericType(storage, accumulator, element, math, layout, operation);
-        var kernels = ((IReadOnlyList<Delegate>)launcher.GetProperty("Kernels", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!)
-            .Select(kernel => kernel.Method)
-            .ToList();
+        var kernels = KernelsOf(layout, elementType, operation);
         // Every public kernel of GpuKernels is among them.
         Assert.Equal(
             typeof(GpuKernels).GetMethods(BindingFlags.Public | BindingFlags.Static).Where(method => method.IsGenericMethodDefinition).Select(method => method.Name).Order(),
@@ -61,13 +57,40 @@ public sealed class PtxTests : IDisposable
             using var backend = new PTXBackend(_context, new CudaCapabilityContext(architecture), architecture, instructionSet, null);
             foreach (var kernel in kernels)
             {
-                bool implicitlyGrouped = kernel.GetParameters()[0].ParameterType == typeof(Index1D);
-                var entry = implicitlyGrouped
-                    ? EntryPointDescription.FromImplicitlyGroupedKernel(kernel)
-                    : EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
-                var compiled = (PTXCompiledKernel)backend.Compile(entry, new KernelSpecialization());
-                Assert.Contains(version, compiled.PTXAssembly);
-                Assert.Contains(".entry", compiled.PTXAssembly);
+                string ptx = Ptx(backend, kernel);
+                Assert.Contains(version, ptx);
+                Assert.Contains(".entry", ptx);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The approximate exp reaches the PTX: with ApproximateGpuExp every forward and log-sum-exp kernel (the ones that
+    /// compute exp for softmax; log-softmax's backward and Jacobian too) holds <c>ex2.approx</c>, and without it no kernel
+    /// does, for float and Half, for SM_70, SM_80 and SM_90.
+    /// </summary>
+    [Theory]
+    [InlineData(typeof(FastRows), typeof(Rows))]
+    [InlineData(typeof(FastColumnsHalf), typeof(ColumnsHalf))]
+    [InlineData(typeof(LogFastKeys), typeof(LogKeys))]
+    public void TheApproximateExpKernelsAndOnlyThoseUseEx2Approx(Type fast, Type plain)
+    {
+        foreach (var (architecture, instructionSet, _) in Targets)
+        {
+            using var backend = new PTXBackend(_context, new CudaCapabilityContext(architecture), architecture, instructionSet, null);
+            foreach (var (type, approximate) in new[] { (fast, true), (plain, false) })
+            {
+                var (elementType, operation) = Declaration(type)!.Value;
+                foreach (var kernel in KernelsOf(LayoutOf(type), elementType, operation))
+                {
+                    bool computesExp = kernel.Name.StartsWith("Forward", StringComparison.Ordinal)
+                        || kernel.Name.StartsWith("LogSumExp", StringComparison.Ordinal)
+                        || operation == typeof(LogSoftmax);
+                    string ptx = Ptx(backend, kernel);
+                    Assert.True(
+                        ptx.Contains("ex2.approx", StringComparison.Ordinal) == (approximate && computesExp),
+                        $"{type.Name} {kernel.Name} on {architecture}: ex2.approx {(approximate && computesExp ? "missing" : "present")}");
+                }
             }
         }
     }
@@ -77,7 +100,7 @@ public sealed class PtxTests : IDisposable
     public void TheExpTestKernelsCompileToPtx()
     {
         using var backend = new PTXBackend(_context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_78, null);
-        foreach (var name in new[] { nameof(GpuExpSuite.FloatExp), nameof(GpuExpSuite.DoubleExp) })
+        foreach (var name in new[] { nameof(GpuExpSuite.FloatExp), nameof(GpuExpSuite.DoubleExp), nameof(GpuExpSuite.CudaFastFloatExp), nameof(GpuExpSuite.PortableFastFloatExp) })
         {
             var kernel = typeof(GpuExpSuite).GetMethod(name, BindingFlags.NonPublic | BindingFlags.Static)!;
             var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromImplicitlyGroupedKernel(kernel), new KernelSpecialization());
@@ -101,8 +124,34 @@ public sealed class PtxTests : IDisposable
         return type.Assembly.GetType(name, throwOnError: true)!;
     }
 
-    private static (Type Storage, Type Accumulator, Type Element, Type Math) ElementTypes(Type elementType) =>
-        elementType == typeof(float) ? (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath))
-        : elementType == typeof(double) ? (typeof(double), typeof(double), typeof(GpuDouble), typeof(GpuDoubleMath))
-        : (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath));
+    /// <summary>
+    /// The kernels of the launcher that <see cref="GpuSoftmax"/> picks for a layout on a CUDA device: its element types,
+    /// and for float and Half the arithmetic its ApproximateGpuExp constant selects.
+    /// </summary>
+    private static List<MethodInfo> KernelsOf(Type layout, Type elementType, Type operation)
+    {
+        bool approximate = ((IGpuSoftmaxLayout)Activator.CreateInstance(layout)!).ApproximateGpuExp;
+        var (storage, accumulator, element, math) = ElementTypes(elementType, approximate);
+        var launcher = typeof(GpuLauncher<,,,,,>).MakeGenericType(storage, accumulator, element, math, layout, operation);
+        return ((IReadOnlyList<Delegate>)launcher.GetProperty("Kernels", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!)
+            .Select(kernel => kernel.Method)
+            .ToList();
+    }
+
+    private static string Ptx(PTXBackend backend, MethodInfo kernel)
+    {
+        bool implicitlyGrouped = kernel.GetParameters()[0].ParameterType == typeof(Index1D);
+        var entry = implicitlyGrouped
+            ? EntryPointDescription.FromImplicitlyGroupedKernel(kernel)
+            : EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
+        return ((PTXCompiledKernel)backend.Compile(entry, new KernelSpecialization())).PTXAssembly;
+    }
+
+    private static (Type Storage, Type Accumulator, Type Element, Type Math) ElementTypes(Type elementType, bool approximateExp)
+    {
+        var floatMath = approximateExp ? typeof(GpuFastFloatMath<CudaExp2>) : typeof(GpuFloatMath);
+        return elementType == typeof(float) ? (typeof(float), typeof(float), typeof(GpuSingle), floatMath)
+            : elementType == typeof(double) ? (typeof(double), typeof(double), typeof(GpuDouble), typeof(GpuDoubleMath))
+            : (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), floatMath);
+    }
 }
