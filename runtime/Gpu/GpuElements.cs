@@ -233,10 +233,20 @@ internal readonly struct GpuHalf : IGpuVectorElement<Half, float>
 /// (<see cref="ISoftmaxLayout.Locate"/>). Stores are the inner element's. Passed to the kernels as a parameter, so the
 /// scale and the option views travel with it; a layout without options reads neither.
 /// </summary>
-internal readonly struct GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout> : IGpuElement<TStorage, TAccumulator>
+/// <remarks>
+/// <see cref="LoadEight"/> serves the row kernels (aligned rows, <see cref="GpuRows"/>): A's eight elements come with
+/// one 16-byte move of the inner element, the element's place is located once for all eight, and the options are then
+/// applied element by element in registers with the same operations as <see cref="Load"/>, so each logit has the same
+/// bits either way. Along a row the bias and mask offsets move by the layout's run strides (1 or 0) and the causal
+/// index along the last axis by 1: a bias contiguous along the row is itself loaded eight at a time where its view
+/// starts on a 16-byte boundary (its rows then start on one too, as A's do), a mask contiguous along the row as one
+/// 8-byte word where the row length is a multiple of eight and its view starts on an 8-byte boundary; otherwise
+/// their entries are read one at a time (a broadcast one once for all eight).
+/// </remarks>
+internal readonly struct GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout> : IGpuVectorElement<TStorage, TAccumulator>
     where TStorage : unmanaged
     where TAccumulator : unmanaged
-    where TElement : struct, IGpuElement<TStorage, TAccumulator>
+    where TElement : struct, IGpuVectorElement<TStorage, TAccumulator>
     where TMath : struct, IGpuMath<TAccumulator>
     where TLayout : struct, IGpuSoftmaxLayout
 {
@@ -244,13 +254,23 @@ internal readonly struct GpuInputLoads<TStorage, TAccumulator, TElement, TMath, 
     private readonly ArrayView<byte> _mask;
     private readonly ArrayView<TStorage> _bias;
     private readonly TLayout _layout;
+    private readonly int _biasEight;
+    private readonly int _maskEight;
 
-    public GpuInputLoads(TAccumulator scale, ArrayView<byte> mask, ArrayView<TStorage> bias, TLayout layout)
+    /// <param name="scale">The scale of A.</param>
+    /// <param name="mask">The mask (empty without one).</param>
+    /// <param name="bias">The bias (empty without one).</param>
+    /// <param name="layout">The layout.</param>
+    /// <param name="biasEight">Whether <see cref="LoadEight"/> may load the bias eight at a time (an int: kernel parameters are blittable).</param>
+    /// <param name="maskEight">Whether <see cref="LoadEight"/> may load the mask as one 8-byte word.</param>
+    public GpuInputLoads(TAccumulator scale, ArrayView<byte> mask, ArrayView<TStorage> bias, TLayout layout, int biasEight, int maskEight)
     {
         _scale = scale;
         _mask = mask;
         _bias = bias;
         _layout = layout;
+        _biasEight = biasEight;
+        _maskEight = maskEight;
     }
 
     public TAccumulator Load(ArrayView<TStorage> view, int index)
@@ -272,7 +292,106 @@ internal readonly struct GpuInputLoads<TStorage, TAccumulator, TElement, TMath, 
         return excluded ? math.NegativeInfinity : z;
     }
 
+    /// <summary>
+    /// The logits of elements <paramref name="index"/> to <paramref name="index"/> + 7 of one row, A moved with one
+    /// 16-byte load of the inner element: the index is a multiple of eight from a row's start, and the row is aligned.
+    /// </summary>
+    public Eight<TAccumulator> LoadEight(ArrayView<TStorage> view, int index)
+    {
+        var math = default(TMath);
+        var x = default(TElement).LoadEight(view, index);
+        var z = new Eight<TAccumulator>(
+            math.Multiply(x.A, _scale), math.Multiply(x.B, _scale), math.Multiply(x.C, _scale), math.Multiply(x.D, _scale),
+            math.Multiply(x.E, _scale), math.Multiply(x.F, _scale), math.Multiply(x.G, _scale), math.Multiply(x.H, _scale));
+        if (!_layout.HasMask && !_layout.HasBias && !_layout.HasCausal)
+        {
+            return z;
+        }
+
+        var at = _layout.Locate(index);
+        if (_layout.HasBias)
+        {
+            var bias = BiasEight(at.Bias);
+            z = new Eight<TAccumulator>(
+                math.Add(z.A, bias.A), math.Add(z.B, bias.B), math.Add(z.C, bias.C), math.Add(z.D, bias.D),
+                math.Add(z.E, bias.E), math.Add(z.F, bias.F), math.Add(z.G, bias.G), math.Add(z.H, bias.H));
+        }
+
+        int excluded = (_layout.HasMask ? MaskedEight(at.Mask) : 0) | (_layout.HasCausal ? CausalEight(at) : 0);
+        if (excluded == 0)
+        {
+            return z;
+        }
+
+        var none = math.NegativeInfinity;
+        return new Eight<TAccumulator>(
+            (excluded & 1) != 0 ? none : z.A, (excluded & 2) != 0 ? none : z.B, (excluded & 4) != 0 ? none : z.C, (excluded & 8) != 0 ? none : z.D,
+            (excluded & 16) != 0 ? none : z.E, (excluded & 32) != 0 ? none : z.F, (excluded & 64) != 0 ? none : z.G, (excluded & 128) != 0 ? none : z.H);
+    }
+
     public void Store(ArrayView<TStorage> view, int index, TAccumulator value) => default(TElement).Store(view, index, value);
+
+    public void StoreEight(ArrayView<TStorage> view, int index, Eight<TAccumulator> values) => default(TElement).StoreEight(view, index, values);
+
+    /// <summary>The bias entries of eight elements from the first one's offset.</summary>
+    private Eight<TAccumulator> BiasEight(int offset)
+    {
+        var element = default(TElement);
+        if (_layout.BiasRunStride == 0)
+        {
+            var shared = element.Load(_bias, offset);
+            return new Eight<TAccumulator>(shared, shared, shared, shared, shared, shared, shared, shared);
+        }
+
+        return _biasEight != 0
+            ? element.LoadEight(_bias, offset)
+            : new Eight<TAccumulator>(
+                element.Load(_bias, offset), element.Load(_bias, offset + 1), element.Load(_bias, offset + 2), element.Load(_bias, offset + 3),
+                element.Load(_bias, offset + 4), element.Load(_bias, offset + 5), element.Load(_bias, offset + 6), element.Load(_bias, offset + 7));
+    }
+
+    /// <summary>Bit j set where the mask entry of element j of eight is 0, from the first one's offset.</summary>
+    private int MaskedEight(int offset)
+    {
+        if (_layout.MaskRunStride == 0)
+        {
+            return _mask[offset] == 0 ? 0xFF : 0;
+        }
+
+        int excluded = 0;
+        if (_maskEight != 0)
+        {
+            ulong word = _mask.Cast<ulong>()[offset >> 3]; // entry j in byte j: device memory is little-endian
+            for (int j = 0; j < 8; j++)
+            {
+                excluded |= ((word >> (8 * j)) & 0xFFUL) == 0 ? 1 << j : 0;
+            }
+
+            return excluded;
+        }
+
+        for (int j = 0; j < 8; j++)
+        {
+            excluded |= _mask[offset + j] == 0 ? 1 << j : 0;
+        }
+
+        return excluded;
+    }
+
+    /// <summary>Bit j set where element j of eight is past the causal diagonal: the key index k beyond q + K − Q.</summary>
+    private int CausalEight(ElementPlace at)
+    {
+        var run = _layout.CausalRun;
+        int excluded = 0;
+        for (int j = 0; j < 8; j++)
+        {
+            int query = at.Query + (run == CausalRun.Query ? j : 0);
+            int key = at.Key + (run == CausalRun.Key ? j : 0);
+            excluded |= key > query + _layout.CausalShift ? 1 << j : 0;
+        }
+
+        return excluded;
+    }
 }
 
 /// <summary>An element whose stores are multiplied by a scale: the backward's dA and the Jacobian's entries. Loads are the inner element's.</summary>

@@ -21,8 +21,12 @@ internal static partial class GpuKernels
     /// <summary>Elements a row kernel moves per thread and step: one 16-byte load of Half, two of float, four of double.</summary>
     public const int RowUnit = 8;
 
-    /// <summary>As <see cref="ForwardSlicesCached"/>, for aligned rows of a layout without mask, bias or causal mask: z = scale · A.</summary>
-    public static void ForwardRowsCached<TStorage, TAccumulator, TVector, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TAccumulator scale)
+    /// <summary>
+    /// As <see cref="ForwardSlicesCached"/>, for aligned rows: <paramref name="input"/> gives the logits, eight at a
+    /// time and past the last whole unit one at a time (z = scale · A with the options applied,
+    /// <see cref="GpuInputLoads{TStorage, TAccumulator, TElement, TMath, TLayout}"/>), and stores B.
+    /// </summary>
+    public static void ForwardRowsCached<TStorage, TAccumulator, TVector, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TVector input)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TVector : struct, IGpuVectorElement<TStorage, TAccumulator>
@@ -32,7 +36,6 @@ internal static partial class GpuKernels
     {
         var math = default(TMath);
         var op = default(TOp);
-        var vector = default(TVector);
         var cache = SharedMemory.GetDynamic<TAccumulator>();
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
@@ -45,14 +48,14 @@ internal static partial class GpuKernels
             var max = math.NegativeInfinity;
             for (int u = Group.IdxX; u < units; u += stride)
             {
-                var x = Scaled(vector.LoadEight(a, origin + u * RowUnit), scale, math);
+                var x = input.LoadEight(a, origin + u * RowUnit);
                 CacheEight(cache, u, units, x);
                 max = math.Max(max, MaxEight(x, math));
             }
 
             for (int e = whole + Group.IdxX; e < length; e += stride)
             {
-                var x = math.Multiply(vector.Load(a, origin + e), scale);
+                var x = input.Load(a, origin + e);
                 cache[e] = x;
                 max = math.Max(max, x);
             }
@@ -83,20 +86,20 @@ internal static partial class GpuKernels
             for (int u = Group.IdxX; u < units; u += stride)
             {
                 var kept = CachedEight(cache, u, units);
-                vector.StoreEight(b, origin + u * RowUnit, new Eight<TAccumulator>(
+                input.StoreEight(b, origin + u * RowUnit, new Eight<TAccumulator>(
                     op.Output(kept.A, parameter, math), op.Output(kept.B, parameter, math), op.Output(kept.C, parameter, math), op.Output(kept.D, parameter, math),
                     op.Output(kept.E, parameter, math), op.Output(kept.F, parameter, math), op.Output(kept.G, parameter, math), op.Output(kept.H, parameter, math)));
             }
 
             for (int e = whole + Group.IdxX; e < length; e += stride)
             {
-                vector.Store(b, origin + e, op.Output(cache[e], parameter, math));
+                input.Store(b, origin + e, op.Output(cache[e], parameter, math));
             }
         }
     }
 
-    /// <summary>As <see cref="ForwardSlicesOnline"/>, for aligned rows of a layout without mask, bias or causal mask: z = scale · A.</summary>
-    public static void ForwardRowsOnline<TStorage, TAccumulator, TVector, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TAccumulator scale)
+    /// <summary>As <see cref="ForwardSlicesOnline"/>, for aligned rows, the logits from <paramref name="input"/> as <see cref="ForwardRowsCached"/> takes them.</summary>
+    public static void ForwardRowsOnline<TStorage, TAccumulator, TVector, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TVector input)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TVector : struct, IGpuVectorElement<TStorage, TAccumulator>
@@ -106,7 +109,6 @@ internal static partial class GpuKernels
     {
         var math = default(TMath);
         var op = default(TOp);
-        var vector = default(TVector);
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
         int units = length / RowUnit;
@@ -119,7 +121,7 @@ internal static partial class GpuKernels
             var sum = math.Zero;
             for (int u = Group.IdxX; u < units; u += stride)
             {
-                var x = Scaled(vector.LoadEight(a, origin + u * RowUnit), scale, math);
+                var x = input.LoadEight(a, origin + u * RowUnit);
                 math.Accumulate(ref max, ref sum, x.A);
                 math.Accumulate(ref max, ref sum, x.B);
                 math.Accumulate(ref max, ref sum, x.C);
@@ -132,7 +134,7 @@ internal static partial class GpuKernels
 
             for (int e = whole + Group.IdxX; e < length; e += stride)
             {
-                math.Accumulate(ref max, ref sum, math.Multiply(vector.Load(a, origin + e), scale));
+                math.Accumulate(ref max, ref sum, input.Load(a, origin + e));
             }
 
             GpuReduce.GroupCombine<TAccumulator, TMath>(ref max, ref sum, scratch);
@@ -140,8 +142,8 @@ internal static partial class GpuKernels
             var parameter = op.Parameter(shift, math.PoisonIfInfinite(max, sum), math);
             for (int u = Group.IdxX; u < units; u += stride)
             {
-                var x = Scaled(vector.LoadEight(a, origin + u * RowUnit), scale, math);
-                vector.StoreEight(b, origin + u * RowUnit, new Eight<TAccumulator>(
+                var x = input.LoadEight(a, origin + u * RowUnit);
+                input.StoreEight(b, origin + u * RowUnit, new Eight<TAccumulator>(
                     op.Output(op.Value(x.A, shift, math), parameter, math), op.Output(op.Value(x.B, shift, math), parameter, math),
                     op.Output(op.Value(x.C, shift, math), parameter, math), op.Output(op.Value(x.D, shift, math), parameter, math),
                     op.Output(op.Value(x.E, shift, math), parameter, math), op.Output(op.Value(x.F, shift, math), parameter, math),
@@ -150,8 +152,8 @@ internal static partial class GpuKernels
 
             for (int e = whole + Group.IdxX; e < length; e += stride)
             {
-                var x = math.Multiply(vector.Load(a, origin + e), scale);
-                vector.Store(b, origin + e, op.Output(op.Value(x, shift, math), parameter, math));
+                var x = input.Load(a, origin + e);
+                input.Store(b, origin + e, op.Output(op.Value(x, shift, math), parameter, math));
             }
         }
     }

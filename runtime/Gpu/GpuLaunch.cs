@@ -166,7 +166,10 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
 /// <see cref="GpuKernels.BackwardRows"/>) may run: their 16-byte loads and stores need every row to start on a 16-byte
 /// boundary, so each slice must be one contiguous run (the last axis reduced, no other reduced axis: slice s then
 /// starts at s · length), the row length a whole number of 16 bytes (4 floats, 2 doubles, 8 halves), and every view
-/// start 16-byte aligned. Anything else takes the element kernels.
+/// start 16-byte aligned. Anything else takes the element kernels. The forward kernels take layouts with a mask, a bias
+/// or a causal mask too, applying them to each eight elements in registers
+/// (<see cref="GpuInputLoads{TStorage, TAccumulator, TElement, TMath, TLayout}.LoadEight"/>); the mask and bias views
+/// need no alignment for that.
 /// </summary>
 internal static class GpuRows
 {
@@ -180,7 +183,12 @@ internal static class GpuRows
     /// <summary>Whether the view starts on a 16-byte boundary of device memory (an empty view always does).</summary>
     public static bool Aligned<T>(ArrayView<T> view)
         where T : unmanaged
-        => view.Length == 0 || Address(view) % Bytes == 0;
+        => AlignedTo(view, Bytes);
+
+    /// <summary>Whether the view starts on a boundary of <paramref name="bytes"/> bytes of device memory (an empty view always does).</summary>
+    public static bool AlignedTo<T>(ArrayView<T> view, int bytes)
+        where T : unmanaged
+        => view.Length == 0 || Address(view) % bytes == 0;
 
     private static long Address<TView>(TView view)
         where TView : struct, IContiguousArrayView

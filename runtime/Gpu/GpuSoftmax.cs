@@ -363,11 +363,11 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, TAccumulator> ForwardLanesEight =
         GpuKernels.ForwardLanesEight<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, TAccumulator> ForwardRowsCached =
-        GpuKernels.ForwardRowsCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardRowsCached =
+        GpuKernels.ForwardRowsCached<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, TAccumulator> ForwardRowsOnline =
-        GpuKernels.ForwardRowsOnline<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardRowsOnline =
+        GpuKernels.ForwardRowsOnline<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, TAccumulator> BackwardRows =
         GpuKernels.BackwardRows<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
@@ -408,11 +408,14 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         var device = GpuDevice.Of(accelerator);
         var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), backward: false);
 
-        // Aligned rows move 16 bytes at a time. Layouts with a mask, a bias or a causal mask stay on the element
-        // kernels: their loads go through GpuInputLoads, which locates each element's option entries one at a time.
-        bool rows = !layout.HasMask && !layout.HasBias && !layout.HasCausal
-            && GpuRows.Fit(layout, Unsafe.SizeOf<TStorage>()) && GpuRows.Aligned(a) && GpuRows.Aligned(b);
-        if (rows && GpuLaunch.WarpRows(device, layout.SliceCount, layout.SliceLength) is { } warpRows)
+        // Aligned rows move 16 bytes at a time, with or without options: the row kernels take A's logits eight at a
+        // time through GpuInputLoads.LoadEight, which applies the scale, the bias and the exclusions to the eight in
+        // registers (the bias eight at a time too where its view is aligned, the mask as one word where it can be).
+        // The register row kernels take layouts without mask, bias or causal mask only; with options, short rows keep
+        // the warp element kernel.
+        bool options = layout.HasMask || layout.HasBias || layout.HasCausal;
+        bool rows = GpuRows.Fit(layout, Unsafe.SizeOf<TStorage>()) && GpuRows.Aligned(a) && GpuRows.Aligned(b);
+        if (rows && !options && GpuLaunch.WarpRows(device, layout.SliceCount, layout.SliceLength) is { } warpRows)
         {
             EngineDiagnostics.CountLaunch(GpuStrategy.WarpRows);
             EngineDiagnostics.CountRowLaunch();
@@ -445,7 +448,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             EngineDiagnostics.CountRowLaunch();
             var rowKernel = launch.Strategy == GpuStrategy.Cached ? ForwardRowsCached : ForwardRowsOnline;
             var rowLauncher = KernelCache.Get(accelerator, rowKernel, owner => launch.Strategy == GpuStrategy.Cached ? Load(owner, rowKernel) : owner.LoadKernel(rowKernel));
-            rowLauncher(stream, Config<TAccumulator>(launch), a, b, layout, default(TMath).FromSingle(scale));
+            rowLauncher(stream, Config<TAccumulator>(launch), a, b, layout, Loads(scale, mask, bias, layout));
             return;
         }
 
@@ -552,8 +555,18 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         where T : struct
         => GpuSharedMemory.Raise(accelerator, accelerator.LoadKernel(kernel), Unsafe.SizeOf<TAccumulator>());
 
+    /// <summary>
+    /// The forward loads of A with the options. For the row kernels' eight-at-a-time loads (aligned rows only): a bias
+    /// contiguous along the row is loaded eight at a time where its view starts on a 16-byte boundary, a mask contiguous
+    /// along the row as one 8-byte word where the row length is a multiple of eight and its view starts on an 8-byte
+    /// boundary.
+    /// </summary>
     private static GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout> Loads(float scale, ArrayView<byte> mask, ArrayView<TStorage> bias, TLayout layout)
-        => new(default(TMath).FromSingle(scale), mask, bias, layout);
+    {
+        bool biasEight = layout.HasBias && layout.BiasRunStride == 1 && GpuRows.Aligned(bias);
+        bool maskEight = layout.HasMask && layout.MaskRunStride == 1 && layout.SliceLength % GpuKernels.RowUnit == 0 && GpuRows.AlignedTo(mask, 8);
+        return new(default(TMath).FromSingle(scale), mask, bias, layout, biasEight ? 1 : 0, maskEight ? 1 : 0);
+    }
 
     private static GpuScaledStores<TStorage, TAccumulator, TElement, TMath> ScaledStores(float scale) => new(default(TMath).FromSingle(scale));
 

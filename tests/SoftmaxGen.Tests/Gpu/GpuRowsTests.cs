@@ -284,6 +284,29 @@ public sealed class GpuRowsPtxTests : IDisposable
     }
 
     /// <summary>
+    /// The forward row kernels of a layout with a mask, a bias and a causal mask (Attention) keep A's 16-byte loads
+    /// and B's 16-byte stores, and load the bias, contiguous along the row, 16 bytes at a time too.
+    /// </summary>
+    [Theory, MemberData(nameof(Cases))]
+    public void TheRowKernelsWithOptionsLoadAndStoreSixteenBytesAtATime(string element, string form)
+    {
+        foreach (var architecture in new[] { CudaArchitecture.SM_70, CudaArchitecture.SM_80, CudaArchitecture.SM_90 })
+        {
+            foreach (var (context, space) in new[] { (_release, @"(\.global)?"), (_o2, @"\.global") })
+            {
+                foreach (var kernel in new[] { "ForwardRowsCached", "ForwardRowsOnline" })
+                {
+                    string ptx = Ptx(context, element, kernel, architecture, options: true);
+                    string what = $"{element} {kernel} with options {architecture} {context.Properties.OptimizationLevel}";
+                    var load = new Regex(@"^\s*ld" + space + @"\." + Regex.Escape(form) + @"\s", RegexOptions.Multiline);
+                    Assert.True(load.Matches(ptx).Count >= 2, $"{what}: {load.Matches(ptx).Count} 16-byte loads, fewer than A's and the bias's");
+                    Assert.True(Regex.IsMatch(ptx, @"\bst" + space + @"\." + Regex.Escape(form) + @"\s"), $"{what}: no 16-byte store");
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// The register row kernels hold a lane's row in registers: eight 16-byte loads of float a row (four of Half,
     /// sixteen of double; backward as many again for the cotangent), all issued before the first arithmetic on what
     /// they load, no local memory, and warp shuffles for the reductions.
@@ -322,9 +345,14 @@ public sealed class GpuRowsPtxTests : IDisposable
         _o2.Dispose();
     }
 
-    private static string Ptx(Context context, string element, string kernelName, CudaArchitecture architecture)
+    private static string Ptx(Context context, string element, string kernelName, CudaArchitecture architecture, bool options = false)
     {
-        var (storage, accumulator, type, math, layout) = element switch
+        var (storage, accumulator, type, math, layout) = options ? element switch
+        {
+            "float" => (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.Attention_Layout)),
+            "double" => (typeof(double), typeof(double), typeof(GpuDouble), typeof(GpuDoubleMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.AttentionDouble_Layout)),
+            _ => (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.AttentionHalf_Layout)),
+        } : element switch
         {
             "float" => (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.Rows_Layout)),
             "double" => (typeof(double), typeof(double), typeof(GpuDouble), typeof(GpuDoubleMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.RowsDouble_Layout)),
