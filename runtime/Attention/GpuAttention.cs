@@ -131,15 +131,5 @@ internal static class GpuAttentionLauncher<TStorage, TAccumulator, TElement, TMa
         return (config, new AttentionTiling(threads, tile));
     }
 
-    /// <summary>A context built with <see cref="MathMode.Fast32BitOnly"/> would compute double attention in float: refused.</summary>
-    private static void RequireContextFor(Accelerator accelerator)
-    {
-        if (typeof(TAccumulator) == typeof(double) && accelerator.Context.Properties.MathMode == MathMode.Fast32BitOnly)
-        {
-            throw new InvalidOperationException(
-                "Double attention needs 64-bit arithmetic on the device, but this accelerator's context was built with " +
-                "Math(MathMode.Fast32BitOnly), which computes doubles as floats. Build the context without it, e.g. " +
-                "Context.Create(builder => builder.Default()), or use float data.");
-        }
-    }
+    private static void RequireContextFor(Accelerator accelerator) => GpuContext.RequireDoubleArithmetic<TAccumulator>(accelerator, "Double attention");
 }

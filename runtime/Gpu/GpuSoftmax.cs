@@ -570,20 +570,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
 
     private static GpuScaledStores<TStorage, TAccumulator, TElement, TMath> ScaledStores(float scale) => new(default(TMath).FromSingle(scale));
 
-    /// <summary>
-    /// A context built with <see cref="MathMode.Fast32BitOnly"/> turns double arithmetic into float inside kernels: a double
-    /// softmax would silently lose its precision. Refuse it, before anything is enqueued.
-    /// </summary>
-    private static void RequireContextFor(Accelerator accelerator)
-    {
-        if (typeof(TAccumulator) == typeof(double) && accelerator.Context.Properties.MathMode == MathMode.Fast32BitOnly)
-        {
-            throw new InvalidOperationException(
-                "A double softmax needs 64-bit arithmetic on the device, but this accelerator's context was built with " +
-                "Math(MathMode.Fast32BitOnly), which computes doubles as floats. Build the context without it, e.g. " +
-                "Context.Create(builder => builder.Default()), or use float data.");
-        }
-    }
+    private static void RequireContextFor(Accelerator accelerator) => GpuContext.RequireDoubleArithmetic<TAccumulator>(accelerator, "A double softmax");
 
     /// <summary>
     /// The kernels step through a slice with int indices, up to eight group widths (8 · 1 024) at a time: a slice
