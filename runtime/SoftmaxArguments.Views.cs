@@ -165,7 +165,7 @@ public static partial class SoftmaxArguments
     }
 
     /// <summary>Null when the views share no byte; otherwise whether they start at the same byte.</summary>
-    private static bool? Overlap<TLeft, TRight>(ArrayView<TLeft> left, ArrayView<TRight> right)
+    internal static bool? Overlap<TLeft, TRight>(ArrayView<TLeft> left, ArrayView<TRight> right)
         where TLeft : unmanaged
         where TRight : unmanaged
     {

@@ -79,17 +79,9 @@ public static class AttentionArguments
         Length(dK.Length, sizes.KeyValue, nameof(dK), "Batch · KeyValueHeads · KeyLength · HeadDim");
         Length(dV.Length, sizes.KeyValue, nameof(dV), "Batch · KeyValueHeads · KeyLength · HeadDim");
         ReadOnlySpan<byte> bdQ = Bytes(dQ), bdK = Bytes(dK), bdV = Bytes(dV);
-        foreach (var (output, name) in new[] { (0, nameof(dQ)), (1, nameof(dK)), (2, nameof(dV)) })
-        {
-            var bytes = output == 0 ? bdQ : output == 1 ? bdK : bdV;
-            Disjoint(bytes, name, Bytes(q), nameof(q));
-            Disjoint(bytes, name, Bytes(k), nameof(k));
-            Disjoint(bytes, name, Bytes(v), nameof(v));
-            Disjoint(bytes, name, Bytes(o), nameof(o));
-            Disjoint(bytes, name, Bytes(lse), nameof(lse));
-            Disjoint(bytes, name, Bytes(dO), nameof(dO));
-        }
-
+        OutsideInputs(bdQ, nameof(dQ), Bytes(q), Bytes(k), Bytes(v), Bytes(o), Bytes(lse), Bytes(dO));
+        OutsideInputs(bdK, nameof(dK), Bytes(q), Bytes(k), Bytes(v), Bytes(o), Bytes(lse), Bytes(dO));
+        OutsideInputs(bdV, nameof(dV), Bytes(q), Bytes(k), Bytes(v), Bytes(o), Bytes(lse), Bytes(dO));
         Disjoint(bdK, nameof(dK), bdQ, nameof(dQ));
         Disjoint(bdV, nameof(dV), bdQ, nameof(dQ));
         Disjoint(bdV, nameof(dV), bdK, nameof(dK));
@@ -106,8 +98,13 @@ public static class AttentionArguments
         View(stream, v, sizes.KeyValue, nameof(v), "Batch · KeyValueHeads · KeyLength · HeadDim");
         View(stream, o, sizes.Query, nameof(o), "Batch · Heads · QueryLength · HeadDim");
         View(stream, lse, sizes.Rows, nameof(lse), "Batch · Heads · QueryLength");
-        Disjoint(Range(o), nameof(o), [(Range(q), nameof(q)), (Range(k), nameof(k)), (Range(v), nameof(v))]);
-        Disjoint(Range(lse), nameof(lse), [(Range(q), nameof(q)), (Range(k), nameof(k)), (Range(v), nameof(v)), (Range(o), nameof(o))]);
+        Disjoint(o, nameof(o), q, nameof(q));
+        Disjoint(o, nameof(o), k, nameof(k));
+        Disjoint(o, nameof(o), v, nameof(v));
+        Disjoint(lse, nameof(lse), q, nameof(q));
+        Disjoint(lse, nameof(lse), k, nameof(k));
+        Disjoint(lse, nameof(lse), v, nameof(v));
+        Disjoint(lse, nameof(lse), o, nameof(o));
     }
 
     /// <summary>Validates a backward call on an accelerator stream.</summary>
@@ -127,13 +124,12 @@ public static class AttentionArguments
         View(stream, dQ, sizes.Query, nameof(dQ), "Batch · Heads · QueryLength · HeadDim");
         View(stream, dK, sizes.KeyValue, nameof(dK), "Batch · KeyValueHeads · KeyLength · HeadDim");
         View(stream, dV, sizes.KeyValue, nameof(dV), "Batch · KeyValueHeads · KeyLength · HeadDim");
-        (ViewRange, string)[] inputs =
-        [
-            (Range(q), nameof(q)), (Range(k), nameof(k)), (Range(v), nameof(v)), (Range(o), nameof(o)), (Range(lse), nameof(lse)), (Range(dO), nameof(dO)),
-        ];
-        Disjoint(Range(dQ), nameof(dQ), inputs);
-        Disjoint(Range(dK), nameof(dK), [.. inputs, (Range(dQ), nameof(dQ))]);
-        Disjoint(Range(dV), nameof(dV), [.. inputs, (Range(dQ), nameof(dQ)), (Range(dK), nameof(dK))]);
+        OutsideInputs(dQ, nameof(dQ), q, k, v, o, lse, dO);
+        OutsideInputs(dK, nameof(dK), q, k, v, o, lse, dO);
+        Disjoint(dK, nameof(dK), dQ, nameof(dQ));
+        OutsideInputs(dV, nameof(dV), q, k, v, o, lse, dO);
+        Disjoint(dV, nameof(dV), dQ, nameof(dQ));
+        Disjoint(dV, nameof(dV), dK, nameof(dK));
     }
 
     private static void Positive(int value, string name)
@@ -191,24 +187,37 @@ public static class AttentionArguments
         }
     }
 
-    /// <summary>A view's bytes within its buffer.</summary>
-    private readonly record struct ViewRange(object? Buffer, long Start, long Length);
-
-    private static ViewRange Range<T>(ArrayView<T> view)
-        where T : unmanaged
-        => view.IsValid && view.Length > 0
-            ? new ViewRange(((IArrayView)view).Buffer, ((IContiguousArrayView)view).IndexInBytes, view.LengthInBytes)
-            : new ViewRange(null, 0, 0);
-
-    private static void Disjoint(ViewRange output, string name, ReadOnlySpan<(ViewRange Range, string Name)> others)
+    /// <summary>A backward output against each input, on the host.</summary>
+    private static void OutsideInputs(
+        ReadOnlySpan<byte> output, string name, ReadOnlySpan<byte> q, ReadOnlySpan<byte> k, ReadOnlySpan<byte> v, ReadOnlySpan<byte> o, ReadOnlySpan<byte> lse, ReadOnlySpan<byte> dO)
     {
-        foreach (var (other, otherName) in others)
+        Disjoint(output, name, q, nameof(q));
+        Disjoint(output, name, k, nameof(k));
+        Disjoint(output, name, v, nameof(v));
+        Disjoint(output, name, o, nameof(o));
+        Disjoint(output, name, lse, nameof(lse));
+        Disjoint(output, name, dO, nameof(dO));
+    }
+
+    /// <summary>A backward output against each input, on the device.</summary>
+    private static void OutsideInputs<T>(ArrayView<T> output, string name, ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<T> o, ArrayView<float> lse, ArrayView<T> dO)
+        where T : unmanaged
+    {
+        Disjoint(output, name, q, nameof(q));
+        Disjoint(output, name, k, nameof(k));
+        Disjoint(output, name, v, nameof(v));
+        Disjoint(output, name, o, nameof(o));
+        Disjoint(output, name, lse, nameof(lse));
+        Disjoint(output, name, dO, nameof(dO));
+    }
+
+    private static void Disjoint<TOutput, TOther>(ArrayView<TOutput> output, string name, ArrayView<TOther> other, string otherName)
+        where TOutput : unmanaged
+        where TOther : unmanaged
+    {
+        if (SoftmaxArguments.Overlap(output, other) is not null)
         {
-            if (output.Buffer is not null && ReferenceEquals(output.Buffer, other.Buffer)
-                && output.Start < other.Start + other.Length && other.Start < output.Start + output.Length)
-            {
-                throw new ArgumentException($"{name} overlaps {otherName}; every output of attention must be memory of its own.", name);
-            }
+            throw new ArgumentException($"{name} overlaps {otherName}; every output of attention must be memory of its own.", name);
         }
     }
 }
