@@ -23,17 +23,7 @@ partial class SoftmaxGenerator
                 static (node, _) => node is ClassDeclarationSyntax,
                 static (syntaxContext, cancellationToken) => Parser.ParseAttention(syntaxContext, cancellationToken))
             .WithTrackingName(Steps.Parse);
-        var diagnostics = parsed
-            .Select(static (result, _) => result.Diagnostics)
-            .Where(static list => list.Count > 0)
-            .WithTrackingName(Steps.Diagnostics);
-        context.RegisterSourceOutput(diagnostics, static (production, list) =>
-        {
-            foreach (var diagnostic in list)
-            {
-                production.ReportDiagnostic(diagnostic.ToDiagnostic());
-            }
-        });
+        RegisterDiagnostics(context, parsed.Select(static (result, _) => result.Diagnostics));
 
         var sources = parsed
             .Where(static result => result.Spec is not null)

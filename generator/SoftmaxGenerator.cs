@@ -53,18 +53,7 @@ public sealed partial class SoftmaxGenerator : IIncrementalGenerator
     /// <summary>The rest of the pipeline, the same for both attributes: diagnostics, then spec, plan and source.</summary>
     private static void Register(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ParseResult> parsed)
     {
-        // Diagnostics travel on their own branch, so that a diagnostic that moves never regenerates code.
-        var diagnostics = parsed
-            .Select(static (result, _) => result.Diagnostics)
-            .Where(static list => list.Count > 0)
-            .WithTrackingName(Steps.Diagnostics);
-        context.RegisterSourceOutput(diagnostics, static (production, list) =>
-        {
-            foreach (var diagnostic in list)
-            {
-                production.ReportDiagnostic(diagnostic.ToDiagnostic());
-            }
-        });
+        RegisterDiagnostics(context, parsed.Select(static (result, _) => result.Diagnostics));
 
         var specs = parsed
             .Where(static result => result.Spec is not null)
@@ -85,5 +74,23 @@ public sealed partial class SoftmaxGenerator : IIncrementalGenerator
             })
             .WithTrackingName(Steps.Source);
         context.RegisterSourceOutput(sources, static (production, source) => production.AddSource(source.HintName, source.Text));
+    }
+
+    /// <summary>
+    /// Reports each parse's diagnostics. They travel on a branch of their own, so that a diagnostic that moves never
+    /// regenerates code.
+    /// </summary>
+    private static void RegisterDiagnostics(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> parsed)
+    {
+        var diagnostics = parsed
+            .Where(static list => list.Count > 0)
+            .WithTrackingName(Steps.Diagnostics);
+        context.RegisterSourceOutput(diagnostics, static (production, list) =>
+        {
+            foreach (var diagnostic in list)
+            {
+                production.ReportDiagnostic(diagnostic.ToDiagnostic());
+            }
+        });
     }
 }

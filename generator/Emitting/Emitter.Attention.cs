@@ -14,15 +14,7 @@ partial class Emitter
     /// <summary>An [Attention] class: its members, and beside it the head-dimension constant the kernels take.</summary>
     public static GeneratedSource EmitAttention(AttentionSpec spec)
     {
-        int outer = spec.Type.Namespace.Length > 0 ? 1 : 0;
-        var containers = spec.Type.Containers.Select((container, level) => new ScriptObject
-        {
-            ["indent"] = Repeat(outer + level),
-            ["declaration"] = container.Declaration,
-            ["name"] = container.Name,
-        }).ToList();
-
-        string headName = string.Join("_", spec.Type.Containers.Select(container => container.Name.TrimStart('@')).Append(spec.Type.Name.TrimStart('@'))) + "_Head";
+        string headName = SupportName(spec.Type, "Head");
         string attribute = "[Attention(" + spec.HeadDim
             + (spec.Element == ElementKind.Single ? "" : ", ElementType = typeof(" + (spec.Element == ElementKind.Double ? "double" : "System.Half") + ")")
             + (spec.Causal ? ", Causal = true" : "") + ")]";
@@ -41,18 +33,6 @@ partial class Emitter
             ["causal_literal"] = spec.Causal ? "true" : "false",
         };
 
-        var file = new ScriptObject
-        {
-            ["version"] = Version,
-            ["attribute"] = attribute,
-            ["full_name"] = FullName(spec.Type),
-            ["namespace"] = spec.Type.Namespace,
-            ["containers"] = containers,
-            ["containers_closing"] = containers.AsEnumerable().Reverse().ToList(),
-            ["class_body"] = IndentLines(Render(AttentionTemplate.Value, model).TrimEnd('\n'), outer + containers.Count),
-            ["layout_namespace"] = LayoutNamespace(spec.Type),
-            ["layout_body"] = IndentLines(Render(AttentionHeadTemplate.Value, model).TrimEnd('\n'), 1),
-        };
-        return new GeneratedSource(spec.Type.HintName("Attention"), Render(FileTemplate.Value, file));
+        return RenderFile(spec.Type, "Attention", attribute, model, AttentionTemplate.Value, AttentionHeadTemplate.Value);
     }
 }

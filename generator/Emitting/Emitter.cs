@@ -33,8 +33,18 @@ internal static partial class Emitter
     {
         var spec = plan.Spec;
         var model = ClassModel(plan);
-        int outer = spec.Type.Namespace.Length > 0 ? 1 : 0;
-        var containers = spec.Type.Containers.Select((container, level) => new ScriptObject
+        return RenderFile(spec.Type, spec.AttributeName, (string)model["attribute"]!, model, ClassTemplate.Value, LayoutTemplate.Value);
+    }
+
+    /// <summary>
+    /// The generated file of one annotated class: the class reopened in its namespace and containing types with the body
+    /// <paramref name="classTemplate"/> renders, and beside it, under SoftmaxGen.Generated, what
+    /// <paramref name="supportTemplate"/> renders (the layout, or the head dimension), both from <paramref name="model"/>.
+    /// </summary>
+    private static GeneratedSource RenderFile(TypeHierarchy type, string attributeName, string attribute, ScriptObject model, Template classTemplate, Template supportTemplate)
+    {
+        int outer = type.Namespace.Length > 0 ? 1 : 0;
+        var containers = type.Containers.Select((container, level) => new ScriptObject
         {
             ["indent"] = Repeat(outer + level),
             ["declaration"] = container.Declaration,
@@ -44,16 +54,16 @@ internal static partial class Emitter
         var file = new ScriptObject
         {
             ["version"] = Version,
-            ["attribute"] = model["attribute"],
-            ["full_name"] = model["full_name"],
-            ["namespace"] = spec.Type.Namespace,
+            ["attribute"] = attribute,
+            ["full_name"] = FullName(type),
+            ["namespace"] = type.Namespace,
             ["containers"] = containers,
             ["containers_closing"] = containers.AsEnumerable().Reverse().ToList(),
-            ["class_body"] = IndentLines(Render(ClassTemplate.Value, model).TrimEnd('\n'), outer + containers.Count),
-            ["layout_namespace"] = model["layout_namespace"],
-            ["layout_body"] = IndentLines(Render(LayoutTemplate.Value, model).TrimEnd('\n'), 1),
+            ["class_body"] = IndentLines(Render(classTemplate, model).TrimEnd('\n'), outer + containers.Count),
+            ["layout_namespace"] = LayoutNamespace(type),
+            ["layout_body"] = IndentLines(Render(supportTemplate, model).TrimEnd('\n'), 1),
         };
-        return new GeneratedSource(spec.Type.HintName(spec.AttributeName), Render(FileTemplate.Value, file));
+        return new GeneratedSource(type.HintName(attributeName), Render(FileTemplate.Value, file));
     }
 
     /// <summary>The values the class template needs; every expression is decided here, from the plan.</summary>
@@ -307,8 +317,11 @@ internal static partial class Emitter
     private static string LayoutNamespace(TypeHierarchy type) =>
         type.Namespace.Length > 0 ? "SoftmaxGen.Generated." + type.Namespace : "SoftmaxGen.Generated";
 
-    private static string LayoutName(TypeHierarchy type) =>
-        string.Join("_", type.Containers.Select(container => container.Name.TrimStart('@')).Append(type.Name.TrimStart('@'))) + "_Layout";
+    private static string LayoutName(TypeHierarchy type) => SupportName(type, "Layout");
+
+    /// <summary>The name of a struct generated beside the class: its containers' names and its own, then the kind.</summary>
+    private static string SupportName(TypeHierarchy type, string kind) =>
+        string.Join("_", type.Containers.Select(container => container.Name.TrimStart('@')).Append(type.Name.TrimStart('@'))) + "_" + kind;
 
     private static string OriginComment(KernelPlan plan, IReadOnlyList<AxisGroup> origin)
     {
