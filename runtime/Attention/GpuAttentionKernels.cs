@@ -41,13 +41,9 @@ internal static class GpuAttentionKernels
         var keyTile = shared.SubView(2 * d * threads, d * tiling.Tile);
         var valueTile = shared.SubView((2 * threads + tiling.Tile) * d, d * tiling.Tile);
 
-        int queries = shape.QueryLength, keys = shape.KeyLength;
-        int blocks = (queries + threads - 1) / threads;
-        int pair = Grid.IdxX / blocks, first = Grid.IdxX % blocks * threads;
-        int row = first + tid;
-        bool live = row < queries;
-        long qBase = ((long)pair * queries + row) * d;
-        long kvBase = KeyValueRow(shape, pair) * d;
+        var block = new QueryBlock(shape, threads, d, causal);
+        bool live = block.Live;
+        long qBase = block.QueryBase, kvBase = block.KeyValueBase;
 
         for (int c = 0; c < d; c++)
         {
@@ -55,10 +51,7 @@ internal static class GpuAttentionKernels
             output[c * threads + tid] = math.Zero;
         }
 
-        // The group reads keys up to its last query's causal diagonal; each thread stops at its own.
-        int last = first + threads - 1 < queries ? first + threads - 1 : queries - 1;
-        int groupEnd = causal != 0 && last + keys - queries + 1 < keys ? last + keys - queries + 1 : keys;
-        int ownEnd = causal != 0 && row + keys - queries + 1 < keys ? row + keys - queries + 1 : keys;
+        int groupEnd = block.GroupEnd, ownEnd = block.OwnEnd;
         var factor = math.FromSingle(scale);
         var max = math.NegativeInfinity;
         var sum = math.Zero;
@@ -131,13 +124,9 @@ internal static class GpuAttentionKernels
         var keyTile = shared.SubView(3 * d * threads, d * tiling.Tile);
         var valueTile = shared.SubView((3 * threads + tiling.Tile) * d, d * tiling.Tile);
 
-        int queries = shape.QueryLength, keys = shape.KeyLength;
-        int blocks = (queries + threads - 1) / threads;
-        int pair = Grid.IdxX / blocks, first = Grid.IdxX % blocks * threads;
-        int row = first + tid;
-        bool live = row < queries;
-        long qBase = ((long)pair * queries + row) * d;
-        long kvBase = KeyValueRow(shape, pair) * d;
+        var block = new QueryBlock(shape, threads, d, causal);
+        bool live = block.Live;
+        long qBase = block.QueryBase, kvBase = block.KeyValueBase;
 
         var delta = math.Zero;
         for (int c = 0; c < d; c++)
@@ -150,9 +139,7 @@ internal static class GpuAttentionKernels
         }
 
         var shift = live ? math.FromSingle(lse[(int)(qBase / d)]) : math.NegativeInfinity;
-        int last = first + threads - 1 < queries ? first + threads - 1 : queries - 1;
-        int groupEnd = causal != 0 && last + keys - queries + 1 < keys ? last + keys - queries + 1 : keys;
-        int ownEnd = causal != 0 && row + keys - queries + 1 < keys ? row + keys - queries + 1 : keys;
+        int groupEnd = block.GroupEnd, ownEnd = block.OwnEnd;
         if (math.IsNegativeInfinity(shift))
         {
             ownEnd = 0; // a query that saw no key: zero gradients
@@ -311,6 +298,38 @@ internal static class GpuAttentionKernels
                 element.Store(dV, (int)(kBase + c), valueGradient[c * threads + tid]);
             }
         }
+    }
+
+    /// <summary>
+    /// The queries a group of the forward or dQ kernel owns: consecutive rows of one head, this thread's among them
+    /// (<see cref="Live"/> when it exists), where its query and its key/value head start, and how far into the keys the
+    /// group reads (its last query's causal diagonal) and this thread reads (its own).
+    /// </summary>
+    private readonly struct QueryBlock
+    {
+        public readonly bool Live;
+        public readonly long QueryBase;
+        public readonly long KeyValueBase;
+        public readonly int GroupEnd;
+        public readonly int OwnEnd;
+
+        public QueryBlock(AttentionShape shape, int threads, int d, int causal)
+        {
+            int queries = shape.QueryLength, keys = shape.KeyLength;
+            int blocks = (queries + threads - 1) / threads;
+            int pair = Grid.IdxX / blocks, first = Grid.IdxX % blocks * threads;
+            int row = first + Group.IdxX;
+            Live = row < queries;
+            QueryBase = ((long)pair * queries + row) * d;
+            KeyValueBase = KeyValueRow(shape, pair) * d;
+            int last = first + threads - 1 < queries ? first + threads - 1 : queries - 1;
+            GroupEnd = KeyEnd(last, queries, keys, causal);
+            OwnEnd = KeyEnd(row, queries, keys, causal);
+        }
+
+        /// <summary>The keys query <paramref name="query"/> sees: all, or with the causal mask those up to q + (K − Q).</summary>
+        private static int KeyEnd(int query, int queries, int keys, int causal)
+            => causal != 0 && query + keys - queries + 1 < keys ? query + keys - queries + 1 : keys;
     }
 
     /// <summary>The first row of the key/value head that query head pair (batch · Heads + head) reads.</summary>
