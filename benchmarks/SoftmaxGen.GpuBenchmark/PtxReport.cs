@@ -37,6 +37,10 @@ public static class PtxReport
         // The forward kernels again with the approximate exp (ApproximateGpuExp: ex2.approx); the backward computes no exp.
         Report<float, float, GpuSingle, GpuFastFloatMath<CudaExp2>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmax_Layout>(context, "float approx exp", 4, output, ForwardKernels);
         Report<ILGPU.Half, float, GpuHalf, GpuFastFloatMath<CudaExp2>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmaxHalf_Layout>(context, "half approx exp", 2, output, ForwardKernels);
+        // The lanes kernels (the last axis a batch axis), with the channel layout.
+        Report<float, float, GpuSingle, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ChannelSoftmax_Layout>(context, "float", 4, output, LanesKernels);
+        Report<ILGPU.Half, float, GpuHalf, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ChannelSoftmaxHalf_Layout>(context, "half", 2, output, LanesKernels);
+        Report<double, double, GpuDouble, GpuDoubleMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ChannelSoftmaxDouble_Layout>(context, "double", 8, output, LanesKernels);
     }
 
     private static readonly string[] ForwardKernels =
@@ -44,6 +48,9 @@ public static class PtxReport
 
     private static readonly string[] AllKernels =
         [.. ForwardKernels, "BackwardRowsWarp", "BackwardSlicesWarp", "BackwardRows", "BackwardSlicesCached", "BackwardSlicesGlobal"];
+
+    private static readonly string[] LanesKernels =
+        ["ForwardLanesEight", "ForwardLanes", "ForwardLanesCached", "BackwardLanes", "BackwardLanesCached", "LogSumExpLanes"];
 
     private static void Report<TStorage, TAccumulator, TElement, TMath, TLayout>(Context context, string name, int elementBytes, TextWriter output, string[]? names = null)
         where TStorage : unmanaged
@@ -58,7 +65,11 @@ public static class PtxReport
         foreach (var kernelName in names)
         {
             var kernel = kernels.Single(candidate => candidate.Method.Name == kernelName).Method;
-            string ptx = ((PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization())).PTXAssembly;
+            // The thread-per-slice kernels take their index as a first parameter (implicitly grouped); the others a group configuration.
+            var entry = kernel.GetParameters()[0].ParameterType == typeof(Index1D)
+                ? EntryPointDescription.FromImplicitlyGroupedKernel(kernel)
+                : EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
+            string ptx = ((PTXCompiledKernel)backend.Compile(entry, new KernelSpecialization())).PTXAssembly;
             int number = 0;
             foreach (var loop in InnermostLoops(Blocks(ptx)))
             {
