@@ -62,7 +62,11 @@ internal static class EngineDiagnostics
     /// <summary>How many lanes launches took the eight-slices-a-thread kernel (16-byte loads and stores) in this process.</summary>
     public static long LaneVectorLaunches => Interlocked.Read(ref laneVectorLaunches);
 
-    /// <summary>Counts a launch of <see cref="GpuKernels.ForwardLanesEight"/> (besides the lanes strategy's count).</summary>
+    /// <summary>
+    /// Counts a launch of an eight-wide lanes kernel (<see cref="GpuKernels.ForwardLanesEight"/>,
+    /// <see cref="GpuKernels.BackwardLanesEight"/>, <see cref="GpuKernels.LogSumExpLanesEight"/>), besides the lanes
+    /// strategy's count (log-sum-exp counts no strategy).
+    /// </summary>
     public static void CountLaneVectorLaunch() => Interlocked.Increment(ref laneVectorLaunches);
 
     /// <summary>The number of kernels loaded for <paramref name="accelerator"/> so far.</summary>

@@ -50,7 +50,7 @@ public static class PtxReport
         [.. ForwardKernels, "BackwardRowsWarp", "BackwardSlicesWarp", "BackwardRows", "BackwardSlicesCached", "BackwardSlicesGlobal"];
 
     private static readonly string[] LanesKernels =
-        ["ForwardLanesEight", "ForwardLanes", "ForwardLanesCached", "BackwardLanes", "BackwardLanesCached", "LogSumExpLanes"];
+        ["ForwardLanesEight", "ForwardLanes", "ForwardLanesCached", "BackwardLanesEight", "BackwardLanes", "BackwardLanesCached", "LogSumExpLanesEight", "LogSumExpLanes"];
 
     private static void Report<TStorage, TAccumulator, TElement, TMath, TLayout>(Context context, string name, int elementBytes, TextWriter output, string[]? names = null)
         where TStorage : unmanaged

@@ -234,14 +234,15 @@ internal readonly struct GpuHalf : IGpuVectorElement<Half, float>
 /// scale and the option views travel with it; a layout without options reads neither.
 /// </summary>
 /// <remarks>
-/// <see cref="LoadEight"/> serves the row kernels (aligned rows, <see cref="GpuRows"/>): A's eight elements come with
-/// one 16-byte move of the inner element, the element's place is located once for all eight, and the options are then
-/// applied element by element in registers with the same operations as <see cref="Load"/>, so each logit has the same
-/// bits either way. Along a row the bias and mask offsets move by the layout's run strides (1 or 0) and the causal
-/// index along the last axis by 1: a bias contiguous along the row is itself loaded eight at a time where its view
-/// starts on a 16-byte boundary (its rows then start on one too, as A's do), a mask contiguous along the row as one
-/// 8-byte word where the row length is a multiple of eight and its view starts on an 8-byte boundary; otherwise
-/// their entries are read one at a time (a broadcast one once for all eight).
+/// <see cref="LoadEight"/> serves the row kernels (aligned rows, <see cref="GpuRows"/>) and the eight-wide lanes
+/// kernels (eight adjacent slices a thread, <see cref="GpuLanes"/>): eight neighbouring elements along the last axis
+/// within one run, A's eight coming with one 16-byte move of the inner element; the first one's place is located once
+/// for all eight, and the options are then applied element by element in registers with the same operations as
+/// <see cref="Load"/>, so each logit has the same bits either way. Along the last axis the bias and mask offsets move
+/// by the layout's run strides (1 or 0) and the causal index along it by 1: a bias contiguous along it is itself loaded
+/// eight at a time where its view starts on a 16-byte boundary (its runs then start on one too, as A's do), a mask
+/// contiguous along it as one 8-byte word where the run length is a multiple of eight and its view starts on an 8-byte
+/// boundary; otherwise their entries are read one at a time (a broadcast one once for all eight).
 /// </remarks>
 internal readonly struct GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout> : IGpuVectorElement<TStorage, TAccumulator>
     where TStorage : unmanaged
@@ -293,8 +294,9 @@ internal readonly struct GpuInputLoads<TStorage, TAccumulator, TElement, TMath, 
     }
 
     /// <summary>
-    /// The logits of elements <paramref name="index"/> to <paramref name="index"/> + 7 of one row, A moved with one
-    /// 16-byte load of the inner element: the index is a multiple of eight from a row's start, and the row is aligned.
+    /// The logits of elements <paramref name="index"/> to <paramref name="index"/> + 7 of one run (a row, or a row of
+    /// lanes), A moved with one 16-byte load of the inner element: the index is a multiple of eight from the run's
+    /// start, and the run is aligned.
     /// </summary>
     public Eight<TAccumulator> LoadEight(ArrayView<TStorage> view, int index)
     {

@@ -360,8 +360,14 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> LogSumExpThreads =
         GpuKernels.LogSumExpLanes<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout>;
 
-    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, TAccumulator> ForwardLanesEight =
-        GpuKernels.ForwardLanesEight<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardLanesEight =
+        GpuKernels.ForwardLanesEight<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
+
+    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, TAccumulator> BackwardLanesEight =
+        GpuKernels.BackwardLanesEight<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+
+    private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> LogSumExpLanesEight =
+        GpuKernels.LogSumExpLanesEight<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardRowsCached =
         GpuKernels.ForwardRowsCached<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
@@ -385,6 +391,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         BackwardLanes, BackwardLanesCached, BackwardWarp, BackwardCached, BackwardStreamed,
         JacobianEntries, LogSumExpGroups, LogSumExpThreads,
         ForwardRowsCached, ForwardRowsOnline, BackwardRows, ForwardRowsWarp, BackwardRowsWarp, ForwardLanesEight,
+        BackwardLanesEight, LogSumExpLanesEight,
     ];
 
     public static void Jacobian(AcceleratorStream stream, ArrayView<TStorage> b, ArrayView<TStorage> jacobian, TLayout layout, float scale)
@@ -428,13 +435,13 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         if (launch.Strategy == GpuStrategy.Lanes)
         {
             // Lanes in whole groups of eight, with A and B on 16-byte boundaries: eight adjacent slices a thread, moved
-            // with 16-byte loads and stores, the same results. Layouts with a mask, a bias or a causal mask stay on the
-            // element kernel, as for rows (GpuLanes).
+            // with 16-byte loads and stores, the options applied to each eight in registers, the same results
+            // (GpuLanes).
             if (GpuLanes.Fit(layout) && GpuRows.Aligned(a) && GpuRows.Aligned(b))
             {
                 EngineDiagnostics.CountLaneVectorLaunch();
                 var eight = KernelCache.Get(accelerator, ForwardLanesEight, static owner => owner.LoadAutoGroupedKernel(ForwardLanesEight));
-                eight(stream, layout.SliceCount / GpuKernels.LanesPerThread, a, b, layout, default(TMath).FromSingle(scale));
+                eight(stream, layout.SliceCount / GpuKernels.LanesPerThread, a, b, layout, Loads(scale, mask, bias, layout));
                 return;
             }
 
@@ -483,6 +490,16 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         EngineDiagnostics.CountLaunch(launch.Strategy);
         if (launch.Strategy == GpuStrategy.Lanes)
         {
+            // As forward: lanes in whole groups of eight with B, dB and dA on 16-byte boundaries take eight adjacent
+            // slices a thread (GpuLanes).
+            if (GpuLanes.Fit(layout) && GpuRows.Aligned(b) && GpuRows.Aligned(dB) && GpuRows.Aligned(dA))
+            {
+                EngineDiagnostics.CountLaneVectorLaunch();
+                var eight = KernelCache.Get(accelerator, BackwardLanesEight, static owner => owner.LoadAutoGroupedKernel(BackwardLanesEight));
+                eight(stream, layout.SliceCount / GpuKernels.LanesPerThread, b, dB, dA, layout, cotangents, default(TMath).FromSingle(scale));
+                return;
+            }
+
             var lanes = KernelCache.Get(accelerator, BackwardLanes, static owner => owner.LoadAutoGroupedKernel(BackwardLanes));
             lanes(stream, layout.SliceCount, b, dB, dA, layout, cotangents, ScaledStores(scale));
             return;
@@ -528,6 +545,16 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         RequireSliceLength(layout);
         if (layout.LanesInner)
         {
+            // Lanes in whole groups of eight with A and the values on 16-byte boundaries: eight adjacent slices a
+            // thread, as for the forward pass (GpuLanes).
+            if (GpuLanes.Fit(layout) && GpuRows.Aligned(a) && GpuRows.Aligned(lse))
+            {
+                EngineDiagnostics.CountLaneVectorLaunch();
+                var eight = KernelCache.Get(accelerator, LogSumExpLanesEight, static owner => owner.LoadAutoGroupedKernel(LogSumExpLanesEight));
+                eight(stream, layout.SliceCount / GpuKernels.LanesPerThread, a, lse, layout, Loads(scale, mask, bias, layout));
+                return;
+            }
+
             var lanes = KernelCache.Get(accelerator, LogSumExpThreads, static owner => owner.LoadAutoGroupedKernel(LogSumExpThreads));
             lanes(stream, layout.SliceCount, a, lse, layout, Loads(scale, mask, bias, layout));
             return;
@@ -556,15 +583,15 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         => GpuSharedMemory.Raise(accelerator, accelerator.LoadKernel(kernel), Unsafe.SizeOf<TAccumulator>());
 
     /// <summary>
-    /// The forward loads of A with the options. For the row kernels' eight-at-a-time loads (aligned rows only): a bias
-    /// contiguous along the row is loaded eight at a time where its view starts on a 16-byte boundary, a mask contiguous
-    /// along the row as one 8-byte word where the row length is a multiple of eight and its view starts on an 8-byte
-    /// boundary.
+    /// The forward loads of A with the options. For the eight-at-a-time loads of the row kernels (aligned rows) and the
+    /// eight-wide lanes kernels (lanes in whole groups of eight): a bias contiguous along the last axis is loaded eight
+    /// at a time where its view starts on a 16-byte boundary, a mask contiguous along it as one 8-byte word where the
+    /// run length (a row's length, or the lane count) is a multiple of eight and its view starts on an 8-byte boundary.
     /// </summary>
     private static GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout> Loads(float scale, ArrayView<byte> mask, ArrayView<TStorage> bias, TLayout layout)
     {
         bool biasEight = layout.HasBias && layout.BiasRunStride == 1 && GpuRows.Aligned(bias);
-        bool maskEight = layout.HasMask && layout.MaskRunStride == 1 && layout.SliceLength % GpuKernels.RowUnit == 0 && GpuRows.AlignedTo(mask, 8);
+        bool maskEight = layout.HasMask && layout.MaskRunStride == 1 && layout.InnerExtent % GpuKernels.RowUnit == 0 && GpuRows.AlignedTo(mask, 8);
         return new(default(TMath).FromSingle(scale), mask, bias, layout, biasEight ? 1 : 0, maskEight ? 1 : 0);
     }
 

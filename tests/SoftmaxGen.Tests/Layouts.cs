@@ -259,6 +259,14 @@ public static partial class AttentionHalf { }
 [Softmax(4, 2, MaskAxes = new[] { 0, 2 }, BiasAxes = new[] { 2, 3 }, CausalQueryAxis = 3, CausalKeyAxis = 2)]
 public static partial class AttentionLanes { }
 
+/// <summary>softmax: every option with the query axis last, as lanes (double).</summary>
+[Softmax(4, 2, MaskAxes = new[] { 0, 2 }, BiasAxes = new[] { 2, 3 }, CausalQueryAxis = 3, CausalKeyAxis = 2, ElementType = typeof(double))]
+public static partial class AttentionLanesDouble { }
+
+/// <summary>softmax: every option with the query axis last, as lanes (Half).</summary>
+[Softmax(4, 2, MaskAxes = new[] { 0, 2 }, BiasAxes = new[] { 2, 3 }, CausalQueryAxis = 3, CausalKeyAxis = 2, ElementType = typeof(Half))]
+public static partial class AttentionLanesHalf { }
+
 /// <summary>log-softmax: a rank-1 tensor: one slice (float).</summary>
 [LogSoftmax(1, 0)]
 public static partial class LogVector { }
@@ -594,6 +602,8 @@ public static class Layouts
         Make<double>("AttentionDouble", 4, [3], SoftmaxOperation.Softmax, new Members<double>(AttentionDouble.Forward, AttentionDouble.Backward, AttentionDouble.Jacobian, AttentionDouble.LogSumExp), new TargetOptions([0, 3], [1, 2, 3], 2, 3)),
         Make<Half>("AttentionHalf", 4, [3], SoftmaxOperation.Softmax, new Members<Half>(AttentionHalf.Forward, AttentionHalf.Backward, AttentionHalf.Jacobian, AttentionHalf.LogSumExp), new TargetOptions([0, 3], [1, 2, 3], 2, 3)),
         Make<float>("AttentionLanes", 4, [2], SoftmaxOperation.Softmax, new Members<float>(AttentionLanes.Forward, AttentionLanes.Backward, AttentionLanes.Jacobian, AttentionLanes.LogSumExp), new TargetOptions([0, 2], [2, 3], 3, 2)),
+        Make<double>("AttentionLanesDouble", 4, [2], SoftmaxOperation.Softmax, new Members<double>(AttentionLanesDouble.Forward, AttentionLanesDouble.Backward, AttentionLanesDouble.Jacobian, AttentionLanesDouble.LogSumExp), new TargetOptions([0, 2], [2, 3], 3, 2)),
+        Make<Half>("AttentionLanesHalf", 4, [2], SoftmaxOperation.Softmax, new Members<Half>(AttentionLanesHalf.Forward, AttentionLanesHalf.Backward, AttentionLanesHalf.Jacobian, AttentionLanesHalf.LogSumExp), new TargetOptions([0, 2], [2, 3], 3, 2)),
         Make<float>("LogVector", 1, [0], SoftmaxOperation.LogSoftmax, Members<float>.Plain(LogVector.Forward, LogVector.Backward, LogVector.Jacobian, LogVector.LogSumExp)),
         Make<double>("LogVectorDouble", 1, [0], SoftmaxOperation.LogSoftmax, Members<double>.Plain(LogVectorDouble.Forward, LogVectorDouble.Backward, LogVectorDouble.Jacobian, LogVectorDouble.LogSumExp)),
         Make<Half>("LogVectorHalf", 1, [0], SoftmaxOperation.LogSoftmax, Members<Half>.Plain(LogVectorHalf.Forward, LogVectorHalf.Backward, LogVectorHalf.Jacobian, LogVectorHalf.LogSumExp)),
@@ -739,6 +749,8 @@ public static class Layouts
         Bind<double>("AttentionDouble", new GpuMembers<double>(AttentionDouble.Forward, AttentionDouble.Backward, AttentionDouble.Jacobian, AttentionDouble.LogSumExp)),
         Bind<Half>("AttentionHalf", new GpuMembers<Half>(AttentionHalf.Forward, AttentionHalf.Backward, AttentionHalf.Jacobian, AttentionHalf.LogSumExp)),
         Bind<float>("AttentionLanes", new GpuMembers<float>(AttentionLanes.Forward, AttentionLanes.Backward, AttentionLanes.Jacobian, AttentionLanes.LogSumExp)),
+        Bind<double>("AttentionLanesDouble", new GpuMembers<double>(AttentionLanesDouble.Forward, AttentionLanesDouble.Backward, AttentionLanesDouble.Jacobian, AttentionLanesDouble.LogSumExp)),
+        Bind<Half>("AttentionLanesHalf", new GpuMembers<Half>(AttentionLanesHalf.Forward, AttentionLanesHalf.Backward, AttentionLanesHalf.Jacobian, AttentionLanesHalf.LogSumExp)),
         Bind<float>("LogVector", GpuMembers<float>.Plain(LogVector.Forward, LogVector.Backward, LogVector.Jacobian, LogVector.LogSumExp)),
         Bind<double>("LogVectorDouble", GpuMembers<double>.Plain(LogVectorDouble.Forward, LogVectorDouble.Backward, LogVectorDouble.Jacobian, LogVectorDouble.LogSumExp)),
         Bind<Half>("LogVectorHalf", GpuMembers<Half>.Plain(LogVectorHalf.Forward, LogVectorHalf.Backward, LogVectorHalf.Jacobian, LogVectorHalf.LogSumExp)),
