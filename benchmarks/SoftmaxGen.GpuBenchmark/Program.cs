@@ -10,7 +10,7 @@ public static class Program
 
         usage: SoftmaxGen.GpuBenchmark [--ptx] [--device best|cuda|cpu] [--type float|double|half] [--elements N] [--slices L1,L2,...] [--repeat R]
 
-          --ptx       no device: compile the row kernels to PTX for SM_90 and print the instructions per element
+          --ptx       no device: compile the row and lanes kernels to PTX for SM_90 and print the instructions per element
                       moved of each innermost loop that reads or writes device memory
           --device    best (default): CUDA if present, else ILGPU's CPU accelerator (a slow simulation)
           --type      the element type (default float; half is computed in float)

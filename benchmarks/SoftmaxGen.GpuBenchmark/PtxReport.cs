@@ -14,12 +14,13 @@ using SoftmaxGen.Runtime;
 namespace SoftmaxGen.GpuBenchmark;
 
 /// <summary>
-/// The row layout's kernels compiled to PTX for SM_90 with no device (ILGPU's PTX backend), and for each innermost loop
-/// that moves data to or from device memory: its PTX instructions, the elements its loads and stores move per
-/// iteration, and instructions per element moved. Loops are the strongly connected parts of the control-flow graph of
-/// PTX blocks; an innermost one contains no smaller loop that moves device memory. The warp kernels' slice loops hold
-/// their shuffle reductions as loops that move nothing: those count once, though they run log2 of the lanes per slice
-/// times (5 on a 32-wide warp). Loads and stores of shared, local or parameter memory are instructions but not moves.
+/// The row layout's kernels, and the channel layout's lanes kernels, compiled to PTX for SM_90 with no device (ILGPU's
+/// PTX backend), and for each innermost loop that moves data to or from device memory: its PTX instructions, the
+/// elements its loads and stores move per iteration, and instructions per element moved. Loops are the strongly
+/// connected parts of the control-flow graph of PTX blocks; an innermost one contains no smaller loop that moves device
+/// memory. The warp kernels' slice loops hold their shuffle reductions as loops that move nothing: those count once,
+/// though they run log2 of the lanes per slice times (5 on a 32-wide warp). Loads and stores of shared, local or
+/// parameter memory are instructions but not moves.
 /// </summary>
 public static class PtxReport
 {

@@ -229,7 +229,7 @@ internal static partial class GpuKernels
 /// shared memory holds enough lanes, <see cref="GpuStrategy.LanesCached"/> keeps the element kernels even for aligned
 /// lanes. Those read A (forward) or B (backward) from device memory once, the eight-wide kernels twice: forward 2N
 /// moved against 3N, backward with one cotangent 4N against 5N. Their PTX (SM_90, float) shows no instruction bound to
-/// trade that for: the cached kernels' loops over device memory take 14.4 and 17.0 instructions per element moved
+/// trade that for: the cached kernels' main loops over device memory take 14.4 and 17.0 instructions per element moved
 /// (forward) and 9.0 to 14.3 (backward), a scalar load or store each; the eight-wide kernels' loops take 16.5 (forward
 /// output pass, a 16-byte move per four elements) and 2.6 and 5.1 (backward), while their forward max-and-sum pass,
 /// holding the online exp, takes 79 where the cached kernel's exp runs between shared memory and registers.
