@@ -37,7 +37,13 @@ public static class PtxReport
         // The forward kernels again with the approximate exp (ApproximateGpuExp: ex2.approx); the backward computes no exp.
         Report<float, float, GpuSingle, GpuFastFloatMath<CudaExp2>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmax_Layout>(context, "float approx exp", 4, output, ForwardKernels);
         Report<ILGPU.Half, float, GpuHalf, GpuFastFloatMath<CudaExp2>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmaxHalf_Layout>(context, "half approx exp", 2, output, ForwardKernels);
+        // Slices of several runs (s1 = {1, 3}): a warp per slice in shared memory against a group per slice.
+        Report<float, float, GpuSingle, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ScatteredSoftmax_Layout>(context, "float s1 = {1, 3}", 4, output, ScatteredKernels);
+        Report<ILGPU.Half, float, GpuHalf, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ScatteredSoftmaxHalf_Layout>(context, "half s1 = {1, 3}", 2, output, ScatteredKernels);
     }
+
+    private static readonly string[] ScatteredKernels =
+        ["ForwardSlicesWarpCached", "ForwardSlicesCached", "BackwardSlicesWarpCached", "BackwardSlicesCached"];
 
     private static readonly string[] ForwardKernels =
         ["ForwardRowsWarp", "ForwardSlicesWarp", "ForwardRowsCached", "ForwardSlicesCached", "ForwardRowsOnline", "ForwardSlicesOnline"];
