@@ -11,9 +11,10 @@ namespace SoftmaxGen.Runtime;
 /// Three shapes of work, chosen by <see cref="GpuLaunch"/>:
 /// <list type="bullet">
 /// <item>Slices (the last axis reduced): a group owns a slice, or a warp owns a short one (an aligned row, a run of
-/// lanes within a warp: <see cref="ForwardRowsWarp"/>). A slice that fits in shared memory (or, for a warp, in
-/// registers) is read from device memory once; a longer one is read twice, the first pass finding max and sum
-/// together (online softmax).</item>
+/// lanes within a warp: <see cref="ForwardRowsWarp"/>; a slice of several runs within the warp's share of shared
+/// memory: <see cref="ForwardSlicesWarpCached"/>). A slice that fits in shared memory (or, for a warp, in registers)
+/// is read from device memory once; a longer one is read twice, the first pass finding max and sum together (online
+/// softmax).</item>
 /// <item>Lanes (the last axis a batch axis): a thread owns a slice, and consecutive threads own adjacent slices, so
 /// that each step of every thread's walk is one coalesced load across the group. Where a group's slices fit in shared
 /// memory they are read once (each thread keeps its own slice there); otherwise twice, max and sum found together.</item>
