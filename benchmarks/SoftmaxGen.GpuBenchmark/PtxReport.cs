@@ -42,7 +42,13 @@ public static class PtxReport
         Report<float, float, GpuSingle, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ChannelSoftmax_Layout>(context, "float", 4, output, LanesKernels);
         Report<ILGPU.Half, float, GpuHalf, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ChannelSoftmaxHalf_Layout>(context, "half", 2, output, LanesKernels);
         Report<double, double, GpuDouble, GpuDoubleMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ChannelSoftmaxDouble_Layout>(context, "double", 8, output, LanesKernels);
+        // Slices of several runs (s1 = {1, 3}): a warp per slice in shared memory against a group per slice.
+        Report<float, float, GpuSingle, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ScatteredSoftmax_Layout>(context, "float s1 = {1, 3}", 4, output, ScatteredKernels);
+        Report<ILGPU.Half, float, GpuHalf, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ScatteredSoftmaxHalf_Layout>(context, "half s1 = {1, 3}", 2, output, ScatteredKernels);
     }
+
+    private static readonly string[] ScatteredKernels =
+        ["ForwardSlicesWarpCached", "ForwardSlicesCached", "BackwardSlicesWarpCached", "BackwardSlicesCached"];
 
     private static readonly string[] ForwardKernels =
         ["ForwardRowsWarp", "ForwardSlicesWarp", "ForwardRowsCached", "ForwardSlicesCached", "ForwardRowsOnline", "ForwardSlicesOnline"];

@@ -11,9 +11,10 @@ namespace SoftmaxGen.Runtime;
 /// Three shapes of work, chosen by <see cref="GpuLaunch"/>:
 /// <list type="bullet">
 /// <item>Slices (the last axis reduced): a group owns a slice, or a warp owns a short one (an aligned row, a run of
-/// lanes within a warp: <see cref="ForwardRowsWarp"/>). A slice that fits in shared memory (or, for a warp, in
-/// registers) is read from device memory once; a longer one is read twice, the first pass finding max and sum
-/// together (online softmax).</item>
+/// lanes within a warp: <see cref="ForwardRowsWarp"/>; a slice of several runs within the warp's share of shared
+/// memory: <see cref="ForwardSlicesWarpCached"/>). A slice that fits in shared memory (or, for a warp, in registers)
+/// is read from device memory once; a longer one is read twice, the first pass finding max and sum together (online
+/// softmax).</item>
 /// <item>Lanes (the last axis a batch axis): a thread owns a slice, and consecutive threads own adjacent slices, so
 /// that each step of every thread's walk is one coalesced load across the group. Where a group's slices fit in shared
 /// memory they are read once (each thread keeps its own slice there); otherwise twice, max and sum found together.</item>
@@ -57,61 +58,111 @@ internal static partial class GpuKernels
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var math = default(TMath);
-        var op = default(TOp);
         var cache = SharedMemory.GetDynamic<TAccumulator>();
-        var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
-        int length = layout.SliceLength;
+        var reduction = new GroupReduction<TAccumulator, TMath>(SharedMemory.Allocate<TAccumulator>(ScratchLength));
         int stride = Group.DimX;
         var begin = Locate(layout, Group.IdxX); // this thread's first element of a slice
         var step = Locate(layout, stride);
         for (int slice = Grid.IdxX; slice < layout.SliceCount; slice += Grid.DimX)
         {
-            int origin = layout.Origin(slice);
-            var max = math.NegativeInfinity;
-            int e = Group.IdxX;
-            var walk = begin;
-            for (; e < length - (2 * Unroll - 1) * stride; e += 2 * Unroll * stride)
-            {
-                var x = LoadFour<TStorage, TAccumulator, TElement>(a, TakeFour(layout, origin, ref walk, step), element);
-                var y = LoadFour<TStorage, TAccumulator, TElement>(a, TakeFour(layout, origin, ref walk, step), element);
-                CacheFour(cache, e, stride, x);
-                CacheFour(cache, e + Unroll * stride, stride, y);
-                max = math.Max(MaxFour(max, x, math), math.Max(math.Max(y.A, y.B), math.Max(y.C, y.D)));
-            }
+            ForwardSliceCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp, GroupReduction<TAccumulator, TMath>>(
+                a, b, layout, element, cache, layout.Origin(slice), Group.IdxX, stride, begin, step, reduction);
+        }
+    }
 
-            for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
-            {
-                var x = LoadFour<TStorage, TAccumulator, TElement>(a, TakeFour(layout, origin, ref walk, step), element);
-                CacheFour(cache, e, stride, x);
-                max = MaxFour(max, x, math);
-            }
+    /// <summary>
+    /// A warp per slice, the slice in the warp's own region of shared memory (<see cref="GpuStrategy.WarpCached"/>):
+    /// for slices of several runs too long for <see cref="ForwardSlicesWarp"/>'s registers. Lane l takes elements l,
+    /// l + warp, ... in row-major order, so each step of the warp loads consecutive elements of a run (one run a step
+    /// where a run is a warp long); each lane reads back only what it wrote, and the reductions are warp shuffles: no
+    /// barrier. The arithmetic is <see cref="ForwardSlicesCached"/>'s with the warp as the group: on a group of one
+    /// warp (whose second reduction step adds only zeros, or takes the larger of the value and −∞) both give the same
+    /// bits.
+    /// </summary>
+    public static void ForwardSlicesWarpCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TElement element)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
+    {
+        int length = layout.SliceLength;
+        int width = Warp.WarpSize;
+        int warps = Group.DimX / width;
+        int lane = Warp.LaneIdx;
+        var cache = SharedMemory.GetDynamic<TAccumulator>().SubView(Warp.WarpIdx * length, length);
+        var begin = Locate(layout, lane);
+        var step = Locate(layout, width);
+        for (int slice = Grid.IdxX * warps + Warp.WarpIdx; slice < layout.SliceCount; slice += Grid.DimX * warps)
+        {
+            ForwardSliceCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp, WarpReduction<TAccumulator, TMath>>(
+                a, b, layout, element, cache, layout.Origin(slice), lane, width, begin, step, default);
+        }
+    }
 
-            for (; e < length; e += stride)
-            {
-                var x = element.Load(a, OffsetAt(layout, origin, walk));
-                cache[e] = x;
-                max = math.Max(max, x);
-                walk = Next(layout, walk, step);
-            }
+    /// <summary>
+    /// One slice (at <paramref name="origin"/>) of the cached forward pass, shared by the threads that reduce through
+    /// <paramref name="reduction"/>: this thread takes elements <paramref name="first"/>, first + stride, ... (located
+    /// at <paramref name="begin"/>, <paramref name="step"/> apart) and keeps element e at <c>cache[e]</c>.
+    /// </summary>
+    private static void ForwardSliceCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp, TReduction>(
+        ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TElement element, ArrayView<TAccumulator> cache,
+        int origin, int first, int stride, RunPosition begin, RunPosition step, TReduction reduction)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
+        where TReduction : struct, IGpuSliceReduction<TAccumulator>
+    {
+        var math = default(TMath);
+        var op = default(TOp);
+        int length = layout.SliceLength;
+        var max = math.NegativeInfinity;
+        int e = first;
+        var walk = begin;
+        for (; e < length - (2 * Unroll - 1) * stride; e += 2 * Unroll * stride)
+        {
+            var x = LoadFour<TStorage, TAccumulator, TElement>(a, TakeFour(layout, origin, ref walk, step), element);
+            var y = LoadFour<TStorage, TAccumulator, TElement>(a, TakeFour(layout, origin, ref walk, step), element);
+            CacheFour(cache, e, stride, x);
+            CacheFour(cache, e + Unroll * stride, stride, y);
+            max = math.Max(MaxFour(max, x, math), math.Max(math.Max(y.A, y.B), math.Max(y.C, y.D)));
+        }
 
-            var shift = math.Shift(GpuReduce.GroupMax<TAccumulator, TMath>(max, scratch));
-            var sum = math.Zero;
-            for (int i = Group.IdxX; i < length; i += stride)
-            {
-                var centered = math.Subtract(cache[i], shift);
-                var exp = math.Exp(centered);
-                cache[i] = op.Kept(centered, exp);
-                sum = math.Add(sum, exp);
-            }
+        for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
+        {
+            var x = LoadFour<TStorage, TAccumulator, TElement>(a, TakeFour(layout, origin, ref walk, step), element);
+            CacheFour(cache, e, stride, x);
+            max = MaxFour(max, x, math);
+        }
 
-            var parameter = op.Parameter(shift, GpuReduce.GroupSum<TAccumulator, TMath>(sum, scratch), math);
-            walk = begin;
-            for (int i = Group.IdxX; i < length; i += stride)
-            {
-                element.Store(b, OffsetAt(layout, origin, walk), op.Output(cache[i], parameter, math));
-                walk = Next(layout, walk, step);
-            }
+        for (; e < length; e += stride)
+        {
+            var x = element.Load(a, OffsetAt(layout, origin, walk));
+            cache[e] = x;
+            max = math.Max(max, x);
+            walk = Next(layout, walk, step);
+        }
+
+        var shift = math.Shift(reduction.Max(max));
+        var sum = math.Zero;
+        for (int i = first; i < length; i += stride)
+        {
+            var centered = math.Subtract(cache[i], shift);
+            var exp = math.Exp(centered);
+            cache[i] = op.Kept(centered, exp);
+            sum = math.Add(sum, exp);
+        }
+
+        var parameter = op.Parameter(shift, reduction.Sum(sum), math);
+        walk = begin;
+        for (int i = first; i < length; i += stride)
+        {
+            element.Store(b, OffsetAt(layout, origin, walk), op.Output(cache[i], parameter, math));
+            walk = Next(layout, walk, step);
         }
     }
 
@@ -324,104 +375,153 @@ internal static partial class GpuKernels
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var math = default(TMath);
-        var op = default(TOp);
         var cache = SharedMemory.GetDynamic<TAccumulator>(); // B's slice, then (if cotangentCached) one cotangent's slice
-        var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
-        int length = layout.SliceLength;
+        var reduction = new GroupReduction<TAccumulator, TMath>(SharedMemory.Allocate<TAccumulator>(ScratchLength));
         int stride = Group.DimX;
         var begin = Locate(layout, Group.IdxX); // this thread's first element of a slice
         var step = Locate(layout, stride);
-        int count = layout.SliceCount * length;
         for (int slice = Grid.IdxX; slice < layout.SliceCount; slice += Grid.DimX)
         {
-            int origin = layout.Origin(slice);
-            int e = Group.IdxX;
-            var walk = begin;
+            BackwardSliceCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp, GroupReduction<TAccumulator, TMath>>(
+                b, dB, dA, layout, cotangents, cotangentCached, element, cache, layout.Origin(slice), Group.IdxX, stride, begin, step, reduction);
+        }
+    }
+
+    /// <summary>
+    /// The backward pass a warp per slice (<see cref="GpuStrategy.WarpCached"/>), as <see cref="ForwardSlicesWarpCached"/>:
+    /// B's slice in the warp's own region of shared memory for all cotangents, and with <paramref name="cotangentCached"/>
+    /// = 1 the current cotangent's slice beside it (each warp's region then twice the slice); the arithmetic of
+    /// <see cref="BackwardSlicesCached"/> with the warp as the group, no barrier.
+    /// </summary>
+    public static void BackwardSlicesWarpCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(
+        ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents, int cotangentCached, TElement element)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
+    {
+        int region = (cotangentCached != 0 ? 2 : 1) * layout.SliceLength;
+        int width = Warp.WarpSize;
+        int warps = Group.DimX / width;
+        int lane = Warp.LaneIdx;
+        var cache = SharedMemory.GetDynamic<TAccumulator>().SubView(Warp.WarpIdx * region, region);
+        var begin = Locate(layout, lane);
+        var step = Locate(layout, width);
+        for (int slice = Grid.IdxX * warps + Warp.WarpIdx; slice < layout.SliceCount; slice += Grid.DimX * warps)
+        {
+            BackwardSliceCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp, WarpReduction<TAccumulator, TMath>>(
+                b, dB, dA, layout, cotangents, cotangentCached, element, cache, layout.Origin(slice), lane, width, begin, step, default);
+        }
+    }
+
+    /// <summary>
+    /// One slice (at <paramref name="origin"/>) of the cached backward pass, for every cotangent, shared by the threads
+    /// that reduce through <paramref name="reduction"/>, as <see cref="ForwardSliceCached"/> shares the forward one:
+    /// B's element e at <c>cache[e]</c>, the cotangent's (with <paramref name="cotangentCached"/>) at
+    /// <c>cache[length + e]</c>.
+    /// </summary>
+    private static void BackwardSliceCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp, TReduction>(
+        ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents, int cotangentCached, TElement element,
+        ArrayView<TAccumulator> cache, int origin, int first, int stride, RunPosition begin, RunPosition step, TReduction reduction)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
+        where TReduction : struct, IGpuSliceReduction<TAccumulator>
+    {
+        var math = default(TMath);
+        var op = default(TOp);
+        int length = layout.SliceLength;
+        int count = layout.SliceCount * length;
+        int e = first;
+        var walk = begin;
+        for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
+        {
+            CacheFour(cache, e, stride, LoadFour<TStorage, TAccumulator, TElement>(b, TakeFour(layout, origin, ref walk, step), element));
+        }
+
+        for (; e < length; e += stride)
+        {
+            cache[e] = element.Load(b, OffsetAt(layout, origin, walk));
+            walk = Next(layout, walk, step);
+        }
+
+        for (int k = 0; k < cotangents; k++)
+        {
+            int start = k * count; // where cotangent k starts
+            var dot = math.Zero;
+            e = first;
+            walk = begin;
             for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
             {
-                CacheFour(cache, e, stride, LoadFour<TStorage, TAccumulator, TElement>(b, TakeFour(layout, origin, ref walk, step), element));
+                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
+                var d0 = element.Load(dB, start + o0);
+                var d1 = element.Load(dB, start + o1);
+                var d2 = element.Load(dB, start + o2);
+                var d3 = element.Load(dB, start + o3);
+                if (cotangentCached != 0)
+                {
+                    cache[length + e] = d0;
+                    cache[length + e + stride] = d1;
+                    cache[length + e + 2 * stride] = d2;
+                    cache[length + e + 3 * stride] = d3;
+                }
+
+                dot = math.Add(dot, op.Term(cache[e], d0, math));
+                dot = math.Add(dot, op.Term(cache[e + stride], d1, math));
+                dot = math.Add(dot, op.Term(cache[e + 2 * stride], d2, math));
+                dot = math.Add(dot, op.Term(cache[e + 3 * stride], d3, math));
             }
 
             for (; e < length; e += stride)
             {
-                cache[e] = element.Load(b, OffsetAt(layout, origin, walk));
+                var d = element.Load(dB, start + OffsetAt(layout, origin, walk));
+                if (cotangentCached != 0)
+                {
+                    cache[length + e] = d;
+                }
+
+                dot = math.Add(dot, op.Term(cache[e], d, math));
                 walk = Next(layout, walk, step);
             }
 
-            for (int k = 0; k < cotangents; k++)
+            dot = reduction.Sum(dot);
+            if (cotangentCached != 0)
             {
-                int first = k * count;
-                var dot = math.Zero;
-                e = Group.IdxX;
                 walk = begin;
-                for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
+                for (int i = first; i < length; i += stride)
                 {
-                    var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
-                    var d0 = element.Load(dB, first + o0);
-                    var d1 = element.Load(dB, first + o1);
-                    var d2 = element.Load(dB, first + o2);
-                    var d3 = element.Load(dB, first + o3);
-                    if (cotangentCached != 0)
-                    {
-                        cache[length + e] = d0;
-                        cache[length + e + stride] = d1;
-                        cache[length + e + 2 * stride] = d2;
-                        cache[length + e + 3 * stride] = d3;
-                    }
-
-                    dot = math.Add(dot, op.Term(cache[e], d0, math));
-                    dot = math.Add(dot, op.Term(cache[e + stride], d1, math));
-                    dot = math.Add(dot, op.Term(cache[e + 2 * stride], d2, math));
-                    dot = math.Add(dot, op.Term(cache[e + 3 * stride], d3, math));
-                }
-
-                for (; e < length; e += stride)
-                {
-                    var d = element.Load(dB, first + OffsetAt(layout, origin, walk));
-                    if (cotangentCached != 0)
-                    {
-                        cache[length + e] = d;
-                    }
-
-                    dot = math.Add(dot, op.Term(cache[e], d, math));
+                    element.Store(dA, start + OffsetAt(layout, origin, walk), op.Pullback(cache[i], cache[length + i], dot, math));
                     walk = Next(layout, walk, step);
                 }
 
-                dot = GpuReduce.GroupSum<TAccumulator, TMath>(dot, scratch);
-                if (cotangentCached != 0)
-                {
-                    walk = begin;
-                    for (int i = Group.IdxX; i < length; i += stride)
-                    {
-                        element.Store(dA, first + OffsetAt(layout, origin, walk), op.Pullback(cache[i], cache[length + i], dot, math));
-                        walk = Next(layout, walk, step);
-                    }
+                continue;
+            }
 
-                    continue;
-                }
+            e = first;
+            walk = begin;
+            for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
+            {
+                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
+                var d0 = element.Load(dB, start + o0);
+                var d1 = element.Load(dB, start + o1);
+                var d2 = element.Load(dB, start + o2);
+                var d3 = element.Load(dB, start + o3);
+                element.Store(dA, start + o0, op.Pullback(cache[e], d0, dot, math));
+                element.Store(dA, start + o1, op.Pullback(cache[e + stride], d1, dot, math));
+                element.Store(dA, start + o2, op.Pullback(cache[e + 2 * stride], d2, dot, math));
+                element.Store(dA, start + o3, op.Pullback(cache[e + 3 * stride], d3, dot, math));
+            }
 
-                e = Group.IdxX;
-                walk = begin;
-                for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
-                {
-                    var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
-                    var d0 = element.Load(dB, first + o0);
-                    var d1 = element.Load(dB, first + o1);
-                    var d2 = element.Load(dB, first + o2);
-                    var d3 = element.Load(dB, first + o3);
-                    element.Store(dA, first + o0, op.Pullback(cache[e], d0, dot, math));
-                    element.Store(dA, first + o1, op.Pullback(cache[e + stride], d1, dot, math));
-                    element.Store(dA, first + o2, op.Pullback(cache[e + 2 * stride], d2, dot, math));
-                    element.Store(dA, first + o3, op.Pullback(cache[e + 3 * stride], d3, dot, math));
-                }
-
-                for (; e < length; e += stride)
-                {
-                    int offset = OffsetAt(layout, origin, walk);
-                    element.Store(dA, first + offset, op.Pullback(cache[e], element.Load(dB, first + offset), dot, math));
-                    walk = Next(layout, walk, step);
-                }
+            for (; e < length; e += stride)
+            {
+                int offset = OffsetAt(layout, origin, walk);
+                element.Store(dA, start + offset, op.Pullback(cache[e], element.Load(dB, start + offset), dot, math));
+                walk = Next(layout, walk, step);
             }
         }
     }

@@ -22,6 +22,13 @@ internal enum GpuStrategy
     /// </summary>
     WarpRows,
 
+    /// <summary>
+    /// A warp per slice of several runs, too long for <see cref="Warp"/>, the slice in the warp's own region of shared
+    /// memory (<see cref="GpuKernels.ForwardSlicesWarpCached"/>): read from device memory once, reduced with warp
+    /// shuffles alone, no barrier.
+    /// </summary>
+    WarpCached,
+
     /// <summary>A group per slice, the slice in shared memory: read from device memory once.</summary>
     Cached,
 
@@ -61,17 +68,26 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
     /// Picks the kernel for a layout. The cached kernels keep A's slice (forward) or B's slice (backward) in shared
     /// memory; a backward pass over slices also keeps the current cotangent's slice there when both fit.
     /// </summary>
-    public static GpuLaunch Choose(Accelerator accelerator, ISoftmaxLayout layout, int accumulatorSize, bool backward) =>
-        Choose(GpuDevice.Of(accelerator), layout.LanesInner, layout.SliceCount, layout.SliceLength, accumulatorSize, backward);
+    public static GpuLaunch Choose(Accelerator accelerator, IGpuSoftmaxLayout layout, int accumulatorSize, bool backward) =>
+        Choose(GpuDevice.Of(accelerator), layout.LanesInner, layout.SliceCount, layout.SliceLength, accumulatorSize, backward, layout.RunCount);
 
     /// <summary>
-    /// <see cref="Choose(Accelerator, ISoftmaxLayout, int, bool)"/> for <paramref name="slices"/> slices of
-    /// <paramref name="length"/> elements (<paramref name="lanesInner"/>: the last axis is a batch axis). A slice that
+    /// <see cref="Choose(GpuDevice, bool, int, int, int, bool, int)"/> for slices that are one contiguous run each (rows;
+    /// the lanes choice does not look at runs).
+    /// </summary>
+    public static GpuLaunch Choose(GpuDevice device, bool lanesInner, int slices, int length, int accumulatorSize, bool backward) =>
+        Choose(device, lanesInner, slices, length, accumulatorSize, backward, runs: 1);
+
+    /// <summary>
+    /// <see cref="Choose(Accelerator, IGpuSoftmaxLayout, int, bool)"/> for <paramref name="slices"/> slices of
+    /// <paramref name="length"/> elements in <paramref name="runs"/> runs (<paramref name="lanesInner"/>: the last axis
+    /// is a batch axis). A slice of several runs that fits a warp's share of a group's shared memory takes
+    /// <see cref="GpuStrategy.WarpCached"/>; one longer, or one of a single run, a group. A slice that
     /// does not fit the shared memory a group may use without opting in, but fits what it may use once its kernel
     /// opts in, takes the cached kernel with <see cref="SharedOptIn"/> (B's slice alone, for a backward pass);
     /// longer slices the streamed kernel.
     /// </summary>
-    public static GpuLaunch Choose(GpuDevice device, bool lanesInner, int slices, int length, int accumulatorSize, bool backward)
+    public static GpuLaunch Choose(GpuDevice device, bool lanesInner, int slices, int length, int accumulatorSize, bool backward, int runs)
     {
         int warp = device.WarpSize;
         int maxGroup = MaxGroup(device);
@@ -94,6 +110,24 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
             int groupSize = Math.Min(maxGroup, 8 * warp);
             int warps = groupSize / warp;
             return new GpuLaunch(GpuStrategy.Warp, Grid(device, (slices + warps - 1) / warps, groupSize), groupSize, 0);
+        }
+
+        // A slice of several runs (on a 32-wide warp, [B, 32, M, 32] with s1 = {1, 3}: 32 runs of 32) is reduced by one
+        // warp where the slice fits the warp's share of the shared memory a group may use without opting in: the
+        // group of the warp kernel, eight warps, splits 48 KB into 6 KB a warp (1 536 floats, 768 doubles; the
+        // reductions are shuffles, so no scratch). A full share leaves four such groups on a multiprocessor of 228 KB
+        // (half its threads); 32 runs of 32 floats, 4 KB a warp, seven. Longer slices take a group: its threads
+        // then have several elements each. A slice of one run stays with the group kernels (and the row kernels with
+        // their 16-byte moves, where aligned). The backward pass keeps the cotangent's slice beside B's where both fit.
+        int warpGroup = Math.Min(maxGroup, 8 * warp);
+        int groupWarps = warpGroup / warp;
+        long share = Math.Min(SharedBudget, device.SharedPerGroup) / groupWarps;
+        long warpSliceBytes = (long)length * accumulatorSize;
+        if (runs > 1 && warpSliceBytes <= share)
+        {
+            bool both = backward && 2 * warpSliceBytes <= share;
+            return new GpuLaunch(
+                GpuStrategy.WarpCached, Grid(device, (slices + groupWarps - 1) / groupWarps, warpGroup), warpGroup, groupWarps * length * (both ? 2 : 1), CotangentCached: both);
         }
 
         // About eight elements a thread, from two warps up to the largest group.

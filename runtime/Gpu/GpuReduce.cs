@@ -131,3 +131,36 @@ internal static class GpuReduce
         Group.Barrier();
     }
 }
+
+/// <summary>How the threads that share a slice in a cached slice kernel reduce over it: every one receives the result.</summary>
+internal interface IGpuSliceReduction<T>
+    where T : unmanaged
+{
+    T Max(T value);
+
+    T Sum(T value);
+}
+
+/// <summary>Over the group (<see cref="GpuReduce.GroupMax"/>, <see cref="GpuReduce.GroupSum"/>): barriers and a scratch in shared memory.</summary>
+internal readonly struct GroupReduction<T, TMath> : IGpuSliceReduction<T>
+    where T : unmanaged
+    where TMath : struct, IGpuMath<T>
+{
+    private readonly ArrayView<T> _scratch;
+
+    public GroupReduction(ArrayView<T> scratch) => _scratch = scratch;
+
+    public T Max(T value) => GpuReduce.GroupMax<T, TMath>(value, _scratch);
+
+    public T Sum(T value) => GpuReduce.GroupSum<T, TMath>(value, _scratch);
+}
+
+/// <summary>Over the warp (<see cref="GpuReduce.WarpMax"/>, <see cref="GpuReduce.WarpSum"/>): shuffles only.</summary>
+internal readonly struct WarpReduction<T, TMath> : IGpuSliceReduction<T>
+    where T : unmanaged
+    where TMath : struct, IGpuMath<T>
+{
+    public T Max(T value) => GpuReduce.WarpMax<T, TMath>(value);
+
+    public T Sum(T value) => GpuReduce.WarpSum<T, TMath>(value);
+}

@@ -333,6 +333,9 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardCached =
         GpuKernels.ForwardSlicesCached<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
 
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardWarpCached =
+        GpuKernels.ForwardSlicesWarpCached<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
+
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardStreamed =
         GpuKernels.ForwardSlicesOnline<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
 
@@ -347,6 +350,9 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>> BackwardCached =
         GpuKernels.BackwardSlicesCached<TStorage, TAccumulator, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>> BackwardWarpCached =
+        GpuKernels.BackwardSlicesWarpCached<TStorage, TAccumulator, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>> BackwardStreamed =
         GpuKernels.BackwardSlicesGlobal<TStorage, TAccumulator, GpuScaledStores<TStorage, TAccumulator, TElement, TMath>, TMath, TLayout, TOp>;
@@ -387,8 +393,8 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     /// <summary>Every kernel this launcher may load, each as instantiated for it: what ahead-of-time compilation must cover.</summary>
     internal static IReadOnlyList<Delegate> Kernels =>
     [
-        ForwardLanes, ForwardLanesCached, ForwardWarp, ForwardCached, ForwardStreamed,
-        BackwardLanes, BackwardLanesCached, BackwardWarp, BackwardCached, BackwardStreamed,
+        ForwardLanes, ForwardLanesCached, ForwardWarp, ForwardWarpCached, ForwardCached, ForwardStreamed,
+        BackwardLanes, BackwardLanesCached, BackwardWarp, BackwardWarpCached, BackwardCached, BackwardStreamed,
         JacobianEntries, LogSumExpGroups, LogSumExpThreads,
         ForwardRowsCached, ForwardRowsOnline, BackwardRows, ForwardRowsWarp, BackwardRowsWarp, ForwardLanesEight,
         BackwardLanesEight, LogSumExpLanesEight,
@@ -413,7 +419,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         RequireContextFor(accelerator);
         RequireSliceLength(layout);
         var device = GpuDevice.Of(accelerator);
-        var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), backward: false);
+        var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), backward: false, runs: layout.RunCount);
 
         // Aligned rows move 16 bytes at a time, with or without options: the row kernels take A's logits eight at a
         // time through GpuInputLoads.LoadEight, which applies the scale, the bias and the exclusions to the eight in
@@ -463,6 +469,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         {
             GpuStrategy.LanesCached => ForwardLanesCached,
             GpuStrategy.Warp => ForwardWarp,
+            GpuStrategy.WarpCached => ForwardWarpCached,
             GpuStrategy.Cached => ForwardCached,
             _ => ForwardStreamed,
         };
@@ -476,7 +483,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         RequireContextFor(accelerator);
         RequireSliceLength(layout);
         var device = GpuDevice.Of(accelerator);
-        var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), backward: true);
+        var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), backward: true, runs: layout.RunCount);
         bool rows = GpuRows.Fit(layout, Unsafe.SizeOf<TStorage>()) && GpuRows.Aligned(b) && GpuRows.Aligned(dB) && GpuRows.Aligned(dA);
         if (rows && GpuLaunch.WarpRows(device, layout.SliceCount, layout.SliceLength) is { } warpRows)
         {
@@ -521,6 +528,13 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         {
             var cached = KernelCache.Get(accelerator, BackwardCached, static owner => Load(owner, BackwardCached));
             cached(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, launch.CotangentCached ? 1 : 0, ScaledStores(scale));
+            return;
+        }
+
+        if (launch.Strategy == GpuStrategy.WarpCached)
+        {
+            var warpCached = KernelCache.Get(accelerator, BackwardWarpCached, static owner => owner.LoadKernel(BackwardWarpCached));
+            warpCached(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, launch.CotangentCached ? 1 : 0, ScaledStores(scale));
             return;
         }
 

@@ -48,6 +48,37 @@ public sealed class GpuLaunchTests
         Assert.Equal(GpuStrategy.Streamed, GpuLaunch.Choose(H100 with { SharedPerGroup = 32 * 1024, SharedOptIn = 40 * 1024 }, false, 1000, 9_000, 4, backward: false).Strategy);
     }
 
+    /// <summary>
+    /// Slices of several runs past a warp's registers (128 elements) and within a warp's share of 48 KB (groups of eight
+    /// warps: 6 KB, 1 536 floats or 768 doubles) take a warp each, eight slices a group; the backward pass keeps the
+    /// cotangent's slice beside B's where both fit the share. Longer slices, and slices of one run, take a group.
+    /// </summary>
+    [Theory]
+    [InlineData(4, 1024, 32, false, "WarpCached", 8 * 1024, false)] // [B, 32, M, 32], s1 = {1, 3}
+    [InlineData(4, 1024, 32, true, "WarpCached", 8 * 1024, false)]  // both: 8 KB, past the share
+    [InlineData(4, 768, 24, true, "WarpCached", 8 * 2 * 768, true)] // both: 6 KB, just within
+    [InlineData(4, 129, 3, false, "WarpCached", 8 * 129, false)]
+    [InlineData(4, 1536, 2, false, "WarpCached", 8 * 1536, false)]
+    [InlineData(4, 1537, 29, false, "Cached", 1537, false)]
+    [InlineData(8, 768, 3, false, "WarpCached", 8 * 768, false)]
+    [InlineData(8, 769, 3, false, "Cached", 769, false)]
+    [InlineData(4, 1024, 1, false, "Cached", 1024, false)]          // one run: a group
+    [InlineData(4, 128, 32, false, "Warp", 0, false)]               // a warp's registers
+    public void SlicesOfSeveralRunsWithinAWarpsShareTakeAWarp(int accumulatorSize, int length, int runs, bool backward, string strategy, int sharedElements, bool cotangentCached)
+    {
+        var launch = GpuLaunch.Choose(H100, lanesInner: false, slices: 100_000, length, accumulatorSize, backward, runs);
+        Assert.Equal((System.Enum.Parse<GpuStrategy>(strategy), sharedElements, cotangentCached, false), (launch.Strategy, launch.SharedElements, launch.CotangentCached, launch.SharedOptIn));
+        if (launch.Strategy == GpuStrategy.WarpCached)
+        {
+            Assert.Equal(256, launch.GroupSize);
+            Assert.Equal(System.Math.Min(100_000 / 8, 132 * (2048 / 256) * 4), launch.Groups);
+            Assert.True((long)launch.SharedElements * accumulatorSize <= 48 * 1024);
+        }
+
+        // A lanes layout has several runs too, but takes the lanes kernels.
+        Assert.NotEqual(GpuStrategy.WarpCached, GpuLaunch.Choose(H100, lanesInner: true, slices: 100_000, length, accumulatorSize, backward, runs).Strategy);
+    }
+
     /// <summary>The lanes per row: the fewest, a power of two from 4, holding four units of eight a lane; the tail rides along.</summary>
     [Theory]
     [InlineData(32, 4, 4)]

@@ -43,7 +43,8 @@ public abstract class GpuStrategySuite(AcceleratorFixture fixture)
     [InlineData("RowsHalf", new[] { 2, 13000 }, "Streamed", "Streamed")]
     [InlineData("Scattered", new[] { 40, 2, 3, 320 }, "Streamed", "Streamed")]
     [InlineData("Scattered", new[] { 2500, 1, 2, 5 }, "Streamed", "Streamed")] // runs of 5: each step of a thread crosses runs
-    [InlineData("Scattered", new[] { 3, 40, 5, 70 }, "Cached", "Cached")]
+    [InlineData("Scattered", new[] { 3, 40, 5, 70 }, "WarpCached", "WarpCached")] // 3 runs of 70: a warp's share of shared memory
+    [InlineData("Scattered", new[] { 50, 2, 3, 70 }, "Cached", "Cached")] // 3 500 floats: past a warp's share
     [InlineData("Channels", new[] { 2, 13, 30, 30 }, "LanesCached", "LanesCached")]
     [InlineData("ChannelsDouble", new[] { 3, 5, 4, 9 }, "LanesCached", "LanesCached")]
     [InlineData("Channels", new[] { 2, 2000, 3, 3 }, "Lanes", "Lanes")]
@@ -54,7 +55,7 @@ public abstract class GpuStrategySuite(AcceleratorFixture fixture)
     [InlineData("LogRows", new[] { 3, 1009 }, "Cached", "Cached")]
     [InlineData("LogRows", new[] { 2, 13000 }, "Streamed", "Streamed")]
     [InlineData("LogRowsHalf", new[] { 2, 13000 }, "Streamed", "Streamed")]
-    [InlineData("LogScattered", new[] { 3, 40, 5, 70 }, "Cached", "Cached")]
+    [InlineData("LogScattered", new[] { 3, 40, 5, 70 }, "WarpCached", "WarpCached")]
     [InlineData("LogChannels", new[] { 2, 13, 30, 30 }, "LanesCached", "LanesCached")]
     [InlineData("LogChannelsDouble", new[] { 2, 2000, 3, 3 }, "Lanes", "Lanes")]
     public void EachKernelShapeRunsAndMatchesTheReference(string name, int[] shape, string forwardKernel, string backwardKernel) =>
@@ -158,7 +159,10 @@ public sealed class CudaStrategies(CudaFixture fixture) : GpuStrategySuite(fixtu
     [InlineData("RowsDouble", new[] { 17000, 1030 }, "Cached", "Cached")]
     [InlineData("Rows", new[] { 200, 20000 }, "Cached", "Cached")] // 80 KB: past 48 KB, within the opt-in maximum of compute capability 7.0 and later
     [InlineData("RowsHalf", new[] { 300, 10000 }, "Cached", "Cached")]
-    [InlineData("Scattered", new[] { 10, 900, 20, 21 }, "Cached", "Cached")]
+    [InlineData("Scattered", new[] { 10, 900, 20, 21 }, "WarpCached", "WarpCached")]
+    [InlineData("Scattered", new[] { 32, 40, 300, 32 }, "WarpCached", "WarpCached")] // 32 runs of 32, a warp each: 4 KB of a warp's 6 KB
+    [InlineData("ScatteredHalf", new[] { 32, 40, 300, 32 }, "WarpCached", "WarpCached")]
+    [InlineData("Scattered", new[] { 80, 300, 2, 21 }, "Cached", "Cached")] // 1 680 floats: past a warp's 1 536
     [InlineData("Rows", new[] { 6, 300001 }, "Streamed", "Streamed")]
     [InlineData("Scattered", new[] { 100, 3, 4, 700 }, "Streamed", "Streamed")]
     [InlineData("Channels", new[] { 8, 300, 41, 37 }, "Lanes", "Lanes")]
