@@ -424,6 +424,13 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             return;
         }
 
+        // Shared memory past 48 KB needs the cached kernel's limit raised; where the driver refuses, the call streams.
+        if (launch.SharedOptIn)
+        {
+            var cachedKernel = rows ? ForwardRowsCached : ForwardCached;
+            launch = launch.OptedIn(GpuSharedMemory.Raise(accelerator, KernelCache.Get(accelerator, cachedKernel, owner => owner.LoadKernel(cachedKernel)), Unsafe.SizeOf<TAccumulator>()));
+        }
+
         EngineDiagnostics.CountLaunch(launch.Strategy);
         if (launch.Strategy == GpuStrategy.Lanes)
         {
@@ -447,7 +454,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         {
             EngineDiagnostics.CountRowLaunch();
             var rowKernel = launch.Strategy == GpuStrategy.Cached ? ForwardRowsCached : ForwardRowsOnline;
-            var rowLauncher = KernelCache.Get(accelerator, rowKernel, owner => launch.Strategy == GpuStrategy.Cached ? Load(owner, rowKernel) : owner.LoadKernel(rowKernel));
+            var rowLauncher = KernelCache.Get(accelerator, rowKernel, owner => owner.LoadKernel(rowKernel));
             rowLauncher(stream, Config<TAccumulator>(launch), a, b, layout, Loads(scale, mask, bias, layout));
             return;
         }
@@ -459,7 +466,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             GpuStrategy.Cached => ForwardCached,
             _ => ForwardStreamed,
         };
-        var launcher = KernelCache.Get(accelerator, kernel, owner => launch.Strategy == GpuStrategy.Cached ? Load(owner, kernel) : owner.LoadKernel(kernel));
+        var launcher = KernelCache.Get(accelerator, kernel, owner => owner.LoadKernel(kernel));
         launcher(stream, Config<TAccumulator>(launch), a, b, layout, Loads(scale, mask, bias, layout));
     }
 
@@ -480,6 +487,14 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             return;
         }
 
+        // Shared memory past 48 KB needs the cached kernel's limit raised; where the driver refuses, the call streams.
+        if (launch.SharedOptIn)
+        {
+            launch = launch.OptedIn(rows
+                ? GpuSharedMemory.Raise(accelerator, KernelCache.Get(accelerator, BackwardRows, static owner => owner.LoadKernel(BackwardRows)), Unsafe.SizeOf<TAccumulator>())
+                : GpuSharedMemory.Raise(accelerator, KernelCache.Get(accelerator, BackwardCached, static owner => owner.LoadKernel(BackwardCached)), Unsafe.SizeOf<TAccumulator>()));
+        }
+
         EngineDiagnostics.CountLaunch(launch.Strategy);
         if (launch.Strategy == GpuStrategy.Lanes)
         {
@@ -495,14 +510,14 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         {
             EngineDiagnostics.CountRowLaunch();
             int cached = launch.Strategy != GpuStrategy.Cached ? 0 : launch.CotangentCached ? 2 : 1;
-            var rowLauncher = KernelCache.Get(accelerator, BackwardRows, static owner => Load(owner, BackwardRows));
+            var rowLauncher = KernelCache.Get(accelerator, BackwardRows, static owner => owner.LoadKernel(BackwardRows));
             rowLauncher(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, cached, default(TMath).FromSingle(scale));
             return;
         }
 
         if (launch.Strategy == GpuStrategy.Cached)
         {
-            var cached = KernelCache.Get(accelerator, BackwardCached, static owner => Load(owner, BackwardCached));
+            var cached = KernelCache.Get(accelerator, BackwardCached, static owner => owner.LoadKernel(BackwardCached));
             cached(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, launch.CotangentCached ? 1 : 0, ScaledStores(scale));
             return;
         }
@@ -539,21 +554,6 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         int groupSize = Math.Max(2 * warp, Math.Min(launch.GroupSize, 8 * warp));
         kernel(stream, new KernelConfig(Math.Max(1, Math.Min(layout.SliceCount, accelerator.NumMultiprocessors * 8)), groupSize), a, lse, layout, Loads(scale, mask, bias, layout));
     }
-
-    /// <summary>
-    /// Loads a kernel that may run with the cached strategy, whose shared memory may be past 48 KB on CUDA devices
-    /// (<see cref="GpuLaunch.SharedOptIn"/>): the kernel's limit is raised to the device's opt-in maximum as it loads.
-    /// </summary>
-    private static Action<AcceleratorStream, KernelConfig, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, T> Load<T>(
-        Accelerator accelerator, Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, T> kernel)
-        where T : struct
-        => GpuSharedMemory.Raise(accelerator, accelerator.LoadKernel(kernel), Unsafe.SizeOf<TAccumulator>());
-
-    /// <inheritdoc cref="Load{T}(Accelerator, Action{ArrayView{TStorage}, ArrayView{TStorage}, TLayout, T})"/>
-    private static Action<AcceleratorStream, KernelConfig, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, T> Load<T>(
-        Accelerator accelerator, Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, T> kernel)
-        where T : struct
-        => GpuSharedMemory.Raise(accelerator, accelerator.LoadKernel(kernel), Unsafe.SizeOf<TAccumulator>());
 
     /// <summary>
     /// The forward loads of A with the options. For the row kernels' eight-at-a-time loads (aligned rows only): a bias
