@@ -372,8 +372,14 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, TAccumulator> BackwardRows =
         GpuKernels.BackwardRows<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, TAccumulator> ForwardRowsWarp =
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardRowsWarp =
         GpuKernels.ForwardRowsWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> LogSumExpRowsWarp =
+        GpuKernels.LogSumExpRowsWarp<TStorage, TAccumulator, TElement, TMath, TLayout>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> LogSumExpRowsOnline =
+        GpuKernels.LogSumExpRowsOnline<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, TAccumulator> BackwardRowsWarp =
         GpuKernels.BackwardRowsWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
@@ -385,6 +391,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         BackwardLanes, BackwardLanesCached, BackwardWarp, BackwardCached, BackwardStreamed,
         JacobianEntries, LogSumExpGroups, LogSumExpThreads,
         ForwardRowsCached, ForwardRowsOnline, BackwardRows, ForwardRowsWarp, BackwardRowsWarp, ForwardLanesEight,
+        LogSumExpRowsWarp, LogSumExpRowsOnline,
     ];
 
     public static void Jacobian(AcceleratorStream stream, ArrayView<TStorage> b, ArrayView<TStorage> jacobian, TLayout layout, float scale)
@@ -409,18 +416,15 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), backward: false);
 
         // Aligned rows move 16 bytes at a time, with or without options: the row kernels take A's logits eight at a
-        // time through GpuInputLoads.LoadEight, which applies the scale, the bias and the exclusions to the eight in
-        // registers (the bias eight at a time too where its view is aligned, the mask as one word where it can be).
-        // The register row kernels take layouts without mask, bias or causal mask only; with options, short rows keep
-        // the warp element kernel.
-        bool options = layout.HasMask || layout.HasBias || layout.HasCausal;
+        // time through GpuInputLoads, which applies the scale, the bias and the exclusions to the eight in registers
+        // (the bias eight at a time too where its view is aligned, the mask as one word where it can be).
         bool rows = GpuRows.Fit(layout, Unsafe.SizeOf<TStorage>()) && GpuRows.Aligned(a) && GpuRows.Aligned(b);
-        if (rows && !options && GpuLaunch.WarpRows(device, layout.SliceCount, layout.SliceLength) is { } warpRows)
+        if (rows && GpuLaunch.WarpRows(device, layout.SliceCount, layout.SliceLength) is { } warpRows)
         {
             EngineDiagnostics.CountLaunch(GpuStrategy.WarpRows);
             EngineDiagnostics.CountRowLaunch();
             var registers = KernelCache.Get(accelerator, ForwardRowsWarp, static owner => owner.LoadKernel(ForwardRowsWarp));
-            registers(stream, Config<TAccumulator>(warpRows), a, b, layout, warpRows.Lanes, default(TMath).FromSingle(scale));
+            registers(stream, Config<TAccumulator>(warpRows), a, b, layout, warpRows.Lanes, Loads(scale, mask, bias, layout));
             return;
         }
 
@@ -534,7 +538,9 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
 
     /// <summary>
     /// One value per slice: a group per slice where the last axis is reduced, a thread per slice (coalesced across the
-    /// group) where it is a batch axis.
+    /// group) where it is a batch axis. Aligned rows (A's view on a 16-byte boundary; the values are stored one at a
+    /// time) take the row kernels, options included: a run of lanes per row, the row in registers, for rows that fit
+    /// (<see cref="GpuLaunch.WarpRows"/>), otherwise a group per row as for any slice.
     /// </summary>
     public static void LogSumExp(AcceleratorStream stream, ArrayView<TStorage> a, ArrayView<byte> mask, ArrayView<TStorage> bias, ArrayView<TStorage> lse, TLayout layout, float scale)
     {
@@ -548,11 +554,29 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             return;
         }
 
-        var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), backward: false);
-        var kernel = KernelCache.Get(accelerator, LogSumExpGroups, static owner => owner.LoadKernel(LogSumExpGroups));
+        var device = GpuDevice.Of(accelerator);
+        bool rows = GpuRows.Fit(layout, Unsafe.SizeOf<TStorage>()) && GpuRows.Aligned(a);
+        if (rows && GpuLaunch.WarpRows(device, layout.SliceCount, layout.SliceLength) is { } warpRows)
+        {
+            EngineDiagnostics.CountLaunch(GpuStrategy.WarpRows);
+            EngineDiagnostics.CountRowLaunch();
+            var registers = KernelCache.Get(accelerator, LogSumExpRowsWarp, static owner => owner.LoadKernel(LogSumExpRowsWarp));
+            registers(stream, Config<TAccumulator>(warpRows), a, lse, layout, warpRows.Lanes, Loads(scale, mask, bias, layout));
+            return;
+        }
+
+        var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), backward: false);
         int warp = accelerator.WarpSize;
         int groupSize = Math.Max(2 * warp, Math.Min(launch.GroupSize, 8 * warp));
-        kernel(stream, new KernelConfig(Math.Max(1, Math.Min(layout.SliceCount, accelerator.NumMultiprocessors * 8)), groupSize), a, lse, layout, Loads(scale, mask, bias, layout));
+        var config = new KernelConfig(Math.Max(1, Math.Min(layout.SliceCount, accelerator.NumMultiprocessors * 8)), groupSize);
+        if (rows)
+        {
+            EngineDiagnostics.CountRowLaunch();
+        }
+
+        var groups = rows ? LogSumExpRowsOnline : LogSumExpGroups;
+        var kernel = KernelCache.Get(accelerator, groups, owner => owner.LoadKernel(groups));
+        kernel(stream, config, a, lse, layout, Loads(scale, mask, bias, layout));
     }
 
     /// <summary>

@@ -623,7 +623,7 @@ public static class Checks
     /// Each value within the target's tolerance of what it adds, |max| + log Σ exp(z - max) + 1 (the last for the
     /// sum's own rounding); infinities and NaN exactly.
     /// </summary>
-    private static void AssertLogSumExpClose(ITarget target, double[] a, int[] shape, double[] actual, string what)
+    public static void AssertLogSumExpClose(ITarget target, double[] a, int[] shape, double[] actual, string what)
     {
         var z = target.Logits(a, shape);
         var expected = Reference.LogSumExp(z, shape, target.Axes);
