@@ -35,7 +35,7 @@ public static class PtxReport
         Report<float, float, GpuSingle, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmax_Layout>(context, "float", 4, output);
         Report<ILGPU.Half, float, GpuHalf, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmaxHalf_Layout>(context, "half", 2, output);
         Report<double, double, GpuDouble, GpuDoubleMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmaxDouble_Layout>(context, "double", 8, output);
-        // The forward kernels again with the approximate exp (ApproximateGpuExp: ex2.approx); the backward computes no exp.
+        // The kernels that take an exp again with the approximate one (ApproximateGpuExp: ex2.approx); the backward computes none.
         Report<float, float, GpuSingle, GpuFastFloatMath<CudaExp2>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmax_Layout>(context, "float approx exp", 4, output, ForwardKernels);
         Report<ILGPU.Half, float, GpuHalf, GpuFastFloatMath<CudaExp2>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmaxHalf_Layout>(context, "half approx exp", 2, output, ForwardKernels);
         // The lanes kernels (the last axis a batch axis), with the channel layout.
@@ -50,8 +50,10 @@ public static class PtxReport
     private static readonly string[] ScatteredKernels =
         ["ForwardSlicesWarpCached", "ForwardSlicesCached", "BackwardSlicesWarpCached", "BackwardSlicesCached"];
 
+    /// <summary>The kernels that take an exp: the forward kernels and log-sum-exp (register rows, online rows, the element kernel).</summary>
     private static readonly string[] ForwardKernels =
-        ["ForwardRowsWarp", "ForwardSlicesWarp", "ForwardRowsCached", "ForwardSlicesCached", "ForwardRowsOnline", "ForwardSlicesOnline"];
+        ["ForwardRowsWarp", "ForwardSlicesWarp", "ForwardRowsCached", "ForwardSlicesCached", "ForwardRowsOnline", "ForwardSlicesOnline",
+         "LogSumExpRowsWarp", "LogSumExpRowsOnline", "LogSumExpSlices"];
 
     private static readonly string[] AllKernels =
         [.. ForwardKernels, "BackwardRowsWarp", "BackwardSlicesWarp", "BackwardRows", "BackwardSlicesCached", "BackwardSlicesGlobal"];

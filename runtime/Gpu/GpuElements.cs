@@ -274,10 +274,16 @@ internal readonly struct GpuInputLoads<TStorage, TAccumulator, TElement, TMath, 
         _maskEight = maskEight;
     }
 
-    public TAccumulator Load(ArrayView<TStorage> view, int index)
+    public TAccumulator Load(ArrayView<TStorage> view, int index) => Logit(default(TElement).Load(view, index), index);
+
+    /// <summary>
+    /// The logit of element <paramref name="index"/> from A's value there, <paramref name="x"/>, as the inner element
+    /// loads it: what <see cref="Load"/> gives, for a kernel that issues its loads of A before it uses any of them.
+    /// </summary>
+    public TAccumulator Logit(TAccumulator x, int index)
     {
         var math = default(TMath);
-        var z = math.Multiply(default(TElement).Load(view, index), _scale);
+        var z = math.Multiply(x, _scale);
         if (!_layout.HasMask && !_layout.HasBias && !_layout.HasCausal)
         {
             return z;
@@ -298,10 +304,16 @@ internal readonly struct GpuInputLoads<TStorage, TAccumulator, TElement, TMath, 
     /// lanes), A moved with one 16-byte load of the inner element: the index is a multiple of eight from the run's
     /// start, and the run is aligned.
     /// </summary>
-    public Eight<TAccumulator> LoadEight(ArrayView<TStorage> view, int index)
+    public Eight<TAccumulator> LoadEight(ArrayView<TStorage> view, int index) => LogitsEight(default(TElement).LoadEight(view, index), index);
+
+    /// <summary>
+    /// The logits of elements <paramref name="index"/> to <paramref name="index"/> + 7 of one row from A's values there,
+    /// <paramref name="x"/>, as the inner element's 16-byte move brings them: what <see cref="LoadEight"/> gives, for a
+    /// kernel that issues its loads of A before it uses any of them.
+    /// </summary>
+    public Eight<TAccumulator> LogitsEight(Eight<TAccumulator> x, int index)
     {
         var math = default(TMath);
-        var x = default(TElement).LoadEight(view, index);
         var z = new Eight<TAccumulator>(
             math.Multiply(x.A, _scale), math.Multiply(x.B, _scale), math.Multiply(x.C, _scale), math.Multiply(x.D, _scale),
             math.Multiply(x.E, _scale), math.Multiply(x.F, _scale), math.Multiply(x.G, _scale), math.Multiply(x.H, _scale));

@@ -119,24 +119,7 @@ internal static partial class GpuKernels
             int origin = layout.Origin(slice);
             var max = math.NegativeInfinity;
             var sum = math.Zero;
-            for (int u = Group.IdxX; u < units; u += stride)
-            {
-                var x = input.LoadEight(a, origin + u * RowUnit);
-                math.Accumulate(ref max, ref sum, x.A);
-                math.Accumulate(ref max, ref sum, x.B);
-                math.Accumulate(ref max, ref sum, x.C);
-                math.Accumulate(ref max, ref sum, x.D);
-                math.Accumulate(ref max, ref sum, x.E);
-                math.Accumulate(ref max, ref sum, x.F);
-                math.Accumulate(ref max, ref sum, x.G);
-                math.Accumulate(ref max, ref sum, x.H);
-            }
-
-            for (int e = whole + Group.IdxX; e < length; e += stride)
-            {
-                math.Accumulate(ref max, ref sum, input.Load(a, origin + e));
-            }
-
+            AccumulateRow<TStorage, TAccumulator, TVector, TMath, TLayout>(a, layout, origin, input, ref max, ref sum);
             GpuReduce.GroupCombine<TAccumulator, TMath>(ref max, ref sum, scratch);
             var shift = math.Shift(max);
             var parameter = op.Parameter(shift, math.PoisonIfInfinite(max, sum), math);

@@ -11,8 +11,9 @@ namespace SoftmaxGen.Runtime;
 /// <see cref="GpuLaunch.WarpRows"/>), so that a warp takes <c>warp size / lanes</c> rows at a time. Lane l of a run
 /// keeps units l, l + lanes, l + 2 · lanes and l + 3 · lanes of eight elements (<see cref="WarpRowUnits"/> units, 32
 /// elements at most) in fixed locals, and the elements past the last whole unit, fewer than eight, at most two a lane
-/// (whole + l and whole + l + lanes: four lanes or more cover them). Every load of a row is issued before the first
-/// of its values is used; each element takes one exp; the max and the sum are warp shuffles within the run
+/// (whole + l and whole + l + lanes: four lanes or more cover them): <see cref="WarpRowPlace"/>. Every load of A's row
+/// is issued before the first of its values is used (the options' loads of the bias and the mask follow them); each
+/// element takes one exp; the max and the sum are warp shuffles within the run
 /// (<see cref="GpuReduce.SegmentMax"/>), which every lane of the warp takes part in, also lanes whose run is past the
 /// last row: those load and store nothing. A lane's sum takes its elements unit by unit, then its tail, then the
 /// butterfly: the element kernels' operations grouped differently, so the results agree with theirs to rounding.
@@ -22,75 +23,46 @@ internal static partial class GpuKernels
     /// <summary>Units of eight elements a lane of a register row kernel holds: 32 floats, 128 bytes, eight 16-byte loads.</summary>
     public const int WarpRowUnits = 4;
 
-    /// <summary>A warp's run of <paramref name="lanes"/> lanes per aligned row, the row in registers: z = scale · A.</summary>
-    public static void ForwardRowsWarp<TStorage, TAccumulator, TVector, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, int lanes, TAccumulator scale)
+    /// <summary>
+    /// A warp's run of <paramref name="lanes"/> lanes per aligned row, the row in registers: its logits from
+    /// <paramref name="input"/> (z = scale · A with the options applied, as <see cref="ForwardRowsCached"/> takes them).
+    /// </summary>
+    public static void ForwardRowsWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(
+        ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, int lanes, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout> input)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
-        where TVector : struct, IGpuVectorElement<TStorage, TAccumulator>
+        where TElement : struct, IGpuVectorElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
         var math = default(TMath);
         var op = default(TOp);
-        var vector = default(TVector);
-        int length = layout.SliceLength;
-        int units = length / RowUnit;
-        int whole = units * RowUnit;
-        int lane = Warp.LaneIdx % lanes;
+        var place = new WarpRowPlace(layout.SliceLength, lanes);
         int rowsPerWarp = Warp.WarpSize / lanes;
         int warps = Group.DimX / Warp.WarpSize;
-        bool has0 = lane < units, has1 = lane + lanes < units, has2 = lane + 2 * lanes < units, has3 = lane + 3 * lanes < units;
-        bool tail0 = whole + lane < length, tail1 = whole + lane + lanes < length;
-        var none = math.NegativeInfinity;
-        var empty = Same(none);
         // The whole warp steps together, so that every lane reaches the shuffles.
         for (int first = (Grid.IdxX * warps + Warp.WarpIdx) * rowsPerWarp; first < layout.SliceCount; first += Grid.DimX * warps * rowsPerWarp)
         {
             int slice = first + Warp.LaneIdx / lanes;
             bool live = slice < layout.SliceCount;
-            int at = live ? layout.Origin(slice) + lane * RowUnit : 0;
-            int tail = live ? layout.Origin(slice) + whole + lane : 0;
-            int step = lanes * RowUnit;
-            var x0 = live && has0 ? vector.LoadEight(a, at) : empty;
-            var x1 = live && has1 ? vector.LoadEight(a, at + step) : empty;
-            var x2 = live && has2 ? vector.LoadEight(a, at + 2 * step) : empty;
-            var x3 = live && has3 ? vector.LoadEight(a, at + 3 * step) : empty;
-            var t0 = live && tail0 ? vector.Load(a, tail) : none;
-            var t1 = live && tail1 ? vector.Load(a, tail + lanes) : none;
+            int origin = live ? layout.Origin(slice) : 0;
+            var row = place.Within(live);
+            var x = LoadWarpRow(a, input, row, origin);
+            var shift = math.Shift(WarpRowMax(x, lanes, math));
 
-            // Scaled after all loads are issued; past the row -∞ whatever the scale's sign.
-            x0 = live && has0 ? Scaled(x0, scale, math) : empty;
-            x1 = live && has1 ? Scaled(x1, scale, math) : empty;
-            x2 = live && has2 ? Scaled(x2, scale, math) : empty;
-            x3 = live && has3 ? Scaled(x3, scale, math) : empty;
-            t0 = live && tail0 ? math.Multiply(t0, scale) : none;
-            t1 = live && tail1 ? math.Multiply(t1, scale) : none;
-            var max = math.Max(math.Max(math.Max(MaxEight(x0, math), MaxEight(x1, math)), math.Max(MaxEight(x2, math), MaxEight(x3, math))), math.Max(t0, t1));
-            var shift = math.Shift(GpuReduce.SegmentMax<TAccumulator, TMath>(max, lanes));
+            // Past the row and where excluded every value is -∞, whose exp is 0: it adds nothing.
+            x = CenteredRow(x, shift, math);
+            var e = ExpRow(x, math);
+            var parameter = op.Parameter(shift, GpuReduce.SegmentSum<TAccumulator, TMath>(SumRow(e, math), lanes), math);
 
-            // Past the row every value is -∞, whose exp is 0: it adds nothing.
-            x0 = Centered(x0, shift, math);
-            x1 = Centered(x1, shift, math);
-            x2 = Centered(x2, shift, math);
-            x3 = Centered(x3, shift, math);
-            t0 = math.Subtract(t0, shift);
-            t1 = math.Subtract(t1, shift);
-            var e0 = ExpEight(x0, math);
-            var e1 = ExpEight(x1, math);
-            var e2 = ExpEight(x2, math);
-            var e3 = ExpEight(x3, math);
-            var f0 = math.Exp(t0);
-            var f1 = math.Exp(t1);
-            var sum = math.Add(math.Add(math.Add(SumEight(e0, math), SumEight(e1, math)), math.Add(SumEight(e2, math), SumEight(e3, math))), math.Add(f0, f1));
-            var parameter = op.Parameter(shift, GpuReduce.SegmentSum<TAccumulator, TMath>(sum, lanes), math);
-
-            if (live && has0) vector.StoreEight(b, at, OutputEight(x0, e0, parameter, math, op));
-            if (live && has1) vector.StoreEight(b, at + step, OutputEight(x1, e1, parameter, math, op));
-            if (live && has2) vector.StoreEight(b, at + 2 * step, OutputEight(x2, e2, parameter, math, op));
-            if (live && has3) vector.StoreEight(b, at + 3 * step, OutputEight(x3, e3, parameter, math, op));
-            if (live && tail0) vector.Store(b, tail, op.Output(op.Kept(t0, f0), parameter, math));
-            if (live && tail1) vector.Store(b, tail + lanes, op.Output(op.Kept(t1, f1), parameter, math));
+            int at = origin + row.First, tail = origin + row.Tail, step = row.Step;
+            if (row.Has0) input.StoreEight(b, at, OutputEight(x.X0, e.X0, parameter, math, op));
+            if (row.Has1) input.StoreEight(b, at + step, OutputEight(x.X1, e.X1, parameter, math, op));
+            if (row.Has2) input.StoreEight(b, at + 2 * step, OutputEight(x.X2, e.X2, parameter, math, op));
+            if (row.Has3) input.StoreEight(b, at + 3 * step, OutputEight(x.X3, e.X3, parameter, math, op));
+            if (row.Tail0) input.Store(b, tail, op.Output(op.Kept(x.T0, e.T0), parameter, math));
+            if (row.Tail1) input.Store(b, tail + lanes, op.Output(op.Kept(x.T1, e.T1), parameter, math));
         }
     }
 
@@ -159,6 +131,131 @@ internal static partial class GpuKernels
             }
         }
     }
+
+    /// <summary>
+    /// Where a lane of a run of <see cref="Lanes"/> lanes finds its part of an aligned row of a register row kernel:
+    /// units l, l + lanes, l + 2 · lanes and l + 3 · lanes of eight (<see cref="Has0"/> to <see cref="Has3"/>: those
+    /// within the row), from <see cref="First"/> elements into the row <see cref="Step"/> apart, and elements
+    /// <see cref="Tail"/> and <see cref="Tail"/> + lanes past the last whole unit (<see cref="Tail0"/>, <see cref="Tail1"/>).
+    /// </summary>
+    private readonly struct WarpRowPlace
+    {
+        public WarpRowPlace(int length, int lanes)
+        {
+            int units = length / RowUnit;
+            int whole = units * RowUnit;
+            int lane = Warp.LaneIdx % lanes;
+            Lanes = lanes;
+            First = lane * RowUnit;
+            Step = lanes * RowUnit;
+            Tail = whole + lane;
+            Has0 = lane < units;
+            Has1 = lane + lanes < units;
+            Has2 = lane + 2 * lanes < units;
+            Has3 = lane + 3 * lanes < units;
+            Tail0 = whole + lane < length;
+            Tail1 = whole + lane + lanes < length;
+        }
+
+        private WarpRowPlace(WarpRowPlace place, bool live)
+        {
+            Lanes = place.Lanes;
+            First = place.First;
+            Step = place.Step;
+            Tail = place.Tail;
+            Has0 = live & place.Has0;
+            Has1 = live & place.Has1;
+            Has2 = live & place.Has2;
+            Has3 = live & place.Has3;
+            Tail0 = live & place.Tail0;
+            Tail1 = live & place.Tail1;
+        }
+
+        public readonly int Lanes;
+        public readonly int First;
+        public readonly int Step;
+        public readonly int Tail;
+        public readonly bool Has0;
+        public readonly bool Has1;
+        public readonly bool Has2;
+        public readonly bool Has3;
+        public readonly bool Tail0;
+        public readonly bool Tail1;
+
+        /// <summary>This place for a row that is one of the layout's (<paramref name="live"/>) or past the last: then the lane holds nothing.</summary>
+        public WarpRowPlace Within(bool live) => new(this, live);
+    }
+
+    /// <summary>A lane's values of a row in a register row kernel: four units of eight and two tail elements (<see cref="WarpRowPlace"/>).</summary>
+    private readonly struct WarpRow<T>(Eight<T> x0, Eight<T> x1, Eight<T> x2, Eight<T> x3, T t0, T t1)
+        where T : unmanaged
+    {
+        public readonly Eight<T> X0 = x0;
+        public readonly Eight<T> X1 = x1;
+        public readonly Eight<T> X2 = x2;
+        public readonly Eight<T> X3 = x3;
+        public readonly T T0 = t0;
+        public readonly T T1 = t1;
+    }
+
+    /// <summary>
+    /// This lane's logits of the row at <paramref name="origin"/>, −∞ where <paramref name="place"/> holds nothing
+    /// (past the row, or past the last row) whatever the scale's sign, and where an option excludes an element: every
+    /// load of A is issued before <paramref name="input"/> applies the scale and the options to what they bring.
+    /// </summary>
+    private static WarpRow<TAccumulator> LoadWarpRow<TStorage, TAccumulator, TElement, TMath, TLayout>(
+        ArrayView<TStorage> a, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout> input, WarpRowPlace place, int origin)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuVectorElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+    {
+        var element = default(TElement);
+        var none = default(TMath).NegativeInfinity;
+        var empty = Same(none);
+        int at = origin + place.First, tail = origin + place.Tail, step = place.Step, lanes = place.Lanes;
+        var x0 = place.Has0 ? element.LoadEight(a, at) : empty;
+        var x1 = place.Has1 ? element.LoadEight(a, at + step) : empty;
+        var x2 = place.Has2 ? element.LoadEight(a, at + 2 * step) : empty;
+        var x3 = place.Has3 ? element.LoadEight(a, at + 3 * step) : empty;
+        var t0 = place.Tail0 ? element.Load(a, tail) : none;
+        var t1 = place.Tail1 ? element.Load(a, tail + lanes) : none;
+        return new WarpRow<TAccumulator>(
+            place.Has0 ? input.LogitsEight(x0, at) : empty,
+            place.Has1 ? input.LogitsEight(x1, at + step) : empty,
+            place.Has2 ? input.LogitsEight(x2, at + 2 * step) : empty,
+            place.Has3 ? input.LogitsEight(x3, at + 3 * step) : empty,
+            place.Tail0 ? input.Logit(t0, tail) : none,
+            place.Tail1 ? input.Logit(t1, tail + lanes) : none);
+    }
+
+    /// <summary>The row's max: this lane's, then the shuffles within the run of <paramref name="lanes"/> lanes.</summary>
+    private static T WarpRowMax<T, TMath>(WarpRow<T> x, int lanes, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>
+        => GpuReduce.SegmentMax<T, TMath>(
+            math.Max(math.Max(math.Max(MaxEight(x.X0, math), MaxEight(x.X1, math)), math.Max(MaxEight(x.X2, math), MaxEight(x.X3, math))), math.Max(x.T0, x.T1)),
+            lanes);
+
+    /// <summary>Each of a lane's values less <paramref name="shift"/>.</summary>
+    private static WarpRow<T> CenteredRow<T, TMath>(WarpRow<T> x, T shift, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>
+        => new(Centered(x.X0, shift, math), Centered(x.X1, shift, math), Centered(x.X2, shift, math), Centered(x.X3, shift, math),
+            math.Subtract(x.T0, shift), math.Subtract(x.T1, shift));
+
+    /// <summary>The exp of each of a lane's values.</summary>
+    private static WarpRow<T> ExpRow<T, TMath>(WarpRow<T> x, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>
+        => new(ExpEight(x.X0, math), ExpEight(x.X1, math), ExpEight(x.X2, math), ExpEight(x.X3, math), math.Exp(x.T0), math.Exp(x.T1));
+
+    /// <summary>The sum of a lane's values: unit by unit, then its tail.</summary>
+    private static T SumRow<T, TMath>(WarpRow<T> x, TMath math)
+        where T : unmanaged
+        where TMath : struct, IGpuMath<T>
+        => math.Add(math.Add(math.Add(SumEight(x.X0, math), SumEight(x.X1, math)), math.Add(SumEight(x.X2, math), SumEight(x.X3, math))), math.Add(x.T0, x.T1));
 
     /// <summary>Eight copies of one value.</summary>
     private static Eight<T> Same<T>(T value)

@@ -150,6 +150,15 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
     }
 
     /// <summary>
+    /// This launch once its kernel was asked to opt in to shared memory past 48 KB (<see cref="GpuSharedMemory.Raise"/>):
+    /// unchanged where the kernel may use it (<paramref name="raised"/>) or where the launch does not need it; the
+    /// streamed kernel on the same grid and groups, which needs no shared memory for the slice, where the driver
+    /// refused.
+    /// </summary>
+    public GpuLaunch OptedIn(bool raised) =>
+        SharedOptIn && !raised ? new GpuLaunch(GpuStrategy.Streamed, Groups, GroupSize, 0) : this;
+
+    /// <summary>
     /// The launch of the register row kernels (<see cref="GpuStrategy.WarpRows"/>) for <paramref name="slices"/>
     /// aligned rows of <paramref name="length"/> elements (<see cref="GpuRows.Fit"/>), or null where a row does not fit
     /// a warp's registers: the lanes per row are the fewest, a power of two from 4 up, that hold

@@ -12,7 +12,7 @@ namespace SoftmaxGen.Runtime;
 /// the device's opt-in maximum (<c>CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN</c>: about 227 KB on an H100
 /// or H200); ILGPU does neither. <see cref="OptInLimit"/> gives that maximum (0 for any other accelerator, and where
 /// the driver offers no <c>cuFuncSetAttribute</c>), and <see cref="Raise"/> raises a loaded kernel's limit to it, once
-/// per loaded kernel. The driver library is looked up the first time a CUDA accelerator asks.
+/// per loaded kernel, before its first launch past 48 KB. The driver library is looked up the first time a CUDA accelerator asks.
 /// </summary>
 internal static unsafe class GpuSharedMemory
 {
@@ -24,6 +24,9 @@ internal static unsafe class GpuSharedMemory
 
     private static readonly ConditionalWeakTable<Accelerator, StrongBox<int>> Limits = new();
 
+    /// <summary>Whether each loaded kernel's limit was raised (<see cref="Raise"/>).</summary>
+    private static readonly ConditionalWeakTable<CudaKernel, StrongBox<bool>> Raised = new();
+
     /// <summary><c>cuFuncSetAttribute</c> in the driver library ILGPU uses, or 0 where it has none.</summary>
     private static readonly Lazy<nint> SetFunctionAttribute = new(Resolve);
 
@@ -34,28 +37,25 @@ internal static unsafe class GpuSharedMemory
     /// <summary>
     /// Lets the kernel behind <paramref name="launcher"/> ask for up to the opt-in maximum less the reductions' scratch
     /// (<see cref="GpuKernels.ScratchLength"/> accumulators of <paramref name="accumulatorSize"/> bytes), the most that
-    /// <see cref="GpuLaunch.Choose(GpuDevice, bool, int, int, int, bool)"/> asks for. Does nothing but return the
-    /// launcher on any other accelerator or where the maximum is not above 48 KB.
+    /// <see cref="GpuLaunch.Choose(GpuDevice, bool, int, int, int, bool)"/> asks for, once per loaded kernel, and says
+    /// whether it may: false where the driver refuses (the launch then takes the streamed kernel,
+    /// <see cref="GpuLaunch.OptedIn"/>), on any other accelerator, and where the maximum is not above 48 KB.
     /// </summary>
-    public static TLauncher Raise<TLauncher>(Accelerator accelerator, TLauncher launcher, int accumulatorSize)
-        where TLauncher : Delegate
+    public static bool Raise(Accelerator accelerator, Delegate launcher, int accumulatorSize)
     {
         int limit = OptInLimit(accelerator);
         if (limit <= GpuLaunch.SharedBudget || launcher.Target is not CudaKernel kernel)
         {
-            return launcher;
+            return false;
         }
 
-        using var binding = accelerator.BindScoped();
-        int bytes = limit - GpuKernels.ScratchLength * accumulatorSize;
-        int error = ((delegate* unmanaged<nint, int, int, int>)SetFunctionAttribute.Value)(kernel.FunctionPtr, MaxDynamicSharedSizeBytes, bytes);
-        if (error != 0)
+        return Raised.GetValue(kernel, _ =>
         {
-            throw new InvalidOperationException(
-                $"cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES, {bytes}) failed with CUDA error {error} on {accelerator.Name}.");
-        }
-
-        return launcher;
+            using var binding = accelerator.BindScoped();
+            int bytes = limit - GpuKernels.ScratchLength * accumulatorSize;
+            int error = ((delegate* unmanaged<nint, int, int, int>)SetFunctionAttribute.Value)(kernel.FunctionPtr, MaxDynamicSharedSizeBytes, bytes);
+            return new StrongBox<bool>(error == 0);
+        }).Value;
     }
 
     private static int Query(CudaAccelerator cuda)

@@ -384,8 +384,14 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, TAccumulator> BackwardRows =
         GpuKernels.BackwardRows<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
-    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, TAccumulator> ForwardRowsWarp =
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardRowsWarp =
         GpuKernels.ForwardRowsWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> LogSumExpRowsWarp =
+        GpuKernels.LogSumExpRowsWarp<TStorage, TAccumulator, TElement, TMath, TLayout>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> LogSumExpRowsOnline =
+        GpuKernels.LogSumExpRowsOnline<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, TAccumulator> BackwardRowsWarp =
         GpuKernels.BackwardRowsWarp<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
@@ -398,6 +404,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         JacobianEntries, LogSumExpGroups, LogSumExpThreads,
         ForwardRowsCached, ForwardRowsOnline, BackwardRows, ForwardRowsWarp, BackwardRowsWarp, ForwardLanesEight,
         BackwardLanesEight, LogSumExpLanesEight,
+        LogSumExpRowsWarp, LogSumExpRowsOnline,
     ];
 
     public static void Jacobian(AcceleratorStream stream, ArrayView<TStorage> b, ArrayView<TStorage> jacobian, TLayout layout, float scale)
@@ -422,19 +429,23 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), backward: false, runs: layout.RunCount);
 
         // Aligned rows move 16 bytes at a time, with or without options: the row kernels take A's logits eight at a
-        // time through GpuInputLoads.LoadEight, which applies the scale, the bias and the exclusions to the eight in
-        // registers (the bias eight at a time too where its view is aligned, the mask as one word where it can be).
-        // The register row kernels take layouts without mask, bias or causal mask only; with options, short rows keep
-        // the warp element kernel.
-        bool options = layout.HasMask || layout.HasBias || layout.HasCausal;
+        // time through GpuInputLoads, which applies the scale, the bias and the exclusions to the eight in registers
+        // (the bias eight at a time too where its view is aligned, the mask as one word where it can be).
         bool rows = GpuRows.Fit(layout, Unsafe.SizeOf<TStorage>()) && GpuRows.Aligned(a) && GpuRows.Aligned(b);
-        if (rows && !options && GpuLaunch.WarpRows(device, layout.SliceCount, layout.SliceLength) is { } warpRows)
+        if (rows && GpuLaunch.WarpRows(device, layout.SliceCount, layout.SliceLength) is { } warpRows)
         {
             EngineDiagnostics.CountLaunch(GpuStrategy.WarpRows);
             EngineDiagnostics.CountRowLaunch();
             var registers = KernelCache.Get(accelerator, ForwardRowsWarp, static owner => owner.LoadKernel(ForwardRowsWarp));
-            registers(stream, Config<TAccumulator>(warpRows), a, b, layout, warpRows.Lanes, default(TMath).FromSingle(scale));
+            registers(stream, Config<TAccumulator>(warpRows), a, b, layout, warpRows.Lanes, Loads(scale, mask, bias, layout));
             return;
+        }
+
+        // Shared memory past 48 KB needs the cached kernel's limit raised; where the driver refuses, the call streams.
+        if (launch.SharedOptIn)
+        {
+            var cachedKernel = rows ? ForwardRowsCached : ForwardCached;
+            launch = launch.OptedIn(GpuSharedMemory.Raise(accelerator, KernelCache.Get(accelerator, cachedKernel, owner => owner.LoadKernel(cachedKernel)), Unsafe.SizeOf<TAccumulator>()));
         }
 
         EngineDiagnostics.CountLaunch(launch.Strategy);
@@ -460,7 +471,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         {
             EngineDiagnostics.CountRowLaunch();
             var rowKernel = launch.Strategy == GpuStrategy.Cached ? ForwardRowsCached : ForwardRowsOnline;
-            var rowLauncher = KernelCache.Get(accelerator, rowKernel, owner => launch.Strategy == GpuStrategy.Cached ? Load(owner, rowKernel) : owner.LoadKernel(rowKernel));
+            var rowLauncher = KernelCache.Get(accelerator, rowKernel, owner => owner.LoadKernel(rowKernel));
             rowLauncher(stream, Config<TAccumulator>(launch), a, b, layout, Loads(scale, mask, bias, layout));
             return;
         }
@@ -473,7 +484,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             GpuStrategy.Cached => ForwardCached,
             _ => ForwardStreamed,
         };
-        var launcher = KernelCache.Get(accelerator, kernel, owner => launch.Strategy == GpuStrategy.Cached ? Load(owner, kernel) : owner.LoadKernel(kernel));
+        var launcher = KernelCache.Get(accelerator, kernel, owner => owner.LoadKernel(kernel));
         launcher(stream, Config<TAccumulator>(launch), a, b, layout, Loads(scale, mask, bias, layout));
     }
 
@@ -492,6 +503,14 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             var registers = KernelCache.Get(accelerator, BackwardRowsWarp, static owner => owner.LoadKernel(BackwardRowsWarp));
             registers(stream, Config<TAccumulator>(warpRows), b, dB, dA, layout, cotangents, warpRows.Lanes, default(TMath).FromSingle(scale));
             return;
+        }
+
+        // Shared memory past 48 KB needs the cached kernel's limit raised; where the driver refuses, the call streams.
+        if (launch.SharedOptIn)
+        {
+            launch = launch.OptedIn(rows
+                ? GpuSharedMemory.Raise(accelerator, KernelCache.Get(accelerator, BackwardRows, static owner => owner.LoadKernel(BackwardRows)), Unsafe.SizeOf<TAccumulator>())
+                : GpuSharedMemory.Raise(accelerator, KernelCache.Get(accelerator, BackwardCached, static owner => owner.LoadKernel(BackwardCached)), Unsafe.SizeOf<TAccumulator>()));
         }
 
         EngineDiagnostics.CountLaunch(launch.Strategy);
@@ -519,14 +538,14 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         {
             EngineDiagnostics.CountRowLaunch();
             int cached = launch.Strategy != GpuStrategy.Cached ? 0 : launch.CotangentCached ? 2 : 1;
-            var rowLauncher = KernelCache.Get(accelerator, BackwardRows, static owner => Load(owner, BackwardRows));
+            var rowLauncher = KernelCache.Get(accelerator, BackwardRows, static owner => owner.LoadKernel(BackwardRows));
             rowLauncher(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, cached, default(TMath).FromSingle(scale));
             return;
         }
 
         if (launch.Strategy == GpuStrategy.Cached)
         {
-            var cached = KernelCache.Get(accelerator, BackwardCached, static owner => Load(owner, BackwardCached));
+            var cached = KernelCache.Get(accelerator, BackwardCached, static owner => owner.LoadKernel(BackwardCached));
             cached(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, launch.CotangentCached ? 1 : 0, ScaledStores(scale));
             return;
         }
@@ -550,7 +569,9 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
 
     /// <summary>
     /// One value per slice: a group per slice where the last axis is reduced, a thread per slice (coalesced across the
-    /// group) where it is a batch axis.
+    /// group) where it is a batch axis. Aligned rows (A's view on a 16-byte boundary; the values are stored one at a
+    /// time) take the row kernels, options included: a run of lanes per row, the row in registers, for rows that fit
+    /// (<see cref="GpuLaunch.WarpRows"/>), otherwise a group per row as for any slice.
     /// </summary>
     public static void LogSumExp(AcceleratorStream stream, ArrayView<TStorage> a, ArrayView<byte> mask, ArrayView<TStorage> bias, ArrayView<TStorage> lse, TLayout layout, float scale)
     {
@@ -574,27 +595,30 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             return;
         }
 
-        var launch = GpuLaunch.Choose(accelerator, layout, Unsafe.SizeOf<TAccumulator>(), backward: false);
-        var kernel = KernelCache.Get(accelerator, LogSumExpGroups, static owner => owner.LoadKernel(LogSumExpGroups));
+        var device = GpuDevice.Of(accelerator);
+        bool rows = GpuRows.Fit(layout, Unsafe.SizeOf<TStorage>()) && GpuRows.Aligned(a);
+        if (rows && GpuLaunch.WarpRows(device, layout.SliceCount, layout.SliceLength) is { } warpRows)
+        {
+            EngineDiagnostics.CountLaunch(GpuStrategy.WarpRows);
+            EngineDiagnostics.CountRowLaunch();
+            var registers = KernelCache.Get(accelerator, LogSumExpRowsWarp, static owner => owner.LoadKernel(LogSumExpRowsWarp));
+            registers(stream, Config<TAccumulator>(warpRows), a, lse, layout, warpRows.Lanes, Loads(scale, mask, bias, layout));
+            return;
+        }
+
+        var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), backward: false);
         int warp = accelerator.WarpSize;
         int groupSize = Math.Max(2 * warp, Math.Min(launch.GroupSize, 8 * warp));
-        kernel(stream, new KernelConfig(Math.Max(1, Math.Min(layout.SliceCount, accelerator.NumMultiprocessors * 8)), groupSize), a, lse, layout, Loads(scale, mask, bias, layout));
+        var config = new KernelConfig(Math.Max(1, Math.Min(layout.SliceCount, accelerator.NumMultiprocessors * 8)), groupSize);
+        if (rows)
+        {
+            EngineDiagnostics.CountRowLaunch();
+        }
+
+        var groups = rows ? LogSumExpRowsOnline : LogSumExpGroups;
+        var kernel = KernelCache.Get(accelerator, groups, owner => owner.LoadKernel(groups));
+        kernel(stream, config, a, lse, layout, Loads(scale, mask, bias, layout));
     }
-
-    /// <summary>
-    /// Loads a kernel that may run with the cached strategy, whose shared memory may be past 48 KB on CUDA devices
-    /// (<see cref="GpuLaunch.SharedOptIn"/>): the kernel's limit is raised to the device's opt-in maximum as it loads.
-    /// </summary>
-    private static Action<AcceleratorStream, KernelConfig, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, T> Load<T>(
-        Accelerator accelerator, Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, T> kernel)
-        where T : struct
-        => GpuSharedMemory.Raise(accelerator, accelerator.LoadKernel(kernel), Unsafe.SizeOf<TAccumulator>());
-
-    /// <inheritdoc cref="Load{T}(Accelerator, Action{ArrayView{TStorage}, ArrayView{TStorage}, TLayout, T})"/>
-    private static Action<AcceleratorStream, KernelConfig, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, T> Load<T>(
-        Accelerator accelerator, Action<ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, int, T> kernel)
-        where T : struct
-        => GpuSharedMemory.Raise(accelerator, accelerator.LoadKernel(kernel), Unsafe.SizeOf<TAccumulator>());
 
     /// <summary>
     /// The forward loads of A with the options. For the eight-at-a-time loads of the row kernels (aligned rows) and the

@@ -24,8 +24,8 @@ public sealed class GpuBenchmarkTests
 
     /// <summary>
     /// The PTX report lists, for each element type, the row kernels' loops with eight elements moved per iteration (two
-    /// 16-byte loads of float, one of Half, four of double), the register row kernels' slice loops, and the element
-    /// kernels beside them.
+    /// 16-byte loads of float, one of Half, four of double), the register row kernels' slice loops, log-sum-exp's row
+    /// kernels, and the element kernels beside them.
     /// </summary>
     [Fact]
     public void ThePtxReportCountsInstructionsPerElementOfEachLoop()
@@ -44,6 +44,11 @@ public sealed class GpuBenchmarkTests
             Assert.Contains(rows, cells => cells[1] == element && cells[2] == "ForwardRowsWarp" && cells[5] == "34" && cells[6] == "34");
             Assert.Contains(rows, cells => cells[1] == element && cells[2] == "BackwardRowsWarp" && cells[5] == "34" && cells[6] == "34");
             Assert.Contains(rows, cells => cells[1] == element && cells[2] == "ForwardSlicesWarp" && cells[5] == "4" && cells[6] == "4");
+            // Log-sum-exp: the register rows' slice loop loads a lane's share and stores one value at most; the online
+            // rows' pass loads eight elements a step.
+            Assert.Contains(rows, cells => cells[1] == element && cells[2] == "LogSumExpRowsWarp" && cells[5] == "34");
+            Assert.Contains(rows, cells => cells[1] == element && cells[2] == "LogSumExpRowsOnline" && cells[5] == "8" && cells[6] == "0");
+            Assert.Contains(rows, cells => cells[1] == element && cells[2] == "LogSumExpSlices");
             Assert.All(rows, cells => Assert.True(double.Parse(cells[7], System.Globalization.CultureInfo.InvariantCulture) > 0, string.Join('|', cells)));
         }
 

@@ -79,6 +79,35 @@ public sealed class GpuLaunchTests
         Assert.NotEqual(GpuStrategy.WarpCached, GpuLaunch.Choose(H100, lanesInner: true, slices: 100_000, length, accumulatorSize, backward, runs).Strategy);
     }
 
+    /// <summary>
+    /// A launch past 48 KB whose kernel the driver would not let opt in (<see cref="GpuSharedMemory.Raise"/> false) takes
+    /// the streamed kernel on the same grid and groups, as a device without the opt-in would; every other launch is
+    /// unchanged whatever the answer.
+    /// </summary>
+    [Theory]
+    [InlineData(4, 12_000, false)]
+    [InlineData(4, 12_225, false)]
+    [InlineData(4, 58_048, false)]
+    [InlineData(8, 28_992, false)]
+    [InlineData(4, 9_000, true)]
+    [InlineData(4, 20_000, true)]
+    [InlineData(4, 60_000, false)]
+    public void ALaunchWhoseKernelCouldNotOptInStreams(int accumulatorSize, int length, bool backward)
+    {
+        var launch = GpuLaunch.Choose(H100, lanesInner: false, slices: 1000, length, accumulatorSize, backward);
+        Assert.Equal(launch, launch.OptedIn(raised: true));
+        var refused = launch.OptedIn(raised: false);
+        if (launch.SharedOptIn)
+        {
+            Assert.Equal(new GpuLaunch(GpuStrategy.Streamed, launch.Groups, launch.GroupSize, 0), refused);
+            Assert.Equal(GpuLaunch.Choose(WithoutOptIn, lanesInner: false, slices: 1000, length, accumulatorSize, backward), refused);
+        }
+        else
+        {
+            Assert.Equal(launch, refused);
+        }
+    }
+
     /// <summary>The lanes per row: the fewest, a power of two from 4, holding four units of eight a lane; the tail rides along.</summary>
     [Theory]
     [InlineData(32, 4, 4)]

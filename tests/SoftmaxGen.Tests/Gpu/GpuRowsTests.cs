@@ -192,27 +192,133 @@ public sealed class GpuRowsTests(CpuAcceleratorFixture fixture) : IClassFixture<
         Checks.AssertBackwardClose(target, rounded, dB, dA, shape, $"{name} backward × 2, warp 32");
     }
 
+    /// <summary>
+    /// Log-sum-exp over aligned rows: rows a warp's registers hold (on the CPU accelerator's warp of four, up to 132
+    /// elements) take the register row kernel, longer ones the online row kernel, a group a row; a view of A off a
+    /// 16-byte boundary, or a row that is not a whole number of 16 bytes, the element kernel. All agree with the float64
+    /// reference; a negative scale checks that the lanes past a row stay -∞ once scaled.
+    /// </summary>
+    [Theory]
+    [InlineData("Rows", 4, 0, -0.5, "WarpRows")]   // the tail alone
+    [InlineData("Rows", 100, 0, 0.75, "WarpRows")] // 12 units and a tail of 4
+    [InlineData("Rows", 132, 0, -1.25, "WarpRows")]
+    [InlineData("Rows", 132, 4, 0.75, "WarpRows")] // 16 bytes in: aligned
+    [InlineData("Rows", 132, 1, 0.75, "Elements")]
+    [InlineData("Rows", 13, 0, 0.75, "Elements")]
+    [InlineData("Rows", 136, 0, 0.75, "Rows")]     // 17 units: the online row kernel
+    [InlineData("Rows", 1012, 0, -0.5, "Rows")]
+    [InlineData("Rows", 1012, 3, 0.75, "Elements")]
+    [InlineData("LogRows", 100, 0, 0.75, "WarpRows")]
+    [InlineData("RowsHalf", 8, 0, 0.75, "WarpRows")]
+    [InlineData("RowsHalf", 128, 0, -0.5, "WarpRows")]
+    [InlineData("RowsHalf", 1016, 0, 0.75, "Rows")]
+    [InlineData("RowsHalf", 1016, 4, 0.75, "Elements")]
+    [InlineData("RowsHalf", 12, 0, 0.75, "Elements")]
+    [InlineData("RowsDouble", 2, 0, 0.75, "WarpRows")]
+    [InlineData("RowsDouble", 38, 0, -0.5, "WarpRows")]
+    [InlineData("RowsDouble", 130, 0, 0.75, "WarpRows")]
+    [InlineData("RowsDouble", 1026, 0, 0.75, "Rows")]
+    [InlineData("RowsDouble", 1025, 0, 0.75, "Elements")]
+    public void AlignedRowsTakeTheRowLogSumExpKernels(string name, int length, int offset, double scale, string kernel)
+    {
+        var target = Layouts.GetGpu(name, Accelerator);
+        int[] shape = [7, length];
+        int count = TestData.Count(shape);
+        var a = target.Round(TestData.Logits(new Random(length * 5 + offset), count));
+
+        long rows = EngineDiagnostics.RowLaunches;
+        long registers = EngineDiagnostics.Launched(GpuStrategy.WarpRows);
+        var lse = Run(name, Direction.LogSumExp, offset, shape, (float)scale, a);
+        Assert.Equal(rows + (kernel == "Elements" ? 0 : 1), EngineDiagnostics.RowLaunches);
+        Assert.Equal(registers + (kernel == "WarpRows" ? 1 : 0), EngineDiagnostics.Launched(GpuStrategy.WarpRows));
+        Checks.AssertLogSumExpClose(target.WithScale(scale), a, shape, lse, $"{name} logsumexp, length {length}, offset {offset}");
+    }
+
+    /// <summary>
+    /// Log-sum-exp's special rows in registers and in the online pass: all -∞ gives -∞, a NaN NaN, a +∞ +∞, a +∞ with a
+    /// NaN NaN whichever comes first in the row (the max of the two depends on their order), two +∞ +∞, some -∞ among
+    /// finite values changes nothing but the sum; the other rows are unaffected.
+    /// </summary>
+    [Theory]
+    [InlineData("Rows", 12)]
+    [InlineData("Rows", 100)]
+    [InlineData("Rows", 1012)]
+    [InlineData("RowsHalf", 64)]
+    [InlineData("RowsHalf", 1016)]
+    [InlineData("RowsDouble", 34)]
+    [InlineData("RowsDouble", 1026)]
+    public void TheRowLogSumExpKernelsGiveSpecialRowsTheirValues(string name, int length)
+    {
+        var target = Layouts.GetGpu(name, Accelerator);
+        int[] shape = [16, length];
+        var random = new Random(length);
+        var a = target.Round(TestData.Logits(random, TestData.Count(shape)));
+        for (int row = 0; row < shape[0]; row++)
+        {
+            var span = a.AsSpan(row * length, length);
+            switch (row % 8)
+            {
+                case 0:
+                    span.Fill(double.NegativeInfinity);
+                    break;
+                case 1:
+                    span[random.Next(length)] = double.NaN;
+                    break;
+                case 2:
+                    span[random.Next(length)] = double.PositiveInfinity;
+                    break;
+                case 3:
+                    span[0] = double.NaN;
+                    span[^1] = double.PositiveInfinity;
+                    break;
+                case 4:
+                    span[0] = double.PositiveInfinity;
+                    span[^1] = double.NaN;
+                    break;
+                case 5:
+                    for (int i = 0; i < length; i += 2) span[i] = double.NegativeInfinity;
+                    break;
+                case 6:
+                    span[0] = double.PositiveInfinity;
+                    span[^1] = double.PositiveInfinity;
+                    break;
+            }
+        }
+
+        long rows = EngineDiagnostics.RowLaunches;
+        var lse = target.LogSumExp(a, shape).Value;
+        Assert.Equal(rows + 1, EngineDiagnostics.RowLaunches);
+        Checks.AssertLogSumExpClose(target, a, shape, lse, $"{name} logsumexp of special rows, length {length}");
+    }
+
     private enum Direction
     {
         Forward,
         Backward,
+        LogSumExp,
     }
 
     /// <summary>Runs a launcher on views that start <paramref name="offset"/> elements into their buffers.</summary>
     private double[] Run(string name, Direction direction, int offset, int[] shape, float scale, double[] first, double[]? second = null) => name switch
     {
-        "Rows" => Run<float>(direction, offset, shape, scale, first, second, Rows.Forward, Rows.Backward),
-        "LogRows" => Run<float>(direction, offset, shape, scale, first, second, LogRows.Forward, LogRows.Backward),
-        "RowsHalf" => Run<System.Half>(direction, offset, shape, scale, first, second, RowsHalf.Forward, RowsHalf.Backward),
-        "LogRowsHalf" => Run<System.Half>(direction, offset, shape, scale, first, second, LogRowsHalf.Forward, LogRowsHalf.Backward),
-        "RowsDouble" => Run<double>(direction, offset, shape, scale, first, second, RowsDouble.Forward, RowsDouble.Backward),
+        "Rows" => Run<float>(direction, offset, shape, scale, first, second, Rows.Forward, Rows.Backward, Rows.LogSumExp),
+        "LogRows" => Run<float>(direction, offset, shape, scale, first, second, LogRows.Forward, LogRows.Backward, LogRows.LogSumExp),
+        "RowsHalf" => Run<System.Half>(direction, offset, shape, scale, first, second, RowsHalf.Forward, RowsHalf.Backward, RowsHalf.LogSumExp),
+        "LogRowsHalf" => Run<System.Half>(direction, offset, shape, scale, first, second, LogRowsHalf.Forward, LogRowsHalf.Backward, LogRowsHalf.LogSumExp),
+        "RowsDouble" => Run<double>(direction, offset, shape, scale, first, second, RowsDouble.Forward, RowsDouble.Backward, RowsDouble.LogSumExp),
         _ => throw new ArgumentException(name, nameof(name)),
     };
 
-    private double[] Run<T>(Direction direction, int offset, int[] shape, float scale, double[] first, double[]? second, GpuForwardMethod<T> forward, GpuBackwardMethod<T> backward)
+    private double[] Run<T>(
+        Direction direction, int offset, int[] shape, float scale, double[] first, double[]? second, GpuForwardMethod<T> forward, GpuBackwardMethod<T> backward, GpuLogSumExpMethod<T> logSumExp)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int length = direction == Direction.Forward ? first.Length : second!.Length;
+        int length = direction switch
+        {
+            Direction.Forward => first.Length,
+            Direction.Backward => second!.Length,
+            _ => first.Length / shape[^1],
+        };
         using var x = Upload(Elements<T>.From(first), offset);
         using var y = Upload(Elements<T>.From(second ?? []), offset);
         using var output = Upload(Elements<T>.Poisoned(length), offset);
@@ -220,6 +326,10 @@ public sealed class GpuRowsTests(CpuAcceleratorFixture fixture) : IClassFixture<
         if (direction == Direction.Forward)
         {
             forward(Accelerator, x.View.SubView(offset, first.Length), outputView, shape, scale);
+        }
+        else if (direction == Direction.LogSumExp)
+        {
+            logSumExp(Accelerator, x.View.SubView(offset, first.Length), outputView, shape, scale);
         }
         else
         {
@@ -334,6 +444,67 @@ public sealed class GpuRowsPtxTests : IDisposable
                     var use = new Regex(@"^\s*(add|sub|mul|fma|max|min)(\.[a-z]+)*\." + arithmetic + @"\s", RegexOptions.Multiline).Match(ptx);
                     Assert.True(use.Success, $"{what}: no arithmetic");
                     Assert.True(load.Matches(ptx).Last().Index < use.Index, $"{what}: a load after the first arithmetic");
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The register row kernels with a mask, a bias and a causal mask (Attention) load A and the bias, contiguous along
+    /// the row, 16 bytes at a time (as many moves of each) and store B 16 bytes at a time; log-sum-exp in registers
+    /// loads A as the forward does, with and without options, all of A's loads before the first arithmetic where there
+    /// are no options, and stores one value a row. None uses local memory; all reduce with warp shuffles.
+    /// </summary>
+    [Theory]
+    [InlineData("float", "v4.f32", "f32", 8)]
+    [InlineData("half", "v4.b32", "f32", 4)]
+    [InlineData("double", "v2.f64", "f64", 16)]
+    public void TheRegisterRowKernelsWithOptionsAndTheirLogSumExpMoveSixteenBytesAtATime(string element, string form, string arithmetic, int moves)
+    {
+        foreach (var architecture in new[] { CudaArchitecture.SM_70, CudaArchitecture.SM_80, CudaArchitecture.SM_90 })
+        {
+            foreach (var (context, space) in new[] { (_release, @"(\.global)?"), (_o2, @"\.global") })
+            {
+                var load = new Regex(@"^\s*ld" + space + @"\." + Regex.Escape(form) + @"\s", RegexOptions.Multiline);
+                var store = new Regex(@"^\s*st" + space + @"\." + Regex.Escape(form) + @"\s", RegexOptions.Multiline);
+                foreach (var (kernel, options, loads, stores) in new[]
+                {
+                    ("ForwardRowsWarp", true, 2 * moves, moves),
+                    ("LogSumExpRowsWarp", false, moves, 0),
+                    ("LogSumExpRowsWarp", true, 2 * moves, 0),
+                })
+                {
+                    string ptx = Ptx(context, element, kernel, architecture, options);
+                    string what = $"{element} {kernel}{(options ? " with options" : "")} {architecture} {context.Properties.OptimizationLevel}";
+                    Assert.True(loads == load.Matches(ptx).Count, $"{what}: {load.Matches(ptx).Count} 16-byte loads, not {loads}");
+                    Assert.True(stores == store.Matches(ptx).Count, $"{what}: {store.Matches(ptx).Count} 16-byte stores, not {stores}");
+                    Assert.DoesNotContain(".local", ptx);
+                    Assert.Contains("shfl.sync.bfly", ptx);
+                    if (!options)
+                    {
+                        var use = new Regex(@"^\s*(add|sub|mul|fma|max|min)(\.[a-z]+)*\." + arithmetic + @"\s", RegexOptions.Multiline).Match(ptx);
+                        Assert.True(use.Success, $"{what}: no arithmetic");
+                        Assert.True(load.Matches(ptx).Last().Index < use.Index, $"{what}: a load after the first arithmetic");
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The online log-sum-exp row kernel loads A 16 bytes at a time, with and without options, and stores no 16 bytes.</summary>
+    [Theory, MemberData(nameof(Cases))]
+    public void TheOnlineLogSumExpRowKernelLoadsSixteenBytesAtATime(string element, string form)
+    {
+        foreach (var architecture in new[] { CudaArchitecture.SM_70, CudaArchitecture.SM_80, CudaArchitecture.SM_90 })
+        {
+            foreach (var (context, space) in new[] { (_release, @"(\.global)?"), (_o2, @"\.global") })
+            {
+                foreach (bool options in new[] { false, true })
+                {
+                    string ptx = Ptx(context, element, "LogSumExpRowsOnline", architecture, options);
+                    string what = $"{element} LogSumExpRowsOnline{(options ? " with options" : "")} {architecture} {context.Properties.OptimizationLevel}";
+                    Assert.True(Regex.IsMatch(ptx, @"\bld" + space + @"\." + Regex.Escape(form) + @"\s"), $"{what}: no 16-byte load");
+                    Assert.False(Regex.IsMatch(ptx, @"\bst(\.global)?\." + Regex.Escape(form) + @"\s"), $"{what}: a 16-byte store");
                 }
             }
         }
