@@ -24,7 +24,8 @@ internal static partial class GpuKernels
     /// <summary>
     /// As <see cref="ForwardSlicesCached"/>, for aligned rows: <paramref name="input"/> gives the logits, eight at a
     /// time and past the last whole unit one at a time (z = scale · A with the options applied,
-    /// <see cref="GpuInputLoads{TStorage, TAccumulator, TElement, TMath, TLayout}"/>), and stores B.
+    /// <see cref="GpuInputLoads{TStorage, TAccumulator, TElement, TMath, TLayout}"/>), and stores B. Shared memory holds
+    /// accumulators, a float for a Half element, for the reasons <see cref="ForwardSlicesCached"/> gives.
     /// </summary>
     public static void ForwardRowsCached<TStorage, TAccumulator, TVector, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TVector input)
         where TStorage : unmanaged
