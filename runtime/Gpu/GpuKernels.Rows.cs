@@ -24,7 +24,8 @@ internal static partial class GpuKernels
     /// <summary>
     /// As <see cref="ForwardSlicesCached"/>, for aligned rows: <paramref name="input"/> gives the logits, eight at a
     /// time and past the last whole unit one at a time (z = scale · A with the options applied,
-    /// <see cref="GpuInputLoads{TStorage, TAccumulator, TElement, TMath, TLayout}"/>), and stores B.
+    /// <see cref="GpuInputLoads{TStorage, TAccumulator, TElement, TMath, TLayout}"/>), and stores B. Shared memory holds
+    /// accumulators, a float for a Half element, for the reasons <see cref="ForwardSlicesCached"/> gives.
     /// </summary>
     public static void ForwardRowsCached<TStorage, TAccumulator, TVector, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TVector input)
         where TStorage : unmanaged
@@ -145,7 +146,10 @@ internal static partial class GpuKernels
     /// The backward pass over aligned rows, a group per row, dA = scale · pullback. <paramref name="cached"/> (an int,
     /// as kernel parameters must be blittable): 0 reads B from device memory in both passes of every cotangent, 1 keeps
     /// B's row in shared memory for all cotangents, 2 keeps the current cotangent's row there too (as
-    /// <see cref="BackwardSlicesCached"/> with its cotangent cached).
+    /// <see cref="BackwardSlicesCached"/> with its cotangent cached). Shared memory holds the rows as stored
+    /// (<typeparamref name="TStorage"/>, 2 bytes a Half), as <see cref="BackwardSlicesCached"/> holds its slices: the
+    /// loads convert each eight to the accumulator and the element's stores (<typeparamref name="TVector"/>, which
+    /// does not scale here) convert them back, exactly, as they came from <typeparamref name="TStorage"/>.
     /// </summary>
     public static void BackwardRows<TStorage, TAccumulator, TVector, TMath, TLayout, TOp>(
         ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents, int cached, TAccumulator scale)
@@ -159,7 +163,7 @@ internal static partial class GpuKernels
         var math = default(TMath);
         var op = default(TOp);
         var vector = default(TVector);
-        var cache = SharedMemory.GetDynamic<TAccumulator>(); // B's row at 0, the current cotangent's row at length
+        var cache = SharedMemory.GetDynamic<TStorage>(); // B's row at 0, the current cotangent's row at length
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
         int units = length / RowUnit;
@@ -173,12 +177,12 @@ internal static partial class GpuKernels
             {
                 for (int u = Group.IdxX; u < units; u += stride)
                 {
-                    CacheEight(cache, u, units, vector.LoadEight(b, origin + u * RowUnit));
+                    CacheEight(cache, u, units, vector.LoadEight(b, origin + u * RowUnit), vector);
                 }
 
                 for (int e = whole + Group.IdxX; e < length; e += stride)
                 {
-                    cache[e] = vector.Load(b, origin + e);
+                    cache[e] = b[origin + e];
                 }
             }
 
@@ -188,11 +192,11 @@ internal static partial class GpuKernels
                 var dot = math.Zero;
                 for (int u = Group.IdxX; u < units; u += stride)
                 {
-                    var bx = cached != 0 ? CachedEight(cache, u, units) : vector.LoadEight(b, origin + u * RowUnit);
+                    var bx = cached != 0 ? CachedEight<TStorage, TAccumulator, TVector>(cache, u, units, vector) : vector.LoadEight(b, origin + u * RowUnit);
                     var d = vector.LoadEight(dB, first + u * RowUnit);
                     if (cached == 2)
                     {
-                        CacheEight(cache.SubView(length), u, units, d);
+                        CacheEight(cache.SubView(length), u, units, d, vector);
                     }
 
                     dot = math.Add(dot, op.Term(bx.A, d.A, math));
@@ -207,11 +211,11 @@ internal static partial class GpuKernels
 
                 for (int e = whole + Group.IdxX; e < length; e += stride)
                 {
-                    var bx = cached != 0 ? cache[e] : vector.Load(b, origin + e);
+                    var bx = cached != 0 ? vector.Load(cache, e) : vector.Load(b, origin + e);
                     var d = vector.Load(dB, first + e);
                     if (cached == 2)
                     {
-                        cache[length + e] = d;
+                        vector.Store(cache, length + e, d);
                     }
 
                     dot = math.Add(dot, op.Term(bx, d, math));
@@ -220,8 +224,8 @@ internal static partial class GpuKernels
                 dot = GpuReduce.GroupSum<TAccumulator, TMath>(dot, scratch);
                 for (int u = Group.IdxX; u < units; u += stride)
                 {
-                    var bx = cached != 0 ? CachedEight(cache, u, units) : vector.LoadEight(b, origin + u * RowUnit);
-                    var d = cached == 2 ? CachedEight(cache.SubView(length), u, units) : vector.LoadEight(dB, first + u * RowUnit);
+                    var bx = cached != 0 ? CachedEight<TStorage, TAccumulator, TVector>(cache, u, units, vector) : vector.LoadEight(b, origin + u * RowUnit);
+                    var d = cached == 2 ? CachedEight<TStorage, TAccumulator, TVector>(cache.SubView(length), u, units, vector) : vector.LoadEight(dB, first + u * RowUnit);
                     vector.StoreEight(dA, first + u * RowUnit, new Eight<TAccumulator>(
                         math.Multiply(op.Pullback(bx.A, d.A, dot, math), scale), math.Multiply(op.Pullback(bx.B, d.B, dot, math), scale),
                         math.Multiply(op.Pullback(bx.C, d.C, dot, math), scale), math.Multiply(op.Pullback(bx.D, d.D, dot, math), scale),
@@ -231,13 +235,40 @@ internal static partial class GpuKernels
 
                 for (int e = whole + Group.IdxX; e < length; e += stride)
                 {
-                    var bx = cached != 0 ? cache[e] : vector.Load(b, origin + e);
-                    var d = cached == 2 ? cache[length + e] : vector.Load(dB, first + e);
+                    var bx = cached != 0 ? vector.Load(cache, e) : vector.Load(b, origin + e);
+                    var d = cached == 2 ? vector.Load(cache, length + e) : vector.Load(dB, first + e);
                     vector.Store(dA, first + e, math.Multiply(op.Pullback(bx, d, dot, math), scale));
                 }
             }
         }
     }
+
+    /// <summary>
+    /// Unit <paramref name="unit"/>'s eight values into a shared-memory copy of the stored elements, element j at
+    /// <c>j · units + unit</c>, each converted by <paramref name="element"/>'s store.
+    /// </summary>
+    private static void CacheEight<TStorage, TAccumulator, TElement>(ArrayView<TStorage> cache, int unit, int units, Eight<TAccumulator> x, TElement element)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+    {
+        element.Store(cache, unit, x.A);
+        element.Store(cache, units + unit, x.B);
+        element.Store(cache, 2 * units + unit, x.C);
+        element.Store(cache, 3 * units + unit, x.D);
+        element.Store(cache, 4 * units + unit, x.E);
+        element.Store(cache, 5 * units + unit, x.F);
+        element.Store(cache, 6 * units + unit, x.G);
+        element.Store(cache, 7 * units + unit, x.H);
+    }
+
+    /// <summary>Unit <paramref name="unit"/>'s eight stored values from shared memory, as <see cref="CacheEight{TStorage, TAccumulator, TElement}"/> put them, converted by <paramref name="element"/>'s load.</summary>
+    private static Eight<TAccumulator> CachedEight<TStorage, TAccumulator, TElement>(ArrayView<TStorage> cache, int unit, int units, TElement element)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        => new(element.Load(cache, unit), element.Load(cache, units + unit), element.Load(cache, 2 * units + unit), element.Load(cache, 3 * units + unit),
+            element.Load(cache, 4 * units + unit), element.Load(cache, 5 * units + unit), element.Load(cache, 6 * units + unit), element.Load(cache, 7 * units + unit));
 
     /// <summary>scale · each of eight values, as <see cref="GpuInputLoads{TStorage, TAccumulator, TElement, TMath, TLayout}"/> scales one.</summary>
     private static Eight<T> Scaled<T, TMath>(Eight<T> x, T scale, TMath math)
@@ -266,7 +297,7 @@ internal static partial class GpuKernels
         cache[7 * units + unit] = x.H;
     }
 
-    /// <summary>Unit <paramref name="unit"/>'s eight values from shared memory, as <see cref="CacheEight"/> put them.</summary>
+    /// <summary>Unit <paramref name="unit"/>'s eight values from shared memory, as <see cref="CacheEight{T}"/> put them.</summary>
     private static Eight<T> CachedEight<T>(ArrayView<T> cache, int unit, int units)
         where T : unmanaged
         => new(cache[unit], cache[units + unit], cache[2 * units + unit], cache[3 * units + unit],

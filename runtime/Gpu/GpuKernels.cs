@@ -50,6 +50,18 @@ internal static partial class GpuKernels
     /// <summary>Elements a thread loads per step of a loop over device memory, before it uses any of them.</summary>
     private const int Unroll = 4;
 
+    /// <summary>A group per slice, the slice in shared memory: read from device memory once.</summary>
+    /// <remarks>
+    /// Shared memory holds accumulators (a float for a Half element), unlike the backward kernels' copies of stored
+    /// values: each entry holds a logit, then its exponential, both computed. A Half slice too long for floats but
+    /// short enough as halves (on CUDA, 12 225 to 24 448 elements, or up to 116 096 opted in) streams instead, reading
+    /// A twice. Keeping A as stored would mean computing each logit twice (scale, bias, mask: <typeparamref name="TElement"/>
+    /// applies them as it loads from A, where the element's place in A locates them, and has no way to apply them to
+    /// a value already loaded) and the exp twice, in the sum pass and again in the output pass. By SM_90 PTX the
+    /// streamed kernel's max-and-sum pass costs about 80 instructions an element against about 14 for this kernel's
+    /// pass into shared memory, so such a kernel would likely beat streaming on instructions as well as on A's second
+    /// read; it needs that entry point first.
+    /// </remarks>
     public static void ForwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TElement element)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
@@ -364,7 +376,9 @@ internal static partial class GpuKernels
     /// <summary>
     /// A group per slice, B's slice in shared memory for all cotangents. With <paramref name="cotangentCached"/> = 1 (room
     /// for both; an int, as kernel parameters must be blittable) the current cotangent's slice is kept there too;
-    /// otherwise the output pass reads it again, just after the dot product read it, mostly from the L2 cache.
+    /// otherwise the output pass reads it again, just after the dot product read it, mostly from the L2 cache. Shared
+    /// memory holds both as stored (<typeparamref name="TStorage"/>): B and dB are read, never computed, so a Half slice
+    /// takes 2 bytes an element there, not a float's 4, and twice the length fits (<see cref="GpuLaunch.Choose(GpuDevice, bool, int, int, int, int, bool, int)"/>).
     /// </summary>
     public static void BackwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(
         ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents, int cotangentCached, TElement element)
@@ -375,7 +389,7 @@ internal static partial class GpuKernels
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var cache = SharedMemory.GetDynamic<TAccumulator>(); // B's slice, then (if cotangentCached) one cotangent's slice
+        var cache = SharedMemory.GetDynamic<TStorage>(); // B's slice, then (if cotangentCached) one cotangent's slice
         var reduction = new GroupReduction<TAccumulator, TMath>(SharedMemory.Allocate<TAccumulator>(ScratchLength));
         int stride = Group.DimX;
         var begin = Locate(layout, Group.IdxX); // this thread's first element of a slice
@@ -406,7 +420,7 @@ internal static partial class GpuKernels
         int width = Warp.WarpSize;
         int warps = Group.DimX / width;
         int lane = Warp.LaneIdx;
-        var cache = SharedMemory.GetDynamic<TAccumulator>().SubView(Warp.WarpIdx * region, region);
+        var cache = SharedMemory.GetDynamic<TStorage>().SubView(Warp.WarpIdx * region, region);
         var begin = Locate(layout, lane);
         var step = Locate(layout, width);
         for (int slice = Grid.IdxX * warps + Warp.WarpIdx; slice < layout.SliceCount; slice += Grid.DimX * warps)
@@ -420,11 +434,13 @@ internal static partial class GpuKernels
     /// One slice (at <paramref name="origin"/>) of the cached backward pass, for every cotangent, shared by the threads
     /// that reduce through <paramref name="reduction"/>, as <see cref="ForwardSliceCached"/> shares the forward one:
     /// B's element e at <c>cache[e]</c>, the cotangent's (with <paramref name="cotangentCached"/>) at
-    /// <c>cache[length + e]</c>.
+    /// <c>cache[length + e]</c>, each copied as stored and converted to the accumulator as it is read back
+    /// (<paramref name="element"/>'s loads; its stores may scale, as dA's do, so they never write the cache): the values
+    /// the kernel computes with are those it would load from device memory, bit for bit.
     /// </summary>
     private static void BackwardSliceCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp, TReduction>(
         ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents, int cotangentCached, TElement element,
-        ArrayView<TAccumulator> cache, int origin, int first, int stride, RunPosition begin, RunPosition step, TReduction reduction)
+        ArrayView<TStorage> cache, int origin, int first, int stride, RunPosition begin, RunPosition step, TReduction reduction)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
@@ -441,12 +457,12 @@ internal static partial class GpuKernels
         var walk = begin;
         for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
         {
-            CacheFour(cache, e, stride, LoadFour<TStorage, TAccumulator, TElement>(b, TakeFour(layout, origin, ref walk, step), element));
+            CacheFour(cache, e, stride, StoredFour(b, TakeFour(layout, origin, ref walk, step)));
         }
 
         for (; e < length; e += stride)
         {
-            cache[e] = element.Load(b, OffsetAt(layout, origin, walk));
+            cache[e] = b[OffsetAt(layout, origin, walk)];
             walk = Next(layout, walk, step);
         }
 
@@ -458,34 +474,36 @@ internal static partial class GpuKernels
             walk = begin;
             for (; e < length - (Unroll - 1) * stride; e += Unroll * stride)
             {
-                var (o0, o1, o2, o3) = TakeFour(layout, origin, ref walk, step);
-                var d0 = element.Load(dB, start + o0);
-                var d1 = element.Load(dB, start + o1);
-                var d2 = element.Load(dB, start + o2);
-                var d3 = element.Load(dB, start + o3);
+                var at = TakeFour(layout, origin, ref walk, step).Plus(start);
+                Four<TAccumulator> d;
                 if (cotangentCached != 0)
                 {
-                    cache[length + e] = d0;
-                    cache[length + e + stride] = d1;
-                    cache[length + e + 2 * stride] = d2;
-                    cache[length + e + 3 * stride] = d3;
+                    // Copied as stored, then read back converted: four loads in flight either way.
+                    CacheFour(cache, length + e, stride, StoredFour(dB, at));
+                    d = CachedFour<TStorage, TAccumulator, TElement>(cache, length + e, stride, element);
+                }
+                else
+                {
+                    d = LoadFour<TStorage, TAccumulator, TElement>(dB, at, element);
                 }
 
-                dot = math.Add(dot, op.Term(cache[e], d0, math));
-                dot = math.Add(dot, op.Term(cache[e + stride], d1, math));
-                dot = math.Add(dot, op.Term(cache[e + 2 * stride], d2, math));
-                dot = math.Add(dot, op.Term(cache[e + 3 * stride], d3, math));
+                var bx = CachedFour<TStorage, TAccumulator, TElement>(cache, e, stride, element);
+                dot = math.Add(dot, op.Term(bx.A, d.A, math));
+                dot = math.Add(dot, op.Term(bx.B, d.B, math));
+                dot = math.Add(dot, op.Term(bx.C, d.C, math));
+                dot = math.Add(dot, op.Term(bx.D, d.D, math));
             }
 
             for (; e < length; e += stride)
             {
-                var d = element.Load(dB, start + OffsetAt(layout, origin, walk));
+                int offset = start + OffsetAt(layout, origin, walk);
                 if (cotangentCached != 0)
                 {
-                    cache[length + e] = d;
+                    cache[length + e] = dB[offset];
                 }
 
-                dot = math.Add(dot, op.Term(cache[e], d, math));
+                var d = cotangentCached != 0 ? element.Load(cache, length + e) : element.Load(dB, offset);
+                dot = math.Add(dot, op.Term(element.Load(cache, e), d, math));
                 walk = Next(layout, walk, step);
             }
 
@@ -495,7 +513,7 @@ internal static partial class GpuKernels
                 walk = begin;
                 for (int i = first; i < length; i += stride)
                 {
-                    element.Store(dA, start + OffsetAt(layout, origin, walk), op.Pullback(cache[i], cache[length + i], dot, math));
+                    element.Store(dA, start + OffsetAt(layout, origin, walk), op.Pullback(element.Load(cache, i), element.Load(cache, length + i), dot, math));
                     walk = Next(layout, walk, step);
                 }
 
@@ -511,16 +529,17 @@ internal static partial class GpuKernels
                 var d1 = element.Load(dB, start + o1);
                 var d2 = element.Load(dB, start + o2);
                 var d3 = element.Load(dB, start + o3);
-                element.Store(dA, start + o0, op.Pullback(cache[e], d0, dot, math));
-                element.Store(dA, start + o1, op.Pullback(cache[e + stride], d1, dot, math));
-                element.Store(dA, start + o2, op.Pullback(cache[e + 2 * stride], d2, dot, math));
-                element.Store(dA, start + o3, op.Pullback(cache[e + 3 * stride], d3, dot, math));
+                var bx = CachedFour<TStorage, TAccumulator, TElement>(cache, e, stride, element);
+                element.Store(dA, start + o0, op.Pullback(bx.A, d0, dot, math));
+                element.Store(dA, start + o1, op.Pullback(bx.B, d1, dot, math));
+                element.Store(dA, start + o2, op.Pullback(bx.C, d2, dot, math));
+                element.Store(dA, start + o3, op.Pullback(bx.D, d3, dot, math));
             }
 
             for (; e < length; e += stride)
             {
                 int offset = OffsetAt(layout, origin, walk);
-                element.Store(dA, start + offset, op.Pullback(cache[e], element.Load(dB, start + offset), dot, math));
+                element.Store(dA, start + offset, op.Pullback(element.Load(cache, e), element.Load(dB, start + offset), dot, math));
                 walk = Next(layout, walk, step);
             }
         }
@@ -658,6 +677,14 @@ internal static partial class GpuKernels
         return new Four<TAccumulator>(element.Load(view, o0), element.Load(view, o1), element.Load(view, o2), element.Load(view, o3));
     }
 
+    /// <summary>The values at four offsets as stored, unconverted (for a cache of <typeparamref name="T"/>), all loaded before any is used.</summary>
+    private static Four<T> StoredFour<T>(ArrayView<T> view, Offsets at)
+        where T : unmanaged
+    {
+        var (o0, o1, o2, o3) = at;
+        return new Four<T>(view[o0], view[o1], view[o2], view[o3]);
+    }
+
     /// <summary>Four values into shared memory at <paramref name="first"/>, then <paramref name="spacing"/> apart.</summary>
     private static void CacheFour<T>(ArrayView<T> cache, int first, int spacing, Four<T> x)
         where T : unmanaged
@@ -672,6 +699,13 @@ internal static partial class GpuKernels
     private static Four<T> CachedFour<T>(ArrayView<T> cache, int first, int spacing)
         where T : unmanaged
         => new(cache[first], cache[first + spacing], cache[first + 2 * spacing], cache[first + 3 * spacing]);
+
+    /// <summary>Four stored values from shared memory (as <see cref="CachedFour{T}"/> takes them), converted by <paramref name="element"/>'s loads.</summary>
+    private static Four<TAccumulator> CachedFour<TStorage, TAccumulator, TElement>(ArrayView<TStorage> cache, int first, int spacing, TElement element)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuElement<TStorage, TAccumulator>
+        => new(element.Load(cache, first), element.Load(cache, first + spacing), element.Load(cache, first + 2 * spacing), element.Load(cache, first + 3 * spacing));
 
     /// <summary>The larger of <paramref name="max"/> and four values, grouped as max(max(max, max(a, b)), max(c, d)).</summary>
     private static T MaxFour<T, TMath>(T max, Four<T> x, TMath math)

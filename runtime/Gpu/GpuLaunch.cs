@@ -65,21 +65,23 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
     public const int SharedBudget = 48 * 1024;
 
     /// <summary>
-    /// Picks the kernel for a layout. The cached kernels keep A's slice (forward) or B's slice (backward) in shared
-    /// memory; a backward pass over slices also keeps the current cotangent's slice there when both fit.
+    /// Picks the kernel for a layout whose elements take <paramref name="storageSize"/> bytes in device memory and
+    /// <paramref name="accumulatorSize"/> in arithmetic. The cached kernels keep A's slice (forward) or B's slice
+    /// (backward) in shared memory; a backward pass over slices also keeps the current cotangent's slice there when
+    /// both fit.
     /// </summary>
-    public static GpuLaunch Choose(Accelerator accelerator, IGpuSoftmaxLayout layout, int accumulatorSize, bool backward) =>
-        Choose(GpuDevice.Of(accelerator), layout.LanesInner, layout.SliceCount, layout.SliceLength, accumulatorSize, backward, layout.RunCount);
+    public static GpuLaunch Choose(Accelerator accelerator, IGpuSoftmaxLayout layout, int accumulatorSize, int storageSize, bool backward) =>
+        Choose(GpuDevice.Of(accelerator), layout.LanesInner, layout.SliceCount, layout.SliceLength, accumulatorSize, storageSize, backward, layout.RunCount);
 
     /// <summary>
-    /// <see cref="Choose(GpuDevice, bool, int, int, int, bool, int)"/> for slices that are one contiguous run each (rows;
-    /// the lanes choice does not look at runs).
+    /// <see cref="Choose(GpuDevice, bool, int, int, int, int, bool, int)"/> for slices that are one contiguous run each
+    /// (rows; the lanes choice does not look at runs) of elements stored as their accumulators (float, double).
     /// </summary>
     public static GpuLaunch Choose(GpuDevice device, bool lanesInner, int slices, int length, int accumulatorSize, bool backward) =>
-        Choose(device, lanesInner, slices, length, accumulatorSize, backward, runs: 1);
+        Choose(device, lanesInner, slices, length, accumulatorSize, accumulatorSize, backward, runs: 1);
 
     /// <summary>
-    /// <see cref="Choose(Accelerator, IGpuSoftmaxLayout, int, bool)"/> for <paramref name="slices"/> slices of
+    /// <see cref="Choose(Accelerator, IGpuSoftmaxLayout, int, int, bool)"/> for <paramref name="slices"/> slices of
     /// <paramref name="length"/> elements in <paramref name="runs"/> runs (<paramref name="lanesInner"/>: the last axis
     /// is a batch axis). A slice of several runs that fits a warp's share of a group's shared memory takes
     /// <see cref="GpuStrategy.WarpCached"/>; one longer, or one of a single run, a group. A slice that
@@ -87,12 +89,20 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
     /// opts in, takes the cached kernel with <see cref="SharedOptIn"/> (B's slice alone, for a backward pass);
     /// longer slices the streamed kernel.
     /// </summary>
-    public static GpuLaunch Choose(GpuDevice device, bool lanesInner, int slices, int length, int accumulatorSize, bool backward, int runs)
+    /// <remarks>
+    /// What a cached element takes in shared memory: the forward slice and row kernels keep logits and then
+    /// exponentials, computed values, as accumulators (<paramref name="accumulatorSize"/>); the backward slice and
+    /// row kernels keep B and the cotangent as stored (<paramref name="storageSize"/>: a Half slice twice as long as a
+    /// float one fits); the lanes kernels keep accumulators both ways. <see cref="SharedElements"/> counts elements of
+    /// that size. The reductions' scratch is accumulators.
+    /// </remarks>
+    public static GpuLaunch Choose(GpuDevice device, bool lanesInner, int slices, int length, int accumulatorSize, int storageSize, bool backward, int runs)
     {
         int warp = device.WarpSize;
         int maxGroup = MaxGroup(device);
         long scratch = GpuKernels.ScratchLength * accumulatorSize;
         long budget = Math.Min(SharedBudget, device.SharedPerGroup) - scratch;
+        int cachedSize = backward ? storageSize : accumulatorSize; // the slice and row kernels' cached element
 
         if (lanesInner)
         {
@@ -122,7 +132,7 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
         int warpGroup = Math.Min(maxGroup, 8 * warp);
         int groupWarps = warpGroup / warp;
         long share = Math.Min(SharedBudget, device.SharedPerGroup) / groupWarps;
-        long warpSliceBytes = (long)length * accumulatorSize;
+        long warpSliceBytes = (long)length * cachedSize;
         if (runs > 1 && warpSliceBytes <= share)
         {
             bool both = backward && 2 * warpSliceBytes <= share;
@@ -132,7 +142,7 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
 
         // About eight elements a thread, from two warps up to the largest group.
         int threads = Math.Clamp((length / 8 + warp - 1) / warp * warp, Math.Min(2 * warp, maxGroup), maxGroup);
-        long sliceBytes = (long)length * accumulatorSize;
+        long sliceBytes = (long)length * cachedSize;
         int groups = Grid(device, slices, threads);
         if (backward && 2 * sliceBytes <= budget)
         {

@@ -426,7 +426,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         RequireContextFor(accelerator);
         RequireSliceLength(layout);
         var device = GpuDevice.Of(accelerator);
-        var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), backward: false, runs: layout.RunCount);
+        var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), Unsafe.SizeOf<TStorage>(), backward: false, runs: layout.RunCount);
 
         // Aligned rows move 16 bytes at a time, with or without options: the row kernels take A's logits eight at a
         // time through GpuInputLoads, which applies the scale, the bias and the exclusions to the eight in registers
@@ -494,7 +494,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         RequireContextFor(accelerator);
         RequireSliceLength(layout);
         var device = GpuDevice.Of(accelerator);
-        var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), backward: true, runs: layout.RunCount);
+        var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), Unsafe.SizeOf<TStorage>(), backward: true, runs: layout.RunCount);
         bool rows = GpuRows.Fit(layout, Unsafe.SizeOf<TStorage>()) && GpuRows.Aligned(b) && GpuRows.Aligned(dB) && GpuRows.Aligned(dA);
         if (rows && GpuLaunch.WarpRows(device, layout.SliceCount, layout.SliceLength) is { } warpRows)
         {
@@ -539,21 +539,21 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             EngineDiagnostics.CountRowLaunch();
             int cached = launch.Strategy != GpuStrategy.Cached ? 0 : launch.CotangentCached ? 2 : 1;
             var rowLauncher = KernelCache.Get(accelerator, BackwardRows, static owner => owner.LoadKernel(BackwardRows));
-            rowLauncher(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, cached, default(TMath).FromSingle(scale));
+            rowLauncher(stream, Config<TStorage>(launch), b, dB, dA, layout, cotangents, cached, default(TMath).FromSingle(scale));
             return;
         }
 
         if (launch.Strategy == GpuStrategy.Cached)
         {
             var cached = KernelCache.Get(accelerator, BackwardCached, static owner => owner.LoadKernel(BackwardCached));
-            cached(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, launch.CotangentCached ? 1 : 0, ScaledStores(scale));
+            cached(stream, Config<TStorage>(launch), b, dB, dA, layout, cotangents, launch.CotangentCached ? 1 : 0, ScaledStores(scale));
             return;
         }
 
         if (launch.Strategy == GpuStrategy.WarpCached)
         {
             var warpCached = KernelCache.Get(accelerator, BackwardWarpCached, static owner => owner.LoadKernel(BackwardWarpCached));
-            warpCached(stream, Config<TAccumulator>(launch), b, dB, dA, layout, cotangents, launch.CotangentCached ? 1 : 0, ScaledStores(scale));
+            warpCached(stream, Config<TStorage>(launch), b, dB, dA, layout, cotangents, launch.CotangentCached ? 1 : 0, ScaledStores(scale));
             return;
         }
 
@@ -606,7 +606,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             return;
         }
 
-        var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), backward: false);
+        var launch = GpuLaunch.Choose(device, layout.LanesInner, layout.SliceCount, layout.SliceLength, Unsafe.SizeOf<TAccumulator>(), Unsafe.SizeOf<TStorage>(), backward: false, runs: 1);
         int warp = accelerator.WarpSize;
         int groupSize = Math.Max(2 * warp, Math.Min(launch.GroupSize, 8 * warp));
         var config = new KernelConfig(Math.Max(1, Math.Min(layout.SliceCount, accelerator.NumMultiprocessors * 8)), groupSize);

@@ -14,30 +14,63 @@ public sealed class GpuLaunchTests
 
     private static readonly GpuDevice WithoutOptIn = H100 with { SharedOptIn = 0 };
 
-    /// <summary>Opting in leaves 227 · 1 024 − 64 scratch accumulators: 58 048 floats (the scratch of 256 bytes) or 28 992 doubles (512 bytes).</summary>
+    /// <summary>
+    /// Opting in leaves 227 · 1 024 − 64 scratch accumulators: 58 048 floats (the scratch of 256 bytes) or 28 992 doubles
+    /// (512 bytes). A Half forward pass keeps floats (logits, then exponentials), as a float one does; a Half backward
+    /// pass keeps B as stored, 2 bytes an element: rows twice as long (24 448 within 48 KB, 116 096 opted in).
+    /// </summary>
     [Theory]
-    [InlineData(4, 12_000, false, "Cached", false)]   // 48 000 bytes: within 48 KB less the scratch
-    [InlineData(4, 12_224, false, "Cached", false)]   // 48 896: just within
-    [InlineData(4, 12_225, false, "Cached", true)]    // just past: opts in
-    [InlineData(4, 58_048, false, "Cached", true)]    // the opt-in maximum less the scratch
-    [InlineData(4, 58_049, false, "Streamed", false)]
-    [InlineData(8, 28_992, false, "Cached", true)]
-    [InlineData(8, 28_993, false, "Streamed", false)]
-    [InlineData(4, 9_000, true, "Cached", false)]     // backward: B's row within 48 KB, the cotangent's not beside it
-    [InlineData(4, 20_000, true, "Cached", true)]     // backward: B's row alone, opted in
-    [InlineData(4, 60_000, true, "Streamed", false)]
-    public void RowsPastFortyEightKilobytesOptInWhereTheDeviceAllows(int accumulatorSize, int length, bool backward, string strategy, bool optIn)
+    [InlineData(4, 4, 12_000, false, "Cached", false)]   // 48 000 bytes: within 48 KB less the scratch
+    [InlineData(4, 4, 12_224, false, "Cached", false)]   // 48 896: just within
+    [InlineData(4, 4, 12_225, false, "Cached", true)]    // just past: opts in
+    [InlineData(4, 4, 58_048, false, "Cached", true)]    // the opt-in maximum less the scratch
+    [InlineData(4, 4, 58_049, false, "Streamed", false)]
+    [InlineData(8, 8, 28_992, false, "Cached", true)]
+    [InlineData(8, 8, 28_993, false, "Streamed", false)]
+    [InlineData(4, 4, 9_000, true, "Cached", false)]     // backward: B's row within 48 KB, the cotangent's not beside it
+    [InlineData(4, 4, 20_000, true, "Cached", true)]     // backward: B's row alone, opted in
+    [InlineData(4, 4, 60_000, true, "Streamed", false)]
+    [InlineData(4, 2, 12_224, false, "Cached", false)]   // Half forward: floats in shared memory
+    [InlineData(4, 2, 12_225, false, "Cached", true)]
+    [InlineData(4, 2, 58_049, false, "Streamed", false)]
+    [InlineData(4, 2, 24_448, true, "Cached", false)]    // Half backward: 48 896 bytes of halves, just within
+    [InlineData(4, 2, 24_449, true, "Cached", true)]
+    [InlineData(4, 2, 116_096, true, "Cached", true)]    // the opt-in maximum less the scratch, in halves
+    [InlineData(4, 2, 116_097, true, "Streamed", false)]
+    public void RowsPastFortyEightKilobytesOptInWhereTheDeviceAllows(int accumulatorSize, int storageSize, int length, bool backward, string strategy, bool optIn)
     {
-        var launch = GpuLaunch.Choose(H100, lanesInner: false, slices: 1000, length, accumulatorSize, backward);
+        var launch = GpuLaunch.Choose(H100, lanesInner: false, slices: 1000, length, accumulatorSize, storageSize, backward, runs: 1);
         Assert.Equal((System.Enum.Parse<GpuStrategy>(strategy), optIn), (launch.Strategy, launch.SharedOptIn));
         Assert.False(launch.CotangentCached);
         Assert.Equal(launch.Strategy == GpuStrategy.Cached ? length : 0, launch.SharedElements);
-        Assert.True((long)launch.SharedElements * accumulatorSize + GpuKernels.ScratchLength * accumulatorSize <= (optIn ? 227 * 1024 : 48 * 1024));
+        int cachedSize = backward ? storageSize : accumulatorSize;
+        Assert.True((long)launch.SharedElements * cachedSize + GpuKernels.ScratchLength * accumulatorSize <= (optIn ? 227 * 1024 : 48 * 1024));
 
         // Without the opt-in, rows past 48 KB stream; the others are unchanged.
-        var plain = GpuLaunch.Choose(WithoutOptIn, lanesInner: false, slices: 1000, length, accumulatorSize, backward);
+        var plain = GpuLaunch.Choose(WithoutOptIn, lanesInner: false, slices: 1000, length, accumulatorSize, storageSize, backward, runs: 1);
         Assert.False(plain.SharedOptIn);
         Assert.Equal(optIn ? GpuStrategy.Streamed : launch.Strategy, plain.Strategy);
+        if (accumulatorSize == storageSize)
+        {
+            Assert.Equal(launch, GpuLaunch.Choose(H100, lanesInner: false, slices: 1000, length, accumulatorSize, backward));
+        }
+    }
+
+    /// <summary>
+    /// A backward pass keeps the cotangent's row beside B's where both fit 48 KB less the scratch (48 896 bytes): 6 112
+    /// floats, or, both kept as stored, 12 224 halves. Past that B's row alone.
+    /// </summary>
+    [Theory]
+    [InlineData(4, 6_112, true)]
+    [InlineData(4, 6_113, false)]
+    [InlineData(2, 12_224, true)]
+    [InlineData(2, 12_225, false)]
+    public void TheBackwardKeepsTheCotangentBesideBWhereBothFitAsStored(int storageSize, int length, bool cotangentCached)
+    {
+        var launch = GpuLaunch.Choose(H100, lanesInner: false, slices: 1000, length, 4, storageSize, backward: true, runs: 1);
+        Assert.Equal((GpuStrategy.Cached, cotangentCached, false), (launch.Strategy, launch.CotangentCached, launch.SharedOptIn));
+        Assert.Equal((cotangentCached ? 2 : 1) * length, launch.SharedElements);
+        Assert.True((long)launch.SharedElements * storageSize + GpuKernels.ScratchLength * 4 <= 48 * 1024);
     }
 
     [Fact]
@@ -54,29 +87,37 @@ public sealed class GpuLaunchTests
     /// cotangent's slice beside B's where both fit the share. Longer slices, and slices of one run, take a group.
     /// </summary>
     [Theory]
-    [InlineData(4, 1024, 32, false, "WarpCached", 8 * 1024, false)] // [B, 32, M, 32], s1 = {1, 3}
-    [InlineData(4, 1024, 32, true, "WarpCached", 8 * 1024, false)]  // both: 8 KB, past the share
-    [InlineData(4, 768, 24, true, "WarpCached", 8 * 2 * 768, true)] // both: 6 KB, just within
-    [InlineData(4, 129, 3, false, "WarpCached", 8 * 129, false)]
-    [InlineData(4, 1536, 2, false, "WarpCached", 8 * 1536, false)]
-    [InlineData(4, 1537, 29, false, "Cached", 1537, false)]
-    [InlineData(8, 768, 3, false, "WarpCached", 8 * 768, false)]
-    [InlineData(8, 769, 3, false, "Cached", 769, false)]
-    [InlineData(4, 1024, 1, false, "Cached", 1024, false)]          // one run: a group
-    [InlineData(4, 128, 32, false, "Warp", 0, false)]               // a warp's registers
-    public void SlicesOfSeveralRunsWithinAWarpsShareTakeAWarp(int accumulatorSize, int length, int runs, bool backward, string strategy, int sharedElements, bool cotangentCached)
+    [InlineData(4, 4, 1024, 32, false, "WarpCached", 8 * 1024, false)] // [B, 32, M, 32], s1 = {1, 3}
+    [InlineData(4, 4, 1024, 32, true, "WarpCached", 8 * 1024, false)]  // both: 8 KB, past the share
+    [InlineData(4, 4, 768, 24, true, "WarpCached", 8 * 2 * 768, true)] // both: 6 KB, just within
+    [InlineData(4, 4, 129, 3, false, "WarpCached", 8 * 129, false)]
+    [InlineData(4, 4, 1536, 2, false, "WarpCached", 8 * 1536, false)]
+    [InlineData(4, 4, 1537, 29, false, "Cached", 1537, false)]
+    [InlineData(8, 8, 768, 3, false, "WarpCached", 8 * 768, false)]
+    [InlineData(8, 8, 769, 3, false, "Cached", 769, false)]
+    [InlineData(4, 4, 1024, 1, false, "Cached", 1024, false)]          // one run: a group
+    [InlineData(4, 4, 128, 32, false, "Warp", 0, false)]               // a warp's registers
+    [InlineData(4, 2, 1024, 32, true, "WarpCached", 8 * 2 * 1024, true)] // Half backward, both as stored: 4 KB
+    [InlineData(4, 2, 1536, 32, true, "WarpCached", 8 * 2 * 1536, true)] // both: 6 KB, just within
+    [InlineData(4, 2, 3072, 32, true, "WarpCached", 8 * 3072, false)]    // B's slice alone: 6 KB of halves
+    [InlineData(4, 2, 3073, 7, true, "Cached", 2 * 3073, true)]          // past the share: a group, both within 48 KB
+    [InlineData(4, 2, 1536, 32, false, "WarpCached", 8 * 1536, false)]   // Half forward: floats, as float
+    [InlineData(4, 2, 1537, 29, false, "Cached", 1537, false)]
+    public void SlicesOfSeveralRunsWithinAWarpsShareTakeAWarp(int accumulatorSize, int storageSize, int length, int runs, bool backward, string strategy, int sharedElements, bool cotangentCached)
     {
-        var launch = GpuLaunch.Choose(H100, lanesInner: false, slices: 100_000, length, accumulatorSize, backward, runs);
+        var launch = GpuLaunch.Choose(H100, lanesInner: false, slices: 100_000, length, accumulatorSize, storageSize, backward, runs);
         Assert.Equal((System.Enum.Parse<GpuStrategy>(strategy), sharedElements, cotangentCached, false), (launch.Strategy, launch.SharedElements, launch.CotangentCached, launch.SharedOptIn));
         if (launch.Strategy == GpuStrategy.WarpCached)
         {
             Assert.Equal(256, launch.GroupSize);
             Assert.Equal(System.Math.Min(100_000 / 8, 132 * (2048 / 256) * 4), launch.Groups);
-            Assert.True((long)launch.SharedElements * accumulatorSize <= 48 * 1024);
+            Assert.True((long)launch.SharedElements * (backward ? storageSize : accumulatorSize) <= 48 * 1024);
         }
 
-        // A lanes layout has several runs too, but takes the lanes kernels.
-        Assert.NotEqual(GpuStrategy.WarpCached, GpuLaunch.Choose(H100, lanesInner: true, slices: 100_000, length, accumulatorSize, backward, runs).Strategy);
+        // A lanes layout has several runs too, but takes the lanes kernels, which keep accumulators either way.
+        var lanes = GpuLaunch.Choose(H100, lanesInner: true, slices: 100_000, length, accumulatorSize, storageSize, backward, runs);
+        Assert.NotEqual(GpuStrategy.WarpCached, lanes.Strategy);
+        Assert.Equal(GpuLaunch.Choose(H100, lanesInner: true, slices: 100_000, length, accumulatorSize, accumulatorSize, backward, runs), lanes);
     }
 
     /// <summary>

@@ -91,7 +91,7 @@ public sealed class GpuWarpCachedTests(CpuAcceleratorFixture fixture) : IClassFi
         Assert.Equal(Bits(ForwardOnOneWarp<LogScattered_Layout, LogSoftmax>(a, logLayout, scale)), Bits(logWarp));
 
         var dA = Backward(warp, dB, (x, y, z) => Scattered.Backward(Accelerator, x, y, z, shape, scale));
-        var cotangentCached = GpuLaunch.Choose(Accelerator, layout, sizeof(float), backward: true).CotangentCached;
+        var cotangentCached = GpuLaunch.Choose(Accelerator, layout, sizeof(float), sizeof(float), backward: true).CotangentCached;
         Assert.Equal(Bits(BackwardOnOneWarp<Scattered_Layout, Softmax>(warp, dB, layout, cotangents, scale, cotangentCached)), Bits(dA));
         var logDA = Backward(logWarp, dB, (x, y, z) => LogScattered.Backward(Accelerator, x, y, z, shape, scale));
         Assert.Equal(Bits(BackwardOnOneWarp<LogScattered_Layout, LogSoftmax>(logWarp, dB, logLayout, cotangents, scale, cotangentCached)), Bits(logDA));
@@ -104,7 +104,7 @@ public sealed class GpuWarpCachedTests(CpuAcceleratorFixture fixture) : IClassFi
     public void TheBackwardWarpKernelKeepsTheCotangentWhereBothFit(int[] shape, bool cotangentCached)
     {
         var layout = new Scattered_Layout(shape);
-        var launch = GpuLaunch.Choose(Accelerator, layout, sizeof(float), backward: true);
+        var launch = GpuLaunch.Choose(Accelerator, layout, sizeof(float), sizeof(float), backward: true);
         Assert.Equal((GpuStrategy.WarpCached, cotangentCached), (launch.Strategy, launch.CotangentCached));
         Assert.Equal(launch.GroupSize / Accelerator.WarpSize * layout.SliceLength * (cotangentCached ? 2 : 1), launch.SharedElements);
         BackwardMatchesTheReference("Scattered", shape, 2);
