@@ -5,7 +5,7 @@ namespace SoftmaxGen.Runtime;
 /// <summary>
 /// Log-sum-exp over aligned rows (<see cref="GpuRows"/>), A's logits moved eight at a time with 16-byte loads through
 /// <see cref="GpuInputLoads{TStorage, TAccumulator, TElement, TMath, TLayout}"/>, options included: rows short enough
-/// for a warp's registers as <see cref="ForwardRowsWarp"/> holds them, longer ones with the online max-and-sum pass of
+/// for the registers of a warp, or of a group's warps, as <see cref="ForwardRowsWarp"/> holds them, longer ones with the online max-and-sum pass of
 /// <see cref="ForwardRowsOnline"/>. Each row's value is that of <see cref="LogSumExpOf"/>, as the element kernels give
 /// it: −∞ for a row with nothing included, NaN for a NaN, +∞ for a +∞ with no NaN beside it.
 /// </summary>
@@ -13,7 +13,8 @@ internal static partial class GpuKernels
 {
     /// <summary>
     /// Log-sum-exp, a warp's run of <paramref name="lanes"/> lanes per aligned row, the row in registers as
-    /// <see cref="ForwardRowsWarp"/> holds it; the run's first lane stores the row's value.
+    /// <see cref="ForwardRowsWarp"/> holds it (a row of several warps, a group a row); the run's first lane stores the
+    /// row's value.
     /// </summary>
     public static void LogSumExpRowsWarp<TStorage, TAccumulator, TElement, TMath, TLayout>(
         ArrayView<TStorage> a, ArrayView<TStorage> lse, TLayout layout, int lanes, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout> input)
@@ -25,21 +26,22 @@ internal static partial class GpuKernels
     {
         var math = default(TMath);
         var place = new WarpRowPlace(layout.SliceLength, lanes);
-        int rowsPerWarp = Warp.WarpSize / lanes;
-        int warps = Group.DimX / Warp.WarpSize;
-        // The whole warp steps together, so that every lane reaches the shuffles.
-        for (int first = (Grid.IdxX * warps + Warp.WarpIdx) * rowsPerWarp; first < layout.SliceCount; first += Grid.DimX * warps * rowsPerWarp)
+        var scratch = SharedMemory.Allocate<TAccumulator>(2 * WarpRowWarps);
+        var maxScratch = scratch.SubView(0, WarpRowWarps);
+        var sumScratch = scratch.SubView(WarpRowWarps, WarpRowWarps);
+        // The whole warp steps together, so that every lane reaches the shuffles (and a group of one row, the barriers).
+        for (int first = FirstWarpRow(lanes); first < layout.SliceCount; first += WarpRowStride(lanes))
         {
             int slice = first + Warp.LaneIdx / lanes;
             bool live = slice < layout.SliceCount;
             var x = LoadWarpRow(a, input, place.Within(live), live ? layout.Origin(slice) : 0);
-            var max = WarpRowMax(x, lanes, math);
+            var max = WarpRowMax(x, lanes, maxScratch, math);
             var sum = SumRow(ExpRow(CenteredRow(x, math.Shift(max), math), math), math);
             // A +∞ max makes every sum NaN, which then says nothing: each lane counts instead whether it holds a NaN,
             // which makes the row's value NaN rather than +∞ (what LogSumExpSlices reads the row again for).
             sum = math.IsPositiveInfinity(max) ? (NaNRow(x, math) ? math.One : math.Zero) : sum;
-            sum = GpuReduce.SegmentSum<TAccumulator, TMath>(sum, lanes);
-            if (live && Warp.LaneIdx % lanes == 0)
+            sum = GpuReduce.RowSum<TAccumulator, TMath>(sum, lanes, sumScratch);
+            if (live && place.Leads)
             {
                 input.Store(lse, slice, LogSumExpOf(max, sum, sum, math));
             }

@@ -3,25 +3,35 @@ using ILGPU;
 namespace SoftmaxGen.Runtime;
 
 /// <summary>
-/// The register row kernels: aligned rows short enough for a warp to hold in registers, moved with the 16-byte loads
-/// and stores of the row kernels (<see cref="IGpuVectorElement{TStorage, TAccumulator}"/>).
+/// The register row kernels: aligned rows short enough for a warp, or the warps of a group, to hold in registers,
+/// moved with the 16-byte loads and stores of the row kernels (<see cref="IGpuVectorElement{TStorage, TAccumulator}"/>).
 /// </summary>
 /// <remarks>
-/// A row belongs to an aligned run of <c>lanes</c> lanes (a power of two from 4 up to the warp size, chosen by
-/// <see cref="GpuLaunch.WarpRows"/>), so that a warp takes <c>warp size / lanes</c> rows at a time. Lane l of a run
+/// A row belongs to an aligned run of <c>lanes</c> lanes, a power of two from 4 up to <see cref="WarpRowWarps"/>
+/// warps, chosen by <see cref="GpuLaunch.WarpRows"/>: up to the warp size a warp takes <c>warp size / lanes</c> rows
+/// at a time; past it a row spans <c>lanes / warp size</c> warps, the whole group, which takes one row at a time, so
+/// that all its warps step through the same rows and reach each barrier equally often. Lane l of a run
 /// keeps units l, l + lanes, l + 2 · lanes and l + 3 · lanes of eight elements (<see cref="WarpRowUnits"/> units, 32
 /// elements at most) in fixed locals, and the elements past the last whole unit, fewer than eight, at most two a lane
 /// (whole + l and whole + l + lanes: four lanes or more cover them): <see cref="WarpRowPlace"/>. Every load of A's row
 /// is issued before the first of its values is used (the options' loads of the bias and the mask follow them); each
-/// element takes one exp; the max and the sum are warp shuffles within the run
-/// (<see cref="GpuReduce.SegmentMax"/>), which every lane of the warp takes part in, also lanes whose run is past the
-/// last row: those load and store nothing. A lane's sum takes its elements unit by unit, then its tail, then the
+/// element takes one exp; the max and the sum are warp shuffles within the run, and for a row of several warps one
+/// word a warp through shared memory and one barrier (<see cref="GpuReduce.RowMax"/>, <see cref="GpuReduce.RowSum"/>,
+/// two scratches of <see cref="WarpRowWarps"/> words taken in turn, so that no reduction waits for the one before it
+/// to be read); every lane of the warp takes part, also lanes whose run is past the last row: those load and store
+/// nothing. A lane's sum takes its elements unit by unit, then its tail, then the
 /// butterfly: the element kernels' operations grouped differently, so the results agree with theirs to rounding.
 /// </remarks>
 internal static partial class GpuKernels
 {
     /// <summary>Units of eight elements a lane of a register row kernel holds: 32 floats, 128 bytes, eight 16-byte loads.</summary>
     public const int WarpRowUnits = 4;
+
+    /// <summary>
+    /// The most warps a row of a register row kernel spans: the group of eight warps those kernels launch with for
+    /// shorter rows (256 threads on a 32-wide warp, rows of up to 8 192 elements; <see cref="GpuLaunch.WarpRows"/>).
+    /// </summary>
+    public const int WarpRowWarps = 8;
 
     /// <summary>
     /// A warp's run of <paramref name="lanes"/> lanes per aligned row, the row in registers: its logits from
@@ -39,22 +49,23 @@ internal static partial class GpuKernels
         var math = default(TMath);
         var op = default(TOp);
         var place = new WarpRowPlace(layout.SliceLength, lanes);
-        int rowsPerWarp = Warp.WarpSize / lanes;
-        int warps = Group.DimX / Warp.WarpSize;
-        // The whole warp steps together, so that every lane reaches the shuffles.
-        for (int first = (Grid.IdxX * warps + Warp.WarpIdx) * rowsPerWarp; first < layout.SliceCount; first += Grid.DimX * warps * rowsPerWarp)
+        var scratch = SharedMemory.Allocate<TAccumulator>(2 * WarpRowWarps);
+        var maxScratch = scratch.SubView(0, WarpRowWarps);
+        var sumScratch = scratch.SubView(WarpRowWarps, WarpRowWarps);
+        // The whole warp steps together, so that every lane reaches the shuffles (and a group of one row, the barriers).
+        for (int first = FirstWarpRow(lanes); first < layout.SliceCount; first += WarpRowStride(lanes))
         {
             int slice = first + Warp.LaneIdx / lanes;
             bool live = slice < layout.SliceCount;
             int origin = live ? layout.Origin(slice) : 0;
             var row = place.Within(live);
             var x = LoadWarpRow(a, input, row, origin);
-            var shift = math.Shift(WarpRowMax(x, lanes, math));
+            var shift = math.Shift(WarpRowMax(x, lanes, maxScratch, math));
 
             // Past the row and where excluded every value is -∞, whose exp is 0: it adds nothing.
             x = CenteredRow(x, shift, math);
             var e = ExpRow(x, math);
-            var parameter = op.Parameter(shift, GpuReduce.SegmentSum<TAccumulator, TMath>(SumRow(e, math), lanes), math);
+            var parameter = op.Parameter(shift, GpuReduce.RowSum<TAccumulator, TMath>(SumRow(e, math), lanes, sumScratch), math);
 
             int at = origin + row.First, tail = origin + row.Tail, step = row.Step;
             if (row.Has0) input.StoreEight(b, at, OutputEight(x.X0, e.X0, parameter, math, op));
@@ -69,7 +80,8 @@ internal static partial class GpuKernels
     /// <summary>
     /// The backward pass over aligned rows held in registers, a run of <paramref name="lanes"/> lanes per row as
     /// <see cref="ForwardRowsWarp"/>: B's row is loaded once for all cotangents, each cotangent's row once, every load
-    /// of a row before the first use of its values; dA = scale · pullback.
+    /// of a row before the first use of its values; dA = scale · pullback. Each cotangent's dot product is reduced
+    /// over the row's lanes, for a row of several warps through the scratch after the one the last reduction took.
     /// </summary>
     public static void BackwardRowsWarp<TStorage, TAccumulator, TVector, TMath, TLayout, TOp>(
         ArrayView<TStorage> b, ArrayView<TStorage> dB, ArrayView<TStorage> dA, TLayout layout, int cotangents, int lanes, TAccumulator scale)
@@ -87,14 +99,14 @@ internal static partial class GpuKernels
         int units = length / RowUnit;
         int whole = units * RowUnit;
         int count = layout.SliceCount * length;
-        int lane = Warp.LaneIdx % lanes;
-        int rowsPerWarp = Warp.WarpSize / lanes;
-        int warps = Group.DimX / Warp.WarpSize;
+        int lane = Group.IdxX % lanes;
+        var scratch = SharedMemory.Allocate<TAccumulator>(2 * WarpRowWarps);
+        int turn = 0;
         bool has0 = lane < units, has1 = lane + lanes < units, has2 = lane + 2 * lanes < units, has3 = lane + 3 * lanes < units;
         bool tail0 = whole + lane < length, tail1 = whole + lane + lanes < length;
         var zero = math.Zero;
         var empty = Same(zero);
-        for (int first = (Grid.IdxX * warps + Warp.WarpIdx) * rowsPerWarp; first < layout.SliceCount; first += Grid.DimX * warps * rowsPerWarp)
+        for (int first = FirstWarpRow(lanes); first < layout.SliceCount; first += WarpRowStride(lanes))
         {
             int slice = first + Warp.LaneIdx / lanes;
             bool live = slice < layout.SliceCount;
@@ -120,7 +132,8 @@ internal static partial class GpuKernels
 
                 var dot = math.Add(math.Add(math.Add(DotEight(b0, d0, math, op), DotEight(b1, d1, math, op)), math.Add(DotEight(b2, d2, math, op), DotEight(b3, d3, math, op))),
                     math.Add(op.Term(c0, g0, math), op.Term(c1, g1, math)));
-                dot = GpuReduce.SegmentSum<TAccumulator, TMath>(dot, lanes);
+                dot = GpuReduce.RowSum<TAccumulator, TMath>(dot, lanes, scratch.SubView(turn * WarpRowWarps, WarpRowWarps));
+                turn ^= 1;
 
                 if (live && has0) vector.StoreEight(dA, offset + at, PullbackEight(b0, d0, dot, scale, math, op));
                 if (live && has1) vector.StoreEight(dA, offset + at + step, PullbackEight(b1, d1, dot, scale, math, op));
@@ -133,7 +146,8 @@ internal static partial class GpuKernels
     }
 
     /// <summary>
-    /// Where a lane of a run of <see cref="Lanes"/> lanes finds its part of an aligned row of a register row kernel:
+    /// Where lane l of a run of <see cref="Lanes"/> lanes (l = 0: <see cref="Leads"/>) finds its part of an aligned row
+    /// of a register row kernel:
     /// units l, l + lanes, l + 2 · lanes and l + 3 · lanes of eight (<see cref="Has0"/> to <see cref="Has3"/>: those
     /// within the row), from <see cref="First"/> elements into the row <see cref="Step"/> apart, and elements
     /// <see cref="Tail"/> and <see cref="Tail"/> + lanes past the last whole unit (<see cref="Tail0"/>, <see cref="Tail1"/>).
@@ -144,8 +158,9 @@ internal static partial class GpuKernels
         {
             int units = length / RowUnit;
             int whole = units * RowUnit;
-            int lane = Warp.LaneIdx % lanes;
+            int lane = Group.IdxX % lanes;
             Lanes = lanes;
+            Leads = lane == 0;
             First = lane * RowUnit;
             Step = lanes * RowUnit;
             Tail = whole + lane;
@@ -160,6 +175,7 @@ internal static partial class GpuKernels
         private WarpRowPlace(WarpRowPlace place, bool live)
         {
             Lanes = place.Lanes;
+            Leads = place.Leads;
             First = place.First;
             Step = place.Step;
             Tail = place.Tail;
@@ -172,6 +188,7 @@ internal static partial class GpuKernels
         }
 
         public readonly int Lanes;
+        public readonly bool Leads;
         public readonly int First;
         public readonly int Step;
         public readonly int Tail;
@@ -230,13 +247,24 @@ internal static partial class GpuKernels
             place.Tail1 ? input.Logit(t1, tail + lanes) : none);
     }
 
-    /// <summary>The row's max: this lane's, then the shuffles within the run of <paramref name="lanes"/> lanes.</summary>
-    private static T WarpRowMax<T, TMath>(WarpRow<T> x, int lanes, TMath math)
+    /// <summary>The row's max: this lane's, then over the run of <paramref name="lanes"/> lanes (<see cref="GpuReduce.RowMax"/>).</summary>
+    private static T WarpRowMax<T, TMath>(WarpRow<T> x, int lanes, ArrayView<T> scratch, TMath math)
         where T : unmanaged
         where TMath : struct, IGpuMath<T>
-        => GpuReduce.SegmentMax<T, TMath>(
+        => GpuReduce.RowMax<T, TMath>(
             math.Max(math.Max(math.Max(MaxEight(x.X0, math), MaxEight(x.X1, math)), math.Max(MaxEight(x.X2, math), MaxEight(x.X3, math))), math.Max(x.T0, x.T1)),
-            lanes);
+            lanes,
+            scratch);
+
+    /// <summary>
+    /// The first row of this warp's runs of <paramref name="lanes"/> lanes: <c>warp size / lanes</c> rows a warp, or,
+    /// for a row of several warps (a group of <paramref name="lanes"/> threads), the group's row, the same for all its
+    /// warps. Lane l's row is this one plus l / lanes.
+    /// </summary>
+    private static int FirstWarpRow(int lanes) => (Grid.IdxX * Group.DimX + Warp.WarpIdx * Warp.WarpSize) / lanes;
+
+    /// <summary>The rows the grid takes at a time, runs of <paramref name="lanes"/> lanes.</summary>
+    private static int WarpRowStride(int lanes) => Grid.DimX * (Group.DimX / lanes);
 
     /// <summary>Each of a lane's values less <paramref name="shift"/>.</summary>
     private static WarpRow<T> CenteredRow<T, TMath>(WarpRow<T> x, T shift, TMath math)

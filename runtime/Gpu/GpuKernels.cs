@@ -11,7 +11,7 @@ namespace SoftmaxGen.Runtime;
 /// Three shapes of work, chosen by <see cref="GpuLaunch"/>:
 /// <list type="bullet">
 /// <item>Slices (the last axis reduced): a group owns a slice, or a warp owns a short one (an aligned row, a run of
-/// lanes within a warp: <see cref="ForwardRowsWarp"/>; a slice of several runs within the warp's share of shared
+/// lanes within a warp, or up to eight warps a group a row: <see cref="ForwardRowsWarp"/>; a slice of several runs within the warp's share of shared
 /// memory: <see cref="ForwardSlicesWarpCached"/>). A slice that fits in shared memory (or, for a warp, in registers)
 /// is read from device memory once; a longer one is read twice, the first pass finding max and sum together (online
 /// softmax).</item>

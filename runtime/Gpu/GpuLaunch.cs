@@ -17,8 +17,8 @@ internal enum GpuStrategy
     Warp,
 
     /// <summary>
-    /// A run of lanes per aligned row, up to a warp, the row in registers and moved 16 bytes at a time
-    /// (<see cref="GpuKernels.ForwardRowsWarp"/>): rows of up to 32 elements a lane.
+    /// A run of lanes per aligned row, up to a warp, or several warps (a group a row), the row in registers and moved
+    /// 16 bytes at a time (<see cref="GpuKernels.ForwardRowsWarp"/>): rows of up to 32 elements a lane.
     /// </summary>
     WarpRows,
 
@@ -171,11 +171,20 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
     /// <summary>
     /// The launch of the register row kernels (<see cref="GpuStrategy.WarpRows"/>) for <paramref name="slices"/>
     /// aligned rows of <paramref name="length"/> elements (<see cref="GpuRows.Fit"/>), or null where a row does not fit
-    /// a warp's registers: the lanes per row are the fewest, a power of two from 4 up, that hold
-    /// <see cref="GpuKernels.WarpRowUnits"/> units of eight elements each; a row needing more lanes than a warp has
-    /// takes the other kernels (on a 32-wide warp, rows of more than 128 whole units: 1 024 elements, plus a tail of
-    /// fewer than eight).
+    /// their registers: the lanes per row are the fewest, a power of two from 4 up, that hold
+    /// <see cref="GpuKernels.WarpRowUnits"/> units of eight elements each. Up to a warp, a group of eight warps takes
+    /// several rows at a time; past it, a group of as many threads as the row has lanes takes one, up to
+    /// <see cref="GpuKernels.WarpRowWarps"/> warps (and the largest group). A row needing more lanes takes the other
+    /// kernels: on a 32-wide warp, rows of more than 1 024 whole units, 8 192 elements, plus a tail of fewer than eight.
     /// </summary>
+    /// <remarks>
+    /// Why eight warps: a lane of the register row kernels holds 32 values of its row, with no launch bound to cap
+    /// the registers the driver's compiler gives it. A group of 256 threads can be launched whatever that allocation
+    /// is (255 registers · 256 threads fit the 64 K registers of a multiprocessor); a group of 512 only at 128
+    /// registers a thread or fewer, which the backward pass of a double row does not leave (B's 32 values and a
+    /// cotangent's take 128 registers alone): it would fail to launch, not merely run slower. Longer rows keep the
+    /// row kernels with shared memory.
+    /// </remarks>
     public static GpuLaunch? WarpRows(GpuDevice device, int slices, int length)
     {
         int warp = device.WarpSize;
@@ -184,10 +193,11 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
             return null;
         }
 
+        int groupSize = Math.Min(MaxGroup(device), GpuKernels.WarpRowWarps * warp);
         int units = length / GpuKernels.RowUnit;
         int needed = (units + GpuKernels.WarpRowUnits - 1) / GpuKernels.WarpRowUnits;
         int lanes = 4;
-        while (lanes < needed && lanes < warp)
+        while (lanes < needed && (lanes < warp || 2 * lanes <= groupSize))
         {
             lanes *= 2;
         }
@@ -197,7 +207,8 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
             return null;
         }
 
-        int groupSize = Math.Min(MaxGroup(device), 8 * warp);
+        // A row of several warps is a group's alone, so that all its warps reach the same barriers.
+        groupSize = lanes > warp ? lanes : groupSize;
         int rows = groupSize / lanes;
         return new GpuLaunch(GpuStrategy.WarpRows, Grid(device, (slices + rows - 1) / rows, groupSize), groupSize, 0, Lanes: lanes);
     }

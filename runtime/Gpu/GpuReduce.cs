@@ -64,6 +64,60 @@ internal static class GpuReduce
         return value;
     }
 
+    /// <summary>
+    /// The maximum over each row of <paramref name="lanes"/> lanes of a register row kernel
+    /// (<see cref="GpuKernels.ForwardRowsWarp"/>): within a warp, <see cref="SegmentMax"/>; for a row of several warps
+    /// (<paramref name="lanes"/> the group size, a power of two times the warp size), each warp's maximum through
+    /// <paramref name="scratch"/>, one word a warp, one barrier, then a butterfly over those words, which every lane
+    /// reads. Every thread of the group must take part. <paramref name="scratch"/> is free again once every warp
+    /// passed the next barrier: the kernels alternate two of them.
+    /// </summary>
+    public static TAccumulator RowMax<TAccumulator, TMath>(TAccumulator value, int lanes, ArrayView<TAccumulator> scratch)
+        where TAccumulator : unmanaged
+        where TMath : struct, IGpuMath<TAccumulator>
+    {
+        value = SegmentMax<TAccumulator, TMath>(value, lanes < Warp.WarpSize ? lanes : Warp.WarpSize);
+        if (lanes > Warp.WarpSize)
+        {
+            int warps = lanes / Warp.WarpSize;
+            value = SegmentMax<TAccumulator, TMath>(AcrossWarps(value, warps, scratch), warps);
+        }
+
+        return value;
+    }
+
+    /// <summary>The sum over each row of <paramref name="lanes"/> lanes of a register row kernel, as <see cref="RowMax"/>.</summary>
+    public static TAccumulator RowSum<TAccumulator, TMath>(TAccumulator value, int lanes, ArrayView<TAccumulator> scratch)
+        where TAccumulator : unmanaged
+        where TMath : struct, IGpuMath<TAccumulator>
+    {
+        value = SegmentSum<TAccumulator, TMath>(value, lanes < Warp.WarpSize ? lanes : Warp.WarpSize);
+        if (lanes > Warp.WarpSize)
+        {
+            int warps = lanes / Warp.WarpSize;
+            value = SegmentSum<TAccumulator, TMath>(AcrossWarps(value, warps, scratch), warps);
+        }
+
+        return value;
+    }
+
+    /// <summary>
+    /// Each warp's value (the same on all its lanes) into <paramref name="scratch"/>, a barrier, and to lane l the
+    /// value of warp l mod <paramref name="warps"/>: each run of <paramref name="warps"/> lanes then holds every warp's
+    /// value in warp order.
+    /// </summary>
+    private static TAccumulator AcrossWarps<TAccumulator>(TAccumulator value, int warps, ArrayView<TAccumulator> scratch)
+        where TAccumulator : unmanaged
+    {
+        if (Warp.IsFirstLane)
+        {
+            scratch[Warp.WarpIdx] = value;
+        }
+
+        Group.Barrier();
+        return scratch[Warp.LaneIdx % warps];
+    }
+
     /// <summary>Combines online (max, sum) pairs across the warp.</summary>
     public static void WarpCombine<TAccumulator, TMath>(ref TAccumulator max, ref TAccumulator sum)
         where TAccumulator : unmanaged

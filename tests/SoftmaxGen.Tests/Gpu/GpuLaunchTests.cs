@@ -1,3 +1,4 @@
+using System;
 using SoftmaxGen.Runtime;
 using Xunit;
 
@@ -6,7 +7,7 @@ namespace SoftmaxGen.Tests.Gpu;
 /// <summary>
 /// The launch decision from a device's limits alone, no device needed: an H100-like device (32-wide warps, 48 KB of
 /// shared memory a group without opting in, 227 KB with) against the same device without the opt-in (any accelerator
-/// other than CUDA), and which rows a warp holds in registers.
+/// other than CUDA), and which rows a warp, or the warps of a group, hold in registers.
 /// </summary>
 public sealed class GpuLaunchTests
 {
@@ -149,7 +150,11 @@ public sealed class GpuLaunchTests
         }
     }
 
-    /// <summary>The lanes per row: the fewest, a power of two from 4, holding four units of eight a lane; the tail rides along.</summary>
+    /// <summary>
+    /// The lanes per row: the fewest, a power of two from 4, holding four units of eight a lane; the tail rides along.
+    /// Past a warp a row takes whole warps, a group of as many threads as lanes, up to eight warps (on an H100's warp of
+    /// 32, rows of 8 192 elements and a tail), and no more than the largest group (16 threads on a warp of four).
+    /// </summary>
     [Theory]
     [InlineData(32, 4, 4)]
     [InlineData(32, 7, 4)]
@@ -160,21 +165,49 @@ public sealed class GpuLaunchTests
     [InlineData(32, 520, 32)]
     [InlineData(32, 1024, 32)]
     [InlineData(32, 1031, 32)]
-    [InlineData(32, 1032, 0)]    // 129 units: past a warp
+    [InlineData(32, 1032, 64)]   // 129 units: two warps
+    [InlineData(32, 2048, 64)]
+    [InlineData(32, 2056, 128)]
+    [InlineData(32, 4096, 128)]
+    [InlineData(32, 4104, 256)]
+    [InlineData(32, 8192, 256)]  // 1 024 units: eight warps
+    [InlineData(32, 8199, 256)]  // and a tail of 7
+    [InlineData(32, 8200, 0)]    // 1 025 units: past eight warps
+    [InlineData(32, 16384, 0)]
+    [InlineData(32, 16392, 0)]
     [InlineData(4, 132, 4)]
-    [InlineData(4, 136, 0)]
+    [InlineData(4, 136, 8)]      // two warps of four
+    [InlineData(4, 516, 16)]     // four: the largest group of 16
+    [InlineData(4, 520, 0)]
     [InlineData(2, 8, 0)]        // too few lanes for the tail
     [InlineData(48, 8, 0)]       // not a power of two
-    public void AWarpHoldsRowsOfUpToThirtyTwoElementsALane(int warp, int length, int lanes)
+    public void RegisterRowsTakeUpToEightWarpsOfThirtyTwoElementsALane(int warp, int length, int lanes)
     {
-        var device = H100 with { WarpSize = warp };
+        var device = H100 with { WarpSize = warp, MaxGroupSize = warp == 4 ? 16 : H100.MaxGroupSize };
         var launch = GpuLaunch.WarpRows(device, 100_000, length);
         Assert.Equal(lanes, launch?.Lanes ?? 0);
         if (launch is { } warpRows)
         {
             Assert.Equal(GpuStrategy.WarpRows, warpRows.Strategy);
             Assert.Equal(0, warpRows.GroupSize % warp);
+            // Up to a warp, eight warps a group (four on a warp of four, whose groups are 16 threads); past it, one row a group.
+            Assert.Equal(lanes <= warp ? Math.Min(8 * warp, device.MaxGroupSize) : lanes, warpRows.GroupSize);
+            Assert.Equal(0, warpRows.SharedElements);
             Assert.True(warpRows.Groups * (warpRows.GroupSize / warpRows.Lanes) >= 100_000 || warpRows.Groups == 132 * (2048 / warpRows.GroupSize) * 4);
         }
+    }
+
+    /// <summary>
+    /// A device whose largest group is smaller than eight warps caps the lanes of a row at that group: four warps of
+    /// 32 hold rows of up to 4 096 elements and a tail, and longer rows take the other kernels.
+    /// </summary>
+    [Theory]
+    [InlineData(4096, 128)]
+    [InlineData(4103, 128)]
+    [InlineData(4104, 0)]
+    public void TheLargestGroupCapsTheLanesOfARow(int length, int lanes)
+    {
+        var device = H100 with { MaxGroupSize = 128 };
+        Assert.Equal(lanes, GpuLaunch.WarpRows(device, 1000, length)?.Lanes ?? 0);
     }
 }

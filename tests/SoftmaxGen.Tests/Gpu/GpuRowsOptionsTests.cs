@@ -21,7 +21,10 @@ public sealed class GpuRowsOptionsTests(CpuAcceleratorFixture fixture) : IClassF
 {
     private Accelerator Accelerator => fixture.Accelerator!;
 
-    /// <summary>On the CPU accelerator's warp of four, rows of up to 132 elements take the register row kernels.</summary>
+    /// <summary>
+    /// On the CPU accelerator, rows of up to 132 elements take the register row kernels on a warp of four, rows of up
+    /// to 516 on two or four warps of a group.
+    /// </summary>
     public static TheoryData<string, int[], string> Aligned() => new()
     {
         { "MaskedKeys", [2, 3, 2, 40], "WarpRows" },        // the mask along the row, one 8-byte word per eight
@@ -39,13 +42,21 @@ public sealed class GpuRowsOptionsTests(CpuAcceleratorFixture fixture) : IClassF
         { "LogAttention", [2, 1, 24, 40], "WarpRows" },
         { "LogAttentionHalf", [1, 2, 16, 56], "WarpRows" },
         { "LogMaskedKeys", [2, 2, 3, 64], "WarpRows" },
-        { "MaskedKeys", [1, 2, 2, 200], "Cached" },         // past a warp of four's registers: shared memory
-        { "BiasedRows", [2, 3, 136], "Cached" },
-        { "Causal", [1, 1, 12, 148], "Cached" },
-        { "Attention", [1, 2, 10, 196], "Cached" },
-        { "AttentionHalf", [1, 1, 12, 208], "Cached" },
-        { "AttentionDouble", [1, 1, 8, 202], "Cached" },
-        { "LogAttention", [1, 1, 12, 164], "Cached" },
+        { "MaskedKeys", [1, 2, 2, 200], "WarpRows" },       // past a warp of four's registers: several warps a row
+        { "BiasedRows", [2, 3, 136], "WarpRows" },
+        { "Causal", [1, 1, 12, 148], "WarpRows" },
+        { "Attention", [1, 2, 10, 196], "WarpRows" },
+        { "AttentionHalf", [1, 1, 12, 208], "WarpRows" },
+        { "AttentionDouble", [1, 1, 8, 202], "WarpRows" },
+        { "LogAttention", [1, 1, 12, 164], "WarpRows" },
+        { "Attention", [1, 1, 9, 516], "WarpRows" },        // 64 units and a tail of 4: the most four warps hold
+        { "LogMaskedKeys", [1, 2, 3, 512], "WarpRows" },
+        { "MaskedKeys", [1, 2, 2, 600], "Cached" },         // past four warps' registers: shared memory
+        { "BiasedRows", [2, 3, 520], "Cached" },
+        { "Causal", [1, 1, 6, 548], "Cached" },
+        { "AttentionHalf", [1, 1, 6, 528], "Cached" },
+        { "AttentionDouble", [1, 1, 4, 522], "Cached" },
+        { "LogAttention", [1, 1, 6, 564], "Cached" },
         { "Attention", [1, 1, 3, 13000], "Streamed" },      // past shared memory: the online row kernel
         { "AttentionHalf", [1, 1, 2, 13000], "Streamed" },
         { "LogAttentionDouble", [1, 1, 3, 6504], "Streamed" },
@@ -89,7 +100,9 @@ public sealed class GpuRowsOptionsTests(CpuAcceleratorFixture fixture) : IClassF
     [InlineData("LogAttention", new[] { 2, 1, 24, 44 })]
     [InlineData("LogAttentionHalf", new[] { 1, 2, 16, 128 })]
     [InlineData("Attention", new[] { 1, 2, 8, 200 })]
+    [InlineData("Attention", new[] { 1, 1, 9, 516 })]
     [InlineData("LogAttentionDouble", new[] { 1, 1, 8, 202 })]
+    [InlineData("LogAttentionHalf", new[] { 1, 1, 6, 528 })]
     [InlineData("Attention", new[] { 1, 1, 3, 13000 })]
     public void NaNAndInfinityWhereExcludedChangeNoBit(string name, int[] shape)
     {
@@ -133,8 +146,11 @@ public sealed class GpuRowsOptionsTests(CpuAcceleratorFixture fixture) : IClassF
     [InlineData("LogAttention", new[] { 1, 1, 20, 12 }, "WarpRows")]
     [InlineData("LogAttentionHalf", new[] { 1, 1, 20, 8 }, "WarpRows")]
     [InlineData("LogAttentionDouble", new[] { 1, 1, 20, 6 }, "WarpRows")]
-    [InlineData("Attention", new[] { 1, 1, 150, 140 }, "Cached")]
-    [InlineData("LogAttentionHalf", new[] { 1, 1, 150, 144 }, "Cached")]
+    [InlineData("Attention", new[] { 1, 1, 150, 140 }, "WarpRows")]
+    [InlineData("LogAttentionHalf", new[] { 1, 1, 150, 144 }, "WarpRows")]
+    [InlineData("AttentionDouble", new[] { 1, 1, 140, 130 }, "WarpRows")]
+    [InlineData("Attention", new[] { 1, 1, 530, 524 }, "Cached")]
+    [InlineData("LogAttentionHalf", new[] { 1, 1, 532, 528 }, "Cached")]
     public void RowsWithNothingIncludedGiveZeroOrMinusInfinity(string name, int[] shape, string strategy)
     {
         var expected = Enum.Parse<GpuStrategy>(strategy);
@@ -166,8 +182,8 @@ public sealed class GpuRowsOptionsTests(CpuAcceleratorFixture fixture) : IClassF
     }
 
     /// <summary>
-    /// The six attention classes (softmax and log-softmax; float, Half and double) in registers, and with shared
-    /// memory, against the element kernels that a view one element off its 16-byte boundary takes, on the same data:
+    /// The six attention classes (softmax and log-softmax; float, Half and double) in registers (a warp a row, or two
+    /// and four warps: 152, 164, 514), and with shared memory (528, 600), against the element kernels that a view one element off its 16-byte boundary takes, on the same data:
     /// both within the reference's bounds, and the same bits wherever an element is excluded.
     /// </summary>
     [Theory]
@@ -179,6 +195,9 @@ public sealed class GpuRowsOptionsTests(CpuAcceleratorFixture fixture) : IClassF
     [InlineData("LogAttentionDouble", 130)]
     [InlineData("Attention", 164)]
     [InlineData("LogAttentionHalf", 152)]
+    [InlineData("AttentionDouble", 514)]
+    [InlineData("Attention", 600)]
+    [InlineData("LogAttentionHalf", 528)]
     public void TheRowKernelsWithOptionsAgreeWithTheElementKernels(string name, int length)
     {
         var target = Layouts.GetGpu(name, Accelerator);
@@ -206,7 +225,7 @@ public sealed class GpuRowsOptionsTests(CpuAcceleratorFixture fixture) : IClassF
 
     /// <summary>
     /// Attention (mask, bias and causal mask) on views that start <c>offset</c> elements into their buffers, rows in
-    /// registers (48) and in shared memory (200): A or B off a 16-byte boundary takes the element kernel; a mask or a
+    /// registers (48 on a warp, 200 on four warps) and in shared memory (600): A or B off a 16-byte boundary takes the element kernel; a mask or a
     /// bias off its boundary still takes the row kernel, reading those entries one at a time. Log-sum-exp needs A alone
     /// aligned.
     /// </summary>
@@ -221,6 +240,9 @@ public sealed class GpuRowsOptionsTests(CpuAcceleratorFixture fixture) : IClassF
     [InlineData(200, 0, 0, 0, true)]
     [InlineData(200, 1, 0, 0, false)]
     [InlineData(200, 0, 5, 2, true)]
+    [InlineData(600, 0, 0, 0, true)]
+    [InlineData(600, 1, 0, 0, false)]
+    [InlineData(600, 0, 5, 2, true)]
     public void MisalignedViewsOfAttention(int length, int offset, int maskOffset, int biasOffset, bool rows)
     {
         var target = Layouts.GetGpu("Attention", Accelerator);

@@ -103,10 +103,12 @@ public sealed class GpuRowsTests(CpuAcceleratorFixture fixture) : IClassFixture<
     }
 
     /// <summary>
-    /// Aligned rows of up to <see cref="GpuKernels.WarpRowUnits"/> units of eight a lane (on the CPU accelerator's warp
-    /// of four: 16 units, 128 elements, and a tail of fewer than eight) take the register row kernels, forward and
-    /// backward (three cotangents); others the element warp kernel or the row kernels with shared memory. A negative
-    /// scale checks that the lanes past a row stay -∞ once scaled.
+    /// Aligned rows of up to <see cref="GpuKernels.WarpRowUnits"/> units of eight a lane take the register row
+    /// kernels, forward and backward (three cotangents): on the CPU accelerator's warp of four, rows of up to 16 units
+    /// (128 elements, and a tail of fewer than eight) a warp, up to 64 units (512 elements and a tail) the four warps
+    /// of its largest group, 16 threads, whose groups then take several rows each (seven rows, a grid of four groups
+    /// of 16 or eight of 8); others the element warp kernel or the row kernels with shared memory. A negative scale
+    /// checks that the lanes past a row stay -∞ once scaled.
     /// </summary>
     [Theory]
     [InlineData("Rows", 4, 0, 0.75, "WarpRows")]   // no whole unit: the tail alone
@@ -119,22 +121,34 @@ public sealed class GpuRowsTests(CpuAcceleratorFixture fixture) : IClassFixture<
     [InlineData("Rows", 132, 1, 0.75, "Cached")]   // misaligned: the element kernels
     [InlineData("Rows", 12, 2, 0.75, "Warp")]
     [InlineData("Rows", 13, 0, 0.75, "Warp")]      // not a whole number of 16 bytes
-    [InlineData("Rows", 136, 0, 0.75, "Cached")]   // 17 units: the row kernel with shared memory
+    [InlineData("Rows", 136, 0, 0.75, "WarpRows")] // 17 units: 8 lanes, two warps a row
+    [InlineData("Rows", 256, 0, -0.5, "WarpRows")]
+    [InlineData("Rows", 300, 0, 0.75, "WarpRows")] // 37 units and a tail of 4: 16 lanes, four warps a row
+    [InlineData("Rows", 516, 0, -1.25, "WarpRows")] // 64 units and a tail of 4: the most four warps of four hold
+    [InlineData("Rows", 516, 4, 0.75, "WarpRows")]
+    [InlineData("Rows", 516, 1, 0.75, "Cached")]
+    [InlineData("Rows", 520, 0, 0.75, "Cached")]   // 65 units: the row kernel with shared memory
     [InlineData("LogRows", 100, 0, 0.75, "WarpRows")]
     [InlineData("LogRows", 4, 0, -2.0, "WarpRows")]
+    [InlineData("LogRows", 300, 0, -0.5, "WarpRows")]
     [InlineData("RowsHalf", 8, 0, 0.75, "WarpRows")]
     [InlineData("RowsHalf", 120, 0, -0.5, "WarpRows")]
     [InlineData("RowsHalf", 128, 0, 0.75, "WarpRows")]
+    [InlineData("RowsHalf", 136, 0, 0.75, "WarpRows")]
+    [InlineData("RowsHalf", 512, 0, -0.5, "WarpRows")]
     [InlineData("RowsHalf", 12, 0, 0.75, "Warp")]  // 24 bytes
     [InlineData("LogRowsHalf", 64, 0, 0.75, "WarpRows")]
+    [InlineData("LogRowsHalf", 264, 0, 0.75, "WarpRows")]
     [InlineData("RowsDouble", 2, 0, 0.75, "WarpRows")]
     [InlineData("RowsDouble", 34, 0, -0.5, "WarpRows")]
     [InlineData("RowsDouble", 6, 0, 0.75, "WarpRows")]    // a tail of 6: two elements on lanes 0 and 1
     [InlineData("RowsDouble", 38, 0, -0.5, "WarpRows")]
     [InlineData("RowsDouble", 130, 0, 0.75, "WarpRows")] // 16 units and a tail of 2
     [InlineData("RowsDouble", 130, 1, 0.75, "Cached")]
+    [InlineData("RowsDouble", 138, 0, -0.5, "WarpRows")]
+    [InlineData("RowsDouble", 514, 0, 0.75, "WarpRows")] // 64 units and a tail of 2
     [InlineData("RowsDouble", 15, 0, 0.75, "Warp")]
-    public void AlignedRowsUpToAWarpsRegistersTakeTheRegisterRowKernels(string name, int length, int offset, double scale, string strategy)
+    public void AlignedRowsThatFitTheRegistersTakeTheRegisterRowKernels(string name, int length, int offset, double scale, string strategy)
     {
         var expected = Enum.Parse<GpuStrategy>(strategy);
         var target = Layouts.GetGpu(name, Accelerator);
@@ -159,7 +173,9 @@ public sealed class GpuRowsTests(CpuAcceleratorFixture fixture) : IClassFixture<
 
     /// <summary>
     /// On a CPU device with NVIDIA's warp of 32, rows take runs of 4, 8, 16 and 32 lanes (8, 4, 2 and 1 rows a warp),
-    /// with row counts that leave the last warp's later runs past the last row.
+    /// with row counts that leave the last warp's later runs past the last row, and 64, 128 and 256 lanes (2, 4 and 8
+    /// warps a row, a group a row; 70 rows of 64 lanes and 18 of 256 are more than their grids of 64 and 16 groups,
+    /// so that some groups take two rows).
     /// </summary>
     [Theory]
     [InlineData("Rows", 13, 20, 4)]
@@ -169,7 +185,12 @@ public sealed class GpuRowsTests(CpuAcceleratorFixture fixture) : IClassFixture<
     [InlineData("LogRows", 11, 36, 4)]
     [InlineData("RowsHalf", 5, 248, 8)]
     [InlineData("RowsDouble", 5, 302, 16)]
-    public void RunsOfLanesShareAThirtyTwoWideWarp(string name, int rows, int length, int lanes)
+    [InlineData("Rows", 70, 1036, 64)]     // 129 units and a tail of 4
+    [InlineData("LogRows", 3, 4096, 128)]
+    [InlineData("RowsHalf", 3, 2056, 128)]
+    [InlineData("Rows", 18, 8196, 256)]    // 1 024 units and a tail of 4: the most eight warps hold
+    [InlineData("RowsDouble", 2, 8194, 256)]
+    public void RunsOfLanesShareOrSpanThirtyTwoWideWarps(string name, int rows, int length, int lanes)
     {
         using var context = Context.Create(builder => builder.CPU(CPUDevice.Nvidia));
         using var accelerator = context.CreateCPUAccelerator(0);
@@ -193,8 +214,8 @@ public sealed class GpuRowsTests(CpuAcceleratorFixture fixture) : IClassFixture<
     }
 
     /// <summary>
-    /// Log-sum-exp over aligned rows: rows a warp's registers hold (on the CPU accelerator's warp of four, up to 132
-    /// elements) take the register row kernel, longer ones the online row kernel, a group a row; a view of A off a
+    /// Log-sum-exp over aligned rows: rows the registers of a warp or of a group's warps hold (on the CPU accelerator,
+    /// up to 132 elements a warp of four, up to 516 four warps) take the register row kernel, longer ones the online row kernel, a group a row; a view of A off a
     /// 16-byte boundary, or a row that is not a whole number of 16 bytes, the element kernel. All agree with the float64
     /// reference; a negative scale checks that the lanes past a row stay -∞ once scaled.
     /// </summary>
@@ -205,18 +226,22 @@ public sealed class GpuRowsTests(CpuAcceleratorFixture fixture) : IClassFixture<
     [InlineData("Rows", 132, 4, 0.75, "WarpRows")] // 16 bytes in: aligned
     [InlineData("Rows", 132, 1, 0.75, "Elements")]
     [InlineData("Rows", 13, 0, 0.75, "Elements")]
-    [InlineData("Rows", 136, 0, 0.75, "Rows")]     // 17 units: the online row kernel
+    [InlineData("Rows", 136, 0, 0.75, "WarpRows")] // 17 units: two warps a row
+    [InlineData("Rows", 516, 0, -0.5, "WarpRows")] // 64 units and a tail of 4: four warps a row
+    [InlineData("Rows", 520, 0, 0.75, "Rows")]     // 65 units: the online row kernel
     [InlineData("Rows", 1012, 0, -0.5, "Rows")]
     [InlineData("Rows", 1012, 3, 0.75, "Elements")]
     [InlineData("LogRows", 100, 0, 0.75, "WarpRows")]
     [InlineData("RowsHalf", 8, 0, 0.75, "WarpRows")]
     [InlineData("RowsHalf", 128, 0, -0.5, "WarpRows")]
+    [InlineData("RowsHalf", 512, 0, 0.75, "WarpRows")]
     [InlineData("RowsHalf", 1016, 0, 0.75, "Rows")]
     [InlineData("RowsHalf", 1016, 4, 0.75, "Elements")]
     [InlineData("RowsHalf", 12, 0, 0.75, "Elements")]
     [InlineData("RowsDouble", 2, 0, 0.75, "WarpRows")]
     [InlineData("RowsDouble", 38, 0, -0.5, "WarpRows")]
     [InlineData("RowsDouble", 130, 0, 0.75, "WarpRows")]
+    [InlineData("RowsDouble", 258, 0, -0.5, "WarpRows")]
     [InlineData("RowsDouble", 1026, 0, 0.75, "Rows")]
     [InlineData("RowsDouble", 1025, 0, 0.75, "Elements")]
     public void AlignedRowsTakeTheRowLogSumExpKernels(string name, int length, int offset, double scale, string kernel)
@@ -242,10 +267,13 @@ public sealed class GpuRowsTests(CpuAcceleratorFixture fixture) : IClassFixture<
     [Theory]
     [InlineData("Rows", 12)]
     [InlineData("Rows", 100)]
+    [InlineData("Rows", 300)]
     [InlineData("Rows", 1012)]
     [InlineData("RowsHalf", 64)]
+    [InlineData("RowsHalf", 512)]
     [InlineData("RowsHalf", 1016)]
     [InlineData("RowsDouble", 34)]
+    [InlineData("RowsDouble", 138)]
     [InlineData("RowsDouble", 1026)]
     public void TheRowLogSumExpKernelsGiveSpecialRowsTheirValues(string name, int length)
     {
@@ -419,7 +447,9 @@ public sealed class GpuRowsPtxTests : IDisposable
     /// <summary>
     /// The register row kernels hold a lane's row in registers: eight 16-byte loads of float a row (four of Half,
     /// sixteen of double; backward as many again for the cotangent), all issued before the first arithmetic on what
-    /// they load, no local memory, and warp shuffles for the reductions.
+    /// they load, no local memory, and warp shuffles for the reductions; for rows of several warps one barrier a
+    /// reduction (forward the max and the sum, backward each cotangent's dot product) and the words of shared memory
+    /// it passes the warps' values through.
     /// </summary>
     [Theory]
     [InlineData("float", "v4.f32", "f32", 8)]
@@ -431,7 +461,7 @@ public sealed class GpuRowsPtxTests : IDisposable
         {
             foreach (var (context, space) in new[] { (_release, @"(\.global)?"), (_o2, @"\.global") })
             {
-                foreach (var (kernel, loads) in new[] { ("ForwardRowsWarp", moves), ("BackwardRowsWarp", 2 * moves) })
+                foreach (var (kernel, loads, barriers) in new[] { ("ForwardRowsWarp", moves, 2), ("BackwardRowsWarp", 2 * moves, 1) })
                 {
                     string ptx = Ptx(context, element, kernel, architecture);
                     string what = $"{element} {kernel} {architecture} {context.Properties.OptimizationLevel}";
@@ -441,6 +471,7 @@ public sealed class GpuRowsPtxTests : IDisposable
                     Assert.True(moves == store.Matches(ptx).Count, $"{what}: {store.Matches(ptx).Count} 16-byte stores, not {moves}");
                     Assert.DoesNotContain(".local", ptx);
                     Assert.Contains("shfl.sync.bfly", ptx);
+                    AssertCrossWarpReductions(ptx, barriers, what);
                     var use = new Regex(@"^\s*(add|sub|mul|fma|max|min)(\.[a-z]+)*\." + arithmetic + @"\s", RegexOptions.Multiline).Match(ptx);
                     Assert.True(use.Success, $"{what}: no arithmetic");
                     Assert.True(load.Matches(ptx).Last().Index < use.Index, $"{what}: a load after the first arithmetic");
@@ -453,7 +484,8 @@ public sealed class GpuRowsPtxTests : IDisposable
     /// The register row kernels with a mask, a bias and a causal mask (Attention) load A and the bias, contiguous along
     /// the row, 16 bytes at a time (as many moves of each) and store B 16 bytes at a time; log-sum-exp in registers
     /// loads A as the forward does, with and without options, all of A's loads before the first arithmetic where there
-    /// are no options, and stores one value a row. None uses local memory; all reduce with warp shuffles.
+    /// are no options, and stores one value a row. None uses local memory; all reduce with warp shuffles, and across
+    /// the warps of a row with one barrier for the max and one for the sum.
     /// </summary>
     [Theory]
     [InlineData("float", "v4.f32", "f32", 8)]
@@ -480,6 +512,7 @@ public sealed class GpuRowsPtxTests : IDisposable
                     Assert.True(stores == store.Matches(ptx).Count, $"{what}: {store.Matches(ptx).Count} 16-byte stores, not {stores}");
                     Assert.DoesNotContain(".local", ptx);
                     Assert.Contains("shfl.sync.bfly", ptx);
+                    AssertCrossWarpReductions(ptx, 2, what);
                     if (!options)
                     {
                         var use = new Regex(@"^\s*(add|sub|mul|fma|max|min)(\.[a-z]+)*\." + arithmetic + @"\s", RegexOptions.Multiline).Match(ptx);
@@ -514,6 +547,18 @@ public sealed class GpuRowsPtxTests : IDisposable
     {
         _release.Dispose();
         _o2.Dispose();
+    }
+
+    /// <summary>
+    /// A register row kernel's reductions across the warps of a row: <paramref name="barriers"/> barriers, and one
+    /// word a warp of shared memory stored and loaded back (scalar moves: the 16-byte ones are device memory's).
+    /// </summary>
+    private static void AssertCrossWarpReductions(string ptx, int barriers, string what)
+    {
+        int count = Regex.Matches(ptx, @"^\s*bar(rier)?\.sync\b", RegexOptions.Multiline).Count;
+        Assert.True(barriers == count, $"{what}: {count} barriers, not {barriers}");
+        Assert.Matches(new Regex(@"^\s*st\.shared\.[a-z]\d+\s", RegexOptions.Multiline), ptx);
+        Assert.Matches(new Regex(@"^\s*ld\.shared\.[a-z]\d+\s", RegexOptions.Multiline), ptx);
     }
 
     private static string Ptx(Context context, string element, string kernelName, CudaArchitecture architecture, bool options = false)

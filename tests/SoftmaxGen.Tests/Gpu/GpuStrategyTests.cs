@@ -28,7 +28,9 @@ public abstract class GpuStrategySuite(AcceleratorFixture fixture)
     [InlineData("Rows", new[] { 5, 12 }, "WarpRows", "WarpRows")] // aligned rows of whole 16-byte chunks: in registers, 16 bytes a move
     [InlineData("Rows", new[] { 5, 13 }, "Warp", "Warp")]
     [InlineData("Rows", new[] { 7, 132 }, "WarpRows", "WarpRows")] // 16 units of eight and a tail of 4: the most four lanes hold
-    [InlineData("Rows", new[] { 3, 136 }, "Cached", "Cached")] // 17 units: more than a warp of four holds
+    [InlineData("Rows", new[] { 3, 136 }, "WarpRows", "WarpRows")] // 17 units: more than a warp of four holds, two warps a row
+    [InlineData("Rows", new[] { 5, 516 }, "WarpRows", "WarpRows")] // 64 units and a tail of 4: the four warps of a group of 16
+    [InlineData("Rows", new[] { 3, 520 }, "Cached", "Cached")] // 65 units: more than a group of 16 holds
     [InlineData("Rows", new[] { 3, 700 }, "Cached", "Cached")]
     [InlineData("Rows", new[] { 2, 9000 }, "Cached", "Cached")] // backward: room for B's slice, not the cotangent's
     [InlineData("Rows", new[] { 2, 13000 }, "Streamed", "Streamed")]
@@ -158,9 +160,13 @@ public sealed class CudaStrategies(CudaFixture fixture) : GpuStrategySuite(fixtu
     [InlineData("RowsHalf", new[] { 40000, 100 }, "Warp", "Warp")]
     [InlineData("Rows", new[] { 17000, 200 }, "WarpRows", "WarpRows")] // 25 units of eight: 8 lanes a row, 4 rows a warp
     [InlineData("Rows", new[] { 17000, 1028 }, "WarpRows", "WarpRows")] // 128 units and a tail of 4: a whole warp a row
-    [InlineData("Rows", new[] { 17000, 1036 }, "Cached", "Cached")] // 129 units: past a warp's registers
+    [InlineData("Rows", new[] { 17000, 1036 }, "WarpRows", "WarpRows")] // 129 units: past a warp's registers, two warps a row
     [InlineData("RowsDouble", new[] { 17000, 200 }, "WarpRows", "WarpRows")]
-    [InlineData("RowsDouble", new[] { 17000, 1030 }, "Cached", "Cached")]
+    [InlineData("RowsDouble", new[] { 17000, 1030 }, "WarpRows", "WarpRows")]
+    [InlineData("Rows", new[] { 5000, 8196 }, "WarpRows", "WarpRows")] // 1 024 units and a tail of 4: eight warps a row
+    [InlineData("RowsHalf", new[] { 5000, 8192 }, "WarpRows", "WarpRows")]
+    [InlineData("RowsDouble", new[] { 5000, 8194 }, "WarpRows", "WarpRows")]
+    [InlineData("Rows", new[] { 2000, 8200 }, "Cached", "Cached")] // 1 025 units: past eight warps' registers
     [InlineData("Rows", new[] { 200, 20000 }, "Cached", "Cached")] // 80 KB: past 48 KB, within the opt-in maximum of compute capability 7.0 and later
     [InlineData("RowsHalf", new[] { 300, 10000 }, "Cached", "Cached")]
     [InlineData("Scattered", new[] { 10, 900, 20, 21 }, "WarpCached", "WarpCached")]
