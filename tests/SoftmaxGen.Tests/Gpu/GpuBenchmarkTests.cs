@@ -17,9 +17,32 @@ public sealed class GpuBenchmarkTests
         Assert.Equal(7, rows.Count); // three row layouts, three channel counts and the scattered layout
         Assert.All(rows, row => Assert.True(row.CopyGBs > 0 && row.ForwardGBs > 0 && row.BackwardGBs > 0 && row.FourCotangentsRatio > 0, row.ToString()));
         string text = output.ToString();
-        Assert.Contains("| layout | slice | copy GB/s | forward GB/s | forward / copy | backward GB/s | backward / copy | 4 cotangents / 1 |", text);
+        Assert.Contains("| layout | slice | copy GB/s | forward GB/s | forward / copy | backward GB/s | backward / copy | 4 cotangents / 1 | goal (forward / backward) |", text);
         Assert.Equal(7, text.Split('\n').Count(line => line.StartsWith("| rows") || line.StartsWith("| channels") || line.StartsWith("| scattered")));
-        Assert.Contains("goals: forward ≥ 0.8× copy", text);
+        Assert.Contains("| rows [256, 16], s1 = {1} | 16 |", text);
+        Assert.Matches(@"\| 0\.85 / 0\.90: (met|missed) \|", text);
+        Assert.Matches(@"goals: \d of 7 cases met", text);
+    }
+
+    /// <summary>The goal of each case on a CUDA device, by layout, element type and slice length.</summary>
+    [Theory]
+    [InlineData("float", true, 16384, 0.85, 0.90)]
+    [InlineData("half", true, 16384, 0.85, 0.90)]
+    [InlineData("double", true, 8192, 0.85, 0.90)]
+    [InlineData("double", true, 16384, 0.62, 0.58)]
+    [InlineData("float", true, 32768, 0.80, 0.80)]
+    [InlineData("float", true, 58048, 0.80, 0.80)]
+    [InlineData("float", true, 131072, 0.62, 0.58)]
+    [InlineData("half", true, 32768, 0.62, 0.58)]
+    [InlineData("float", false, 128, 0.80, 0.80)]
+    [InlineData("double", false, 1024, 0.80, 0.80)]
+    public void EachCaseHasTheGoalOfItsKind(string type, bool rows, int sliceLength, double forward, double backward)
+    {
+        var goal = BandwidthGoal.For(type, rows, sliceLength);
+        Assert.Equal((forward, backward), (goal.Forward, goal.Backward));
+        Assert.True(goal.MetBy(new BenchmarkRow("case", sliceLength, 100, 100 * forward, 100 * backward, 3)));
+        Assert.False(goal.MetBy(new BenchmarkRow("case", sliceLength, 100, 100 * forward - 0.1, 100 * backward, 3)));
+        Assert.False(goal.MetBy(new BenchmarkRow("case", sliceLength, 100, 100 * forward, 100 * backward - 0.1, 3)));
     }
 
     /// <summary>
