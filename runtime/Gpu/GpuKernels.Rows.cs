@@ -25,19 +25,57 @@ internal static partial class GpuKernels
     /// As <see cref="ForwardSlicesCached"/>, for aligned rows: <paramref name="input"/> gives the logits, eight at a
     /// time and past the last whole unit one at a time (z = scale · A with the options applied,
     /// <see cref="GpuInputLoads{TStorage, TAccumulator, TElement, TMath, TLayout}"/>), and stores B. Shared memory holds
-    /// accumulators, a float for a Half element, for the reasons <see cref="ForwardSlicesCached"/> gives.
+    /// accumulators, a float for a Half element, for the reasons <see cref="ForwardSlicesCached"/> gives
+    /// (<see cref="GpuLogitCache{TStorage, TAccumulator, TElement, TMath, TLayout, TOp}"/>).
     /// </summary>
-    public static void ForwardRowsCached<TStorage, TAccumulator, TVector, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TVector input)
+    public static void ForwardRowsCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(
+        ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout> input)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
-        where TVector : struct, IGpuVectorElement<TStorage, TAccumulator>
+        where TElement : struct, IGpuVectorElement<TStorage, TAccumulator>
         where TMath : struct, IGpuMath<TAccumulator>
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
+        => ForwardRowsThroughCache<TStorage, TAccumulator, TElement, TMath, TLayout, TOp, TAccumulator, GpuLogitCache<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>>(a, b, layout, input);
+
+    /// <summary>
+    /// <see cref="ForwardRowsCached"/> for rows whose accumulators do not fit shared memory but whose stored elements
+    /// do (<see cref="GpuLaunch.CacheStored"/>: Half rows up to twice as long): shared memory holds A's row as stored,
+    /// and the sum and output passes recompute each logit from it
+    /// (<see cref="GpuStoredCache{TStorage, TAccumulator, TElement, TMath, TLayout, TOp}"/>). A is read from device
+    /// memory once, where <see cref="ForwardRowsOnline"/> reads it twice, with as many exps; the results are
+    /// <see cref="ForwardRowsCached"/>'s on the same group, bit for bit.
+    /// </summary>
+    public static void ForwardRowsCachedAsStored<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(
+        ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout> input)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuVectorElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
+        => ForwardRowsThroughCache<TStorage, TAccumulator, TElement, TMath, TLayout, TOp, TStorage, GpuStoredCache<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>>(a, b, layout, input);
+
+    /// <summary>
+    /// The forward row kernels with shared memory, keeping each row there as <typeparamref name="TCache"/> does: A's
+    /// values loaded once, their logits' maximum, the sum of exponentials, then B from what the cache gives back.
+    /// </summary>
+    private static void ForwardRowsThroughCache<TStorage, TAccumulator, TElement, TMath, TLayout, TOp, TCached, TCache>(
+        ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout> input)
+        where TStorage : unmanaged
+        where TAccumulator : unmanaged
+        where TElement : struct, IGpuVectorElement<TStorage, TAccumulator>
+        where TMath : struct, IGpuMath<TAccumulator>
+        where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
+        where TCached : unmanaged
+        where TCache : struct, IGpuForwardCache<TStorage, TAccumulator, TElement, TMath, TLayout, TCached>
     {
         var math = default(TMath);
         var op = default(TOp);
-        var cache = SharedMemory.GetDynamic<TAccumulator>();
+        var element = default(TElement);
+        var kept = default(TCache);
+        var cache = SharedMemory.GetDynamic<TCached>();
         var scratch = SharedMemory.Allocate<TAccumulator>(ScratchLength);
         int length = layout.SliceLength;
         int units = length / RowUnit;
@@ -49,52 +87,45 @@ internal static partial class GpuKernels
             var max = math.NegativeInfinity;
             for (int u = Group.IdxX; u < units; u += stride)
             {
-                var x = input.LoadEight(a, origin + u * RowUnit);
-                CacheEight(cache, u, units, x);
-                max = math.Max(max, MaxEight(x, math));
+                int at = origin + u * RowUnit;
+                var x = element.LoadEight(a, at);
+                var z = input.LogitsEight(x, at);
+                kept.KeepEight(cache, u, units, x, z);
+                max = math.Max(max, MaxEight(z, math));
             }
 
             for (int e = whole + Group.IdxX; e < length; e += stride)
             {
-                var x = input.Load(a, origin + e);
-                cache[e] = x;
-                max = math.Max(max, x);
+                var x = element.Load(a, origin + e);
+                var z = input.Logit(x, origin + e);
+                kept.Keep(cache, e, x, z);
+                max = math.Max(max, z);
             }
 
             var shift = math.Shift(GpuReduce.GroupMax<TAccumulator, TMath>(max, scratch));
             var sum = math.Zero;
             for (int u = Group.IdxX; u < units; u += stride)
             {
-                for (int j = 0; j < RowUnit; j++)
-                {
-                    int i = j * units + u;
-                    var centered = math.Subtract(cache[i], shift);
-                    var exp = math.Exp(centered);
-                    cache[i] = op.Kept(centered, exp);
-                    sum = math.Add(sum, exp);
-                }
+                sum = kept.SumEight(cache, u, units, input, origin + u * RowUnit, shift, sum);
             }
 
             for (int e = whole + Group.IdxX; e < length; e += stride)
             {
-                var centered = math.Subtract(cache[e], shift);
-                var exp = math.Exp(centered);
-                cache[e] = op.Kept(centered, exp);
-                sum = math.Add(sum, exp);
+                sum = kept.Sum(cache, e, input, origin + e, shift, sum);
             }
 
             var parameter = op.Parameter(shift, GpuReduce.GroupSum<TAccumulator, TMath>(sum, scratch), math);
             for (int u = Group.IdxX; u < units; u += stride)
             {
-                var kept = CachedEight(cache, u, units);
+                var value = kept.ValuesEight(cache, u, units, input, origin + u * RowUnit, shift);
                 input.StoreEight(b, origin + u * RowUnit, new Eight<TAccumulator>(
-                    op.Output(kept.A, parameter, math), op.Output(kept.B, parameter, math), op.Output(kept.C, parameter, math), op.Output(kept.D, parameter, math),
-                    op.Output(kept.E, parameter, math), op.Output(kept.F, parameter, math), op.Output(kept.G, parameter, math), op.Output(kept.H, parameter, math)));
+                    op.Output(value.A, parameter, math), op.Output(value.B, parameter, math), op.Output(value.C, parameter, math), op.Output(value.D, parameter, math),
+                    op.Output(value.E, parameter, math), op.Output(value.F, parameter, math), op.Output(value.G, parameter, math), op.Output(value.H, parameter, math)));
             }
 
             for (int e = whole + Group.IdxX; e < length; e += stride)
             {
-                input.Store(b, origin + e, op.Output(cache[e], parameter, math));
+                input.Store(b, origin + e, op.Output(kept.Value(cache, e, input, origin + e, shift), parameter, math));
             }
         }
     }
@@ -247,7 +278,7 @@ internal static partial class GpuKernels
     /// Unit <paramref name="unit"/>'s eight values into a shared-memory copy of the stored elements, element j at
     /// <c>j · units + unit</c>, each converted by <paramref name="element"/>'s store.
     /// </summary>
-    private static void CacheEight<TStorage, TAccumulator, TElement>(ArrayView<TStorage> cache, int unit, int units, Eight<TAccumulator> x, TElement element)
+    internal static void CacheEight<TStorage, TAccumulator, TElement>(ArrayView<TStorage> cache, int unit, int units, Eight<TAccumulator> x, TElement element)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
@@ -263,7 +294,7 @@ internal static partial class GpuKernels
     }
 
     /// <summary>Unit <paramref name="unit"/>'s eight stored values from shared memory, as <see cref="CacheEight{TStorage, TAccumulator, TElement}"/> put them, converted by <paramref name="element"/>'s load.</summary>
-    private static Eight<TAccumulator> CachedEight<TStorage, TAccumulator, TElement>(ArrayView<TStorage> cache, int unit, int units, TElement element)
+    internal static Eight<TAccumulator> CachedEight<TStorage, TAccumulator, TElement>(ArrayView<TStorage> cache, int unit, int units, TElement element)
         where TStorage : unmanaged
         where TAccumulator : unmanaged
         where TElement : struct, IGpuElement<TStorage, TAccumulator>
@@ -284,7 +315,7 @@ internal static partial class GpuKernels
         => math.Max(math.Max(math.Max(x.A, x.B), math.Max(x.C, x.D)), math.Max(math.Max(x.E, x.F), math.Max(x.G, x.H)));
 
     /// <summary>Unit <paramref name="unit"/>'s eight values into shared memory, element j at <c>j · units + unit</c>.</summary>
-    private static void CacheEight<T>(ArrayView<T> cache, int unit, int units, Eight<T> x)
+    internal static void CacheEight<T>(ArrayView<T> cache, int unit, int units, Eight<T> x)
         where T : unmanaged
     {
         cache[unit] = x.A;
@@ -298,7 +329,7 @@ internal static partial class GpuKernels
     }
 
     /// <summary>Unit <paramref name="unit"/>'s eight values from shared memory, as <see cref="CacheEight{T}"/> put them.</summary>
-    private static Eight<T> CachedEight<T>(ArrayView<T> cache, int unit, int units)
+    internal static Eight<T> CachedEight<T>(ArrayView<T> cache, int unit, int units)
         where T : unmanaged
         => new(cache[unit], cache[units + unit], cache[2 * units + unit], cache[3 * units + unit],
             cache[4 * units + unit], cache[5 * units + unit], cache[6 * units + unit], cache[7 * units + unit]);

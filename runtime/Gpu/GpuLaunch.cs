@@ -57,9 +57,10 @@ internal readonly record struct GpuDevice(int WarpSize, int MaxGroupSize, int Sh
 /// The launch decision for one call: a strategy and, for the grouped ones, the grid and group sizes, and the shared
 /// memory; for a cached backward pass, whether shared memory also holds the current cotangent's slice; for
 /// <see cref="GpuStrategy.WarpRows"/>, the lanes per row; whether the shared memory is past what a group may use
-/// without opting in (<see cref="GpuSharedMemory"/>).
+/// without opting in (<see cref="GpuSharedMemory"/>); for a cached forward pass, whether shared memory holds A as
+/// stored (<see cref="CacheStored"/>).
 /// </summary>
-internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int GroupSize, int SharedElements, bool CotangentCached = false, int Lanes = 0, bool SharedOptIn = false)
+internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int GroupSize, int SharedElements, bool CotangentCached = false, int Lanes = 0, bool SharedOptIn = false, bool CacheStored = false)
 {
     /// <summary>Bytes of dynamic shared memory a group may ask for on any CUDA device without opting in.</summary>
     public const int SharedBudget = 48 * 1024;
@@ -86,15 +87,18 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
     /// is a batch axis). A slice of several runs that fits a warp's share of a group's shared memory takes
     /// <see cref="GpuStrategy.WarpCached"/>; one longer, or one of a single run, a group. A slice that
     /// does not fit the shared memory a group may use without opting in, but fits what it may use once its kernel
-    /// opts in, takes the cached kernel with <see cref="SharedOptIn"/> (B's slice alone, for a backward pass);
-    /// longer slices the streamed kernel.
+    /// opts in, takes the cached kernel with <see cref="SharedOptIn"/> (B's slice alone, for a backward pass). A
+    /// forward row too long for that as accumulators, whose stored elements fit (a Half row up to twice as long),
+    /// takes the cached row kernel with <see cref="CacheStored"/>, within 48 KB or opted in; longer slices the streamed
+    /// kernel.
     /// </summary>
     /// <remarks>
     /// What a cached element takes in shared memory: the forward slice and row kernels keep logits and then
-    /// exponentials, computed values, as accumulators (<paramref name="accumulatorSize"/>); the backward slice and
-    /// row kernels keep B and the cotangent as stored (<paramref name="storageSize"/>: a Half slice twice as long as a
-    /// float one fits); the lanes kernels keep accumulators both ways. <see cref="SharedElements"/> counts elements of
-    /// that size. The reductions' scratch is accumulators.
+    /// exponentials, computed values, as accumulators (<paramref name="accumulatorSize"/>), or, with
+    /// <see cref="CacheStored"/>, A as stored (<paramref name="storageSize"/>), recomputing each logit and exp from it;
+    /// the backward slice and row kernels keep B and the cotangent as stored (a Half slice twice as long as a float one
+    /// fits); the lanes kernels keep accumulators both ways. <see cref="SharedElements"/> counts elements of that size.
+    /// The reductions' scratch is accumulators.
     /// </remarks>
     public static GpuLaunch Choose(GpuDevice device, bool lanesInner, int slices, int length, int accumulatorSize, int storageSize, bool backward, int runs)
     {
@@ -154,9 +158,21 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
             return new GpuLaunch(GpuStrategy.Cached, groups, threads, length);
         }
 
-        return device.SharedOptIn > SharedBudget && sliceBytes <= device.SharedOptIn - scratch
-            ? new GpuLaunch(GpuStrategy.Cached, groups, threads, length, SharedOptIn: true)
-            : new GpuLaunch(GpuStrategy.Streamed, groups, threads, 0);
+        long optInBudget = device.SharedOptIn > SharedBudget ? device.SharedOptIn - scratch : 0;
+        if (sliceBytes <= optInBudget)
+        {
+            return new GpuLaunch(GpuStrategy.Cached, groups, threads, length, SharedOptIn: true);
+        }
+
+        // A forward slice kept as stored costs an exp more an element than one kept as accumulators, and saves A's
+        // second read from device memory against the streamed kernel.
+        long storedBytes = (long)length * storageSize;
+        if (!backward && storageSize < accumulatorSize && (storedBytes <= budget || storedBytes <= optInBudget))
+        {
+            return new GpuLaunch(GpuStrategy.Cached, groups, threads, length, SharedOptIn: storedBytes > budget, CacheStored: true);
+        }
+
+        return new GpuLaunch(GpuStrategy.Streamed, groups, threads, 0);
     }
 
     /// <summary>
@@ -165,8 +181,10 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
     /// streamed kernel on the same grid and groups, which needs no shared memory for the slice, where the driver
     /// refused.
     /// </summary>
-    public GpuLaunch OptedIn(bool raised) =>
-        SharedOptIn && !raised ? new GpuLaunch(GpuStrategy.Streamed, Groups, GroupSize, 0) : this;
+    public GpuLaunch OptedIn(bool raised) => SharedOptIn && !raised ? Streaming() : this;
+
+    /// <summary>The streamed kernel on this launch's grid and groups.</summary>
+    public GpuLaunch Streaming() => new(GpuStrategy.Streamed, Groups, GroupSize, 0);
 
     /// <summary>
     /// The launch of the register row kernels (<see cref="GpuStrategy.WarpRows"/>) for <paramref name="slices"/>

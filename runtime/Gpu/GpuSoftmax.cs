@@ -376,7 +376,10 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         GpuKernels.LogSumExpLanesEight<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardRowsCached =
-        GpuKernels.ForwardRowsCached<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
+        GpuKernels.ForwardRowsCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
+
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardRowsCachedAsStored =
+        GpuKernels.ForwardRowsCachedAsStored<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
     private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardRowsOnline =
         GpuKernels.ForwardRowsOnline<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
@@ -402,7 +405,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         ForwardLanes, ForwardLanesCached, ForwardWarp, ForwardWarpCached, ForwardCached, ForwardStreamed,
         BackwardLanes, BackwardLanesCached, BackwardWarp, BackwardWarpCached, BackwardCached, BackwardStreamed,
         JacobianEntries, LogSumExpGroups, LogSumExpThreads,
-        ForwardRowsCached, ForwardRowsOnline, BackwardRows, ForwardRowsWarp, BackwardRowsWarp, ForwardLanesEight,
+        ForwardRowsCached, ForwardRowsCachedAsStored, ForwardRowsOnline, BackwardRows, ForwardRowsWarp, BackwardRowsWarp, ForwardLanesEight,
         BackwardLanesEight, LogSumExpLanesEight,
         LogSumExpRowsWarp, LogSumExpRowsOnline,
     ];
@@ -441,10 +444,16 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
             return;
         }
 
+        // Only the row kernel keeps A as stored (GpuLaunch.CacheStored): other slices too long for accumulators stream.
+        if (launch.CacheStored && !rows)
+        {
+            launch = launch.Streaming();
+        }
+
         // Shared memory past 48 KB needs the cached kernel's limit raised; where the driver refuses, the call streams.
         if (launch.SharedOptIn)
         {
-            var cachedKernel = rows ? ForwardRowsCached : ForwardCached;
+            var cachedKernel = !rows ? ForwardCached : launch.CacheStored ? ForwardRowsCachedAsStored : ForwardRowsCached;
             launch = launch.OptedIn(GpuSharedMemory.Raise(accelerator, KernelCache.Get(accelerator, cachedKernel, owner => owner.LoadKernel(cachedKernel)), Unsafe.SizeOf<TAccumulator>()));
         }
 
@@ -470,9 +479,9 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         if (rows && launch.Strategy is GpuStrategy.Cached or GpuStrategy.Streamed)
         {
             EngineDiagnostics.CountRowLaunch();
-            var rowKernel = launch.Strategy == GpuStrategy.Cached ? ForwardRowsCached : ForwardRowsOnline;
+            var rowKernel = launch.Strategy != GpuStrategy.Cached ? ForwardRowsOnline : launch.CacheStored ? ForwardRowsCachedAsStored : ForwardRowsCached;
             var rowLauncher = KernelCache.Get(accelerator, rowKernel, owner => owner.LoadKernel(rowKernel));
-            rowLauncher(stream, Config<TAccumulator>(launch), a, b, layout, Loads(scale, mask, bias, layout));
+            rowLauncher(stream, launch.CacheStored ? Config<TStorage>(launch) : Config<TAccumulator>(launch), a, b, layout, Loads(scale, mask, bias, layout));
             return;
         }
 

@@ -22,7 +22,9 @@ namespace SoftmaxGen.Tests.Gpu;
 /// (<see cref="GpuKernels.BackwardSlicesCached"/>), with the cotangent kept beside B where both fit; they agree with
 /// the float64 reference and, bit for bit, with the same kernel reading B from device memory
 /// (<see cref="GpuKernels.BackwardRows"/> with nothing cached) or the streamed kernel
-/// (<see cref="GpuKernels.BackwardSlicesGlobal"/>), whose sums take the same order on the same group.
+/// (<see cref="GpuKernels.BackwardSlicesGlobal"/>), whose sums take the same order on the same group. Forward rows
+/// too long for a cache of floats keep A as stored (<see cref="GpuKernels.ForwardRowsCachedAsStored"/>), with the bits
+/// of the kernel that keeps floats.
 /// </summary>
 [Collection(nameof(GpuStrategyCollection))]
 public sealed class GpuHalfCacheTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
@@ -75,6 +77,99 @@ public sealed class GpuHalfCacheTests(CpuAcceleratorFixture fixture) : IClassFix
     }
 
     /// <summary>
+    /// Half forward rows too long for floats in shared memory (12 224 on the CPU accelerator) whose halves fit (up to
+    /// 24 448) keep A as stored (<see cref="GpuKernels.ForwardRowsCachedAsStored"/>): the output, poisoned with NaN
+    /// before the call, agrees with the float64 reference and, within one unit in the last place of Half (its sums
+    /// are grouped as two passes, not as an online pass), with <see cref="GpuKernels.ForwardRowsOnline"/> on the same
+    /// groups. Past 24 448 halves the rows stream.
+    /// </summary>
+    [Theory]
+    [InlineData("RowsHalf", 12_232, 0.75f)]   // just past floats (48 928 bytes of them)
+    [InlineData("RowsHalf", 24_448, 1f)]      // 48 896 bytes of halves, just within
+    [InlineData("LogRowsHalf", 12_232, 1f)]
+    [InlineData("LogRowsHalf", 20_000, -0.5f)]
+    [InlineData("RowsHalf", 24_456, 1f)]      // past halves too: streamed
+    public void HalfForwardRowsTooLongForAFloatCacheKeepAAsStored(string name, int length, float scale)
+    {
+        var target = Layouts.GetGpu(name, Accelerator);
+        int[] shape = [3, length];
+        int count = TestData.Count(shape);
+        var a = target.Round(TestData.Logits(new Random(length), count));
+        IGpuSoftmaxLayout layout = name == "RowsHalf" ? new RowsHalf_Layout(shape) : new LogRowsHalf_Layout(shape);
+        var launch = GpuLaunch.Choose(Accelerator, layout, sizeof(float), 2, backward: false);
+        bool stored = length <= 24_448;
+        Assert.Equal((stored ? GpuStrategy.Cached : GpuStrategy.Streamed, stored, stored ? length : 0, false), (launch.Strategy, launch.CacheStored, launch.SharedElements, launch.SharedOptIn));
+
+        long before = EngineDiagnostics.Launched(launch.Strategy);
+        long rowsBefore = EngineDiagnostics.RowLaunches;
+        var b = Forward(name, a, shape, scale);
+        Assert.Equal(before + 1, EngineDiagnostics.Launched(launch.Strategy));
+        Assert.Equal(rowsBefore + 1, EngineDiagnostics.RowLaunches);
+        Checks.AssertForwardClose(target.WithScale(scale), a, b.Select(value => (double)value).ToArray(), shape, $"{name} {length}");
+
+        var online = RowsKernel(name, shape, a, scale, launch, stored: null);
+        for (int i = 0; i < count; i++)
+        {
+            Assert.True(Math.Abs(BitConverter.HalfToInt16Bits(b[i]) - BitConverter.HalfToInt16Bits(online[i])) <= 1, $"{name} {length} [{i}]: {b[i]} against the online kernel's {online[i]}");
+        }
+    }
+
+    /// <summary>
+    /// Keeping A as stored gives the bits of keeping floats: the logits recomputed from the cache are those the first
+    /// pass loaded, and the sums take the same order. Both row kernels on the same rows, groups and scale, rows short
+    /// enough for floats.
+    /// </summary>
+    [Theory]
+    [InlineData("RowsHalf", 4_096, 0.75f)]
+    [InlineData("RowsHalf", 1_000, -1.5f)]
+    [InlineData("LogRowsHalf", 4_096, 1f)]
+    [InlineData("LogRowsHalf", 2_008, 3f)]
+    public void KeepingAAsStoredGivesTheBitsOfKeepingFloats(string name, int length, float scale)
+    {
+        var target = Layouts.GetGpu(name, Accelerator);
+        int[] shape = [5, length];
+        int count = TestData.Count(shape);
+        var a = target.Round(TestData.Logits(new Random(length + 1), count));
+        IGpuSoftmaxLayout layout = name == "RowsHalf" ? new RowsHalf_Layout(shape) : new LogRowsHalf_Layout(shape);
+        var launch = GpuLaunch.Choose(Accelerator, layout, sizeof(float), 2, backward: false);
+        Assert.Equal((GpuStrategy.Cached, false), (launch.Strategy, launch.CacheStored));
+
+        var floats = RowsKernel(name, shape, a, scale, launch, stored: false);
+        var halves = RowsKernel(name, shape, a, scale, launch, stored: true);
+        Assert.Equal(Bits(floats), Bits(halves));
+        Assert.Equal(Bits(floats), Bits(Forward(name, a, shape, scale)));
+        Checks.AssertForwardClose(target.WithScale(scale), a, halves.Select(value => (double)value).ToArray(), shape, $"{name} {length}");
+    }
+
+    /// <summary>
+    /// The Half forward row kernel that keeps A as stored copies it to shared memory and reads it back 16 bits at a
+    /// time (<c>st.shared.b16</c>, <c>ld.shared.b16</c>: eight stores a unit, eight loads a unit in each of the sum and
+    /// output passes), with A's and B's 16-byte moves, with and without options, for SM_70, SM_80 and SM_90: the only
+    /// 32-bit shared accesses are the group reductions' scratch.
+    /// </summary>
+    [Theory]
+    [InlineData(typeof(RowsHalf_Layout), typeof(Softmax))]
+    [InlineData(typeof(LogRowsHalf_Layout), typeof(LogSoftmax))]
+    [InlineData(typeof(AttentionHalf_Layout), typeof(Softmax))]
+    public void TheHalfForwardRowKernelKeepingAAsStoredMovesSixteenBitsOfSharedMemory(Type layout, Type operation)
+    {
+        using var context = Context.Create(builder => builder.CPU());
+        foreach (var (architecture, instructionSet) in new[] { (CudaArchitecture.SM_70, CudaInstructionSet.ISA_60), (CudaArchitecture.SM_80, CudaInstructionSet.ISA_70), (CudaArchitecture.SM_90, CudaInstructionSet.ISA_78) })
+        {
+            using var backend = new PTXBackend(context, new CudaCapabilityContext(architecture), architecture, instructionSet, null);
+            string ptx = Ptx(backend, typeof(ILGPU.Half), typeof(GpuHalf), layout, operation, "ForwardRowsCachedAsStored");
+            string what = $"{layout.Name} ForwardRowsCachedAsStored {architecture}";
+            Assert.True(Count(ptx, "st.shared.b16") >= 8, $"{what}: {Count(ptx, "st.shared.b16")} 16-bit shared stores");
+            Assert.True(Count(ptx, "ld.shared.b16") >= 16, $"{what}: {Count(ptx, "ld.shared.b16")} 16-bit shared loads");
+            Assert.True(Count(ptx, "st.shared.f32") <= 2, $"{what}: {Count(ptx, "st.shared.f32")} 32-bit shared stores");
+            Assert.True(Count(ptx, "ld.shared.f32") <= 4, $"{what}: {Count(ptx, "ld.shared.f32")} 32-bit shared loads");
+            Assert.True(Regex.IsMatch(ptx, @"^\s*ld(\.global)?\.v4\.b32\s", RegexOptions.Multiline), $"{what}: no 16-byte load");
+            Assert.True(Regex.IsMatch(ptx, @"^\s*st(\.global)?\.v4\.b32\s", RegexOptions.Multiline), $"{what}: no 16-byte store");
+            Assert.DoesNotContain(".local", ptx);
+        }
+    }
+
+    /// <summary>
     /// The Half backward kernels copy B and the cotangent to shared memory and read them back 16 bits at a time
     /// (<c>st.shared.b16</c>, <c>ld.shared.b16</c>), for SM_70, SM_80 and SM_90: the only 32-bit shared accesses left are
     /// the group reduction's scratch (one store and one load; none in the warp kernel). The float kernels have no 16-bit
@@ -111,6 +206,49 @@ public sealed class GpuHalfCacheTests(CpuAcceleratorFixture fixture) : IClassFix
             string forward = Ptx(backend, typeof(ILGPU.Half), typeof(GpuHalf), layout, operation, kernel.Contains("Rows", StringComparison.Ordinal) ? "ForwardRowsCached" : kernel.Replace("Backward", "Forward", StringComparison.Ordinal));
             Assert.Equal(0, Count(forward, "st.shared.b16") + Count(forward, "ld.shared.b16"));
         }
+    }
+
+    private Half[] Forward(string name, double[] a, int[] shape, float scale)
+    {
+        using var x = Accelerator.Allocate1D(a.Select(value => (Half)value).ToArray());
+        using var y = Accelerator.Allocate1D(Enumerable.Repeat(Half.NaN, a.Length).ToArray());
+        GpuForwardMethod<Half> forward = name == "RowsHalf" ? RowsHalf.Forward : LogRowsHalf.Forward;
+        forward(Accelerator, x.View, y.View, shape, scale);
+        Accelerator.Synchronize();
+        return y.GetAsArray1D();
+    }
+
+    /// <summary>
+    /// A forward row kernel on the launch's groups: <see cref="GpuKernels.ForwardRowsCachedAsStored"/>
+    /// (<paramref name="stored"/>), <see cref="GpuKernels.ForwardRowsCached"/> (not), or, null,
+    /// <see cref="GpuKernels.ForwardRowsOnline"/>.
+    /// </summary>
+    private Half[] RowsKernel(string name, int[] shape, double[] a, float scale, GpuLaunch launch, bool? stored) => name == "RowsHalf"
+        ? RowsKernel<RowsHalf_Layout, Softmax>(new RowsHalf_Layout(shape), a, scale, launch, stored)
+        : RowsKernel<LogRowsHalf_Layout, LogSoftmax>(new LogRowsHalf_Layout(shape), a, scale, launch, stored);
+
+    private Half[] RowsKernel<TLayout, TOp>(TLayout layout, double[] a, float scale, GpuLaunch launch, bool? stored)
+        where TLayout : struct, IGpuSoftmaxLayout
+        where TOp : struct, IGpuOperation
+    {
+        var kernel = Accelerator.LoadKernel<ArrayView<ILGPU.Half>, ArrayView<ILGPU.Half>, TLayout, GpuInputLoads<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout>>(stored switch
+        {
+            true => GpuKernels.ForwardRowsCachedAsStored<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, TOp>,
+            false => GpuKernels.ForwardRowsCached<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, TOp>,
+            null => GpuKernels.ForwardRowsOnline<ILGPU.Half, float, GpuInputLoads<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout>, GpuFloatMath, TLayout, TOp>,
+        });
+        var config = stored switch
+        {
+            true => new KernelConfig(launch.Groups, launch.GroupSize, SharedMemoryConfig.RequestDynamic<ILGPU.Half>(layout.SliceLength)),
+            false => new KernelConfig(launch.Groups, launch.GroupSize, SharedMemoryConfig.RequestDynamic<float>(layout.SliceLength)),
+            null => new KernelConfig(launch.Groups, launch.GroupSize),
+        };
+        var input = new GpuInputLoads<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout>(scale, default, default, layout, 0, 0);
+        using var x = Accelerator.Allocate1D(a.Select(value => (Half)value).ToArray());
+        using var y = Accelerator.Allocate1D(Enumerable.Repeat(Half.NaN, a.Length).ToArray());
+        kernel(Accelerator.DefaultStream, config, ((ArrayView<Half>)x.View).Cast<ILGPU.Half>(), ((ArrayView<Half>)y.View).Cast<ILGPU.Half>(), layout, input);
+        Accelerator.Synchronize();
+        return y.GetAsArray1D();
     }
 
     private static int[] Bits(Half[] values) => values.Select(value => (int)BitConverter.HalfToInt16Bits(value)).ToArray();

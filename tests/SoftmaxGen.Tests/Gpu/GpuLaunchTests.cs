@@ -33,7 +33,6 @@ public sealed class GpuLaunchTests
     [InlineData(4, 4, 60_000, true, "Streamed", false)]
     [InlineData(4, 2, 12_224, false, "Cached", false)]   // Half forward: floats in shared memory
     [InlineData(4, 2, 12_225, false, "Cached", true)]
-    [InlineData(4, 2, 58_049, false, "Streamed", false)]
     [InlineData(4, 2, 24_448, true, "Cached", false)]    // Half backward: 48 896 bytes of halves, just within
     [InlineData(4, 2, 24_449, true, "Cached", true)]
     [InlineData(4, 2, 116_096, true, "Cached", true)]    // the opt-in maximum less the scratch, in halves
@@ -47,14 +46,49 @@ public sealed class GpuLaunchTests
         int cachedSize = backward ? storageSize : accumulatorSize;
         Assert.True((long)launch.SharedElements * cachedSize + GpuKernels.ScratchLength * accumulatorSize <= (optIn ? 227 * 1024 : 48 * 1024));
 
-        // Without the opt-in, rows past 48 KB stream; the others are unchanged.
+        Assert.False(launch.CacheStored);
+
+        // Without the opt-in, rows past 48 KB stream (Half forward rows take A as stored: see below); the others are unchanged.
         var plain = GpuLaunch.Choose(WithoutOptIn, lanesInner: false, slices: 1000, length, accumulatorSize, storageSize, backward, runs: 1);
         Assert.False(plain.SharedOptIn);
-        Assert.Equal(optIn ? GpuStrategy.Streamed : launch.Strategy, plain.Strategy);
+        Assert.Equal(optIn && (backward || accumulatorSize == storageSize) ? GpuStrategy.Streamed : launch.Strategy, plain.Strategy);
         if (accumulatorSize == storageSize)
         {
             Assert.Equal(launch, GpuLaunch.Choose(H100, lanesInner: false, slices: 1000, length, accumulatorSize, backward));
         }
+    }
+
+    /// <summary>
+    /// A Half forward row too long for floats in shared memory, whose halves fit, keeps A as stored (2 bytes an
+    /// element) and recomputes each logit from it: within 48 KB less the scratch, rows of 12 225 to 24 448 elements;
+    /// opted in, past the 58 048 floats fit, up to 116 096. Floats fit first (opted in where the device allows it);
+    /// longer rows stream. Float and double rows never keep A as stored.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 12_224, "Cached", false, false)]   // floats
+    [InlineData(false, 12_225, "Cached", false, true)]    // just past floats: halves
+    [InlineData(false, 12_300, "Cached", false, true)]
+    [InlineData(false, 24_448, "Cached", false, true)]    // 48 896 bytes of halves, just within
+    [InlineData(false, 24_449, "Streamed", false, false)]
+    [InlineData(true, 12_225, "Cached", true, false)]     // floats, opted in
+    [InlineData(true, 58_048, "Cached", true, false)]
+    [InlineData(true, 58_049, "Cached", true, true)]      // halves, opted in
+    [InlineData(true, 116_096, "Cached", true, true)]     // the opt-in maximum less the scratch, in halves
+    [InlineData(true, 116_097, "Streamed", false, false)]
+    public void HalfForwardRowsTooLongForFloatsKeepAAsStored(bool optInDevice, int length, string strategy, bool optIn, bool stored)
+    {
+        var device = optInDevice ? H100 : WithoutOptIn;
+        var launch = GpuLaunch.Choose(device, lanesInner: false, slices: 1000, length, 4, 2, backward: false, runs: 1);
+        Assert.Equal((Enum.Parse<GpuStrategy>(strategy), optIn, stored), (launch.Strategy, launch.SharedOptIn, launch.CacheStored));
+        Assert.Equal(launch.Strategy == GpuStrategy.Cached ? length : 0, launch.SharedElements);
+        Assert.True((long)launch.SharedElements * (stored ? 2 : 4) + GpuKernels.ScratchLength * 4 <= (optIn ? 227 * 1024 : 48 * 1024));
+        Assert.False(launch.CotangentCached);
+        Assert.Equal(new GpuLaunch(GpuStrategy.Streamed, launch.Groups, launch.GroupSize, 0), launch.Streaming()); // where the row kernels do not run
+
+        // As floats (and doubles) the same rows never keep A as stored; the backward keeps B as stored without the flag.
+        Assert.False(GpuLaunch.Choose(device, lanesInner: false, slices: 1000, length, 4, 4, backward: false, runs: 1).CacheStored);
+        Assert.False(GpuLaunch.Choose(device, lanesInner: false, slices: 1000, length, 8, 8, backward: false, runs: 1).CacheStored);
+        Assert.False(GpuLaunch.Choose(device, lanesInner: false, slices: 1000, length, 4, 2, backward: true, runs: 1).CacheStored);
     }
 
     /// <summary>

@@ -58,7 +58,10 @@ public sealed class GpuRowsOptionsTests(CpuAcceleratorFixture fixture) : IClassF
         { "AttentionDouble", [1, 1, 4, 522], "Cached" },
         { "LogAttention", [1, 1, 6, 564], "Cached" },
         { "Attention", [1, 1, 3, 13000], "Streamed" },      // past shared memory: the online row kernel
-        { "AttentionHalf", [1, 1, 2, 13000], "Streamed" },
+        { "AttentionHalf", [1, 1, 2, 13000], "Cached" },   // past floats in shared memory: A kept as stored
+        { "LogAttentionHalf", [1, 1, 2, 24448], "Cached" },
+        { "BiasedRowsHalf", [1, 2, 12232], "Cached" },
+        { "AttentionHalf", [1, 1, 2, 24456], "Streamed" }, // past halves too
         { "LogAttentionDouble", [1, 1, 3, 6504], "Streamed" },
     };
 
@@ -104,6 +107,8 @@ public sealed class GpuRowsOptionsTests(CpuAcceleratorFixture fixture) : IClassF
     [InlineData("LogAttentionDouble", new[] { 1, 1, 8, 202 })]
     [InlineData("LogAttentionHalf", new[] { 1, 1, 6, 528 })]
     [InlineData("Attention", new[] { 1, 1, 3, 13000 })]
+    [InlineData("AttentionHalf", new[] { 1, 1, 2, 13000 })]
+    [InlineData("LogAttentionHalf", new[] { 1, 1, 2, 20000 })]
     public void NaNAndInfinityWhereExcludedChangeNoBit(string name, int[] shape)
     {
         var target = Layouts.GetGpu(name, Accelerator);
@@ -259,6 +264,41 @@ public sealed class GpuRowsOptionsTests(CpuAcceleratorFixture fixture) : IClassF
         var lse = RunAttention("Attention", logSumExp: true, offset, maskOffset, biasOffset, shape, a);
         Assert.Equal(before + (rows ? 1 : 0), EngineDiagnostics.RowLaunches);
         Checks.AssertLogSumExpClose(target, a, shape, lse, $"Attention logsumexp, offsets {offset}, {maskOffset}, {biasOffset}");
+    }
+
+    /// <summary>
+    /// Half rows with every option too long for floats in shared memory keep A as stored and recompute each logit
+    /// from it, the options applied to the values read back: against the element kernel, which streams them from A
+    /// (A's view one element off its boundary), within one unit in the last place of Half, the same exclusions
+    /// exactly, and both within the reference's bounds; the mask and the bias off their eight-at-a-time boundaries
+    /// for the row kernel too.
+    /// </summary>
+    [Theory]
+    [InlineData("AttentionHalf", 13000, 0, 0)]
+    [InlineData("AttentionHalf", 24448, 5, 2)]
+    [InlineData("LogAttentionHalf", 12232, 0, 0)]
+    [InlineData("LogAttentionHalf", 20000, 3, 1)]
+    public void HalfRowsKeepingAAsStoredAgreeWithTheStreamedElementKernel(string name, int length, int maskOffset, int biasOffset)
+    {
+        var target = Layouts.GetGpu(name, Accelerator);
+        int[] shape = [1, 1, 3, length];
+        int count = TestData.Count(shape);
+        var a = target.Round(TestData.Logits(new Random(length), count));
+
+        long rows = EngineDiagnostics.RowLaunches;
+        long cached = EngineDiagnostics.Launched(GpuStrategy.Cached);
+        long streamed = EngineDiagnostics.Launched(GpuStrategy.Streamed);
+        var kept = RunAttention(name, logSumExp: false, 0, maskOffset, biasOffset, shape, a);
+        var stream = RunAttention(name, logSumExp: false, 1, maskOffset, biasOffset, shape, a);
+        Assert.Equal((rows + 1, cached + 1, streamed + 1), (EngineDiagnostics.RowLaunches, EngineDiagnostics.Launched(GpuStrategy.Cached), EngineDiagnostics.Launched(GpuStrategy.Streamed)));
+        Checks.AssertForwardClose(target, a, kept, shape, $"{name} {length} kept as stored");
+        Checks.AssertForwardClose(target, a, stream, shape, $"{name} {length} streamed");
+        for (int i = 0; i < count; i++)
+        {
+            int keptBits = BitConverter.HalfToInt16Bits((System.Half)kept[i]);
+            int streamBits = BitConverter.HalfToInt16Bits((System.Half)stream[i]);
+            Assert.True(Math.Abs(keptBits - streamBits) <= 1 || (double.IsInfinity(kept[i]) && kept[i] == stream[i]), $"{name} {length} [{i}]: {kept[i]} against {stream[i]}");
+        }
     }
 
     /// <summary>Runs an attention class's forward or log-sum-exp on views that start the given numbers of elements into their buffers.</summary>

@@ -42,11 +42,11 @@ public abstract class GpuStrategySuite(AcceleratorFixture fixture)
     [InlineData("Rows", new[] { 3, 1009 }, "Cached", "Cached")]
     [InlineData("Rows", new[] { 3, 13041 }, "Streamed", "Streamed")]
     [InlineData("RowsDouble", new[] { 2, 6500 }, "Streamed", "Streamed")]
-    // Half: the forward keeps floats (52 000 bytes: streamed), the backward halves (26 000 bytes: cached).
-    [InlineData("RowsHalf", new[] { 2, 13000 }, "Streamed", "Cached")]
-    [InlineData("RowsHalf", new[] { 2, 24400 }, "Streamed", "Cached")]
+    // Half rows too long for floats (52 000 bytes) keep halves (26 000 bytes): the forward A as stored, the backward B.
+    [InlineData("RowsHalf", new[] { 2, 13000 }, "Cached", "Cached")]
+    [InlineData("RowsHalf", new[] { 2, 24400 }, "Cached", "Cached")]
     [InlineData("RowsHalf", new[] { 2, 24450 }, "Streamed", "Streamed")] // 48 900 bytes of halves: past 48 KB less the scratch
-    [InlineData("ScatteredHalf", new[] { 50, 1, 2, 301 }, "Streamed", "Cached")]
+    [InlineData("ScatteredHalf", new[] { 50, 1, 2, 301 }, "Streamed", "Cached")] // only the row kernel keeps A as stored
     [InlineData("Scattered", new[] { 40, 2, 3, 320 }, "Streamed", "Streamed")]
     [InlineData("Scattered", new[] { 2500, 1, 2, 5 }, "Streamed", "Streamed")] // runs of 5: each step of a thread crosses runs
     [InlineData("Scattered", new[] { 3, 40, 5, 70 }, "WarpCached", "WarpCached")] // 3 runs of 70: a warp's share of shared memory
@@ -60,7 +60,7 @@ public abstract class GpuStrategySuite(AcceleratorFixture fixture)
     [InlineData("RowsHalf", new[] { 6, 24 }, "WarpRows", "WarpRows")]
     [InlineData("LogRows", new[] { 3, 1009 }, "Cached", "Cached")]
     [InlineData("LogRows", new[] { 2, 13000 }, "Streamed", "Streamed")]
-    [InlineData("LogRowsHalf", new[] { 2, 13000 }, "Streamed", "Cached")]
+    [InlineData("LogRowsHalf", new[] { 2, 13000 }, "Cached", "Cached")]
     [InlineData("LogScattered", new[] { 3, 40, 5, 70 }, "WarpCached", "WarpCached")]
     [InlineData("LogChannels", new[] { 2, 13, 30, 30 }, "LanesCached", "LanesCached")]
     [InlineData("LogChannelsDouble", new[] { 2, 2000, 3, 3 }, "Lanes", "Lanes")]
@@ -231,21 +231,22 @@ public sealed class GpuStrategyTests(CpuAcceleratorFixture fixture) : IClassFixt
 
     /// <summary>
     /// A Half backward pass keeps B and the cotangent as stored, 2 bytes an element: both fit up to 12 224 halves (48 KB
-    /// less the scratch of 64 floats), B's alone up to 24 448; the forward keeps floats, 12 224 of them.
+    /// less the scratch of 64 floats), B's alone up to 24 448; the forward keeps floats, 12 224 of them, and past that A
+    /// as stored, up to 24 448 too.
     /// </summary>
     [Theory]
-    [InlineData(6200, true, 12400, "Cached")]    // both: 24 800 bytes (as floats, B's slice alone)
-    [InlineData(12224, true, 24448, "Cached")]   // both: 48 896 bytes, just within
-    [InlineData(12225, false, 12225, "Streamed")]
-    [InlineData(24448, false, 24448, "Streamed")]
-    public void AHalfBackwardPassKeepsTheCotangentAsStoredWhereBothFit(int length, bool cotangentCached, int sharedElements, string forwardStrategy)
+    [InlineData(6200, true, 12400, false)]    // both: 24 800 bytes (as floats, B's slice alone)
+    [InlineData(12224, true, 24448, false)]   // both: 48 896 bytes, just within
+    [InlineData(12225, false, 12225, true)]
+    [InlineData(24448, false, 24448, true)]
+    public void AHalfBackwardPassKeepsTheCotangentAsStoredWhereBothFit(int length, bool cotangentCached, int sharedElements, bool forwardStored)
     {
         var layout = new SoftmaxGen.Generated.SoftmaxGen.Tests.RowsHalf_Layout([3, length]);
         var launch = GpuLaunch.Choose(fixture.Accelerator!, layout, sizeof(float), 2, backward: true);
         Assert.Equal((GpuStrategy.Cached, cotangentCached, sharedElements), (launch.Strategy, launch.CotangentCached, launch.SharedElements));
 
         var forward = GpuLaunch.Choose(fixture.Accelerator!, layout, sizeof(float), 2, backward: false);
-        Assert.Equal(Enum.Parse<GpuStrategy>(forwardStrategy), forward.Strategy);
+        Assert.Equal((GpuStrategy.Cached, forwardStored, length), (forward.Strategy, forward.CacheStored, forward.SharedElements));
     }
 
     [Theory]
