@@ -54,13 +54,8 @@ internal static partial class GpuKernels
     /// <remarks>
     /// Shared memory holds accumulators (a float for a Half element), unlike the backward kernels' copies of stored
     /// values: each entry holds a logit, then its exponential, both computed. A Half slice too long for floats but
-    /// short enough as halves (on CUDA, 12 225 to 24 448 elements, or up to 116 096 opted in) streams instead, reading
-    /// A twice. Keeping A as stored would mean computing each logit twice (scale, bias, mask: <typeparamref name="TElement"/>
-    /// applies them as it loads from A, where the element's place in A locates them, and has no way to apply them to
-    /// a value already loaded) and the exp twice, in the sum pass and again in the output pass. By SM_90 PTX the
-    /// streamed kernel's max-and-sum pass costs about 80 instructions an element against about 14 for this kernel's
-    /// pass into shared memory, so such a kernel would likely beat streaming on instructions as well as on A's second
-    /// read; it needs that entry point first.
+    /// short enough as halves streams instead, reading A twice, unless it is an aligned row: the row kernel keeps A as
+    /// stored and recomputes each logit from it (<see cref="ForwardRowsCachedAsStored"/>).
     /// </remarks>
     public static void ForwardSlicesCached<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>(ArrayView<TStorage> a, ArrayView<TStorage> b, TLayout layout, TElement element)
         where TStorage : unmanaged
