@@ -64,8 +64,8 @@ internal static class EngineDiagnostics
 
     /// <summary>
     /// Counts a launch of an eight-wide lanes kernel (<see cref="GpuKernels.ForwardLanesEight"/>,
-    /// <see cref="GpuKernels.BackwardLanesEight"/>, <see cref="GpuKernels.LogSumExpLanesEight"/>), besides the lanes
-    /// strategy's count (log-sum-exp counts no strategy).
+    /// <see cref="GpuKernels.ForwardLanesSplit"/>, <see cref="GpuKernels.BackwardLanesEight"/>,
+    /// <see cref="GpuKernels.LogSumExpLanesEight"/>), besides its strategy's count (log-sum-exp counts no strategy).
     /// </summary>
     public static void CountLaneVectorLaunch() => Interlocked.Increment(ref laneVectorLaunches);
 

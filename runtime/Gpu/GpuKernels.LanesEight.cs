@@ -226,8 +226,8 @@ internal static partial class GpuKernels
 /// </summary>
 /// <remarks>
 /// They serve the lanes strategy only (<see cref="GpuStrategy.Lanes"/>: a group's slices past shared memory); where
-/// shared memory holds enough lanes, <see cref="GpuStrategy.LanesCached"/> keeps the element kernels even for aligned
-/// lanes. Those read A (forward) or B (backward) from device memory once, the eight-wide kernels twice: forward 2N
+/// shared memory holds a full group of lanes, <see cref="GpuStrategy.LanesCached"/> keeps the element kernels even for
+/// aligned lanes, and where it holds fewer the forward pass takes <see cref="GpuKernels.ForwardLanesSplit"/>. Those read A (forward) or B (backward) from device memory once, the eight-wide kernels twice: forward 2N
 /// moved against 3N, backward with one cotangent 4N against 5N. Their PTX (SM_90, float) shows no instruction bound to
 /// trade that for: the cached kernels' main loops over device memory take 14.4 and 17.0 instructions per element moved
 /// (forward) and 9.0 to 14.3 (backward), a scalar load or store each; the eight-wide kernels' loops take 16.5 (forward

@@ -34,6 +34,13 @@ internal enum GpuStrategy
 
     /// <summary>A group per slice too long for shared memory: an online max-and-sum pass, then the output pass.</summary>
     Streamed,
+
+    /// <summary>
+    /// Aligned lanes in whole groups of eight, eight adjacent slices a lane, the group's warps splitting the runs
+    /// (<see cref="GpuKernels.ForwardLanesSplit"/>): the forward pass where <see cref="LanesCached"/> would give a
+    /// group few lanes (<see cref="GpuLaunch.LanesSplit"/>).
+    /// </summary>
+    LanesSplit,
 }
 
 /// <summary>What the launch decision needs to know of an accelerator.</summary>
@@ -229,6 +236,46 @@ internal readonly record struct GpuLaunch(GpuStrategy Strategy, int Groups, int 
         groupSize = lanes > warp ? lanes : groupSize;
         int rows = groupSize / lanes;
         return new GpuLaunch(GpuStrategy.WarpRows, Grid(device, (slices + rows - 1) / rows, groupSize), groupSize, 0, Lanes: lanes);
+    }
+
+    /// <summary>The most warps of <see cref="GpuKernels.ForwardLanesSplit"/> that split a block of lanes' runs.</summary>
+    public const int LanesSplitWarps = 8;
+
+    /// <summary>
+    /// The launch of <see cref="GpuKernels.ForwardLanesSplit"/> in place of <paramref name="lanes"/>, the choice for a
+    /// forward lanes layout of <paramref name="slices"/> slices in <paramref name="runs"/> runs whose lanes come in whole
+    /// groups of eight with A and B on 16-byte boundaries (<see cref="GpuLanes"/>), or null where
+    /// <paramref name="lanes"/> stays. The rule: where <see cref="GpuStrategy.LanesCached"/> gives a group fewer than
+    /// <see cref="LanesSplitWarps"/> warps of lanes (on an H100, float slices of 48 to 191 elements: 48 KB holds fewer
+    /// than 256 of them, at least 64), shared memory and not threads bounds each multiprocessor: its 228 KB hold about
+    /// 57 000 / C float slices, a thread each, at most some 1 200 of its 2 048 threads (384 for 128 channels, six
+    /// groups of 64); the split kernel's groups hold warp × 8 lanes whatever the slice length, 16 KB of
+    /// partial pairs for float (32 KB double), eight groups of 256 threads a multiprocessor. It reads A twice, the second
+    /// time mostly from the L2 cache. Where even two warps of slices do not fit (<see cref="GpuStrategy.Lanes"/>) the
+    /// eight-wide kernel stays; slices of one run have nothing to split.
+    /// </summary>
+    /// <remarks>
+    /// Why eight warps: each warp takes every eighth run, so channel counts of 48 to 191 leave each warp 6 to 24 runs to
+    /// fold before the one combine, and 256 threads a group, as the warp and register row kernels use, launch whatever
+    /// registers a lane is given. Fewer runs than warps take one warp a run.
+    /// </remarks>
+    public static GpuLaunch? LanesSplit(GpuDevice device, GpuLaunch lanes, int slices, int runs)
+    {
+        int warp = device.WarpSize;
+        if (lanes.Strategy != GpuStrategy.LanesCached || lanes.GroupSize >= LanesSplitWarps * warp)
+        {
+            return null;
+        }
+
+        int warps = Math.Min(Math.Min(LanesSplitWarps, MaxGroup(device) / warp), runs);
+        if (warps < 2)
+        {
+            return null;
+        }
+
+        // One group per block of warp × 8 slices (the kernel has no grid-stride loop); a partial pair per slice and warp.
+        int block = warp * GpuKernels.LanesPerThread;
+        return new GpuLaunch(GpuStrategy.LanesSplit, (slices + block - 1) / block, warps * warp, 2 * warps * block);
     }
 
     /// <summary>Group sizes are whole warps, at most warp² threads (the reductions fold one value per warp in one warp).</summary>

@@ -369,6 +369,9 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
     private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardLanesEight =
         GpuKernels.ForwardLanesEight<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
 
+    private static readonly Action<ArrayView<TStorage>, ArrayView<TStorage>, TLayout, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>> ForwardLanesSplit =
+        GpuKernels.ForwardLanesSplit<TStorage, TAccumulator, GpuInputLoads<TStorage, TAccumulator, TElement, TMath, TLayout>, TMath, TLayout, TOp>;
+
     private static readonly Action<Index1D, ArrayView<TStorage>, ArrayView<TStorage>, ArrayView<TStorage>, TLayout, int, TAccumulator> BackwardLanesEight =
         GpuKernels.BackwardLanesEight<TStorage, TAccumulator, TElement, TMath, TLayout, TOp>;
 
@@ -406,7 +409,7 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         BackwardLanes, BackwardLanesCached, BackwardWarp, BackwardWarpCached, BackwardCached, BackwardStreamed,
         JacobianEntries, LogSumExpGroups, LogSumExpThreads,
         ForwardRowsCached, ForwardRowsCachedAsStored, ForwardRowsOnline, BackwardRows, ForwardRowsWarp, BackwardRowsWarp, ForwardLanesEight,
-        BackwardLanesEight, LogSumExpLanesEight,
+        ForwardLanesSplit, BackwardLanesEight, LogSumExpLanesEight,
         LogSumExpRowsWarp, LogSumExpRowsOnline,
     ];
 
@@ -455,6 +458,17 @@ internal static class GpuLauncher<TStorage, TAccumulator, TElement, TMath, TLayo
         {
             var cachedKernel = !rows ? ForwardCached : launch.CacheStored ? ForwardRowsCachedAsStored : ForwardRowsCached;
             launch = launch.OptedIn(GpuSharedMemory.Raise(accelerator, KernelCache.Get(accelerator, cachedKernel, owner => owner.LoadKernel(cachedKernel)), Unsafe.SizeOf<TAccumulator>()));
+        }
+
+        // Aligned lanes in whole groups of eight, where the cached lanes kernel would give a group few lanes: the
+        // group's warps split each block of lanes' runs (GpuLaunch.LanesSplit).
+        if (GpuLanes.Fit(layout) && GpuRows.Aligned(a) && GpuRows.Aligned(b) && GpuLaunch.LanesSplit(device, launch, layout.SliceCount, layout.RunCount) is { } split)
+        {
+            EngineDiagnostics.CountLaunch(GpuStrategy.LanesSplit);
+            EngineDiagnostics.CountLaneVectorLaunch();
+            var splitKernel = KernelCache.Get(accelerator, ForwardLanesSplit, static owner => owner.LoadKernel(ForwardLanesSplit));
+            splitKernel(stream, Config<TAccumulator>(split), a, b, layout, Loads(scale, mask, bias, layout));
+            return;
         }
 
         EngineDiagnostics.CountLaunch(launch.Strategy);

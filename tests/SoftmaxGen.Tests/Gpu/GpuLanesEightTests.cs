@@ -20,7 +20,9 @@ namespace SoftmaxGen.Tests.Gpu;
 /// in whole groups of eight and the views they move 16 bytes of start on 16-byte boundaries, with or without a mask, a
 /// bias or a causal mask; their outputs are those of the element kernels bit for bit (the same call on views one element
 /// into their buffers, which take the element kernels), and within the reference's bounds. Slices of 2 001 elements are
-/// past the CPU accelerator's shared memory, so these shapes take the lanes strategy (not the cached one). The launch
+/// past the CPU accelerator's shared memory, so these shapes take the lanes strategy (not the cached one). Shorter
+/// slices, a group's cached lanes fewer than eight warps, take the forward kernel whose warps split the runs
+/// (<see cref="GpuKernels.ForwardLanesSplit"/>), within rounding of the element kernels. The launch
 /// counters are per process, hence the collection that runs alone.
 /// </summary>
 [Collection(nameof(GpuStrategyCollection))]
@@ -66,6 +68,63 @@ public sealed class GpuLanesEightTests(CpuAcceleratorFixture fixture) : IClassFi
         Assert.Equal(strategy + 2, EngineDiagnostics.Launched(GpuStrategy.Lanes));
         Assert.True(Checks.Bits(vector).SequenceEqual(Checks.Bits(element)), $"{name}: the vector kernel's bits differ from the element kernel's");
         Checks.AssertForwardClose(Layouts.Get(name).WithScale(scale), a, vector, shape, $"{name} eight lanes a thread");
+    }
+
+    /// <summary>
+    /// Runs of a few elements fit many slices into shared memory, but on the CPU accelerator fewer than eight warps of
+    /// them a group (its groups hold 16 threads): aligned lanes take the kernel whose warps split the runs, the views one
+    /// element into their buffers the cached element kernel. The split kernel sums each slice's exponentials in another
+    /// order, so the two agree to rounding; both within the reference's bounds. Runs fewer than the four warps (3), not
+    /// a multiple of them (5, 7, 13), lane counts whose slices end partway through a group's block of 32 (40, 56).
+    /// </summary>
+    [Theory]
+    [InlineData("Columns", new[] { 20, 32 }, 1f)]
+    [InlineData("Columns", new[] { 3, 40 }, 0.5f)]
+    [InlineData("LogColumns", new[] { 13, 64 }, 1f)]
+    [InlineData("ColumnsHalf", new[] { 7, 56 }, 1f)]
+    [InlineData("LogColumnsHalf", new[] { 16, 32 }, 2f)]
+    [InlineData("ColumnsDouble", new[] { 5, 48 }, 1f)]
+    [InlineData("LogColumnsDouble", new[] { 20, 64 }, 1f)]
+    [InlineData("Channels", new[] { 2, 12, 4, 8 }, 1f)]
+    [InlineData("MaskedChannels", new[] { 2, 9, 1, 32 }, 1f)]
+    [InlineData("MaskedChannelsHalf", new[] { 1, 6, 1, 48 }, 0.5f)]
+    [InlineData("LogMaskedChannelsHalf", new[] { 2, 10, 1, 32 }, 1f)]
+    [InlineData("CausalLanes", new[] { 2, 12, 32 }, 1f)]
+    [InlineData("CausalLanesDouble", new[] { 1, 7, 40 }, 1f)]
+    [InlineData("LogCausalLanesDouble", new[] { 2, 17, 32 }, 1f)]
+    [InlineData("AttentionLanes", new[] { 2, 1, 11, 32 }, 1f)]
+    [InlineData("AttentionLanesHalf", new[] { 1, 2, 8, 40 }, 1f)]
+    [InlineData("AttentionLanesDouble", new[] { 2, 1, 4, 32 }, 2f)]
+    [InlineData("LogAttentionLanes", new[] { 1, 2, 19, 48 }, 1f)]
+    public void AlignedLanesWithFewPerGroupSplitTheRunsAcrossWarps(string name, int[] shape, float scale)
+    {
+        var run = Case(name);
+        var a = run.Round(Logits(shape));
+        long split = EngineDiagnostics.Launched(GpuStrategy.LanesSplit);
+        long cached = EngineDiagnostics.Launched(GpuStrategy.LanesCached);
+        var (vector, launches) = Counted(() => run.Forward(Accelerator, a, shape, scale, new Offsets()));
+        Assert.Equal(1, launches);
+        Assert.Equal(split + 1, EngineDiagnostics.Launched(GpuStrategy.LanesSplit));
+        Assert.Equal(cached, EngineDiagnostics.Launched(GpuStrategy.LanesCached));
+        var (element, fallback) = Counted(() => run.Forward(Accelerator, a, shape, scale, new Offsets(A: 1, B: 1)));
+        Assert.Equal(0, fallback);
+        Assert.Equal(split + 1, EngineDiagnostics.Launched(GpuStrategy.LanesSplit));
+        Assert.Equal(cached + 1, EngineDiagnostics.Launched(GpuStrategy.LanesCached));
+        // Either of A and B alone off a 16-byte boundary takes the element kernel too.
+        Assert.Equal(0, Counted(() => run.Forward(Accelerator, a, shape, scale, new Offsets(A: 1))).Launches);
+        Assert.Equal(0, Counted(() => run.Forward(Accelerator, a, shape, scale, new Offsets(B: 3))).Launches);
+
+        // Rounding: a few units in the last place of the element type, relative to the value, or for log-softmax at
+        // least to 1 (its values are logits less the slice's shift and log-sum, each rounded at its own magnitude).
+        double tolerance = name.Contains("Half") ? 4e-3 : name.Contains("Double") ? 1e-13 : 2e-6;
+        double floor = name.StartsWith("Log", StringComparison.Ordinal) ? 1 : 1e-3;
+        for (int i = 0; i < vector.Length; i++)
+        {
+            bool same = vector[i].Equals(element[i]) || Math.Abs(vector[i] - element[i]) <= tolerance * Math.Max(floor, Math.Max(Math.Abs(vector[i]), Math.Abs(element[i])));
+            Assert.True(same, $"{name} {string.Join("x", shape)}: element {i}, split {vector[i]}, element kernel {element[i]}");
+        }
+
+        Checks.AssertForwardClose(Layouts.Get(name).WithScale(scale), a, vector, shape, $"{name} runs split across warps");
     }
 
     [Theory]
@@ -185,6 +244,12 @@ public sealed class GpuLanesEightTests(CpuAcceleratorFixture fixture) : IClassFi
     [InlineData("AttentionLanesHalf", new[] { 2, 1, 2001, 8 })]
     [InlineData("AttentionLanesDouble", new[] { 1, 2, 2001, 8 })]
     [InlineData("LogAttentionLanes", new[] { 2, 1, 2001, 8 })]
+    // Runs split across warps (ForwardLanesSplit).
+    [InlineData("MaskedChannels", new[] { 2, 9, 1, 32 })]
+    [InlineData("MaskedChannelsHalf", new[] { 1, 6, 1, 48 })]
+    [InlineData("CausalLanesDouble", new[] { 2, 7, 40 })]
+    [InlineData("AttentionLanes", new[] { 2, 1, 11, 32 })]
+    [InlineData("LogAttentionLanes", new[] { 1, 2, 19, 48 })]
     public void NaNAndInfinityWhereExcludedChangeNoBit(string name, int[] shape)
     {
         var run = Case(name);
@@ -242,6 +307,8 @@ public sealed class GpuLanesEightTests(CpuAcceleratorFixture fixture) : IClassFi
                 (nameof(GpuKernels.BackwardLanesEight), false, 2 * 5 * moves, 4 * moves),
                 (nameof(GpuKernels.LogSumExpLanesEight), false, 2 * moves, moves),
                 (nameof(GpuKernels.LogSumExpLanesEight), true, 4 * moves, moves),
+                (nameof(GpuKernels.ForwardLanesSplit), false, 2 * moves, moves),
+                (nameof(GpuKernels.ForwardLanesSplit), true, 4 * moves, moves),
             })
             {
                 string ptx = Ptx(backend, element, kernel, options);
@@ -249,6 +316,9 @@ public sealed class GpuLanesEightTests(CpuAcceleratorFixture fixture) : IClassFi
                 Assert.True(loads == load.Matches(ptx).Count, $"{what}: {load.Matches(ptx).Count} 16-byte loads, not {loads}");
                 Assert.True(stores == store.Matches(ptx).Count, $"{what}: {store.Matches(ptx).Count} 16-byte stores, not {stores}");
                 Assert.DoesNotContain(".local", ptx);
+                // The split kernel's warps meet once, to combine their partial (max, sum) pairs; the others never.
+                int barriers = Regex.Matches(ptx, @"^\s*(bar|barrier)\.sync\b", RegexOptions.Multiline).Count;
+                Assert.True((kernel == nameof(GpuKernels.ForwardLanesSplit) ? 1 : 0) == barriers, $"{what}: {barriers} bar.sync");
             }
 
             foreach (var kernel in new[] { nameof(GpuKernels.ForwardLanes), nameof(GpuKernels.BackwardLanes), nameof(GpuKernels.LogSumExpLanes) })
@@ -387,6 +457,10 @@ public sealed class GpuLanesEightTests(CpuAcceleratorFixture fixture) : IClassFi
         var launcher = typeof(GpuLauncher<,,,,,>).MakeGenericType(storage, accumulator, type, math, layout, typeof(Softmax));
         var kernel = ((System.Collections.Generic.IReadOnlyList<Delegate>)launcher.GetProperty("Kernels", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!)
             .Single(candidate => candidate.Method.Name == kernelName).Method;
-        return ((PTXCompiledKernel)backend.Compile(EntryPointDescription.FromImplicitlyGroupedKernel(kernel), new KernelSpecialization())).PTXAssembly;
+        // The thread-per-eight-slices kernels take their index as a first parameter (implicitly grouped); the split kernel a group configuration.
+        var entry = kernel.GetParameters()[0].ParameterType == typeof(Index1D)
+            ? EntryPointDescription.FromImplicitlyGroupedKernel(kernel)
+            : EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
+        return ((PTXCompiledKernel)backend.Compile(entry, new KernelSpecialization())).PTXAssembly;
     }
 }

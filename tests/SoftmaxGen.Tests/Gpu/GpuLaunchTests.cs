@@ -244,4 +244,62 @@ public sealed class GpuLaunchTests
         var device = H100 with { MaxGroupSize = 128 };
         Assert.Equal(lanes, GpuLaunch.WarpRows(device, 1000, length)?.Lanes ?? 0);
     }
+
+    /// <summary>
+    /// Forward lanes (NCHW [16, C, 56, 56] with s1 = {1}: 16 · 3 136 slices of C elements, C runs) take the split
+    /// kernel where 48 KB less the scratch gives the cached lanes kernel fewer than eight warps of them: float and Half
+    /// (float accumulators) from 48 to 191 channels, double from 24 to 95. Fewer channels keep a full cached group;
+    /// more leave fewer than two warps of lanes, the lanes strategy (the eight-wide kernel). The split groups hold
+    /// 8 warps × 32 lanes × 8 slices, one group per block of 256 slices, a partial (max, sum) a slice and a warp.
+    /// </summary>
+    [Theory]
+    [InlineData(4, 47, "LanesCached", 256)]
+    [InlineData(4, 48, "LanesSplit", 224)]
+    [InlineData(4, 64, "LanesSplit", 160)]
+    [InlineData(4, 128, "LanesSplit", 64)]
+    [InlineData(4, 191, "LanesSplit", 64)]
+    [InlineData(4, 192, "Lanes", 0)]
+    [InlineData(4, 256, "Lanes", 0)]
+    [InlineData(8, 23, "LanesCached", 256)]
+    [InlineData(8, 24, "LanesSplit", 224)]
+    [InlineData(8, 95, "LanesSplit", 64)]
+    [InlineData(8, 96, "Lanes", 0)]
+    public void ChannelLanesWithFewCachedPerGroupSplitTheRunsAcrossWarps(int accumulatorSize, int channels, string strategy, int cachedLanes)
+    {
+        const int slices = 16 * 56 * 56;
+        var lanes = GpuLaunch.Choose(H100, lanesInner: true, slices, channels, accumulatorSize, backward: false);
+        Assert.Equal(cachedLanes, lanes.GroupSize);
+        var split = GpuLaunch.LanesSplit(H100, lanes, slices, runs: channels);
+        Assert.Equal(System.Enum.Parse<GpuStrategy>(strategy), split?.Strategy ?? lanes.Strategy);
+        if (split is { } launch)
+        {
+            Assert.Equal((slices / 256, 256, 2 * 8 * 256, false), (launch.Groups, launch.GroupSize, launch.SharedElements, launch.SharedOptIn));
+            Assert.True(launch.SharedElements * accumulatorSize <= 32 * 1024);
+        }
+
+        // The backward pass keeps its lanes kernels.
+        var backward = GpuLaunch.Choose(H100, lanesInner: true, slices, channels, accumulatorSize, backward: true);
+        Assert.NotEqual(GpuStrategy.LanesSplit, backward.Strategy);
+    }
+
+    /// <summary>
+    /// Runs fewer than eight take a warp a run; a slice of one run has nothing to split; a device whose groups hold
+    /// four warps (as ILGPU's CPU accelerator: 16 threads of warps of 4) splits across those four.
+    /// </summary>
+    [Theory]
+    [InlineData(32, 1024, 100, 8, 256)]
+    [InlineData(32, 1024, 3, 3, 96)]
+    [InlineData(32, 1024, 1, 0, 0)]
+    [InlineData(4, 16, 20, 4, 16)]
+    [InlineData(4, 16, 3, 3, 12)]
+    public void SplitWarpsFollowTheRunsAndTheGroup(int warp, int maxGroup, int runs, int warps, int groupSize)
+    {
+        var device = H100 with { WarpSize = warp, MaxGroupSize = maxGroup };
+        var cached = new GpuLaunch(GpuStrategy.LanesCached, 10, 2 * warp, 2 * warp * runs);
+        var split = GpuLaunch.LanesSplit(device, cached, slices: 1000, runs);
+        Assert.Equal(groupSize, split?.GroupSize ?? 0);
+        Assert.Equal(warps == 0 ? 0 : 2 * warps * warp * 8, split?.SharedElements ?? 0);
+        Assert.Equal(warps == 0 ? 0 : (1000 + 8 * warp - 1) / (8 * warp), split?.Groups ?? 0);
+        Assert.Null(GpuLaunch.LanesSplit(device, cached with { Strategy = GpuStrategy.Lanes }, slices: 1000, runs));
+    }
 }
