@@ -66,7 +66,7 @@ public static class PtxReport
         [.. names.SelectMany(name => name == "ForwardRowsCached" ? new[] { name, "ForwardRowsCachedAsStored" } : [name])];
 
     private static readonly string[] LanesKernels =
-        ["ForwardLanesEight", "ForwardLanes", "ForwardLanesCached", "BackwardLanesEight", "BackwardLanes", "BackwardLanesCached", "LogSumExpLanesEight", "LogSumExpLanes"];
+        ["ForwardLanesSplit", "ForwardLanesEight", "ForwardLanes", "ForwardLanesCached", "BackwardLanesEight", "BackwardLanes", "BackwardLanesCached", "LogSumExpLanesEight", "LogSumExpLanes"];
 
     private static void Report<TStorage, TAccumulator, TElement, TMath, TLayout>(Context context, string name, int elementBytes, TextWriter output, string[]? names = null)
         where TStorage : unmanaged
