@@ -32,19 +32,19 @@ public static class PtxReport
         output.WriteLine("PTX for SM_90 (ILGPU default optimisation level); innermost loops that move device memory");
         output.WriteLine("| element | kernel | loop | instructions | elements loaded | elements stored | instructions / element |");
         output.WriteLine("|---|---|---:|---:|---:|---:|---:|");
-        Report<float, float, GpuSingle, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmax_Layout>(context, "float", 4, output);
-        Report<ILGPU.Half, float, GpuHalf, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmaxHalf_Layout>(context, "half", 2, output, WithStoredCache(AllKernels));
+        Report<float, float, GpuSingle, GpuFloatMath<GpuExp>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmax_Layout>(context, "float", 4, output);
+        Report<ILGPU.Half, float, GpuHalf, GpuFloatMath<GpuExp>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmaxHalf_Layout>(context, "half", 2, output, WithStoredCache(AllKernels));
         Report<double, double, GpuDouble, GpuDoubleMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmaxDouble_Layout>(context, "double", 8, output);
         // The kernels that take an exp again with the approximate one (ApproximateGpuExp: ex2.approx); the backward computes none.
-        Report<float, float, GpuSingle, GpuFastFloatMath<CudaExp2>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmax_Layout>(context, "float approx exp", 4, output, ForwardKernels);
-        Report<ILGPU.Half, float, GpuHalf, GpuFastFloatMath<CudaExp2>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmaxHalf_Layout>(context, "half approx exp", 2, output, WithStoredCache(ForwardKernels));
+        Report<float, float, GpuSingle, GpuFloatMath<GpuApproximateExp<CudaExp2>>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmax_Layout>(context, "float approx exp", 4, output, ForwardKernels);
+        Report<ILGPU.Half, float, GpuHalf, GpuFloatMath<GpuApproximateExp<CudaExp2>>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.RowSoftmaxHalf_Layout>(context, "half approx exp", 2, output, WithStoredCache(ForwardKernels));
         // The lanes kernels (the last axis a batch axis), with the channel layout.
-        Report<float, float, GpuSingle, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ChannelSoftmax_Layout>(context, "float", 4, output, LanesKernels);
-        Report<ILGPU.Half, float, GpuHalf, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ChannelSoftmaxHalf_Layout>(context, "half", 2, output, LanesKernels);
+        Report<float, float, GpuSingle, GpuFloatMath<GpuExp>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ChannelSoftmax_Layout>(context, "float", 4, output, LanesKernels);
+        Report<ILGPU.Half, float, GpuHalf, GpuFloatMath<GpuExp>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ChannelSoftmaxHalf_Layout>(context, "half", 2, output, LanesKernels);
         Report<double, double, GpuDouble, GpuDoubleMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ChannelSoftmaxDouble_Layout>(context, "double", 8, output, LanesKernels);
         // Slices of several runs (s1 = {1, 3}): a warp per slice in shared memory against a group per slice.
-        Report<float, float, GpuSingle, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ScatteredSoftmax_Layout>(context, "float s1 = {1, 3}", 4, output, ScatteredKernels);
-        Report<ILGPU.Half, float, GpuHalf, GpuFloatMath, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ScatteredSoftmaxHalf_Layout>(context, "half s1 = {1, 3}", 2, output, ScatteredKernels);
+        Report<float, float, GpuSingle, GpuFloatMath<GpuExp>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ScatteredSoftmax_Layout>(context, "float s1 = {1, 3}", 4, output, ScatteredKernels);
+        Report<ILGPU.Half, float, GpuHalf, GpuFloatMath<GpuExp>, SoftmaxGen.Generated.SoftmaxGen.GpuBenchmark.ScatteredSoftmaxHalf_Layout>(context, "half s1 = {1, 3}", 2, output, ScatteredKernels);
     }
 
     private static readonly string[] ScatteredKernels =

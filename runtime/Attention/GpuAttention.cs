@@ -21,7 +21,7 @@ public static class GpuAttention
     /// <summary>Enqueues O = softmax(scale · Q Kᵀ over the keys, causal keys excluded) V and each query's log-sum-exp.</summary>
     public static void Forward<THead>(AcceleratorStream stream, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, ArrayView<float> lse, AttentionShape shape, float scale, bool causal)
         where THead : struct, IAttentionHead
-        => GpuAttentionLauncher<float, float, GpuSingle, GpuFloatMath, THead>.Forward(stream, q, k, v, o, lse, shape, scale, causal);
+        => GpuAttentionLauncher<float, float, GpuSingle, GpuFloatMath<GpuExp>, THead>.Forward(stream, q, k, v, o, lse, shape, scale, causal);
 
     /// <inheritdoc cref="Forward{THead}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, AttentionShape, float, bool)"/>
     public static void Forward<THead>(AcceleratorStream stream, ArrayView<double> q, ArrayView<double> k, ArrayView<double> v, ArrayView<double> o, ArrayView<float> lse, AttentionShape shape, float scale, bool causal)
@@ -31,14 +31,14 @@ public static class GpuAttention
     /// <inheritdoc cref="Forward{THead}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, AttentionShape, float, bool)"/>
     public static void Forward<THead>(AcceleratorStream stream, ArrayView<System.Half> q, ArrayView<System.Half> k, ArrayView<System.Half> v, ArrayView<System.Half> o, ArrayView<float> lse, AttentionShape shape, float scale, bool causal)
         where THead : struct, IAttentionHead
-        => GpuAttentionLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, THead>.Forward(stream, q.Cast<ILGPU.Half>(), k.Cast<ILGPU.Half>(), v.Cast<ILGPU.Half>(), o.Cast<ILGPU.Half>(), lse, shape, scale, causal);
+        => GpuAttentionLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath<GpuExp>, THead>.Forward(stream, q.Cast<ILGPU.Half>(), k.Cast<ILGPU.Half>(), v.Cast<ILGPU.Half>(), o.Cast<ILGPU.Half>(), lse, shape, scale, causal);
 
     /// <summary>Enqueues dQ, dK and dV from O, the log-sum-exp and dO.</summary>
     public static void Backward<THead>(
         AcceleratorStream stream, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, ArrayView<float> lse, ArrayView<float> dO,
         ArrayView<float> dQ, ArrayView<float> dK, ArrayView<float> dV, AttentionShape shape, float scale, bool causal)
         where THead : struct, IAttentionHead
-        => GpuAttentionLauncher<float, float, GpuSingle, GpuFloatMath, THead>.Backward(stream, q, k, v, o, lse, dO, dQ, dK, dV, shape, scale, causal);
+        => GpuAttentionLauncher<float, float, GpuSingle, GpuFloatMath<GpuExp>, THead>.Backward(stream, q, k, v, o, lse, dO, dQ, dK, dV, shape, scale, causal);
 
     /// <inheritdoc cref="Backward{THead}(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, AttentionShape, float, bool)"/>
     public static void Backward<THead>(
@@ -52,7 +52,7 @@ public static class GpuAttention
         AcceleratorStream stream, ArrayView<System.Half> q, ArrayView<System.Half> k, ArrayView<System.Half> v, ArrayView<System.Half> o, ArrayView<float> lse, ArrayView<System.Half> dO,
         ArrayView<System.Half> dQ, ArrayView<System.Half> dK, ArrayView<System.Half> dV, AttentionShape shape, float scale, bool causal)
         where THead : struct, IAttentionHead
-        => GpuAttentionLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath, THead>.Backward(
+        => GpuAttentionLauncher<ILGPU.Half, float, GpuHalf, GpuFloatMath<GpuExp>, THead>.Backward(
             stream, q.Cast<ILGPU.Half>(), k.Cast<ILGPU.Half>(), v.Cast<ILGPU.Half>(), o.Cast<ILGPU.Half>(), lse, dO.Cast<ILGPU.Half>(),
             dQ.Cast<ILGPU.Half>(), dK.Cast<ILGPU.Half>(), dV.Cast<ILGPU.Half>(), shape, scale, causal);
 }

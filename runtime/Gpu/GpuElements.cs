@@ -424,8 +424,12 @@ internal readonly struct GpuScaledStores<TStorage, TAccumulator, TElement, TMath
     public void Store(ArrayView<TStorage> view, int index, TAccumulator value) => default(TElement).Store(view, index, default(TMath).Multiply(value, _scale));
 }
 
-/// <summary>Arithmetic in float (for float and Half elements).</summary>
-internal readonly struct GpuFloatMath : IGpuMath<float>
+/// <summary>
+/// Arithmetic in float (for float and Half elements), with the exp <typeparamref name="TExp"/>: <see cref="GpuExp"/>, or
+/// for a layout declared with <c>ApproximateGpuExp = true</c> <see cref="GpuApproximateExp{TExp2}"/>.
+/// </summary>
+internal readonly struct GpuFloatMath<TExp> : IGpuMath<float>
+    where TExp : struct, IGpuFloatExp
 {
     public float Zero => 0f;
 
@@ -457,7 +461,7 @@ internal readonly struct GpuFloatMath : IGpuMath<float>
 
     public float Max(float left, float right) => right > left ? right : left;
 
-    public float Exp(float x) => GpuMath.Exp(x);
+    public float Exp(float x) => default(TExp).Exp(x);
 
     public float Shift(float max) => max == float.NegativeInfinity ? 0f : max;
 
@@ -465,9 +469,31 @@ internal readonly struct GpuFloatMath : IGpuMath<float>
 
     public float PoisonIfInfinite(float max, float sum) => max == float.PositiveInfinity ? float.NaN : sum;
 
-    public void Accumulate(ref float max, ref float sum, float x) => GpuMath.Accumulate(ref max, ref sum, x);
+    public void Accumulate(ref float max, ref float sum, float x) => GpuMath.Accumulate<TExp>(ref max, ref sum, x);
 
-    public void Combine(ref float max, ref float sum, float otherMax, float otherSum) => GpuMath.Combine(ref max, ref sum, otherMax, otherSum);
+    public void Combine(ref float max, ref float sum, float otherMax, float otherSum) => GpuMath.Combine<TExp>(ref max, ref sum, otherMax, otherSum);
+}
+
+/// <summary>The exp of a float arithmetic (<see cref="GpuFloatMath{TExp}"/>), picked per layout and accelerator on the host.</summary>
+internal interface IGpuFloatExp
+{
+    float Exp(float x);
+}
+
+/// <summary>The default exp (<see cref="GpuMath.Exp(float)"/>): the degree-6 polynomial, within the CPU's bounds.</summary>
+internal readonly struct GpuExp : IGpuFloatExp
+{
+    public float Exp(float x) => GpuMath.Exp(x);
+}
+
+/// <summary>
+/// The approximate exp (<see cref="GpuMath.FastExp{TExp2}"/>) that a layout declared with <c>ApproximateGpuExp = true</c>
+/// runs, with <see cref="CudaExp2"/> on CUDA and <see cref="PortableExp2"/> elsewhere.
+/// </summary>
+internal readonly struct GpuApproximateExp<TExp2> : IGpuFloatExp
+    where TExp2 : struct, IGpuExp2
+{
+    public float Exp(float x) => GpuMath.FastExp<TExp2>(x);
 }
 
 /// <summary>
@@ -493,77 +519,6 @@ internal readonly struct CudaExp2 : IGpuExp2
 internal readonly struct PortableExp2 : IGpuExp2
 {
     public float Exp2(float u) => GpuMath.Exp2Reduced(u);
-}
-
-/// <summary>
-/// Arithmetic in float with the approximate exp (<see cref="GpuMath.FastExp{TExp2}"/>): what a layout declared with
-/// <c>ApproximateGpuExp = true</c> runs, for float and Half elements, with <see cref="CudaExp2"/> on CUDA and
-/// <see cref="PortableExp2"/> elsewhere. Everything but exp is <see cref="GpuFloatMath"/>'s.
-/// </summary>
-internal readonly struct GpuFastFloatMath<TExp2> : IGpuMath<float>
-    where TExp2 : struct, IGpuExp2
-{
-    public float Zero => 0f;
-
-    public float One => 1f;
-
-    public float NegativeInfinity => float.NegativeInfinity;
-
-    public float PositiveInfinity => float.PositiveInfinity;
-
-    public float FromSingle(float value) => value;
-
-    public float ToSingle(float value) => value;
-
-    public bool IsZero(float x) => x == 0f;
-
-    public bool IsNegativeInfinity(float x) => x == float.NegativeInfinity;
-
-    public bool IsPositiveInfinity(float x) => x == float.PositiveInfinity;
-
-    public bool IsNaN(float x) => float.IsNaN(x);
-
-    public float Log(float x) => GpuMath.Log(x);
-
-    public float Add(float left, float right) => left + right;
-
-    public float Subtract(float left, float right) => left - right;
-
-    public float Multiply(float left, float right) => left * right;
-
-    public float Max(float left, float right) => right > left ? right : left;
-
-    public float Exp(float x) => GpuMath.FastExp<TExp2>(x);
-
-    public float Shift(float max) => max == float.NegativeInfinity ? 0f : max;
-
-    public float Reciprocal(float sum) => sum == 0f ? 0f : 1f / sum;
-
-    public float PoisonIfInfinite(float max, float sum) => max == float.PositiveInfinity ? float.NaN : sum;
-
-    /// <inheritdoc cref="GpuMath.Accumulate(ref float, ref float, float)"/>
-    public void Accumulate(ref float max, ref float sum, float x)
-    {
-        if (x > max)
-        {
-            sum = sum * GpuMath.FastExp<TExp2>(max - x) + 1f;
-            max = x;
-        }
-        else if (x != float.NegativeInfinity)
-        {
-            sum += GpuMath.FastExp<TExp2>(x - max);
-        }
-    }
-
-    /// <inheritdoc cref="GpuMath.Combine(ref float, ref float, float, float)"/>
-    public void Combine(ref float max, ref float sum, float otherMax, float otherSum)
-    {
-        float combined = otherMax > max ? otherMax : max;
-        float left = max == float.NegativeInfinity ? sum : sum * GpuMath.FastExp<TExp2>(max - combined);
-        float right = otherMax == float.NegativeInfinity ? otherSum : otherSum * GpuMath.FastExp<TExp2>(otherMax - combined);
-        max = combined;
-        sum = left + right;
-    }
 }
 
 /// <summary>Arithmetic in double.</summary>
@@ -765,20 +720,21 @@ internal static class GpuMath
     /// Folds x into a running (max, sum): a larger x rescales what was summed so far, a masked x (-∞) adds nothing,
     /// a NaN makes the sum NaN. With max still -∞ the old sum is 0 and e^(-∞) rounds to 0, so the rescale is exact.
     /// </summary>
-    public static void Accumulate(ref float max, ref float sum, float x)
+    public static void Accumulate<TExp>(ref float max, ref float sum, float x)
+        where TExp : struct, IGpuFloatExp
     {
         if (x > max)
         {
-            sum = sum * Exp(max - x) + 1f;
+            sum = sum * default(TExp).Exp(max - x) + 1f;
             max = x;
         }
         else if (x != float.NegativeInfinity)
         {
-            sum += Exp(x - max);
+            sum += default(TExp).Exp(x - max);
         }
     }
 
-    /// <inheritdoc cref="Accumulate(ref float, ref float, float)"/>
+    /// <inheritdoc cref="Accumulate{TExp}(ref float, ref float, float)"/>
     public static void Accumulate(ref double max, ref double sum, double x)
     {
         if (x > max)
@@ -796,16 +752,17 @@ internal static class GpuMath
     /// (m, s) ⊕ (m', s') = (M, s e^{m - M} + s' e^{m' - M}) with M = max(m, m'). A side whose max is -∞ adds its sum as
     /// it is: 0, or NaN when a NaN went into it (a NaN never raises the max).
     /// </summary>
-    public static void Combine(ref float max, ref float sum, float otherMax, float otherSum)
+    public static void Combine<TExp>(ref float max, ref float sum, float otherMax, float otherSum)
+        where TExp : struct, IGpuFloatExp
     {
         float combined = otherMax > max ? otherMax : max;
-        float left = max == float.NegativeInfinity ? sum : sum * Exp(max - combined);
-        float right = otherMax == float.NegativeInfinity ? otherSum : otherSum * Exp(otherMax - combined);
+        float left = max == float.NegativeInfinity ? sum : sum * default(TExp).Exp(max - combined);
+        float right = otherMax == float.NegativeInfinity ? otherSum : otherSum * default(TExp).Exp(otherMax - combined);
         max = combined;
         sum = left + right;
     }
 
-    /// <inheritdoc cref="Combine(ref float, ref float, float, float)"/>
+    /// <inheritdoc cref="Combine{TExp}(ref float, ref float, float, float)"/>
     public static void Combine(ref double max, ref double sum, double otherMax, double otherSum)
     {
         double combined = otherMax > max ? otherMax : max;

@@ -28,15 +28,15 @@ public static class GpuSoftmax
     {
         if (!layout.ApproximateGpuExp)
         {
-            ForwardSingle<TLayout, GpuFloatMath>(stream, a, mask, bias, b, layout, scale, operation);
+            ForwardSingle<TLayout, GpuFloatMath<GpuExp>>(stream, a, mask, bias, b, layout, scale, operation);
         }
         else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
         {
-            ForwardSingle<TLayout, GpuFastFloatMath<CudaExp2>>(stream, a, mask, bias, b, layout, scale, operation);
+            ForwardSingle<TLayout, GpuFloatMath<GpuApproximateExp<CudaExp2>>>(stream, a, mask, bias, b, layout, scale, operation);
         }
         else
         {
-            ForwardSingle<TLayout, GpuFastFloatMath<PortableExp2>>(stream, a, mask, bias, b, layout, scale, operation);
+            ForwardSingle<TLayout, GpuFloatMath<GpuApproximateExp<PortableExp2>>>(stream, a, mask, bias, b, layout, scale, operation);
         }
     }
 
@@ -60,15 +60,15 @@ public static class GpuSoftmax
     {
         if (!layout.ApproximateGpuExp)
         {
-            ForwardHalf<TLayout, GpuFloatMath>(stream, a, mask, bias, b, layout, scale, operation);
+            ForwardHalf<TLayout, GpuFloatMath<GpuExp>>(stream, a, mask, bias, b, layout, scale, operation);
         }
         else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
         {
-            ForwardHalf<TLayout, GpuFastFloatMath<CudaExp2>>(stream, a, mask, bias, b, layout, scale, operation);
+            ForwardHalf<TLayout, GpuFloatMath<GpuApproximateExp<CudaExp2>>>(stream, a, mask, bias, b, layout, scale, operation);
         }
         else
         {
-            ForwardHalf<TLayout, GpuFastFloatMath<PortableExp2>>(stream, a, mask, bias, b, layout, scale, operation);
+            ForwardHalf<TLayout, GpuFloatMath<GpuApproximateExp<PortableExp2>>>(stream, a, mask, bias, b, layout, scale, operation);
         }
     }
 
@@ -78,15 +78,15 @@ public static class GpuSoftmax
     {
         if (!layout.ApproximateGpuExp)
         {
-            JacobianSingle<TLayout, GpuFloatMath>(stream, b, jacobian, layout, scale, operation);
+            JacobianSingle<TLayout, GpuFloatMath<GpuExp>>(stream, b, jacobian, layout, scale, operation);
         }
         else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
         {
-            JacobianSingle<TLayout, GpuFastFloatMath<CudaExp2>>(stream, b, jacobian, layout, scale, operation);
+            JacobianSingle<TLayout, GpuFloatMath<GpuApproximateExp<CudaExp2>>>(stream, b, jacobian, layout, scale, operation);
         }
         else
         {
-            JacobianSingle<TLayout, GpuFastFloatMath<PortableExp2>>(stream, b, jacobian, layout, scale, operation);
+            JacobianSingle<TLayout, GpuFloatMath<GpuApproximateExp<PortableExp2>>>(stream, b, jacobian, layout, scale, operation);
         }
     }
 
@@ -110,15 +110,15 @@ public static class GpuSoftmax
     {
         if (!layout.ApproximateGpuExp)
         {
-            JacobianHalf<TLayout, GpuFloatMath>(stream, b, jacobian, layout, scale, operation);
+            JacobianHalf<TLayout, GpuFloatMath<GpuExp>>(stream, b, jacobian, layout, scale, operation);
         }
         else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
         {
-            JacobianHalf<TLayout, GpuFastFloatMath<CudaExp2>>(stream, b, jacobian, layout, scale, operation);
+            JacobianHalf<TLayout, GpuFloatMath<GpuApproximateExp<CudaExp2>>>(stream, b, jacobian, layout, scale, operation);
         }
         else
         {
-            JacobianHalf<TLayout, GpuFastFloatMath<PortableExp2>>(stream, b, jacobian, layout, scale, operation);
+            JacobianHalf<TLayout, GpuFloatMath<GpuApproximateExp<PortableExp2>>>(stream, b, jacobian, layout, scale, operation);
         }
     }
 
@@ -128,15 +128,15 @@ public static class GpuSoftmax
     {
         if (!layout.ApproximateGpuExp)
         {
-            BackwardSingle<TLayout, GpuFloatMath>(stream, b, dB, dA, cotangents, layout, scale, operation);
+            BackwardSingle<TLayout, GpuFloatMath<GpuExp>>(stream, b, dB, dA, cotangents, layout, scale, operation);
         }
         else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
         {
-            BackwardSingle<TLayout, GpuFastFloatMath<CudaExp2>>(stream, b, dB, dA, cotangents, layout, scale, operation);
+            BackwardSingle<TLayout, GpuFloatMath<GpuApproximateExp<CudaExp2>>>(stream, b, dB, dA, cotangents, layout, scale, operation);
         }
         else
         {
-            BackwardSingle<TLayout, GpuFastFloatMath<PortableExp2>>(stream, b, dB, dA, cotangents, layout, scale, operation);
+            BackwardSingle<TLayout, GpuFloatMath<GpuApproximateExp<PortableExp2>>>(stream, b, dB, dA, cotangents, layout, scale, operation);
         }
     }
 
@@ -160,15 +160,15 @@ public static class GpuSoftmax
     {
         if (!layout.ApproximateGpuExp)
         {
-            BackwardHalf<TLayout, GpuFloatMath>(stream, b, dB, dA, cotangents, layout, scale, operation);
+            BackwardHalf<TLayout, GpuFloatMath<GpuExp>>(stream, b, dB, dA, cotangents, layout, scale, operation);
         }
         else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
         {
-            BackwardHalf<TLayout, GpuFastFloatMath<CudaExp2>>(stream, b, dB, dA, cotangents, layout, scale, operation);
+            BackwardHalf<TLayout, GpuFloatMath<GpuApproximateExp<CudaExp2>>>(stream, b, dB, dA, cotangents, layout, scale, operation);
         }
         else
         {
-            BackwardHalf<TLayout, GpuFastFloatMath<PortableExp2>>(stream, b, dB, dA, cotangents, layout, scale, operation);
+            BackwardHalf<TLayout, GpuFloatMath<GpuApproximateExp<PortableExp2>>>(stream, b, dB, dA, cotangents, layout, scale, operation);
         }
     }
 
@@ -178,15 +178,15 @@ public static class GpuSoftmax
     {
         if (!layout.ApproximateGpuExp)
         {
-            LogSumExpSingle<TLayout, GpuFloatMath>(stream, a, mask, bias, lse, layout, scale);
+            LogSumExpSingle<TLayout, GpuFloatMath<GpuExp>>(stream, a, mask, bias, lse, layout, scale);
         }
         else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
         {
-            LogSumExpSingle<TLayout, GpuFastFloatMath<CudaExp2>>(stream, a, mask, bias, lse, layout, scale);
+            LogSumExpSingle<TLayout, GpuFloatMath<GpuApproximateExp<CudaExp2>>>(stream, a, mask, bias, lse, layout, scale);
         }
         else
         {
-            LogSumExpSingle<TLayout, GpuFastFloatMath<PortableExp2>>(stream, a, mask, bias, lse, layout, scale);
+            LogSumExpSingle<TLayout, GpuFloatMath<GpuApproximateExp<PortableExp2>>>(stream, a, mask, bias, lse, layout, scale);
         }
     }
 
@@ -201,21 +201,21 @@ public static class GpuSoftmax
     {
         if (!layout.ApproximateGpuExp)
         {
-            LogSumExpHalf<TLayout, GpuFloatMath>(stream, a, mask, bias, lse, layout, scale);
+            LogSumExpHalf<TLayout, GpuFloatMath<GpuExp>>(stream, a, mask, bias, lse, layout, scale);
         }
         else if (stream.Accelerator.AcceleratorType == AcceleratorType.Cuda)
         {
-            LogSumExpHalf<TLayout, GpuFastFloatMath<CudaExp2>>(stream, a, mask, bias, lse, layout, scale);
+            LogSumExpHalf<TLayout, GpuFloatMath<GpuApproximateExp<CudaExp2>>>(stream, a, mask, bias, lse, layout, scale);
         }
         else
         {
-            LogSumExpHalf<TLayout, GpuFastFloatMath<PortableExp2>>(stream, a, mask, bias, lse, layout, scale);
+            LogSumExpHalf<TLayout, GpuFloatMath<GpuApproximateExp<PortableExp2>>>(stream, a, mask, bias, lse, layout, scale);
         }
     }
 
-    // The float and Half entries above pick the accumulator arithmetic from the layout and the accelerator: GpuFloatMath,
-    // or where the layout was declared with ApproximateGpuExp, GpuFastFloatMath with ex2.approx on CUDA and with its
-    // portable 2^u on other accelerators (CudaAsm.Emit exists only in PTX). These then pick the operation. Double has
+    // The float and Half entries above pick the accumulator arithmetic's exp from the layout and the accelerator:
+    // GpuExp, or where the layout was declared with ApproximateGpuExp, GpuApproximateExp with ex2.approx on CUDA and
+    // with its portable 2^u on other accelerators (CudaAsm.Emit exists only in PTX). These then pick the operation. Double has
     // one exp.
     private static void ForwardSingle<TLayout, TMath>(AcceleratorStream stream, ArrayView<float> a, ArrayView<byte> mask, ArrayView<float> bias, ArrayView<float> b, TLayout layout, float scale, SoftmaxOperation operation)
         where TLayout : struct, IGpuSoftmaxLayout

@@ -42,9 +42,9 @@ public sealed class AttentionPtxTests : IDisposable
         var head = typeof(AttentionPtxTests).Assembly.GetType($"SoftmaxGen.Generated.SoftmaxGen.Tests.Fused.{className}_Head", throwOnError: true)!;
         Assert.Equal(kernel.HeadDim, ((IAttentionHead)Activator.CreateInstance(head)!).Dim);
         var (storage, accumulator, element, math) =
-            kernel.Element == typeof(float) ? (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath))
+            kernel.Element == typeof(float) ? (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath<GpuExp>))
             : kernel.Element == typeof(double) ? (typeof(double), typeof(double), typeof(GpuDouble), typeof(GpuDoubleMath))
-            : (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath));
+            : (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath<GpuExp>));
         var launcher = typeof(GpuAttentionLauncher<,,,,>).MakeGenericType(storage, accumulator, element, math, head);
         var kernels = ((IReadOnlyList<Delegate>)launcher.GetProperty("Kernels", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!)
             .Select(kernel => kernel.Method)

@@ -231,11 +231,11 @@ public sealed class GpuHalfCacheTests(CpuAcceleratorFixture fixture) : IClassFix
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var kernel = Accelerator.LoadKernel<ArrayView<ILGPU.Half>, ArrayView<ILGPU.Half>, TLayout, GpuInputLoads<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout>>(stored switch
+        var kernel = Accelerator.LoadKernel<ArrayView<ILGPU.Half>, ArrayView<ILGPU.Half>, TLayout, GpuInputLoads<ILGPU.Half, float, GpuHalf, GpuFloatMath<GpuExp>, TLayout>>(stored switch
         {
-            true => GpuKernels.ForwardRowsCachedAsStored<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, TOp>,
-            false => GpuKernels.ForwardRowsCached<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, TOp>,
-            null => GpuKernels.ForwardRowsOnline<ILGPU.Half, float, GpuInputLoads<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout>, GpuFloatMath, TLayout, TOp>,
+            true => GpuKernels.ForwardRowsCachedAsStored<ILGPU.Half, float, GpuHalf, GpuFloatMath<GpuExp>, TLayout, TOp>,
+            false => GpuKernels.ForwardRowsCached<ILGPU.Half, float, GpuHalf, GpuFloatMath<GpuExp>, TLayout, TOp>,
+            null => GpuKernels.ForwardRowsOnline<ILGPU.Half, float, GpuInputLoads<ILGPU.Half, float, GpuHalf, GpuFloatMath<GpuExp>, TLayout>, GpuFloatMath<GpuExp>, TLayout, TOp>,
         });
         var config = stored switch
         {
@@ -243,7 +243,7 @@ public sealed class GpuHalfCacheTests(CpuAcceleratorFixture fixture) : IClassFix
             false => new KernelConfig(launch.Groups, launch.GroupSize, SharedMemoryConfig.RequestDynamic<float>(layout.SliceLength)),
             null => new KernelConfig(launch.Groups, launch.GroupSize),
         };
-        var input = new GpuInputLoads<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout>(scale, default, default, layout, 0, 0);
+        var input = new GpuInputLoads<ILGPU.Half, float, GpuHalf, GpuFloatMath<GpuExp>, TLayout>(scale, default, default, layout, 0, 0);
         using var x = Accelerator.Allocate1D(a.Select(value => (Half)value).ToArray());
         using var y = Accelerator.Allocate1D(Enumerable.Repeat(Half.NaN, a.Length).ToArray());
         kernel(Accelerator.DefaultStream, config, ((ArrayView<Half>)x.View).Cast<ILGPU.Half>(), ((ArrayView<Half>)y.View).Cast<ILGPU.Half>(), layout, input);
@@ -283,7 +283,7 @@ public sealed class GpuHalfCacheTests(CpuAcceleratorFixture fixture) : IClassFix
         where TOp : struct, IGpuOperation
     {
         var kernel = Accelerator.LoadKernel<ArrayView<ILGPU.Half>, ArrayView<ILGPU.Half>, ArrayView<ILGPU.Half>, TLayout, int, int, float>(
-            GpuKernels.BackwardRows<ILGPU.Half, float, GpuHalf, GpuFloatMath, TLayout, TOp>);
+            GpuKernels.BackwardRows<ILGPU.Half, float, GpuHalf, GpuFloatMath<GpuExp>, TLayout, TOp>);
         return Launch(b, dB, (x, d, y) => kernel(Accelerator.DefaultStream, new KernelConfig(launch.Groups, launch.GroupSize), x, d, y, layout, cotangents, 0, 1f));
     }
 
@@ -296,9 +296,9 @@ public sealed class GpuHalfCacheTests(CpuAcceleratorFixture fixture) : IClassFix
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var kernel = Accelerator.LoadKernel<ArrayView<ILGPU.Half>, ArrayView<ILGPU.Half>, ArrayView<ILGPU.Half>, TLayout, int, GpuScaledStores<ILGPU.Half, float, GpuHalf, GpuFloatMath>>(
-            GpuKernels.BackwardSlicesGlobal<ILGPU.Half, float, GpuScaledStores<ILGPU.Half, float, GpuHalf, GpuFloatMath>, GpuFloatMath, TLayout, TOp>);
-        return Launch(b, dB, (x, d, y) => kernel(Accelerator.DefaultStream, new KernelConfig(launch.Groups, launch.GroupSize), x, d, y, layout, cotangents, new GpuScaledStores<ILGPU.Half, float, GpuHalf, GpuFloatMath>(1f)));
+        var kernel = Accelerator.LoadKernel<ArrayView<ILGPU.Half>, ArrayView<ILGPU.Half>, ArrayView<ILGPU.Half>, TLayout, int, GpuScaledStores<ILGPU.Half, float, GpuHalf, GpuFloatMath<GpuExp>>>(
+            GpuKernels.BackwardSlicesGlobal<ILGPU.Half, float, GpuScaledStores<ILGPU.Half, float, GpuHalf, GpuFloatMath<GpuExp>>, GpuFloatMath<GpuExp>, TLayout, TOp>);
+        return Launch(b, dB, (x, d, y) => kernel(Accelerator.DefaultStream, new KernelConfig(launch.Groups, launch.GroupSize), x, d, y, layout, cotangents, new GpuScaledStores<ILGPU.Half, float, GpuHalf, GpuFloatMath<GpuExp>>(1f)));
     }
 
     private Half[] Launch(double[] b, double[] dB, Action<ArrayView<ILGPU.Half>, ArrayView<ILGPU.Half>, ArrayView<ILGPU.Half>> run)
@@ -313,7 +313,7 @@ public sealed class GpuHalfCacheTests(CpuAcceleratorFixture fixture) : IClassFix
 
     private static string Ptx(PTXBackend backend, Type storage, Type element, Type layout, Type operation, string kernelName)
     {
-        var launcher = typeof(GpuLauncher<,,,,,>).MakeGenericType(storage, typeof(float), element, typeof(GpuFloatMath), layout, operation);
+        var launcher = typeof(GpuLauncher<,,,,,>).MakeGenericType(storage, typeof(float), element, typeof(GpuFloatMath<GpuExp>), layout, operation);
         var kernel = ((System.Collections.Generic.IReadOnlyList<Delegate>)launcher.GetProperty("Kernels", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!)
             .Single(candidate => candidate.Method.Name == kernelName).Method;
         return ((PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(kernel), new KernelSpecialization())).PTXAssembly;

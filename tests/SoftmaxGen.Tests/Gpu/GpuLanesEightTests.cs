@@ -447,12 +447,12 @@ public sealed class GpuLanesEightTests(CpuAcceleratorFixture fixture) : IClassFi
     {
         var (storage, accumulator, type, math, layout) = (element, options) switch
         {
-            ("float", false) => (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.Columns_Layout)),
-            ("float", true) => (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.AttentionLanes_Layout)),
+            ("float", false) => (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath<GpuExp>), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.Columns_Layout)),
+            ("float", true) => (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath<GpuExp>), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.AttentionLanes_Layout)),
             ("double", false) => (typeof(double), typeof(double), typeof(GpuDouble), typeof(GpuDoubleMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.ColumnsDouble_Layout)),
             ("double", true) => (typeof(double), typeof(double), typeof(GpuDouble), typeof(GpuDoubleMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.AttentionLanesDouble_Layout)),
-            (_, false) => (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.ColumnsHalf_Layout)),
-            _ => (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.AttentionLanesHalf_Layout)),
+            (_, false) => (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath<GpuExp>), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.ColumnsHalf_Layout)),
+            _ => (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath<GpuExp>), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.AttentionLanesHalf_Layout)),
         };
         var launcher = typeof(GpuLauncher<,,,,,>).MakeGenericType(storage, accumulator, type, math, layout, typeof(Softmax));
         var kernel = ((System.Collections.Generic.IReadOnlyList<Delegate>)launcher.GetProperty("Kernels", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!)

@@ -565,14 +565,14 @@ public sealed class GpuRowsPtxTests : IDisposable
     {
         var (storage, accumulator, type, math, layout) = options ? element switch
         {
-            "float" => (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.Attention_Layout)),
+            "float" => (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath<GpuExp>), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.Attention_Layout)),
             "double" => (typeof(double), typeof(double), typeof(GpuDouble), typeof(GpuDoubleMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.AttentionDouble_Layout)),
-            _ => (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.AttentionHalf_Layout)),
+            _ => (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath<GpuExp>), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.AttentionHalf_Layout)),
         } : element switch
         {
-            "float" => (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.Rows_Layout)),
+            "float" => (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath<GpuExp>), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.Rows_Layout)),
             "double" => (typeof(double), typeof(double), typeof(GpuDouble), typeof(GpuDoubleMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.RowsDouble_Layout)),
-            _ => (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.RowsHalf_Layout)),
+            _ => (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath<GpuExp>), typeof(SoftmaxGen.Generated.SoftmaxGen.Tests.RowsHalf_Layout)),
         };
         var launcher = typeof(GpuLauncher<,,,,,>).MakeGenericType(storage, accumulator, type, math, layout, typeof(Softmax));
         var kernel = ((System.Collections.Generic.IReadOnlyList<Delegate>)launcher.GetProperty("Kernels", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!)

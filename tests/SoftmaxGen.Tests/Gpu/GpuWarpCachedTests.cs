@@ -177,11 +177,11 @@ public sealed class GpuWarpCachedTests(CpuAcceleratorFixture fixture) : IClassFi
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var kernel = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, TLayout, GpuInputLoads<float, float, GpuSingle, GpuFloatMath, TLayout>>(
-            GpuKernels.ForwardSlicesCached<float, float, GpuInputLoads<float, float, GpuSingle, GpuFloatMath, TLayout>, GpuFloatMath, TLayout, TOp>);
+        var kernel = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, TLayout, GpuInputLoads<float, float, GpuSingle, GpuFloatMath<GpuExp>, TLayout>>(
+            GpuKernels.ForwardSlicesCached<float, float, GpuInputLoads<float, float, GpuSingle, GpuFloatMath<GpuExp>, TLayout>, GpuFloatMath<GpuExp>, TLayout, TOp>);
         using var x = Accelerator.Allocate1D(a);
         using var y = Accelerator.Allocate1D(Enumerable.Repeat(float.NaN, a.Length).ToArray());
-        var loads = new GpuInputLoads<float, float, GpuSingle, GpuFloatMath, TLayout>(scale, default, default, layout, 0, 0);
+        var loads = new GpuInputLoads<float, float, GpuSingle, GpuFloatMath<GpuExp>, TLayout>(scale, default, default, layout, 0, 0);
         kernel(Accelerator.DefaultStream, OneWarpAGroup(layout, 1), x.View, y.View, layout, loads);
         Accelerator.Synchronize();
         return y.GetAsArray1D();
@@ -191,12 +191,12 @@ public sealed class GpuWarpCachedTests(CpuAcceleratorFixture fixture) : IClassFi
         where TLayout : struct, IGpuSoftmaxLayout
         where TOp : struct, IGpuOperation
     {
-        var kernel = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, TLayout, int, int, GpuScaledStores<float, float, GpuSingle, GpuFloatMath>>(
-            GpuKernels.BackwardSlicesCached<float, float, GpuScaledStores<float, float, GpuSingle, GpuFloatMath>, GpuFloatMath, TLayout, TOp>);
+        var kernel = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, TLayout, int, int, GpuScaledStores<float, float, GpuSingle, GpuFloatMath<GpuExp>>>(
+            GpuKernels.BackwardSlicesCached<float, float, GpuScaledStores<float, float, GpuSingle, GpuFloatMath<GpuExp>>, GpuFloatMath<GpuExp>, TLayout, TOp>);
         using var x = Accelerator.Allocate1D(b);
         using var d = Accelerator.Allocate1D(dB);
         using var y = Accelerator.Allocate1D(Enumerable.Repeat(float.NaN, dB.Length).ToArray());
-        kernel(Accelerator.DefaultStream, OneWarpAGroup(layout, cotangentCached ? 2 : 1), x.View, d.View, y.View, layout, cotangents, cotangentCached ? 1 : 0, new GpuScaledStores<float, float, GpuSingle, GpuFloatMath>(scale));
+        kernel(Accelerator.DefaultStream, OneWarpAGroup(layout, cotangentCached ? 2 : 1), x.View, d.View, y.View, layout, cotangents, cotangentCached ? 1 : 0, new GpuScaledStores<float, float, GpuSingle, GpuFloatMath<GpuExp>>(scale));
         Accelerator.Synchronize();
         return y.GetAsArray1D();
     }
@@ -222,9 +222,9 @@ public sealed class GpuWarpCachedPtxTests : IDisposable
     [InlineData(typeof(float), typeof(BiasedScattered_Layout))]
     public void TheWarpKernelsReduceWithShufflesAndNoBarrier(Type element, Type layout)
     {
-        var (storage, accumulator, type, math) = element == typeof(float) ? (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath))
+        var (storage, accumulator, type, math) = element == typeof(float) ? (typeof(float), typeof(float), typeof(GpuSingle), typeof(GpuFloatMath<GpuExp>))
             : element == typeof(double) ? (typeof(double), typeof(double), typeof(GpuDouble), typeof(GpuDoubleMath))
-            : (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath));
+            : (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), typeof(GpuFloatMath<GpuExp>));
         var launcher = typeof(GpuLauncher<,,,,,>).MakeGenericType(storage, accumulator, type, math, layout, typeof(Softmax));
         var kernels = ((System.Collections.Generic.IReadOnlyList<Delegate>)launcher.GetProperty("Kernels", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!)
             .Select(kernel => kernel.Method).ToList();

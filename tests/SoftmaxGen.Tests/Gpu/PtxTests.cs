@@ -149,7 +149,7 @@ public sealed class PtxTests : IDisposable
 
     private static (Type Storage, Type Accumulator, Type Element, Type Math) ElementTypes(Type elementType, bool approximateExp)
     {
-        var floatMath = approximateExp ? typeof(GpuFastFloatMath<CudaExp2>) : typeof(GpuFloatMath);
+        var floatMath = approximateExp ? typeof(GpuFloatMath<GpuApproximateExp<CudaExp2>>) : typeof(GpuFloatMath<GpuExp>);
         return elementType == typeof(float) ? (typeof(float), typeof(float), typeof(GpuSingle), floatMath)
             : elementType == typeof(double) ? (typeof(double), typeof(double), typeof(GpuDouble), typeof(GpuDoubleMath))
             : (typeof(ILGPU.Half), typeof(float), typeof(GpuHalf), floatMath);
