@@ -378,12 +378,22 @@ public static class Checks
             shape[options.CausalKey] = Math.Max(shape[options.CausalKey], 2);
         }
 
-        int count = TestData.Count(shape);
-        var a = target.Round(TestData.Logits(random, count));
-        var z = target.Logits(a, shape);
+        var a = target.Round(TestData.Logits(random, TestData.Count(shape)));
+        var poisoned = PoisonExcluded(a, target.Logits(a, shape), out int excluded);
+        Assert.True(excluded > 0, $"{Describe(target, shape)}: the options exclude nothing here");
+        Assert.True(Bits(target.Forward(a, shape).Value).SequenceEqual(Bits(target.Forward(poisoned, shape).Value)), $"forward {Describe(target, shape)} with NaN under the options");
+        Assert.True(Bits(target.LogSumExp(a, shape).Value).SequenceEqual(Bits(target.LogSumExp(poisoned, shape).Value)), $"logsumexp {Describe(target, shape)} with NaN under the options");
+    }
+
+    /// <summary>
+    /// A copy of <paramref name="a"/> with NaN and +∞, in turn, wherever the logits <paramref name="z"/> are −∞ (the
+    /// element excluded); <paramref name="excluded"/> counts them.
+    /// </summary>
+    public static double[] PoisonExcluded(double[] a, double[] z, out int excluded)
+    {
         var poisoned = (double[])a.Clone();
-        int excluded = 0;
-        for (int i = 0; i < count; i++)
+        excluded = 0;
+        for (int i = 0; i < a.Length; i++)
         {
             if (double.IsNegativeInfinity(z[i]))
             {
@@ -391,9 +401,7 @@ public static class Checks
             }
         }
 
-        Assert.True(excluded > 0, $"{Describe(target, shape)}: the options exclude nothing here");
-        Assert.True(Bits(target.Forward(a, shape).Value).SequenceEqual(Bits(target.Forward(poisoned, shape).Value)), $"forward {Describe(target, shape)} with NaN under the options");
-        Assert.True(Bits(target.LogSumExp(a, shape).Value).SequenceEqual(Bits(target.LogSumExp(poisoned, shape).Value)), $"logsumexp {Describe(target, shape)} with NaN under the options");
+        return poisoned;
     }
 
     /// <summary>In place (b the same memory as a, dA the same as dB) gives the same bits as out of place.</summary>

@@ -114,16 +114,7 @@ public sealed class GpuRowsOptionsTests(CpuAcceleratorFixture fixture) : IClassF
         var target = Layouts.GetGpu(name, Accelerator);
         int count = TestData.Count(shape);
         var a = target.Round(TestData.Logits(new Random(count + 1), count));
-        var z = target.Logits(a, shape);
-        var poisoned = (double[])a.Clone();
-        int excluded = 0;
-        for (int i = 0; i < count; i++)
-        {
-            if (double.IsNegativeInfinity(z[i]))
-            {
-                poisoned[i] = excluded++ % 2 == 0 ? double.NaN : double.PositiveInfinity;
-            }
-        }
+        var poisoned = Checks.PoisonExcluded(a, target.Logits(a, shape), out int excluded);
 
         Assert.True(excluded > 0, $"{name}: nothing excluded");
         long rows = EngineDiagnostics.RowLaunches;
